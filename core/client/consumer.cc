@@ -1,0 +1,165 @@
+#include "rill/consumer.h"
+
+#include <algorithm>
+
+#include "core/log/partition_ring.h"
+
+namespace rill {
+
+struct Consumer::Cursor {
+  log::ReadCursor at;
+  std::uint64_t polled_generation = 0;  // segment behind the last poll's views
+  bool polled = false;
+};
+
+Consumer::Consumer(std::shared_ptr<Topic> topic, ConsumerOptions options)
+    : topic_(std::move(topic)), options_(options) {
+  views_.resize(std::max<std::size_t>(1, options_.max_poll_records));
+}
+
+Consumer::~Consumer() = default;
+Consumer::Consumer(Consumer&&) noexcept = default;
+Consumer& Consumer::operator=(Consumer&&) noexcept = default;
+
+Status Consumer::assign(std::span<const std::int32_t> partitions) {
+  std::vector<std::int32_t> sorted(partitions.begin(), partitions.end());
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+    return Status(Code::kInvalidArgument, "a partition is assigned twice");
+  for (std::int32_t p : sorted)
+    if (p < 0 || p >= topic_->partition_count())
+      return Status(Code::kInvalidArgument, "partition " + std::to_string(p) + " does not exist (topic '" +
+                                                topic_->name() + "' has " +
+                                                std::to_string(topic_->partition_count()) + ")");
+  assigned_.assign(partitions.begin(), partitions.end());
+  cursors_.clear();
+  for (std::int32_t p : assigned_) {
+    log::PartitionRing& ring = topic_->ring(p);
+    cursors_.push_back(Cursor{options_.start_at_earliest ? ring.earliest() : ring.latest()});
+  }
+  next_ = 0;
+  return Status::ok();
+}
+
+Status Consumer::assign_all() {
+  std::vector<std::int32_t> all(static_cast<std::size_t>(topic_->partition_count()));
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::int32_t>(i);
+  return assign(all);
+}
+
+PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
+  PollResult result;
+  const std::size_t n = cursors_.size();
+  if (n == 0) {
+    result.status = Status(Code::kInvalidArgument, "poll() before assign(): the consumer has no partitions");
+    return result;
+  }
+  const std::int64_t deadline = timeout.count() < 0 ? -1 : log::monotonic_ns() + timeout.count();
+  const std::size_t max = views_.size();
+  for (;;) {
+    std::size_t total = 0;
+    for (std::size_t k = 0; k < n && total < max; ++k) {
+      const std::size_t i = (next_ + k) % n;
+      Cursor& c = cursors_[i];
+      log::PartitionRing& ring = topic_->ring(assigned_[i]);
+      c.polled = false;
+      log::ReadBatch batch = ring.read(c.at, views_.data() + total, max - total);
+      if (batch.status == log::ReadStatus::kOutOfRange) {
+        const log::ReadCursor earliest = ring.earliest();
+        if (options_.on_overrun == OffsetReset::kError) {
+          result.status = Status(Code::kOffsetOutOfRange,
+                                 "partition " + std::to_string(assigned_[i]) + ": offset " +
+                                     std::to_string(c.at.next_offset) +
+                                     " was overwritten by the ring; the earliest retained offset is " +
+                                     std::to_string(earliest.next_offset));
+          break;
+        }
+        result.skipped += std::max<std::int64_t>(0, earliest.next_offset - c.at.next_offset);
+        c.at = earliest;
+        batch = ring.read(c.at, views_.data() + total, max - total);
+      }
+      if (batch.status == log::ReadStatus::kCorrupt) {
+        result.status = Status(Code::kCorrupt, "partition " + std::to_string(assigned_[i]) +
+                                                   ": bad record length or offset at offset " +
+                                                   std::to_string(c.at.next_offset));
+        break;
+      }
+      if (batch.status != log::ReadStatus::kOk) continue;  // overtaken again at once: next poll
+      c.polled_generation = batch.generation;
+      c.polled = batch.count > 0;
+      total += batch.count;
+    }
+    next_ = (next_ + 1) % n;
+    if (options_.verify_checksums) {
+      for (std::size_t i = 0; i < total; ++i) {
+        if (!views_[i].verify_checksum()) {
+          result.status = Status(Code::kCorrupt, "partition " + std::to_string(views_[i].partition()) +
+                                                     ": checksum mismatch at offset " +
+                                                     std::to_string(views_[i].offset()));
+          total = i;
+          break;
+        }
+      }
+    }
+    if (total > 0 || result.skipped > 0 || !result.status.is_ok()) {
+      result.records = std::span<const RecordView>(views_.data(), total);
+      return result;
+    }
+    if (deadline >= 0 && log::monotonic_ns() >= deadline) return result;
+    auto ready = [this] {
+      for (std::size_t i = 0; i < cursors_.size(); ++i)
+        if (topic_->ring(assigned_[i]).readable(cursors_[i].at)) return true;
+      return false;
+    };
+    // Every partition of a topic rings the same doorbell.
+    log::wait_on(topic_->ring(assigned_[0]).doorbell(), options_.wait, deadline, ready);
+  }
+}
+
+bool Consumer::still_valid() const noexcept {
+  for (std::size_t i = 0; i < cursors_.size(); ++i)
+    if (cursors_[i].polled && !topic_->ring(assigned_[i]).generation_live(cursors_[i].polled_generation)) return false;
+  return true;
+}
+
+std::int64_t Consumer::position(std::int32_t p) const noexcept {
+  for (std::size_t i = 0; i < assigned_.size(); ++i)
+    if (assigned_[i] == p) return cursors_[i].at.next_offset;
+  return -1;
+}
+
+Status Consumer::seek(std::int32_t p, std::int64_t offset) {
+  for (std::size_t i = 0; i < assigned_.size(); ++i) {
+    if (assigned_[i] != p) continue;
+    auto c = topic_->ring(p).seek(offset);
+    if (!c) return c.status().with_context("partition " + std::to_string(p));
+    cursors_[i].at = *c;
+    cursors_[i].polled = false;
+    return Status::ok();
+  }
+  return Status(Code::kInvalidArgument, "partition " + std::to_string(p) + " is not assigned to this consumer");
+}
+
+Status Consumer::seek_to_beginning() {
+  for (std::size_t i = 0; i < assigned_.size(); ++i) cursors_[i] = Cursor{topic_->ring(assigned_[i]).earliest()};
+  return Status::ok();
+}
+
+Status Consumer::seek_to_end() {
+  for (std::size_t i = 0; i < assigned_.size(); ++i) cursors_[i] = Cursor{topic_->ring(assigned_[i]).latest()};
+  return Status::ok();
+}
+
+Status Consumer::seek_to_time(std::int64_t timestamp_ns) {
+  for (std::size_t i = 0; i < assigned_.size(); ++i) {
+    auto c = topic_->ring(assigned_[i]).seek_time(timestamp_ns);
+    if (!c) return c.status().with_context("partition " + std::to_string(assigned_[i]));
+    cursors_[i] = Cursor{*c};
+  }
+  return Status::ok();
+}
+
+std::int64_t Consumer::earliest_offset(std::int32_t p) const { return topic_->ring(p).earliest_offset(); }
+std::int64_t Consumer::latest_offset(std::int32_t p) const { return topic_->ring(p).latest_offset(); }
+
+}  // namespace rill

@@ -1,0 +1,424 @@
+// Namespace and Topic over a topic registry and one Region per partition.
+// The two modes differ only in the RegionStore: anonymous memory kept in this
+// process, or named shared-memory objects.
+#include <pthread.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <xxhash.h>
+
+#include "core/client/registry_format.h"
+#include "core/log/partition_ring.h"
+#include "ipc/region.h"
+#include "ipc/shm_region.h"
+#include "rill/producer.h"
+#include "rill/topic.h"
+
+namespace rill {
+namespace {
+
+// Where a namespace's regions come from.
+class RegionStore {
+ public:
+  virtual ~RegionStore() = default;
+  virtual Result<std::shared_ptr<ipc::Region>> create(const std::string& name, std::size_t size) = 0;
+  virtual Result<std::shared_ptr<ipc::Region>> open(const std::string& name) = 0;
+  virtual Status remove(const std::string& name) = 0;
+};
+
+class AnonymousStore final : public RegionStore {
+ public:
+  Result<std::shared_ptr<ipc::Region>> create(const std::string& name, std::size_t size) override {
+    std::lock_guard lock(mu_);
+    if (regions_.count(name)) return Status(Code::kAlreadyExists, name + " exists");
+    auto r = ipc::create_anonymous_region(size);
+    if (!r) return r.status();
+    std::shared_ptr<ipc::Region> region(std::move(*r));
+    regions_[name] = region;
+    return region;
+  }
+  Result<std::shared_ptr<ipc::Region>> open(const std::string& name) override {
+    std::lock_guard lock(mu_);
+    auto it = regions_.find(name);
+    if (it == regions_.end()) return Status(Code::kNotFound, name + " does not exist");
+    return it->second;
+  }
+  Status remove(const std::string& name) override {
+    std::lock_guard lock(mu_);
+    regions_.erase(name);
+    return Status::ok();
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<ipc::Region>> regions_;
+};
+
+class SharedStore final : public RegionStore {
+ public:
+  Result<std::shared_ptr<ipc::Region>> create(const std::string& name, std::size_t size) override {
+    auto r = ipc::create_shared_region(name, size);
+    if (!r) return r.status();
+    return std::shared_ptr<ipc::Region>(std::move(*r));
+  }
+  Result<std::shared_ptr<ipc::Region>> open(const std::string& name) override {
+    auto r = ipc::open_shared_region(name);
+    if (!r) return r.status();
+    return std::shared_ptr<ipc::Region>(std::move(*r));
+  }
+  Status remove(const std::string& name) override { return ipc::remove_shared_region(name); }
+};
+
+std::string partition_object_name(const std::string& ns, std::string_view topic, std::int32_t p) {
+  std::string name = "rill." + ns + "." + std::string(topic) + "." + std::to_string(p);
+  if (name.size() <= 250) return name;
+  // NAME_MAX is 255: keep a readable prefix and make it unique with a hash.
+  char hash[17];
+  std::snprintf(hash, sizeof hash, "%016llx",
+                static_cast<unsigned long long>(XXH3_64bits(topic.data(), topic.size())));
+  return "rill." + ns + "." + std::string(topic.substr(0, 160)) + "~" + hash + "." + std::to_string(p);
+}
+
+std::string_view entry_name(const registry::TopicEntry& e) {
+  return std::string_view(e.name, std::min<std::size_t>(e.name_length, registry::kMaxNameBytes));
+}
+
+class TopicImpl final : public Topic {
+ public:
+  TopicImpl(std::string name, TopicConfig config, std::shared_ptr<ipc::Region> registry_region,
+            std::vector<std::shared_ptr<ipc::Region>> regions, std::vector<log::PartitionRing> rings,
+            std::uint64_t incarnation)
+      : name_(std::move(name)),
+        config_(config),
+        registry_region_(std::move(registry_region)),
+        regions_(std::move(regions)),
+        rings_(std::move(rings)),
+        incarnation_(incarnation) {}
+  const std::string& name() const override { return name_; }
+  const TopicConfig& config() const override { return config_; }
+  log::PartitionRing& ring(std::int32_t p) override { return rings_[static_cast<std::size_t>(p)]; }
+  std::uint64_t incarnation() const { return incarnation_; }
+
+ private:
+  std::string name_;
+  TopicConfig config_;
+  std::shared_ptr<ipc::Region> registry_region_;  // holds the doorbell
+  std::vector<std::shared_ptr<ipc::Region>> regions_;
+  std::vector<log::PartitionRing> rings_;
+  std::uint64_t incarnation_;
+};
+
+class NamespaceImpl final : public Namespace {
+ public:
+  NamespaceImpl(std::string name, bool shared, std::unique_ptr<RegionStore> store,
+                std::shared_ptr<ipc::Region> registry)
+      : name_(std::move(name)), shared_(shared), store_(std::move(store)), registry_(std::move(registry)) {}
+
+  const std::string& name() const override { return name_; }
+  bool shared() const override { return shared_; }
+
+  registry::Header* header() const { return reinterpret_cast<registry::Header*>(registry_->bytes().data()); }
+  registry::TopicEntry* entries() const {
+    return reinterpret_cast<registry::TopicEntry*>(registry_->bytes().data() + registry::kEntriesOffset);
+  }
+
+  // Locks the registry; if the previous holder died, repairs what it left half done.
+  class Lock {
+   public:
+    explicit Lock(NamespaceImpl* ns) : ns_(ns) {
+      int rc = pthread_mutex_lock(&ns_->header()->lock);
+      if (rc == EOWNERDEAD) {
+        ns_->repair_locked();
+        pthread_mutex_consistent(&ns_->header()->lock);
+      }
+    }
+    ~Lock() { pthread_mutex_unlock(&ns_->header()->lock); }
+    Lock(const Lock&) = delete;
+    Lock& operator=(const Lock&) = delete;
+
+   private:
+    NamespaceImpl* ns_;
+  };
+
+  // Rolls back half-created topics and finishes half-deleted ones.
+  void repair_locked() {
+    for (std::uint32_t i = 0; i < registry::kCapacity; ++i) {
+      registry::TopicEntry& e = entries()[i];
+      std::uint32_t state = e.state.load(std::memory_order_acquire);
+      if (state == registry::kCreating || state == registry::kDeleting) {
+        (void)remove_partitions(e);  // best effort: a leftover object is replaced on the next create
+        e.state.store(registry::kFree, std::memory_order_release);
+      }
+    }
+  }
+
+  // Removes every partition object of `e`; returns the first failure.
+  Status remove_partitions(const registry::TopicEntry& e) {
+    Status first;
+    std::int32_t n = std::clamp(e.partitions, 0, 4096);
+    for (std::int32_t p = 0; p < n; ++p) {
+      Status s = store_->remove(partition_object_name(name_, entry_name(e), p));
+      if (first.is_ok() && !s.is_ok()) first = s;
+    }
+    return first;
+  }
+
+  registry::TopicEntry* find_locked(std::string_view topic, bool include_creating) {
+    for (std::uint32_t i = 0; i < registry::kCapacity; ++i) {
+      registry::TopicEntry& e = entries()[i];
+      std::uint32_t state = e.state.load(std::memory_order_acquire);
+      if ((state == registry::kReady || (include_creating && state == registry::kCreating)) &&
+          entry_name(e) == topic)
+        return &e;
+    }
+    return nullptr;
+  }
+
+  Status create_topic(std::string_view topic, const TopicConfig& config) override {
+    if (Status s = validate_topic_name(topic); !s) return s;
+    if (Status s = config.validate(); !s) return s.with_context("topic '" + std::string(topic) + "'");
+    Lock lock(this);
+    if (find_locked(topic, true)) return Status(Code::kAlreadyExists, "topic '" + std::string(topic) + "' already exists");
+    registry::TopicEntry* e = nullptr;
+    for (std::uint32_t i = 0; i < registry::kCapacity && !e; ++i)
+      if (entries()[i].state.load(std::memory_order_acquire) == registry::kFree) e = &entries()[i];
+    if (!e)
+      return Status(Code::kResourceExhausted, "namespace '" + name_ + "' already holds " +
+                                                  std::to_string(registry::kCapacity) + " topics; delete some first");
+    e->partitions = config.partitions;
+    e->segment_bytes = config.segment_bytes;
+    e->segment_count = config.segment_count;
+    e->index_interval = config.index_interval;
+    e->incarnation = header()->next_incarnation++;
+    e->created_ns = now_ns();
+    e->name_length = static_cast<std::uint32_t>(topic.size());
+    std::memset(e->name, 0, sizeof e->name);
+    std::memcpy(e->name, topic.data(), topic.size());
+    e->doorbell.sequence.store(0, std::memory_order_relaxed);
+    e->doorbell.sleepers.store(0, std::memory_order_relaxed);
+    // Pairs with the acquire loads in find_locked()/repair_locked().
+    e->state.store(registry::kCreating, std::memory_order_release);
+
+    log::PartitionGeometry geometry{config.segment_bytes, config.segment_count, config.index_interval};
+    for (std::int32_t p = 0; p < config.partitions; ++p) {
+      const std::string object = partition_object_name(name_, topic, p);
+      auto region = store_->create(object, geometry.region_bytes());
+      if (!region && region.status().code() == Code::kAlreadyExists) {
+        // Left by a topic of this name that no registry entry owns any more;
+        // if removing it fails, the second create reports why.
+        (void)store_->remove(object);
+        region = store_->create(object, geometry.region_bytes());
+      }
+      Status failed;
+      if (!region) {
+        failed = region.status();
+      } else if (auto ring = log::PartitionRing::create((*region)->bytes(), geometry, p, &e->doorbell); !ring) {
+        failed = ring.status();
+      }
+      if (!failed.is_ok()) {
+        (void)remove_partitions(*e);  // best effort; the failure reported is the create's
+        e->state.store(registry::kFree, std::memory_order_release);
+        std::string needed = std::to_string(config.partition_bytes() * static_cast<std::uint64_t>(config.partitions));
+        return failed.with_context("creating topic '" + std::string(topic) + "' partition " + std::to_string(p) +
+                                   " (the topic needs " + needed + " bytes in all)");
+      }
+    }
+    e->state.store(registry::kReady, std::memory_order_release);
+    return Status::ok();
+  }
+
+  Result<std::shared_ptr<Topic>> open_topic(std::string_view topic) override {
+    if (Status s = validate_topic_name(topic); !s) return s;
+    Lock lock(this);
+    registry::TopicEntry* e = find_locked(topic, false);
+    if (!e) return Status(Code::kNotFound, "topic '" + std::string(topic) + "' does not exist in namespace '" + name_ + "'");
+    {
+      std::lock_guard guard(cache_mu_);
+      auto it = cache_.find(std::string(topic));
+      if (it != cache_.end()) {
+        if (auto t = it->second.lock(); t && static_cast<TopicImpl*>(t.get())->incarnation() == e->incarnation) return t;
+      }
+    }
+    TopicConfig config{e->partitions, e->segment_bytes, e->segment_count, e->index_interval};
+    if (Status s = config.validate(); !s) return s.with_context("registry entry of topic '" + std::string(topic) + "' is corrupt");
+    std::vector<std::shared_ptr<ipc::Region>> regions;
+    std::vector<log::PartitionRing> rings;
+    for (std::int32_t p = 0; p < config.partitions; ++p) {
+      auto region = store_->open(partition_object_name(name_, topic, p));
+      if (!region) return region.status().with_context("opening topic '" + std::string(topic) + "'");
+      auto ring = log::PartitionRing::attach((*region)->bytes(), p, &e->doorbell);
+      if (!ring) return ring.status().with_context("topic '" + std::string(topic) + "' partition " + std::to_string(p));
+      if (ring->segment_bytes() != config.segment_bytes || ring->segment_count() != config.segment_count)
+        return Status(Code::kCorrupt, "topic '" + std::string(topic) + "' partition " + std::to_string(p) +
+                                          " does not match its registry entry");
+      regions.push_back(std::move(*region));
+      rings.push_back(*ring);
+    }
+    auto t = std::make_shared<TopicImpl>(std::string(topic), config, registry_, std::move(regions), std::move(rings),
+                                         e->incarnation);
+    std::lock_guard guard(cache_mu_);
+    cache_[std::string(topic)] = t;
+    return std::shared_ptr<Topic>(t);
+  }
+
+  Result<std::vector<std::string>> list_topics() override {
+    std::vector<std::string> names;
+    Lock lock(this);
+    for (std::uint32_t i = 0; i < registry::kCapacity; ++i)
+      if (entries()[i].state.load(std::memory_order_acquire) == registry::kReady)
+        names.emplace_back(entry_name(entries()[i]));
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  Result<TopicInfo> describe_topic(std::string_view topic) override {
+    auto t = open_topic(topic);
+    if (!t) return t.status();
+    TopicInfo info;
+    info.name = (*t)->name();
+    info.config = (*t)->config();
+    info.max_record_bytes = (*t)->ring(0).max_frame_bytes();
+    for (std::int32_t p = 0; p < (*t)->partition_count(); ++p) {
+      log::PartitionRing& r = (*t)->ring(p);
+      info.partitions.push_back(PartitionInfo{p, r.earliest_offset(), r.latest_offset()});
+    }
+    return info;
+  }
+
+  Status delete_topic(std::string_view topic) override {
+    if (Status s = validate_topic_name(topic); !s) return s;
+    Lock lock(this);
+    registry::TopicEntry* e = find_locked(topic, false);
+    if (!e) return Status(Code::kNotFound, "topic '" + std::string(topic) + "' does not exist in namespace '" + name_ + "'");
+    e->state.store(registry::kDeleting, std::memory_order_release);
+    Status removed = remove_partitions(*e);
+    e->state.store(registry::kFree, std::memory_order_release);
+    std::lock_guard guard(cache_mu_);
+    cache_.erase(std::string(topic));
+    return removed.with_context("deleting topic '" + std::string(topic) + "'");
+  }
+
+ private:
+  std::string name_;
+  bool shared_;
+  std::unique_ptr<RegionStore> store_;
+  std::shared_ptr<ipc::Region> registry_;
+  std::mutex cache_mu_;
+  std::map<std::string, std::weak_ptr<Topic>> cache_;
+};
+
+Status init_registry(ipc::Region& region) {
+  auto* h = new (region.bytes().data()) registry::Header();
+  h->version = registry::kVersion;
+  h->capacity = registry::kCapacity;
+  h->next_incarnation = 1;
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  int rc = pthread_mutex_init(&h->lock, &attr);
+  pthread_mutexattr_destroy(&attr);
+  if (rc != 0) return Status(Code::kInternal, std::string("pthread_mutex_init: ") + std::strerror(rc));
+  // Pairs with the acquire load in check_registry().
+  h->magic.store(registry::kMagic, std::memory_order_release);
+  return Status::ok();
+}
+
+Status check_registry(const ipc::Region& region, const std::string& what) {
+  if (region.bytes().size() < registry::kRegionBytes)
+    return Status(Code::kCorrupt, what + " is " + std::to_string(region.bytes().size()) + " bytes, expected " +
+                                      std::to_string(registry::kRegionBytes));
+  auto* h = reinterpret_cast<const registry::Header*>(region.bytes().data());
+  // A creator publishes magic last; give a racing creator a moment to finish.
+  for (int i = 0; i < 1000 && h->magic.load(std::memory_order_acquire) != registry::kMagic; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (h->magic.load(std::memory_order_acquire) != registry::kMagic)
+    return Status(Code::kCorrupt, what + " has no valid header (its creator may have died while creating it; "
+                                         "remove it with `rm /dev/shm/" + what.substr(5) + "`)");
+  if (h->version != registry::kVersion || h->capacity != registry::kCapacity)
+    return Status(Code::kCorrupt, what + " has registry version " + std::to_string(h->version) +
+                                      ", this build reads " + std::to_string(registry::kVersion));
+  return Status::ok();
+}
+
+bool name_char(char c, bool allow_dot) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+         (allow_dot && c == '.');
+}
+
+}  // namespace
+
+Status TopicConfig::validate() const {
+  if (partitions < 1 || partitions > 4096)
+    return Status(Code::kInvalidArgument, "partitions must be between 1 and 4096, got " + std::to_string(partitions));
+  log::PartitionGeometry g{segment_bytes, segment_count, index_interval};
+  return g.validate();
+}
+
+std::uint64_t TopicConfig::partition_bytes() const {
+  return log::PartitionGeometry{segment_bytes, segment_count, index_interval}.region_bytes();
+}
+
+Status Namespace::validate_topic_name(std::string_view name) {
+  if (name.empty() || name.size() > registry::kMaxNameBytes)
+    return Status(Code::kInvalidArgument, "topic name must be 1 to 249 characters, got " + std::to_string(name.size()));
+  if (name == "." || name == "..") return Status(Code::kInvalidArgument, "topic name cannot be '.' or '..'");
+  for (char c : name)
+    if (!name_char(c, true))
+      return Status(Code::kInvalidArgument, "topic name '" + std::string(name) +
+                                                "' may contain only ASCII letters, digits, '.', '_' and '-'");
+  return Status::ok();
+}
+
+Status Namespace::validate_namespace_name(std::string_view name) {
+  if (name.empty() || name.size() > 64)
+    return Status(Code::kInvalidArgument, "namespace name must be 1 to 64 characters, got " + std::to_string(name.size()));
+  for (char c : name)
+    if (!name_char(c, false))
+      return Status(Code::kInvalidArgument, "namespace name '" + std::string(name) +
+                                                "' may contain only ASCII letters, digits, '_' and '-'");
+  return Status::ok();
+}
+
+std::string Namespace::default_name() {
+  const char* env = std::getenv("RILL_NS");
+  return env && *env ? std::string(env) : std::string("default");
+}
+
+Result<std::shared_ptr<Namespace>> Namespace::in_process() {
+  auto store = std::make_unique<AnonymousStore>();
+  auto region = ipc::create_anonymous_region(registry::kRegionBytes);
+  if (!region) return region.status();
+  std::shared_ptr<ipc::Region> registry(std::move(*region));
+  if (Status s = init_registry(*registry); !s) return s;
+  return std::shared_ptr<Namespace>(
+      std::make_shared<NamespaceImpl>("in-process", false, std::move(store), std::move(registry)));
+}
+
+Result<std::shared_ptr<Namespace>> Namespace::open_shared(std::string_view name) {
+  if (Status s = validate_namespace_name(name); !s) return s;
+  const std::string object = "rill." + std::string(name) + ".registry";
+  std::shared_ptr<ipc::Region> registry;
+  auto created = ipc::create_shared_region(object, registry::kRegionBytes);
+  if (created) {
+    registry = std::move(*created);
+    if (Status s = init_registry(*registry); !s) return s;
+  } else if (created.status().code() == Code::kAlreadyExists) {
+    auto opened = ipc::open_shared_region(object);
+    if (!opened) return opened.status().with_context("namespace '" + std::string(name) + "'");
+    registry = std::move(*opened);
+    if (Status s = check_registry(*registry, object); !s) return s;
+  } else {
+    return created.status().with_context("namespace '" + std::string(name) + "'");
+  }
+  return std::shared_ptr<Namespace>(
+      std::make_shared<NamespaceImpl>(std::string(name), true, std::make_unique<SharedStore>(), std::move(registry)));
+}
+
+}  // namespace rill

@@ -1,0 +1,146 @@
+#include "rill/producer.h"
+
+#include <xxhash.h>
+
+#include <ctime>
+
+#include "core/log/partition_ring.h"
+
+namespace rill {
+
+std::int64_t now_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+Producer::Producer(std::shared_ptr<Topic> topic)
+    : topic_(std::move(topic)), partitions_(topic_->partition_count()) {}
+
+std::int32_t Producer::partition_for(std::string_view key) const noexcept {
+  return static_cast<std::int32_t>(XXH3_64bits(key.data(), key.size()) % static_cast<std::uint64_t>(partitions_));
+}
+
+std::int32_t Producer::choose(const std::optional<std::string_view>& key, std::int32_t explicit_partition) noexcept {
+  if (explicit_partition >= 0) return explicit_partition;
+  if (key) return partition_for(*key);
+  return static_cast<std::int32_t>(round_robin_++ % static_cast<std::uint32_t>(partitions_));
+}
+
+Status Producer::too_large(std::uint64_t bytes, std::int32_t partition) const {
+  return Status(Code::kRecordTooLarge,
+                "record of " + std::to_string(bytes) + " bytes (with its 48-byte header) does not fit a segment of topic '" +
+                    topic_->name() + "' (at most " + std::to_string(topic_->ring(partition).max_frame_bytes()) +
+                    " bytes); create the topic with a larger --segment-size");
+}
+
+namespace {
+Status bad_partition(std::int32_t p, std::int32_t n) {
+  return Status(Code::kInvalidArgument,
+                "partition " + std::to_string(p) + " does not exist (the topic has " + std::to_string(n) + ")");
+}
+}  // namespace
+
+Result<RecordMetadata> Producer::send(std::optional<std::string_view> key, std::string_view value,
+                                      const SendOptions& options) noexcept {
+  const std::int32_t p = choose(key, options.partition);
+  if (p >= partitions_) return bad_partition(p, partitions_);
+  log::PartitionRing& ring = topic_->ring(p);
+  const std::size_t headers_len = options.headers.empty() ? 0 : log::header_block_size(options.headers);
+  const std::uint32_t length = log::frame_size(key ? key->size() : 0, value.size(), headers_len);
+  const auto aligned = static_cast<std::uint32_t>(log::align_frame(length));
+  log::Claim claim;
+  if (length > ring.max_frame_bytes() || ring.claim(aligned, 1, &claim) != log::ClaimStatus::kOk)
+    return too_large(length, p);
+  log::encode_frame(claim.data, claim.first_offset, options.timestamp_ns >= 0 ? options.timestamp_ns : now_ns(), key,
+                    value, options.headers, 0);
+  ring.commit(claim, claim.data, length);
+  ring.notify();
+  return RecordMetadata{p, claim.first_offset};
+}
+
+Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std::int32_t partition) noexcept {
+  if (partition >= partitions_) return bad_partition(partition, partitions_);
+  // Null keys in one batch stick to one partition.
+  const std::int32_t sticky = partition >= 0 ? partition
+                                             : static_cast<std::int32_t>(round_robin_++ % static_cast<std::uint32_t>(partitions_));
+  std::size_t done = 0;
+  while (done < messages.size()) {
+    const Message& first = messages[done];
+    const std::int32_t p = partition >= 0 ? partition : first.key ? partition_for(*first.key) : sticky;
+    log::PartitionRing& ring = topic_->ring(p);
+    const std::uint64_t limit = ring.data_capacity() / 4;
+    // The run: consecutive messages for p, within a quarter segment.
+    std::uint64_t bytes = 0;
+    std::size_t end = done;
+    while (end < messages.size() && end - done < 1024) {
+      const Message& m = messages[end];
+      const std::int32_t mp = partition >= 0 ? partition : m.key ? partition_for(*m.key) : sticky;
+      if (mp != p) break;
+      const std::uint32_t length =
+          log::frame_size(m.key ? m.key->size() : 0, m.value.size(), log::header_block_size(m.headers));
+      if (length > ring.max_frame_bytes()) {
+        if (end == done) return too_large(length, p);
+        break;
+      }
+      const std::uint64_t aligned = log::align_frame(length);
+      if (end > done && bytes + aligned > limit) break;
+      bytes += aligned;
+      ++end;
+    }
+    log::Claim claim;
+    if (ring.claim(static_cast<std::uint32_t>(bytes), static_cast<std::uint32_t>(end - done), &claim) !=
+        log::ClaimStatus::kOk)
+      return too_large(bytes, p);
+    const std::int64_t now = now_ns();
+    std::byte* frame = claim.data;
+    for (std::size_t i = done; i < end; ++i) {
+      const Message& m = messages[i];
+      const std::uint32_t length =
+          log::encode_frame(frame, claim.first_offset + static_cast<std::int64_t>(i - done),
+                            m.timestamp_ns >= 0 ? m.timestamp_ns : now, m.key, m.value, m.headers, 0);
+      ring.commit(claim, frame, length);
+      frame += log::align_frame(length);
+    }
+    ring.notify();
+    done = end;
+  }
+  return done;
+}
+
+Result<Reservation> Producer::reserve(std::optional<std::string_view> key, std::size_t value_size,
+                                      const SendOptions& options) noexcept {
+  const std::int32_t p = choose(key, options.partition);
+  if (p >= partitions_) return bad_partition(p, partitions_);
+  log::PartitionRing& ring = topic_->ring(p);
+  const std::size_t headers_len = options.headers.empty() ? 0 : log::header_block_size(options.headers);
+  const std::uint32_t length = log::frame_size(key ? key->size() : 0, value_size, headers_len);
+  log::Claim claim;
+  if (length > ring.max_frame_bytes() ||
+      ring.claim(static_cast<std::uint32_t>(log::align_frame(length)), 1, &claim) != log::ClaimStatus::kOk)
+    return too_large(length, p);
+  std::byte* value = log::encode_frame_fields(claim.data, claim.first_offset,
+                                              options.timestamp_ns >= 0 ? options.timestamp_ns : now_ns(), key,
+                                              value_size, options.headers, 0);
+  Reservation r;
+  r.value_ = std::span<std::byte>(value, value_size);
+  r.frame_ = claim.data;
+  r.generation_ = claim.generation;
+  r.frame_length_ = length;
+  r.partition_ = p;
+  r.offset_ = claim.first_offset;
+  return r;
+}
+
+void Producer::publish(Reservation& r) noexcept {
+  if (r.published_ || r.frame_ == nullptr) return;
+  log::seal_frame(r.frame_, r.frame_length_);
+  log::PartitionRing& ring = topic_->ring(r.partition_);
+  log::Claim claim;
+  claim.generation = r.generation_;
+  ring.commit(claim, r.frame_, r.frame_length_);
+  ring.notify();
+  r.published_ = true;
+}
+
+}  // namespace rill

@@ -1,0 +1,56 @@
+// Layout of a namespace's topic registry ("rill.<namespace>.registry").
+// The prose specification is doc/registry_format.md; keep the two in step.
+#pragma once
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "core/log/partition_ring.h"
+
+namespace rill::registry {
+
+inline constexpr std::uint64_t kMagic = 0x3147455254534c52ull;  // "RLSTREG1" in memory order
+inline constexpr std::uint32_t kVersion = 1;
+inline constexpr std::uint32_t kCapacity = 1024;  // topics per namespace
+inline constexpr std::size_t kMaxNameBytes = 249;
+
+enum EntryState : std::uint32_t {
+  kFree = 0,
+  kCreating = 1,  // partitions being made; rolled back if the creator dies
+  kReady = 2,
+  kDeleting = 3,  // partitions being removed; finished by the next locker if the deleter dies
+};
+
+struct alignas(64) Header {
+  std::atomic<std::uint64_t> magic;  // stored last at initialisation (release)
+  std::uint32_t version;
+  std::uint32_t capacity;
+  std::uint64_t next_incarnation;  // guarded by lock
+  std::uint8_t pad0[40];
+  pthread_mutex_t lock;  // robust, process-shared; guards every entry change
+};
+static_assert(offsetof(Header, lock) == 64);
+
+struct alignas(64) TopicEntry {
+  std::atomic<std::uint32_t> state;  // EntryState; stored with release after the fields below
+  std::int32_t partitions;
+  std::uint64_t segment_bytes;
+  std::uint32_t segment_count;
+  std::uint32_t index_interval;
+  std::uint64_t incarnation;  // unique per creation in this namespace
+  std::int64_t created_ns;
+  std::uint32_t name_length;
+  char name[kMaxNameBytes + 3];
+  alignas(64) log::Doorbell doorbell;  // shared by the topic's partitions
+};
+static_assert(offsetof(TopicEntry, name) == 44);
+static_assert(sizeof(TopicEntry) == 384);
+
+inline constexpr std::size_t kEntriesOffset = 4096;
+inline constexpr std::size_t kRegionBytes = kEntriesOffset + kCapacity * sizeof(TopicEntry);
+static_assert(sizeof(Header) <= kEntriesOffset);
+
+}  // namespace rill::registry

@@ -1,0 +1,100 @@
+// Consumer: reads records of one topic's partitions, without copying.
+//
+// Every Consumer sees every record of the partitions it is assigned
+// (broadcast, like independent Kafka consumer groups of one member each).
+//
+// Zero copy: poll() returns views into the partitions' shared memory. A
+// consumer that is overtaken by the ring never gets reused bytes from poll():
+// it gets an out-of-range report instead. Views may be read after poll()
+// returns; if the ring can have wrapped since (a slow consumer on a busy
+// topic), call still_valid() after reading them to know the bytes were not
+// reused meanwhile.
+//
+// Thread safety: one thread at a time per Consumer. Any number of Consumers,
+// in any threads and processes, may read the same partitions at once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "rill/record.h"
+#include "rill/status.h"
+#include "rill/topic.h"
+#include "rill/wait.h"
+
+namespace rill {
+
+// What a consumer does when the ring has overwritten its position.
+enum class OffsetReset : std::uint8_t {
+  kEarliest,  // jump to the earliest retained record and report how many were skipped
+  kError,     // poll() returns kOffsetOutOfRange (the --strict CLI flag)
+};
+
+struct ConsumerOptions {
+  WaitStrategy wait = WaitStrategy::kBlock;
+  OffsetReset on_overrun = OffsetReset::kEarliest;
+  std::size_t max_poll_records = 512;
+  // Where newly assigned partitions start: true = earliest, false = latest (Kafka's default).
+  bool start_at_earliest = false;
+  // Recompute each record's checksum in poll(); a mismatch is kCorrupt.
+  bool verify_checksums = false;
+};
+
+// The result of one poll(): views valid until the next poll() or seek.
+struct PollResult {
+  std::span<const RecordView> records;
+  // Records lost to ring overrun in this poll (OffsetReset::kEarliest).
+  std::int64_t skipped = 0;
+  // Non-OK on kOffsetOutOfRange (OffsetReset::kError), kCorrupt or kInvalidArgument.
+  Status status;
+};
+
+class Consumer {
+ public:
+  // REQUIRES: topic is not null.
+  explicit Consumer(std::shared_ptr<Topic> topic, ConsumerOptions options = {});
+  ~Consumer();
+  Consumer(Consumer&&) noexcept;
+  Consumer& operator=(Consumer&&) noexcept;
+
+  // Replaces the assignment. Each partition starts per start_at_earliest.
+  Status assign(std::span<const std::int32_t> partitions);
+  Status assign_all();
+  std::span<const std::int32_t> assignment() const noexcept { return assigned_; }
+
+  // Returns the records available now on the assigned partitions (fair
+  // round-robin between partitions), waiting up to `timeout` (per the wait
+  // strategy) for at least one. Empty records on timeout.
+  PollResult poll(std::chrono::nanoseconds timeout) noexcept;
+
+  // True if the bytes behind the last poll()'s views have not been reused.
+  bool still_valid() const noexcept;
+
+  // Next offset this consumer will read from partition p (-1 if not assigned).
+  std::int64_t position(std::int32_t p) const noexcept;
+  Status seek(std::int32_t p, std::int64_t offset);
+  Status seek_to_beginning();
+  Status seek_to_end();
+  // Every assigned partition to its first record with timestamp >= timestamp_ns.
+  Status seek_to_time(std::int64_t timestamp_ns);
+
+  // Offsets of partition p: oldest retained and next to be produced.
+  std::int64_t earliest_offset(std::int32_t p) const;
+  std::int64_t latest_offset(std::int32_t p) const;
+
+  const std::shared_ptr<Topic>& topic() const noexcept { return topic_; }
+
+ private:
+  struct Cursor;
+  std::shared_ptr<Topic> topic_;
+  ConsumerOptions options_;
+  std::vector<std::int32_t> assigned_;
+  std::vector<Cursor> cursors_;  // parallel to assigned_
+  std::vector<RecordView> views_;
+  std::size_t next_ = 0;  // round-robin start
+};
+
+}  // namespace rill

@@ -1,0 +1,109 @@
+// Producer: appends records to a topic's partitions.
+//
+// Thread safety: a Producer is used by one thread at a time (it keeps a
+// round-robin counter). Any number of Producers, in any number of threads
+// and processes, may append to the same partitions at once, lock-free.
+//
+// Hot path: send(), send_batch(), reserve()/publish() allocate nothing, take
+// no lock, throw nothing and log nothing. A syscall happens only to wake a
+// consumer that sleeps on the topic's futex.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "rill/record.h"
+#include "rill/status.h"
+#include "rill/topic.h"
+
+namespace rill {
+
+namespace log {
+struct Claim;
+}
+
+struct SendOptions {
+  std::int32_t partition = -1;      // -1: choose by key (xxHash % partitions), or round-robin
+  std::int64_t timestamp_ns = -1;   // -1: now (CLOCK_REALTIME)
+  std::span<const Header> headers;  // copied into the record
+};
+
+// A record for send_batch().
+struct Message {
+  std::optional<std::string_view> key;  // nullopt = null key
+  std::string_view value;
+  std::int64_t timestamp_ns = -1;
+  std::span<const Header> headers;
+};
+
+struct RecordMetadata {
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+};
+
+// Space for one record, claimed but not yet visible to consumers. Fill
+// value() and pass it to Producer::publish(). Until then, readers of its
+// partition wait at its offset, so publish promptly.
+class Reservation {
+ public:
+  std::span<std::byte> value() const noexcept { return value_; }
+  std::int32_t partition() const noexcept { return partition_; }
+  std::int64_t offset() const noexcept { return offset_; }
+
+ private:
+  friend class Producer;
+  std::span<std::byte> value_;
+  std::byte* frame_ = nullptr;
+  std::uint64_t generation_ = 0;
+  std::uint32_t frame_length_ = 0;
+  std::int32_t partition_ = -1;
+  std::int64_t offset_ = -1;
+  bool published_ = false;
+};
+
+class Producer {
+ public:
+  // REQUIRES: topic is not null.
+  explicit Producer(std::shared_ptr<Topic> topic);
+
+  // Appends one record and makes it visible. Returns where it went, or
+  // kRecordTooLarge (it cannot fit a segment), kInvalidArgument (bad partition).
+  Result<RecordMetadata> send(std::optional<std::string_view> key, std::string_view value,
+                              const SendOptions& options = {}) noexcept;
+
+  // Appends messages in order. Consecutive messages bound for one partition
+  // are claimed in one atomic step (null keys stick to one partition per
+  // batch), so their offsets are consecutive. Returns how many were sent;
+  // on error, the messages before the failing one were sent.
+  Result<std::size_t> send_batch(std::span<const Message> messages, std::int32_t partition = -1) noexcept;
+
+  // Zero-copy: claims room for a record whose value is `value_size` bytes and
+  // writes everything but the value. REQUIRES: the returned reservation is
+  // passed to publish() before the next reserve() on this partition.
+  Result<Reservation> reserve(std::optional<std::string_view> key, std::size_t value_size,
+                              const SendOptions& options = {}) noexcept;
+  // Checksums and commits a reservation filled by the caller.
+  void publish(Reservation& reservation) noexcept;
+
+  // The partition a key maps to: xxHash3-64(key) % partitions.
+  std::int32_t partition_for(std::string_view key) const noexcept;
+
+  const std::shared_ptr<Topic>& topic() const noexcept { return topic_; }
+
+ private:
+  std::int32_t choose(const std::optional<std::string_view>& key, std::int32_t explicit_partition) noexcept;
+  Status too_large(std::uint64_t bytes, std::int32_t partition) const;
+
+  std::shared_ptr<Topic> topic_;
+  std::int32_t partitions_;
+  std::uint32_t round_robin_ = 0;
+};
+
+// Nanoseconds since the Unix epoch (CLOCK_REALTIME): the default timestamp.
+std::int64_t now_ns() noexcept;
+
+}  // namespace rill

@@ -1,0 +1,109 @@
+// Namespaces and topics: where records live.
+//
+// A Namespace holds a registry of topics. How it is opened is the only thing
+// that differs between rill's modes of use; producers and consumers work the
+// same over any of them:
+//   - Namespace::in_process()        topics in this process's memory (threads)
+//   - Namespace::open_shared("name") topics in named shared memory, seen by
+//                                    every process that opens the same name
+// Shared-memory objects are named "rill.<namespace>.registry" and
+// "rill.<namespace>.<topic>.<partition>" and created with mode 0600.
+//
+// Thread safety: every Namespace and Topic method may be called from any
+// thread. Registry changes (create, delete) take a robust process-shared lock;
+// opening an existing topic takes none on the produce/consume path.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rill/status.h"
+
+namespace rill {
+
+namespace log {
+class PartitionRing;
+}
+
+struct TopicConfig {
+  std::int32_t partitions = 1;
+  // Bytes per segment including its header and sparse index (multiple of 4096).
+  std::uint64_t segment_bytes = 4ull << 20;
+  // Segments per partition ring (>= 4). The ring retains segment_count - 3
+  // full segments besides the one being written; two are always being prepared.
+  std::uint32_t segment_count = 8;
+  // Data bytes between sparse index entries (power of two).
+  std::uint32_t index_interval = 4096;
+
+  // kInvalidArgument naming the bad field, or OK.
+  Status validate() const;
+  // Shared memory one partition needs.
+  std::uint64_t partition_bytes() const;
+};
+
+struct PartitionInfo {
+  std::int32_t partition = 0;
+  std::int64_t earliest_offset = 0;  // oldest retained
+  std::int64_t latest_offset = 0;    // next to be produced
+};
+
+struct TopicInfo {
+  std::string name;
+  TopicConfig config;
+  std::uint64_t max_record_bytes = 0;  // largest frame a partition accepts
+  std::vector<PartitionInfo> partitions;
+};
+
+class Topic;
+
+class Namespace {
+ public:
+  // A namespace private to this process (anonymous memory).
+  static Result<std::shared_ptr<Namespace>> in_process();
+  // Opens (creating if absent) the shared namespace `name`.
+  // REQUIRES: validate_namespace_name(name) is OK.
+  static Result<std::shared_ptr<Namespace>> open_shared(std::string_view name);
+  // $RILL_NS if set, otherwise "default".
+  static std::string default_name();
+
+  // Kafka's rules: 1-249 characters of [a-zA-Z0-9._-], not "." or "..".
+  static Status validate_topic_name(std::string_view name);
+  // 1-64 characters of [a-zA-Z0-9_-].
+  static Status validate_namespace_name(std::string_view name);
+
+  virtual ~Namespace() = default;
+
+  virtual const std::string& name() const = 0;
+  // True for open_shared namespaces.
+  virtual bool shared() const = 0;
+
+  // Creates a topic and its partitions (memory allocated and pre-faulted now).
+  // kAlreadyExists, kInvalidArgument (name, config), kResourceExhausted.
+  virtual Status create_topic(std::string_view name, const TopicConfig& config) = 0;
+  // Opens an existing topic; kNotFound if there is none of that name.
+  virtual Result<std::shared_ptr<Topic>> open_topic(std::string_view name) = 0;
+  // Names of every topic, sorted.
+  virtual Result<std::vector<std::string>> list_topics() = 0;
+  virtual Result<TopicInfo> describe_topic(std::string_view name) = 0;
+  // Removes a topic. Processes that still have it open keep their mapping
+  // until they close it; new opens fail with kNotFound.
+  virtual Status delete_topic(std::string_view name) = 0;
+};
+
+// An open topic: its partitions, mapped into this process.
+// Thread safety: immutable after open; share it freely (std::shared_ptr).
+class Topic {
+ public:
+  virtual ~Topic() = default;
+  virtual const std::string& name() const = 0;
+  virtual const TopicConfig& config() const = 0;
+  std::int32_t partition_count() const { return config().partitions; }
+  // The ring of partition `p`. Internal: producers and consumers use it.
+  // REQUIRES: 0 <= p < partition_count().
+  virtual log::PartitionRing& ring(std::int32_t p) = 0;
+};
+
+}  // namespace rill

@@ -1,0 +1,522 @@
+#include "core/log/partition_ring.h"
+
+#include <sched.h>
+#include <xxhash.h>
+
+#include <cstring>
+#include <ctime>
+
+
+namespace rill::log {
+namespace {
+
+// Tail word: [63..48] segment tag, [47..28] records claimed, [27..0] position / 8.
+constexpr std::uint64_t kPositionMask = (1ull << 28) - 1;
+constexpr std::uint64_t kRolling = kPositionMask;  // a roller owns the tail
+constexpr int kCountShift = 28;
+constexpr std::uint64_t kCountMask = (1ull << 20) - 1;
+constexpr int kTagShift = 48;
+
+constexpr std::uint64_t tail_position(std::uint64_t t) { return (t & kPositionMask) * kFrameAlignment; }
+constexpr std::uint32_t tail_count(std::uint64_t t) { return static_cast<std::uint32_t>((t >> kCountShift) & kCountMask); }
+constexpr std::uint16_t tail_tag(std::uint64_t t) { return static_cast<std::uint16_t>(t >> kTagShift); }
+constexpr std::uint64_t make_tail(std::uint64_t generation, std::uint32_t count, std::uint64_t position) {
+  return (static_cast<std::uint64_t>(static_cast<std::uint16_t>(generation)) << kTagShift) |
+         (std::uint64_t{count} << kCountShift) | (position / kFrameAlignment);
+}
+static_assert(kMaxSegmentDataBytes / kFrameAlignment < kRolling);
+
+std::atomic_ref<std::uint64_t> commit_word(std::byte* frame) noexcept {
+  return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(frame));
+}
+std::uint64_t load_commit(const std::byte* frame) noexcept {
+  // Pairs with the release store in PartitionRing::commit() / roll().
+  return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(const_cast<std::byte*>(frame)))
+      .load(std::memory_order_acquire);
+}
+
+constexpr std::uint64_t align64(std::uint64_t n) { return (n + 63) & ~std::uint64_t{63}; }
+
+struct SegmentLayout {
+  std::uint64_t data_start;
+  std::uint64_t data_capacity;
+  std::uint32_t index_entries;
+};
+
+SegmentLayout layout_of(const PartitionGeometry& g) {
+  std::uint64_t room = g.segment_bytes > sizeof(SegmentHeader) ? g.segment_bytes - sizeof(SegmentHeader) : 0;
+  std::uint64_t entries = room / g.index_interval + 1;
+  std::uint64_t start = align64(sizeof(SegmentHeader) + entries * sizeof(IndexEntry));
+  std::uint64_t capacity = g.segment_bytes > start ? (g.segment_bytes - start) & ~std::uint64_t{7} : 0;
+  return {start, capacity, static_cast<std::uint32_t>(entries)};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- geometry
+
+Status PartitionGeometry::validate() const {
+  if (segment_count < kMinSegmentCount)
+    return Status(Code::kInvalidArgument, "segment count must be at least " + std::to_string(kMinSegmentCount) +
+                                              " (two segments are always being prepared), got " +
+                                              std::to_string(segment_count));
+  if (segment_count > 65536)
+    return Status(Code::kInvalidArgument, "segment count must be at most 65536, got " + std::to_string(segment_count));
+  if (index_interval < 64 || (index_interval & (index_interval - 1)) != 0)
+    return Status(Code::kInvalidArgument, "index interval must be a power of two >= 64, got " +
+                                              std::to_string(index_interval));
+  if (segment_bytes < 4096 || segment_bytes % 4096 != 0)
+    return Status(Code::kInvalidArgument, "segment size must be a multiple of 4096 bytes and at least 4 KiB, got " +
+                                              std::to_string(segment_bytes));
+  if (data_capacity() > kMaxSegmentDataBytes)
+    return Status(Code::kInvalidArgument, "segment size must be at most 1 GiB, got " + std::to_string(segment_bytes));
+  return Status::ok();
+}
+
+std::uint64_t PartitionGeometry::region_bytes() const {
+  return kPartitionHeaderBytes + std::uint64_t{segment_count} * segment_bytes;
+}
+
+std::uint64_t PartitionGeometry::data_capacity() const { return layout_of(*this).data_capacity; }
+
+// ---------------------------------------------------------------- set-up
+
+Result<PartitionRing> PartitionRing::create(std::span<std::byte> region, const PartitionGeometry& geometry,
+                                            std::int32_t partition_id, Doorbell* doorbell) {
+  if (Status s = geometry.validate(); !s) return s;
+  if (region.size() < geometry.region_bytes())
+    return Status(Code::kInvalidArgument, "region of " + std::to_string(region.size()) +
+                                              " bytes is smaller than the partition's " +
+                                              std::to_string(geometry.region_bytes()));
+  auto* h = new (region.data()) PartitionHeader();
+  SegmentLayout layout = layout_of(geometry);
+  h->version = kPartitionVersion;
+  h->segment_count = geometry.segment_count;
+  h->segment_bytes = geometry.segment_bytes;
+  h->data_start = layout.data_start;
+  h->data_capacity = layout.data_capacity;
+  h->index_interval = geometry.index_interval;
+  h->index_entries = layout.index_entries;
+  h->region_bytes = geometry.region_bytes();
+  PartitionRing ring(h, partition_id, doorbell ? doorbell : &h->own_doorbell);
+  for (std::uint32_t i = 0; i < geometry.segment_count; ++i) {
+    auto* sh = new (ring.segment(i)) SegmentHeader();
+    // Generation 0 takes appends, 1 is zero and ready, 2 is being zeroed.
+    sh->generation.store(i < 3 ? i : kUnusedGeneration, std::memory_order_relaxed);
+  }
+  h->tail.store(make_tail(0, 0, 0), std::memory_order_relaxed);
+  h->current_generation.store(0, std::memory_order_relaxed);
+  // Pairs with the acquire load in attach(): everything above is visible first.
+  h->magic.store(kPartitionMagic, std::memory_order_release);
+  return ring;
+}
+
+Result<PartitionRing> PartitionRing::attach(std::span<std::byte> region, std::int32_t partition_id,
+                                            Doorbell* doorbell) {
+  if (region.size() < kPartitionHeaderBytes)
+    return Status(Code::kCorrupt, "partition region of " + std::to_string(region.size()) + " bytes has no header");
+  auto* h = reinterpret_cast<PartitionHeader*>(region.data());
+  // Pairs with the release store of magic in create().
+  if (h->magic.load(std::memory_order_acquire) != kPartitionMagic)
+    return Status(Code::kCorrupt, "partition header has a bad magic number (not a rill partition, or not initialised)");
+  if (h->version != kPartitionVersion)
+    return Status(Code::kCorrupt, "partition format version " + std::to_string(h->version) + ", this build reads " +
+                                      std::to_string(kPartitionVersion));
+  PartitionGeometry g{h->segment_bytes, h->segment_count, h->index_interval};
+  SegmentLayout layout = layout_of(g);
+  if (!g.validate() || h->region_bytes != g.region_bytes() || h->region_bytes > region.size() ||
+      h->data_start != layout.data_start || h->data_capacity != layout.data_capacity ||
+      h->index_entries != layout.index_entries)
+    return Status(Code::kCorrupt, "partition header geometry is inconsistent with its region");
+  return PartitionRing(h, partition_id, doorbell ? doorbell : &h->own_doorbell);
+}
+
+std::uint32_t PartitionRing::max_frame_bytes() const noexcept {
+  std::uint64_t cap = header_->data_capacity;
+  return static_cast<std::uint32_t>(cap > 0xFFFFFFF0ull ? 0xFFFFFFF0ull : cap);
+}
+
+std::byte* PartitionRing::segment(std::uint64_t generation) const noexcept {
+  return reinterpret_cast<std::byte*>(header_) + kPartitionHeaderBytes +
+         (generation % header_->segment_count) * header_->segment_bytes;
+}
+SegmentHeader* PartitionRing::segment_header(std::uint64_t generation) const noexcept {
+  return reinterpret_cast<SegmentHeader*>(segment(generation));
+}
+IndexEntry* PartitionRing::index(std::uint64_t generation) const noexcept {
+  return reinterpret_cast<IndexEntry*>(segment(generation) + sizeof(SegmentHeader));
+}
+std::byte* PartitionRing::data(std::uint64_t generation) const noexcept {
+  return segment(generation) + header_->data_start;
+}
+
+std::uint64_t PartitionRing::generation_of_tag(std::uint16_t tag) const noexcept {
+  // Pairs with the release store of current_generation in roll().
+  std::uint64_t current = header_->current_generation.load(std::memory_order_acquire);
+  return current - static_cast<std::uint16_t>(static_cast<std::uint16_t>(current) - tag);
+}
+
+// ---------------------------------------------------------------- producers
+
+ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Claim* out) noexcept {
+  const std::uint64_t capacity = header_->data_capacity;
+  if (bytes == 0 || bytes > capacity || records == 0 || records > kMaxRecordsPerSegment) return ClaimStatus::kTooLarge;
+  // Pairs with the release store of the tail in roll() (and continues the CAS release sequence).
+  std::uint64_t t = header_->tail.load(std::memory_order_acquire);
+  for (;;) {
+    if ((t & kPositionMask) == kRolling) {
+      cpu_relax();
+      t = header_->tail.load(std::memory_order_acquire);
+      continue;
+    }
+    const std::uint64_t position = tail_position(t);
+    const std::uint32_t count = tail_count(t);
+    if (position + bytes <= capacity && count + records <= kMaxRecordsPerSegment) {
+      const std::uint64_t next = t + (std::uint64_t{records} << kCountShift) + bytes / kFrameAlignment;
+      // acquire on success pairs with roll()'s release of this segment's header fields.
+      if (header_->tail.compare_exchange_weak(t, next, std::memory_order_acquire, std::memory_order_acquire)) {
+        const std::uint64_t gen = generation_of_tag(tail_tag(t));
+        out->generation = gen;
+        out->position = static_cast<std::uint32_t>(position);
+        out->bytes = bytes;
+        out->records = records;
+        out->data = data(gen) + position;
+        out->first_offset =
+            static_cast<std::int64_t>(segment_header(gen)->base_offset.load(std::memory_order_relaxed) + count);
+        // Clean the same bytes two segments ahead (retired at the roll into `gen`),
+        // so that segment opens all zero and no stale word looks committed.
+        std::memset(data(gen + 2) + position, 0, bytes);
+        return ClaimStatus::kOk;
+      }
+      continue;
+    }
+    // Does not fit: whoever swaps in kRolling seals this segment and opens the next.
+    if (header_->tail.compare_exchange_weak(t, t | kRolling, std::memory_order_acquire, std::memory_order_acquire)) {
+      roll(t);
+      t = header_->tail.load(std::memory_order_acquire);
+    }
+  }
+}
+
+void PartitionRing::roll(std::uint64_t t) noexcept {
+  const std::uint64_t gen = header_->current_generation.load(std::memory_order_relaxed);
+  const std::uint64_t end = tail_position(t);
+  const std::uint32_t count = tail_count(t);
+  const std::uint64_t capacity = header_->data_capacity;
+  SegmentHeader* sealed = segment_header(gen);
+  SegmentHeader* opened = segment_header(gen + 1);  // zero since gen-1 filled; generation already gen+1
+  opened->base_offset.store(sealed->base_offset.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
+  // gen's producers cleaned [0, end) of gen+2; finish it.
+  std::memset(data(gen + 2) + end, 0, capacity - end);
+  // Retire gen+3's segment before gen+1's producers start cleaning it: readers
+  // of its old bytes see the new generation (their check after reading).
+  SegmentHeader* retired = segment_header(gen + 3);
+  retired->generation.store(gen + 3, std::memory_order_relaxed);
+  retired->sealed.store(0, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);  // pairs with readers' acquire fence before the generation check
+  // Pairs with read()'s acquire load of `sealed` at the segment end.
+  sealed->sealed.store((std::uint64_t{count} << 32) | end, std::memory_order_release);
+  // Pairs with generation_of_tag()'s acquire load.
+  header_->current_generation.store(gen + 1, std::memory_order_release);
+  if (end + kFrameAlignment <= capacity)
+    // Pairs with read()'s acquire load of the commit word.
+    commit_word(data(gen) + end).store(make_commit_word(generation_tag(gen), kEndOfSegment), std::memory_order_release);
+  // Pairs with claim()'s acquire loads of the tail.
+  header_->tail.store(make_tail(gen + 1, 0, 0), std::memory_order_release);
+  notify();
+}
+
+void PartitionRing::commit(const Claim& claim, std::byte* frame, std::uint32_t frame_length) noexcept {
+  const std::uint32_t position = static_cast<std::uint32_t>(frame - data(claim.generation));
+  const std::uint32_t end = position + static_cast<std::uint32_t>(align_frame(frame_length));
+  const std::uint32_t interval = header_->index_interval;
+  const std::uint32_t boundary = (position + interval - 1) & ~(interval - 1);
+  if (boundary < end) {
+    std::int64_t ts;
+    std::memcpy(&ts, frame + kTimestampOffset, sizeof ts);
+    IndexEntry* entries = index(claim.generation);
+    for (std::uint32_t at = boundary; at < end; at += interval) {
+      IndexEntry& e = entries[at / interval];
+      e.timestamp_ns.store(ts, std::memory_order_relaxed);
+      // Pairs with the acquire load in index_start().
+      e.tag_position.store((std::uint64_t{generation_tag(claim.generation)} << 32) | position,
+                           std::memory_order_release);
+    }
+  }
+  // Publishes the frame; pairs with the acquire load in read()/readable().
+  commit_word(frame).store(make_commit_word(generation_tag(claim.generation), frame_length), std::memory_order_release);
+}
+
+// ---------------------------------------------------------------- readers
+
+ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t max) const noexcept {
+  const std::uint64_t capacity = header_->data_capacity;
+  ReadCursor c = cursor;
+  ReadBatch batch;
+  for (;;) {
+    const std::byte* d = data(c.generation);
+    const std::uint32_t tag = generation_tag(c.generation);
+    bool segment_end = false;
+    while (batch.count < max) {
+      if (c.position + kFrameAlignment > capacity) {
+        // Pairs with roll()'s release store of `sealed`.
+        segment_end = segment_header(c.generation)->sealed.load(std::memory_order_acquire) != 0;
+        break;
+      }
+      const std::uint64_t word = load_commit(d + c.position);
+      if (commit_tag(word) != tag) break;  // not committed yet, or reused (checked below)
+      const std::uint32_t length = commit_length(word);
+      if (length == kEndOfSegment) {
+        segment_end = true;
+        break;
+      }
+      if (length < kFrameHeaderSize || length > capacity - c.position) {
+        batch.status = ReadStatus::kCorrupt;
+        break;
+      }
+      RecordView view(d + c.position, id_);
+      if (view.offset() != c.next_offset) {
+        batch.status = ReadStatus::kCorrupt;
+        break;
+      }
+      out[batch.count++] = view;
+      c.position += static_cast<std::uint32_t>(align_frame(length));
+      ++c.next_offset;
+    }
+    // Seqlock-style check: pairs with the release fence in roll() after retiring a segment.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (segment_header(c.generation)->generation.load(std::memory_order_relaxed) != c.generation) {
+      return ReadBatch{0, ReadStatus::kOutOfRange, c.generation};
+    }
+    if (batch.status == ReadStatus::kCorrupt) {
+      batch.count = 0;
+      return batch;
+    }
+    batch.generation = c.generation;
+    if (segment_end && batch.count == 0) {
+      c = ReadCursor{c.generation + 1, 0, c.next_offset};
+      continue;  // the next segment was opened before the end was published
+    }
+    cursor = c;
+    return batch;
+  }
+}
+
+bool PartitionRing::readable(const ReadCursor& cursor) const noexcept {
+  if (cursor.position + kFrameAlignment > header_->data_capacity)
+    return segment_header(cursor.generation)->sealed.load(std::memory_order_acquire) != 0;
+  const std::uint64_t word = load_commit(data(cursor.generation) + cursor.position);
+  if (commit_tag(word) == generation_tag(cursor.generation)) return true;
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return segment_header(cursor.generation)->generation.load(std::memory_order_relaxed) != cursor.generation;
+}
+
+bool PartitionRing::generation_live(std::uint64_t generation) const noexcept {
+  // Pairs with roll()'s release fence: a caller that read reused bytes sees the new generation.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return segment_header(generation)->generation.load(std::memory_order_relaxed) == generation;
+}
+
+// ---------------------------------------------------------------- positions
+
+ReadCursor PartitionRing::segment_start(std::uint64_t generation) const noexcept {
+  return ReadCursor{generation, 0,
+                    static_cast<std::int64_t>(segment_header(generation)->base_offset.load(std::memory_order_relaxed))};
+}
+
+ReadCursor PartitionRing::earliest() const noexcept {
+  const std::uint64_t retained_past = header_->segment_count - 3;
+  for (;;) {
+    // Pairs with roll()'s release store of current_generation.
+    const std::uint64_t current = header_->current_generation.load(std::memory_order_acquire);
+    const std::uint64_t oldest = current > retained_past ? current - retained_past : 0;
+    ReadCursor c = segment_start(oldest);
+    if (generation_live(oldest)) return c;
+  }
+}
+
+ReadCursor PartitionRing::latest() const noexcept {
+  for (;;) {
+    // Pairs with the release store of the tail in roll().
+    const std::uint64_t t = header_->tail.load(std::memory_order_acquire);
+    if ((t & kPositionMask) == kRolling) {
+      cpu_relax();
+      continue;
+    }
+    const std::uint64_t gen = generation_of_tag(tail_tag(t));
+    ReadCursor c = segment_start(gen);
+    c.position = static_cast<std::uint32_t>(tail_position(t));
+    c.next_offset += tail_count(t);
+    return c;
+  }
+}
+
+ReadCursor PartitionRing::index_start(std::uint64_t generation, bool by_time, std::int64_t key) const noexcept {
+  // Finds the last index entry whose record is committed and sorts before `key`.
+  // An entry not yet usable counts as "not before": the scan then starts
+  // earlier, which is slower but still correct.
+  const IndexEntry* entries = index(generation);
+  const std::uint32_t tag = generation_tag(generation);
+  const std::byte* d = data(generation);
+  auto before = [&](std::uint32_t k, ReadCursor* at) {
+    // Pairs with the release store in commit().
+    const std::uint64_t tp = entries[k].tag_position.load(std::memory_order_acquire);
+    if (static_cast<std::uint32_t>(tp >> 32) != tag) return false;
+    const std::uint32_t position = static_cast<std::uint32_t>(tp);
+    if (position + kFrameHeaderSize > header_->data_capacity) return false;
+    const std::uint64_t word = load_commit(d + position);
+    if (commit_tag(word) != tag || commit_length(word) == kEndOfSegment) return false;
+    RecordView v(d + position, id_);
+    const std::int64_t value = by_time ? entries[k].timestamp_ns.load(std::memory_order_relaxed) : v.offset();
+    if (value >= key) return false;
+    *at = ReadCursor{generation, position, v.offset()};
+    return true;
+  };
+  ReadCursor best = segment_start(generation);
+  std::uint32_t lo = 1, hi = header_->index_entries;  // entry 0 is the segment start
+  while (lo < hi) {
+    const std::uint32_t mid = lo + (hi - lo) / 2;
+    ReadCursor at;
+    if (before(mid, &at)) {
+      best = at;
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return best;
+}
+
+template <typename Stop>
+Result<ReadCursor> PartitionRing::scan(ReadCursor cursor, Stop stop) const {
+  constexpr std::size_t kBatch = 64;
+  RecordView views[kBatch];
+  const std::int64_t deadline = monotonic_ns() + 1'000'000'000;
+  for (;;) {
+    ReadCursor before = cursor;
+    ReadBatch b = read(cursor, views, kBatch);
+    if (b.status == ReadStatus::kOutOfRange)
+      return Status(Code::kOffsetOutOfRange, "the ring reused the segment while seeking; earliest offset is now " +
+                                                 std::to_string(earliest_offset()));
+    if (b.status == ReadStatus::kCorrupt)
+      return Status(Code::kCorrupt, "bad record length or offset at position " + std::to_string(cursor.position));
+    for (std::size_t i = 0; i < b.count; ++i) {
+      if (stop(views[i]))
+        return ReadCursor{b.generation, static_cast<std::uint32_t>(views[i].frame() - data(b.generation)),
+                          views[i].offset()};
+    }
+    if (b.count > 0) continue;
+    ReadCursor end = latest();
+    if (before.next_offset >= end.next_offset) return end;
+    if (monotonic_ns() > deadline)
+      return Status(Code::kTimedOut, "record at offset " + std::to_string(cursor.next_offset) +
+                                         " stayed uncommitted for a second while seeking");
+    wait(cursor, WaitStrategy::kSpinThenYield, deadline);
+  }
+}
+
+Result<ReadCursor> PartitionRing::seek(std::int64_t offset) const {
+  const ReadCursor end = latest();
+  if (offset == end.next_offset) return end;
+  const ReadCursor first = earliest();
+  if (offset < first.next_offset || offset > end.next_offset)
+    return Status(Code::kOffsetOutOfRange, "offset " + std::to_string(offset) + " is outside the retained range [" +
+                                               std::to_string(first.next_offset) + ", " +
+                                               std::to_string(end.next_offset) + "]");
+  std::uint64_t gen = end.generation;
+  while (gen > first.generation &&
+         static_cast<std::int64_t>(segment_header(gen)->base_offset.load(std::memory_order_relaxed)) > offset)
+    --gen;
+  return scan(index_start(gen, false, offset), [offset](const RecordView& v) { return v.offset() >= offset; });
+}
+
+Result<ReadCursor> PartitionRing::seek_time(std::int64_t timestamp_ns) const {
+  const ReadCursor first = earliest();
+  const ReadCursor end = latest();
+  std::uint64_t gen = first.generation;
+  // Last segment whose first record is older than the target.
+  for (std::uint64_t g = first.generation + 1; g <= end.generation; ++g) {
+    const std::uint64_t word = load_commit(data(g));
+    if (commit_tag(word) != generation_tag(g) || commit_length(word) == kEndOfSegment) break;
+    if (RecordView(data(g), id_).timestamp_ns() >= timestamp_ns) break;
+    gen = g;
+  }
+  return scan(index_start(gen, true, timestamp_ns),
+              [timestamp_ns](const RecordView& v) { return v.timestamp_ns() >= timestamp_ns; });
+}
+
+// ---------------------------------------------------------------- frames
+
+std::uint32_t frame_size(std::size_t key_len, std::size_t value_len, std::size_t headers_len) noexcept {
+  const std::uint64_t n = kFrameHeaderSize + std::uint64_t{key_len} + value_len + headers_len;
+  return n > 0xFFFFFFF0ull ? 0xFFFFFFFFu : static_cast<std::uint32_t>(n);
+}
+
+std::size_t header_block_size(std::span<const Header> headers) noexcept {
+  std::size_t n = 0;
+  for (const Header& h : headers) n += 2 + h.key.size() + 4 + (h.value ? h.value->size() : 0);
+  return n;
+}
+
+namespace {
+template <typename T>
+std::byte* put(std::byte* at, T v) noexcept {
+  std::memcpy(at, &v, sizeof v);  // host is little-endian, as the format
+  return at + sizeof v;
+}
+}  // namespace
+
+std::byte* encode_frame_fields(std::byte* frame, std::int64_t offset, std::int64_t timestamp_ns,
+                              const std::optional<std::string_view>& key, std::size_t value_size,
+                              std::span<const Header> headers, std::uint16_t attributes) noexcept {
+  const std::size_t headers_len = header_block_size(headers);
+  put(frame + kOffsetOffset, offset);
+  put(frame + kTimestampOffset, timestamp_ns);
+  put(frame + kKeyLengthOffset, key ? static_cast<std::int32_t>(key->size()) : std::int32_t{-1});
+  put(frame + kValueLengthOffset, static_cast<std::uint32_t>(value_size));
+  put(frame + kHeadersLengthOffset, static_cast<std::uint32_t>(headers_len));
+  put(frame + kAttributesOffset, attributes);
+  put(frame + kHeaderCountOffset, static_cast<std::uint16_t>(headers.size()));
+  std::byte* value = frame + kFrameHeaderSize;
+  if (key && !key->empty()) {
+    std::memcpy(value, key->data(), key->size());
+    value += key->size();
+  }
+  std::byte* at = value + value_size;
+  for (const Header& h : headers) {
+    at = put(at, static_cast<std::uint16_t>(h.key.size()));
+    if (!h.key.empty()) std::memcpy(at, h.key.data(), h.key.size());
+    at += h.key.size();
+    at = put(at, h.value ? static_cast<std::int32_t>(h.value->size()) : std::int32_t{-1});
+    if (h.value && !h.value->empty()) std::memcpy(at, h.value->data(), h.value->size());
+    if (h.value) at += h.value->size();
+  }
+  return value;
+}
+
+void seal_frame(std::byte* frame, std::uint32_t frame_length) noexcept {
+  put(frame + kChecksumOffset, frame_checksum(frame, frame_length));
+}
+
+std::uint32_t encode_frame(std::byte* frame, std::int64_t offset, std::int64_t timestamp_ns,
+                           const std::optional<std::string_view>& key, std::string_view value,
+                           std::span<const Header> headers, std::uint16_t attributes) noexcept {
+  std::byte* at = encode_frame_fields(frame, offset, timestamp_ns, key, value.size(), headers, attributes);
+  if (!value.empty()) std::memcpy(at, value.data(), value.size());
+  const std::uint32_t length = frame_size(key ? key->size() : 0, value.size(), header_block_size(headers));
+  seal_frame(frame, length);
+  return length;
+}
+
+std::uint64_t frame_checksum(const std::byte* frame, std::uint32_t frame_length) noexcept {
+  return XXH3_64bits(frame + kChecksummedFrom, frame_length - kChecksummedFrom);
+}
+
+}  // namespace rill::log
+
+namespace rill {
+bool RecordView::verify_checksum() const noexcept {
+  const std::uint32_t n = frame_size();
+  return n >= log::kFrameHeaderSize && log::frame_checksum(frame_, n) == checksum();
+}
+}  // namespace rill

@@ -1,0 +1,233 @@
+// PartitionRing: one partition's log, laid out in a Region as a ring of
+// fixed-size segments. See doc/log_format.md for the bytes.
+//
+// Thread safety / invariants
+//   - Any number of producers (threads or processes) append concurrently
+//     without a lock: claim (one CAS on the tail word) -> write in place ->
+//     commit (one release store of the record's commit word).
+//   - Any number of readers read concurrently, each with its own ReadCursor;
+//     readers never write to the ring except to sleep on its doorbell.
+//   - Offsets are dense: the claim word carries (segment tag, record count,
+//     byte position), so one CAS reserves both the bytes and the offsets.
+//   - Segment generations only grow. A segment's generation is stored before
+//     any byte of that generation is written, so a reader that finds the
+//     generation changed after reading knows the bytes it read were reused.
+//   - While generation g takes appends, segment g+1 is already zero and
+//     segment g+2 is being zeroed by g's producers (range by range, as they
+//     write), so a stale word is never mistaken for a commit. A ring of N
+//     segments therefore retains N-3 full segments besides the current one.
+//
+// The ring does not own its memory; the Region it views must outlive it.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "core/log/doorbell.h"
+#include "core/log/record_format.h"
+#include "rill/record.h"
+#include "rill/status.h"
+#include "rill/wait.h"
+
+namespace rill::log {
+
+inline constexpr std::uint64_t kPartitionMagic = 0x315452415050'4c52ull;  // "RLPPART1" in memory order
+inline constexpr std::uint32_t kPartitionVersion = 1;
+inline constexpr std::uint32_t kMinSegmentCount = 4;
+inline constexpr std::uint64_t kMaxSegmentDataBytes = 1ull << 30;
+inline constexpr std::uint32_t kMaxRecordsPerSegment = (1u << 20) - 1;
+inline constexpr std::uint64_t kUnusedGeneration = ~0ull;
+inline constexpr std::size_t kPartitionHeaderBytes = 4096;
+
+struct alignas(64) PartitionHeader {
+  // Immutable after init; `magic` is stored last (release) and acquired by attach().
+  std::atomic<std::uint64_t> magic;
+  std::uint32_t version;
+  std::uint32_t segment_count;
+  std::uint64_t segment_bytes;   // whole segment: header, index, data
+  std::uint64_t data_start;      // where data begins inside a segment
+  std::uint64_t data_capacity;   // data bytes per segment (multiple of 8)
+  std::uint32_t index_interval;  // data bytes per index entry
+  std::uint32_t index_entries;   // index entries per segment
+  std::uint64_t region_bytes;
+  std::uint8_t pad0[8];
+  // Producers' claim word: [63..48] segment tag, [47..28] records, [27..0] position/8.
+  alignas(64) std::atomic<std::uint64_t> tail;
+  // Full generation of the segment taking appends; stored by the roller before the tail.
+  alignas(64) std::atomic<std::uint64_t> current_generation;
+  alignas(64) Doorbell own_doorbell;  // used when no topic doorbell is given
+};
+static_assert(offsetof(PartitionHeader, tail) == 64);
+static_assert(offsetof(PartitionHeader, current_generation) == 128);
+static_assert(sizeof(PartitionHeader) <= kPartitionHeaderBytes);
+
+struct alignas(64) SegmentHeader {
+  std::atomic<std::uint64_t> generation;   // which generation these bytes hold (or will hold)
+  std::atomic<std::uint64_t> base_offset;  // offset of the first record; valid once generation is open
+  std::atomic<std::uint64_t> sealed;       // (records << 32 | end position) once full; 0 while open
+  std::uint8_t pad[40];
+};
+static_assert(sizeof(SegmentHeader) == 64);
+
+// Sparse index: entry k names the record that covers data byte k*interval.
+struct IndexEntry {
+  std::atomic<std::uint64_t> tag_position;  // [63..32] generation tag, [31..0] position; stored last
+  std::atomic<std::int64_t> timestamp_ns;
+};
+static_assert(sizeof(IndexEntry) == 16);
+
+struct PartitionGeometry {
+  std::uint64_t segment_bytes = 4ull << 20;  // per segment, including header and index
+  std::uint32_t segment_count = 8;
+  std::uint32_t index_interval = 4096;
+
+  // Checks the numbers; kInvalidArgument with the reason otherwise.
+  Status validate() const;
+  // Bytes of the region a partition of this geometry needs.
+  std::uint64_t region_bytes() const;
+  // Data bytes per segment.
+  std::uint64_t data_capacity() const;
+};
+
+// Where a producer may write: `records` consecutive offsets from first_offset,
+// occupying [position, position + bytes) of one segment.
+struct Claim {
+  std::byte* data = nullptr;  // first frame
+  std::int64_t first_offset = 0;
+  std::uint64_t generation = 0;
+  std::uint32_t position = 0;
+  std::uint32_t bytes = 0;
+  std::uint32_t records = 0;
+};
+
+enum class ClaimStatus : std::uint8_t { kOk, kTooLarge };
+
+// Where a reader is: the next record it will read.
+struct ReadCursor {
+  std::uint64_t generation = 0;
+  std::uint32_t position = 0;
+  std::int64_t next_offset = 0;
+};
+
+enum class ReadStatus : std::uint8_t {
+  kOk,           // `count` records (possibly 0: nothing new)
+  kOutOfRange,   // the ring has reused the cursor's bytes; seek again
+  kCorrupt,      // a length or offset failed its bounds check
+};
+
+struct ReadBatch {
+  std::size_t count = 0;
+  ReadStatus status = ReadStatus::kOk;
+  std::uint64_t generation = 0;  // of the segment the records came from
+};
+
+class PartitionRing {
+ public:
+  // Lays out a fresh partition in `region` (all zero) and publishes it.
+  // REQUIRES: region.size() >= geometry.region_bytes(); no other user yet.
+  static Result<PartitionRing> create(std::span<std::byte> region, const PartitionGeometry& geometry,
+                                      std::int32_t partition_id, Doorbell* doorbell);
+  // Views a partition someone else created, checking its header.
+  static Result<PartitionRing> attach(std::span<std::byte> region, std::int32_t partition_id,
+                                      Doorbell* doorbell);
+
+  PartitionRing() = default;
+
+  std::int32_t id() const noexcept { return id_; }
+  std::uint64_t data_capacity() const noexcept { return header_->data_capacity; }
+  std::uint32_t segment_count() const noexcept { return header_->segment_count; }
+  std::uint64_t segment_bytes() const noexcept { return header_->segment_bytes; }
+  // Largest frame (header + key + value + headers) one record may have.
+  std::uint32_t max_frame_bytes() const noexcept;
+
+  // ---- producer side: no allocation, lock, exception or syscall unless a reader sleeps.
+
+  // Reserves `records` consecutive offsets and `bytes` (sum of aligned frame
+  // sizes) in one atomic step, rolling to the next segment if needed.
+  // kTooLarge when `bytes` exceeds a segment or `records` its record limit.
+  [[nodiscard]] ClaimStatus claim(std::uint32_t bytes, std::uint32_t records, Claim* out) noexcept;
+  // Zeroes the matching range two segments ahead and records index entries for
+  // frames starting at `frame_position`. Call once per frame before commit.
+  void prepare(const Claim& claim, std::uint32_t frame_position, std::uint32_t frame_bytes,
+               std::int64_t timestamp_ns) noexcept;
+  // Publishes one frame written in a claim: release-stores its commit word.
+  void commit(const Claim& claim, std::byte* frame, std::uint32_t frame_length) noexcept;
+  // Wakes sleeping readers, if any. Call after the last commit of a send.
+  void notify() noexcept { ring_doorbell(*bell_); }
+
+  // ---- reader side
+
+  // Reads up to `max` committed records at the cursor into `out`, advancing it.
+  // Stops at a segment boundary so that one generation check covers the batch.
+  [[nodiscard]] ReadBatch read(ReadCursor& cursor, RecordView* out, std::size_t max) const noexcept;
+  // True if a committed record (or segment end) waits at the cursor.
+  bool readable(const ReadCursor& cursor) const noexcept;
+  // True while the bytes of generation `generation` have not been reused.
+  bool generation_live(std::uint64_t generation) const noexcept;
+  // Waits until readable(cursor) or the deadline (ns, CLOCK_MONOTONIC; < 0 none).
+  // Returns readable(cursor).
+  bool wait(const ReadCursor& cursor, WaitStrategy strategy, std::int64_t deadline_ns) const noexcept {
+    return wait_on(*bell_, strategy, deadline_ns, [&] { return readable(cursor); });
+  }
+  // The doorbell this partition rings (shared by a topic's partitions).
+  Doorbell& doorbell() const noexcept { return *bell_; }
+
+  // Cursor at the oldest record still retained.
+  ReadCursor earliest() const noexcept;
+  // Cursor after the last claimed record: the next offset to be produced.
+  ReadCursor latest() const noexcept;
+  // Cursor at `offset`. kOffsetOutOfRange if it is not retained (or beyond
+  // latest); kTimedOut if an earlier record stays uncommitted for a second.
+  Result<ReadCursor> seek(std::int64_t offset) const;
+  // Cursor at the first record whose timestamp >= timestamp_ns (latest() if
+  // none). Exact when timestamps grow with offsets; otherwise approximate.
+  Result<ReadCursor> seek_time(std::int64_t timestamp_ns) const;
+
+  std::int64_t earliest_offset() const noexcept { return earliest().next_offset; }
+  std::int64_t latest_offset() const noexcept { return latest().next_offset; }
+
+ private:
+  PartitionRing(PartitionHeader* header, std::int32_t id, Doorbell* bell)
+      : header_(header), id_(id), bell_(bell) {}
+  std::byte* segment(std::uint64_t generation) const noexcept;
+  SegmentHeader* segment_header(std::uint64_t generation) const noexcept;
+  IndexEntry* index(std::uint64_t generation) const noexcept;
+  std::byte* data(std::uint64_t generation) const noexcept;
+  std::uint64_t generation_of_tag(std::uint16_t tag) const noexcept;
+  void roll(std::uint64_t tail) noexcept;
+  // Walks committed records from `cursor` until stop(view) is true or the
+  // log ends. Returns the cursor at the stopping record.
+  template <typename Stop>
+  Result<ReadCursor> scan(ReadCursor cursor, Stop stop) const;
+  ReadCursor segment_start(std::uint64_t generation) const noexcept;
+  ReadCursor index_start(std::uint64_t generation, bool by_time, std::int64_t key) const noexcept;
+
+  PartitionHeader* header_ = nullptr;
+  std::int32_t id_ = -1;
+  Doorbell* bell_ = nullptr;
+};
+
+// Frame size for a record (header + key + value + header block), unpadded;
+// 0xFFFFFFFF if it would not fit 32 bits.
+std::uint32_t frame_size(std::size_t key_len, std::size_t value_len, std::size_t headers_len) noexcept;
+// Bytes the encoded header block takes.
+std::size_t header_block_size(std::span<const Header> headers) noexcept;
+// Writes every field, the key and the header block of a frame, leaving
+// `value_size` bytes for the value (whose address it returns), the checksum
+// and the commit word. REQUIRES: the frame's bytes were claimed.
+std::byte* encode_frame_fields(std::byte* frame, std::int64_t offset, std::int64_t timestamp_ns,
+                              const std::optional<std::string_view>& key, std::size_t value_size,
+                              std::span<const Header> headers, std::uint16_t attributes) noexcept;
+// Stores the checksum of a fully written frame.
+void seal_frame(std::byte* frame, std::uint32_t frame_length) noexcept;
+// encode_frame_fields + value + seal_frame. Returns the frame length.
+std::uint32_t encode_frame(std::byte* frame, std::int64_t offset, std::int64_t timestamp_ns,
+                           const std::optional<std::string_view>& key, std::string_view value,
+                           std::span<const Header> headers, std::uint16_t attributes) noexcept;
+// XXH3-64 over a frame's checksummed bytes.
+std::uint64_t frame_checksum(const std::byte* frame, std::uint32_t frame_length) noexcept;
+
+}  // namespace rill::log
