@@ -303,10 +303,16 @@ ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t m
 }
 
 bool PartitionRing::readable(const ReadCursor& cursor) const noexcept {
-  if (cursor.position + kFrameAlignment > header_->data_capacity)
-    return segment_header(cursor.generation)->sealed.load(std::memory_order_acquire) != 0;
-  const std::uint64_t word = load_commit(data(cursor.generation) + cursor.position);
-  if (commit_tag(word) == generation_tag(cursor.generation)) return true;
+  if (cursor.position + kFrameAlignment > header_->data_capacity) {
+    // At the very end of a full segment. Sealed: the next segment is open.
+    // Not sealed: still open, or already retired (retiring clears `sealed`),
+    // so fall through to the generation check rather than report nothing
+    // until the slot's next generation is sealed.
+    if (segment_header(cursor.generation)->sealed.load(std::memory_order_acquire) != 0) return true;
+  } else {
+    const std::uint64_t word = load_commit(data(cursor.generation) + cursor.position);
+    if (commit_tag(word) == generation_tag(cursor.generation)) return true;
+  }
   std::atomic_thread_fence(std::memory_order_acquire);
   return segment_header(cursor.generation)->generation.load(std::memory_order_relaxed) != cursor.generation;
 }
