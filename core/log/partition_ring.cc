@@ -289,8 +289,11 @@ ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t m
       return ReadBatch{0, ReadStatus::kOutOfRange, c.generation};
     }
     if (batch.status == ReadStatus::kCorrupt) {
-      batch.count = 0;
-      return batch;
+      // The records before the bad frame passed every check: deliver them and
+      // leave the cursor on the bad frame, so that the next read reports it
+      // there (and the caller's error names its offset, not an earlier one).
+      if (batch.count == 0) return batch;
+      batch.status = ReadStatus::kOk;
     }
     batch.generation = c.generation;
     if (segment_end && batch.count == 0) {
