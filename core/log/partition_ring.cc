@@ -35,6 +35,19 @@ std::uint64_t load_commit(const std::byte* frame) noexcept {
       .load(std::memory_order_acquire);
 }
 
+// True if the key, value and header-block lengths stored in a frame add up to
+// its committed length: RecordView builds its key/value/header views from
+// them, so they must not reach past the frame.
+bool field_lengths_match(const std::byte* frame, std::uint32_t length) noexcept {
+  std::int32_t key;
+  std::uint32_t value, headers;
+  std::memcpy(&key, frame + kKeyLengthOffset, sizeof key);
+  std::memcpy(&value, frame + kValueLengthOffset, sizeof value);
+  std::memcpy(&headers, frame + kHeadersLengthOffset, sizeof headers);
+  if (key < -1) return false;  // -1 is the null key; nothing else is negative
+  return kFrameHeaderSize + std::uint64_t{key < 0 ? 0u : static_cast<std::uint32_t>(key)} + value + headers == length;
+}
+
 constexpr std::uint64_t align64(std::uint64_t n) { return (n + 63) & ~std::uint64_t{63}; }
 
 struct SegmentLayout {
@@ -275,7 +288,7 @@ ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t m
         break;
       }
       RecordView view(d + c.position, id_);
-      if (view.offset() != c.next_offset) {
+      if (view.offset() != c.next_offset || !field_lengths_match(d + c.position, length)) {
         batch.status = ReadStatus::kCorrupt;
         break;
       }
