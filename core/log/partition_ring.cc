@@ -385,7 +385,9 @@ ReadCursor PartitionRing::index_start(std::uint64_t generation, bool by_time, st
     const std::uint64_t tp = entries[k].tag_position.load(std::memory_order_acquire);
     if (static_cast<std::uint32_t>(tp >> 32) != tag) return false;
     const std::uint32_t position = static_cast<std::uint32_t>(tp);
-    if (position + kFrameHeaderSize > header_->data_capacity) return false;
+    // Frames start 8-aligned inside the data area; an entry naming anything
+    // else is damaged (and a misaligned commit word cannot be loaded atomically).
+    if (position % kFrameAlignment != 0 || position + kFrameHeaderSize > header_->data_capacity) return false;
     const std::uint64_t word = load_commit(d + position);
     if (commit_tag(word) != tag || commit_length(word) == kEndOfSegment) return false;
     RecordView v(d + position, id_);
