@@ -39,12 +39,14 @@ Status bad_partition(std::int32_t p, std::int32_t n) {
   return Status(Code::kInvalidArgument,
                 "partition " + std::to_string(p) + " does not exist (the topic has " + std::to_string(n) + ")");
 }
+// -1 means "choose"; any other negative number is as wrong as one past the end.
+bool valid_partition_choice(std::int32_t p, std::int32_t n) { return p >= -1 && p < n; }
 }  // namespace
 
 Result<RecordMetadata> Producer::send(std::optional<std::string_view> key, std::string_view value,
                                       const SendOptions& options) noexcept {
+  if (!valid_partition_choice(options.partition, partitions_)) return bad_partition(options.partition, partitions_);
   const std::int32_t p = choose(key, options.partition);
-  if (p >= partitions_) return bad_partition(p, partitions_);
   log::PartitionRing& ring = topic_->ring(p);
   const std::size_t headers_len = options.headers.empty() ? 0 : log::header_block_size(options.headers);
   const std::uint32_t length = log::frame_size(key ? key->size() : 0, value.size(), headers_len);
@@ -60,7 +62,7 @@ Result<RecordMetadata> Producer::send(std::optional<std::string_view> key, std::
 }
 
 Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std::int32_t partition) noexcept {
-  if (partition >= partitions_) return bad_partition(partition, partitions_);
+  if (!valid_partition_choice(partition, partitions_)) return bad_partition(partition, partitions_);
   // Null keys in one batch stick to one partition.
   const std::int32_t sticky = partition >= 0 ? partition
                                              : static_cast<std::int32_t>(round_robin_++ % static_cast<std::uint32_t>(partitions_));
@@ -110,8 +112,8 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
 
 Result<Reservation> Producer::reserve(std::optional<std::string_view> key, std::size_t value_size,
                                       const SendOptions& options) noexcept {
+  if (!valid_partition_choice(options.partition, partitions_)) return bad_partition(options.partition, partitions_);
   const std::int32_t p = choose(key, options.partition);
-  if (p >= partitions_) return bad_partition(p, partitions_);
   log::PartitionRing& ring = topic_->ring(p);
   const std::size_t headers_len = options.headers.empty() ? 0 : log::header_block_size(options.headers);
   const std::uint32_t length = log::frame_size(key ? key->size() : 0, value_size, headers_len);
