@@ -41,11 +41,31 @@ Status bad_partition(std::int32_t p, std::int32_t n) {
 }
 // -1 means "choose"; any other negative number is as wrong as one past the end.
 bool valid_partition_choice(std::int32_t p, std::int32_t n) { return p >= -1 && p < n; }
+
+// The frame stores the header count and each header key's length in 16 bits
+// and each value's length in 31 (see record_format.h): refuse headers that
+// would be truncated into a header block that no longer decodes.
+Status check_headers(std::span<const Header> headers) {
+  if (headers.size() > 0xFFFF)
+    return Status(Code::kInvalidArgument,
+                  "a record carries at most 65535 headers, got " + std::to_string(headers.size()));
+  for (const Header& h : headers) {
+    if (h.key.size() > 0xFFFF)
+      return Status(Code::kInvalidArgument,
+                    "header key of " + std::to_string(h.key.size()) + " bytes; header keys are at most 65535 bytes");
+    if (h.value && h.value->size() > 0x7FFFFFFF)
+      return Status(Code::kInvalidArgument, "header value of " + std::to_string(h.value->size()) +
+                                                " bytes; header values are at most 2^31 - 1 bytes");
+  }
+  return Status::ok();
+}
 }  // namespace
 
 Result<RecordMetadata> Producer::send(std::optional<std::string_view> key, std::string_view value,
                                       const SendOptions& options) noexcept {
   if (!valid_partition_choice(options.partition, partitions_)) return bad_partition(options.partition, partitions_);
+  if (!options.headers.empty())
+    if (Status s = check_headers(options.headers); !s) return s;
   const std::int32_t p = choose(key, options.partition);
   log::PartitionRing& ring = topic_->ring(p);
   const std::size_t headers_len = options.headers.empty() ? 0 : log::header_block_size(options.headers);
@@ -79,6 +99,11 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
       const Message& m = messages[end];
       const std::int32_t mp = partition >= 0 ? partition : m.key ? partition_for(*m.key) : sticky;
       if (mp != p) break;
+      if (!m.headers.empty())
+        if (Status s = check_headers(m.headers); !s) {
+          if (end == done) return s;
+          break;  // send the messages before it first
+        }
       const std::uint32_t length =
           log::frame_size(m.key ? m.key->size() : 0, m.value.size(), log::header_block_size(m.headers));
       if (length > ring.max_frame_bytes()) {
@@ -113,6 +138,8 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
 Result<Reservation> Producer::reserve(std::optional<std::string_view> key, std::size_t value_size,
                                       const SendOptions& options) noexcept {
   if (!valid_partition_choice(options.partition, partitions_)) return bad_partition(options.partition, partitions_);
+  if (!options.headers.empty())
+    if (Status s = check_headers(options.headers); !s) return s;
   const std::int32_t p = choose(key, options.partition);
   log::PartitionRing& ring = topic_->ring(p);
   const std::size_t headers_len = options.headers.empty() ? 0 : log::header_block_size(options.headers);
