@@ -1,0 +1,46 @@
+#include "tools/rill/command.h"
+
+#include <CLI/CLI.hpp>
+
+#include "ipc/shm_region.h"
+
+namespace rill::cli {
+
+const Action* CommandTable::chosen() const {
+  // Entries are registered parent before child, so the last parsed one is the deepest.
+  const Action* found = nullptr;
+  for (const auto& [command, action] : entries_)
+    if (command->parsed()) found = &action;
+  return found;
+}
+
+namespace {
+
+Status topic_not_found(const GlobalOptions& global, const std::string& message, const std::string& name) {
+  return Status(Code::kNotFound, message + " (create it with `rill --ns " + global.ns + " topic create " + name +
+                                     "`, list topics with `rill --ns " + global.ns + " topic list`)");
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Namespace>> open_namespace(const GlobalOptions& global, bool create) {
+  if (Status s = Namespace::validate_namespace_name(global.ns); !s) return s.with_context("--ns");
+  if (!create && !ipc::shared_region_exists("rill." + global.ns + ".registry"))
+    return Status(Code::kNotFound, "namespace '" + global.ns + "' does not exist (its first `rill topic create` makes it)");
+  auto ns = Namespace::open_shared(global.ns);
+  if (!ns) return ns.status().with_context("opening namespace '" + global.ns + "'");
+  return ns;
+}
+
+Result<std::shared_ptr<Topic>> open_topic(const GlobalOptions& global, const std::string& name) {
+  if (Status s = Namespace::validate_topic_name(name); !s) return s;
+  auto ns = open_namespace(global);
+  if (!ns && ns.status().code() == Code::kNotFound)
+    return topic_not_found(global, "topic '" + name + "' does not exist in namespace '" + global.ns + "'", name);
+  if (!ns) return ns.status();
+  auto topic = (*ns)->open_topic(name);
+  if (!topic && topic.status().code() == Code::kNotFound) return topic_not_found(global, topic.status().message(), name);
+  return topic;
+}
+
+}  // namespace rill::cli

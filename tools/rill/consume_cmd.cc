@@ -1,0 +1,272 @@
+// rill consume TOPIC [-o beginning|end|OFFSET|-N|s@MS] [-c COUNT] [-e] [-p PARTITION]
+//                    [-f FORMAT | -K DELIM] [--strict] [--wait spin|yield|block]
+//
+// kcat-style consumer. Records are formatted into an OutputBuffer and written
+// out whenever the consumer has drained what the log held (so output appears
+// promptly when idle, and in large writes when busy).
+#include <CLI/CLI.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rill/consumer.h"
+#include "rill/producer.h"
+#include "rill/wait.h"
+#include "tools/rill/cli_checks.h"
+#include "tools/rill/command.h"
+#include "tools/rill/diagnostics.h"
+#include "tools/rill/format.h"
+#include "tools/rill/output.h"
+#include "tools/rill/signals.h"
+#include "tools/rill/start_offset.h"
+
+namespace rill::cli {
+namespace {
+
+// Bounds how long a SIGINT/SIGTERM waits to be noticed.
+constexpr std::chrono::milliseconds kPollTimeout{100};
+constexpr std::size_t kMaxPollRecords = 1024;
+
+struct ConsumeOptions {
+  std::string topic;
+  std::string offset = "end";
+  std::int64_t count = -1;  // -1: no limit
+  bool exit_at_end = false;
+  std::int32_t partition = -1;
+  std::string format;
+  std::string key_delimiter;
+  bool strict = false;
+  std::string wait = "block";
+};
+
+// How the consumer's start differs from what -o asked: offsets no longer
+// retained, or past the end. Kafka resets (auto.offset.reset); --strict refuses.
+Status reset_or_refuse(bool strict, std::string what, std::string then) {
+  if (strict) return Status(Code::kOffsetOutOfRange, what + " (--strict)");
+  report_warning(what + "; " + then);
+  return Status::ok();
+}
+
+// Positions every assigned partition per -o.
+Status position_consumer(Consumer& consumer, const StartOffset& start, bool strict) {
+  using Kind = StartOffset::Kind;
+  switch (start.kind) {
+    case Kind::kBeginning: return consumer.seek_to_beginning();
+    case Kind::kEnd: return consumer.seek_to_end();
+    case Kind::kTimestamp: return consumer.seek_to_time(start.value * 1'000'000);
+    case Kind::kAbsolute:
+    case Kind::kFromEnd: break;
+  }
+  for (std::int32_t p : consumer.assignment()) {
+    // The ring may move on while we look: retry with fresh bounds.
+    for (int attempt = 0;; ++attempt) {
+      const std::int64_t earliest = consumer.earliest_offset(p);
+      const std::int64_t latest = consumer.latest_offset(p);
+      std::int64_t target = start.kind == Kind::kAbsolute ? start.value : std::max<std::int64_t>(0, latest - start.value);
+      const std::string where = "partition " + std::to_string(p) + ": offset " + std::to_string(target);
+      if (target > latest) {
+        if (Status s = reset_or_refuse(strict, where + " is past the end of the log (next offset " +
+                                                   std::to_string(latest) + ")",
+                                       "starting at the end");
+            !s)
+          return s;
+        target = latest;
+      } else if (target < earliest) {
+        // -N asks for "up to N": fewer retained is not a reset.
+        if (start.kind == Kind::kAbsolute) {
+          if (Status s = reset_or_refuse(strict, where + " is no longer retained (earliest " + std::to_string(earliest) +
+                                                     ")",
+                                         "starting at the earliest, " + std::to_string(earliest - target) +
+                                             " records skipped");
+              !s)
+            return s;
+        }
+        target = earliest;
+      }
+      Status s = consumer.seek(p, target);
+      if (s || s.code() != Code::kOffsetOutOfRange || attempt == 10) {
+        if (!s) return s;
+        break;
+      }
+    }
+  }
+  return Status::ok();
+}
+
+class ConsumeLoop {
+ public:
+  ConsumeLoop(Consumer& consumer, const RecordFormat& format, const ConsumeOptions& o)
+      : consumer_(consumer), format_(format), o_(o), out_(STDOUT_FILENO), at_end_(consumer.assignment().size()) {}
+
+  int run(const GlobalOptions& global) {
+    while (!stop_requested()) {
+      if (o_.exit_at_end && all_at_end()) break;
+      PollResult r = consumer_.poll(kPollTimeout);
+      if (r.skipped > 0) {
+        if (int rc = overrun(r.skipped, "the ring overwrote them before they were read"); rc != kExitOk) return rc;
+      }
+      const std::size_t n = limit(r.records.size());
+      const std::size_t printed = print(r.records.first(n));
+      consumed_ += static_cast<std::int64_t>(printed);
+      if (printed < n) {
+        if (int rc = overrun(static_cast<std::int64_t>(n - printed), "the ring reused them while they were printed");
+            rc != kExitOk)
+          return rc;
+      }
+      if (!r.status) {
+        (void)flush();
+        Status s = r.status.with_context("topic '" + o_.topic + "'");
+        return report_error(s.code() == Code::kOffsetOutOfRange ? s.message() + " (--strict)" : s.message());
+      }
+      const bool done = o_.count >= 0 && consumed_ >= o_.count;
+      if (done || r.records.size() < kMaxPollRecords || out_.over_threshold()) {
+        if (int rc = flush(); rc != kExitOk || out_.closed()) return rc;
+      }
+      if (done) break;
+      if (o_.exit_at_end) note_ends();
+    }
+    if (int rc = flush(); rc != kExitOk) return rc;
+    if (global.verbose)
+      std::fprintf(stderr, "rill: consumed %lld records from topic '%s', %lld skipped\n",
+                   static_cast<long long>(consumed_), o_.topic.c_str(), static_cast<long long>(skipped_));
+    return kExitOk;
+  }
+
+ private:
+  // Formats records into the buffer; returns how many are known intact. A
+  // view whose bytes the ring reused may hold any lengths, so validity is
+  // checked before each record (the check before record i vouches for i-1)
+  // and once after the last; what it cannot vouch for is taken back.
+  std::size_t print(std::span<const RecordView> records) {
+    std::size_t intact = 0;
+    std::size_t intact_mark = out_.mark();
+    bool valid = true;
+    for (std::size_t i = 0; i < records.size() && (valid = consumer_.still_valid()); ++i) {
+      intact = i;
+      intact_mark = out_.mark();
+      format_.append(records[i], o_.topic, out_);
+    }
+    if (valid && consumer_.still_valid()) return records.size();
+    out_.rollback(intact_mark);
+    return intact;
+  }
+
+  std::size_t limit(std::size_t n) const {
+    if (o_.count < 0) return n;
+    return static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(n), o_.count - consumed_));
+  }
+
+  // Records lost to the ring: a warning (Kafka's auto.offset.reset=earliest), or with --strict an error.
+  int overrun(std::int64_t lost, const char* why) {
+    skipped_ += lost;
+    if (int rc = flush(); rc != kExitOk) return rc;
+    const std::string what = "topic '" + o_.topic + "': consumer overtaken by the ring, " + std::to_string(lost) +
+                             " records skipped (" + why + ")";
+    if (o_.strict) return report_error(what + " (--strict)");
+    report_warning(what + "; continuing from the earliest retained offset");
+    return kExitOk;
+  }
+
+  // A reader that closed our stdout is a quiet, successful end (like SIGPIPE).
+  int flush() {
+    Status s = out_.flush();
+    if (s || out_.closed()) return kExitOk;
+    return report_error(s);
+  }
+
+  // -e: a partition is at its end once the consumer reached the latest offset
+  // seen at that moment; records produced after that do not hold the exit back.
+  void note_ends() {
+    auto assigned = consumer_.assignment();
+    for (std::size_t i = 0; i < assigned.size(); ++i)
+      if (!at_end_[i] && consumer_.position(assigned[i]) >= consumer_.latest_offset(assigned[i])) at_end_[i] = true;
+  }
+  bool all_at_end() {
+    note_ends();
+    return std::all_of(at_end_.begin(), at_end_.end(), [](bool b) { return b; });
+  }
+
+  Consumer& consumer_;
+  const RecordFormat& format_;
+  const ConsumeOptions& o_;
+  OutputBuffer out_;
+  std::vector<bool> at_end_;
+  std::int64_t consumed_ = 0;
+  std::int64_t skipped_ = 0;
+};
+
+int run_consume(const GlobalOptions& global, const ConsumeOptions& o) {
+  auto start = parse_start_offset(o.offset);
+  if (!start) return report_error(start.status());
+  std::string spec = o.format.empty() ? std::string(RecordFormat::kDefault) : o.format;
+  if (!o.key_delimiter.empty()) spec = "%k" + o.key_delimiter + "%s\\n";
+  auto format = RecordFormat::parse(spec);
+  if (!format) return report_error(format.status().with_context("-f"));
+  WaitStrategy wait;
+  if (!parse_wait_strategy(o.wait, &wait)) return report_error("--wait: '" + o.wait + "' is not spin, yield or block");
+  if (o.count == 0) return kExitOk;
+
+  auto topic = open_topic(global, o.topic);
+  if (!topic) return report_error(topic.status());
+  ConsumerOptions options;
+  options.wait = wait;
+  options.on_overrun = o.strict ? OffsetReset::kError : OffsetReset::kEarliest;
+  options.max_poll_records = kMaxPollRecords;
+  options.start_at_earliest = start->kind == StartOffset::Kind::kBeginning;
+  options.verify_checksums = true;
+  Consumer consumer(*topic, options);
+  Status assigned = o.partition >= 0 ? consumer.assign(std::span<const std::int32_t>(&o.partition, 1))
+                                     : consumer.assign_all();
+  if (!assigned) return report_error(assigned.with_context("-p"));
+  if (Status s = position_consumer(consumer, *start, o.strict); !s)
+    return report_error(s.with_context("topic '" + o.topic + "'"));
+
+  install_stop_handlers();
+  ConsumeLoop loop(consumer, *format, o);
+  return loop.run(global);
+}
+
+}  // namespace
+
+void add_consume_command(CLI::App& root, const GlobalOptions& global, CommandTable& table) {
+  auto o = std::make_shared<ConsumeOptions>();
+  CLI::App* c = root.add_subcommand(
+      "consume",
+      "Print records of a topic (kcat-style). Waits for new records unless -e or -c stops it; SIGINT/SIGTERM\n"
+      "stop it cleanly. Checksums are verified. A consumer overtaken by the ring (its records were overwritten)\n"
+      "warns with the number of records skipped and continues from the earliest retained offset, like Kafka's\n"
+      "auto.offset.reset=earliest; --strict makes that an error.");
+  c->fallthrough();
+  c->add_option("TOPIC", o->topic, "Topic to read")->required();
+  c->add_option("-o,--offset", o->offset,
+                "Where to start in each partition: beginning, end (only new records), an offset N, -N (N records "
+                "before the end), or s@MS (first record with timestamp >= MS ms since the epoch)")
+      ->capture_default_str();
+  c->add_option("-c,--count", o->count, "Exit after COUNT records")->check(non_negative());
+  c->add_flag("-e,--exit", o->exit_at_end,
+              "Exit once every partition reached its end (the latest offset at the moment it got there)");
+  c->add_option("-p,--partition", o->partition, "Read only this partition (default: all)")
+      ->check(non_negative());
+  CLI::Option* f = c->add_option("-f,--format", o->format,
+                                 "Output format, kcat's tokens: %t topic, %p partition, %o offset, %k key, %s value, "
+                                 "%T timestamp (ms), %S value size, %K key size (-1 if null), %h headers, %% a percent "
+                                 "sign, \\n newline, \\t tab (default: '%s\\n')");
+  c->add_option("-K,--key-delimiter", o->key_delimiter, "Print key DELIM value per line (same as -f '%kDELIM%s\\n')")
+      ->excludes(f);
+  c->add_flag("--strict", o->strict,
+              "Fail (exit 1) instead of skipping records the ring overwrote, or an -o offset no longer retained");
+  c->add_option("--wait", o->wait,
+                "How to wait for new records: block (sleep on a futex, no CPU burned), yield (spin, then "
+                "sched_yield) or spin (busy-poll a whole core; lowest latency)")
+      ->check(CLI::IsMember({"spin", "yield", "block"}))
+      ->capture_default_str();
+  table.add(c, [&global, o] { return run_consume(global, *o); });
+}
+
+}  // namespace rill::cli

@@ -1,0 +1,29 @@
+// How the rill CLI talks to a person when something is wrong.
+//
+// Contract: an error is exactly one line on stderr, "rill: error: <what>",
+// so that scripts can show it as is and tests can match it; a warning is one
+// line "rill: warning: <what>" and the command carries on. Newlines inside a
+// message are folded into spaces to keep that promise.
+#pragma once
+
+#include <string_view>
+
+#include "rill/status.h"
+
+namespace rill::cli {
+
+// Process exit codes of every command.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // the command ran and failed (unknown topic, bad data, ...)
+inline constexpr int kExitUsage = 2;    // the command line itself is wrong (CLI11 parse errors)
+inline constexpr int kExitInterrupted = 130;  // rill demo stopped by SIGINT/SIGTERM (128 + SIGINT)
+
+// Prints "rill: error: <message>" and returns kExitFailure.
+int report_error(std::string_view message);
+// Prints "rill: error: <status message>" (with the code's name when the
+// message alone would not say what kind of failure it was) and returns kExitFailure.
+int report_error(const Status& status);
+// Prints "rill: warning: <message>".
+void report_warning(std::string_view message);
+
+}  // namespace rill::cli

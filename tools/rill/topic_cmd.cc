@@ -1,0 +1,146 @@
+// rill topic create | list | describe | delete
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include "rill/topic.h"
+#include "tools/rill/command.h"
+#include "tools/rill/diagnostics.h"
+#include "tools/rill/sizes.h"
+
+namespace rill::cli {
+namespace {
+
+struct CreateOptions {
+  std::string name;
+  std::int32_t partitions = TopicConfig{}.partitions;
+  std::string segment_size = format_size(TopicConfig{}.segment_bytes);
+  std::uint32_t segments = TopicConfig{}.segment_count;
+  std::string index_interval = std::to_string(TopicConfig{}.index_interval);
+};
+
+int run_create(const GlobalOptions& global, const CreateOptions& o) {
+  TopicConfig config;
+  config.partitions = o.partitions;
+  config.segment_count = o.segments;
+  auto segment_bytes = parse_size(o.segment_size);
+  if (!segment_bytes) return report_error(segment_bytes.status().with_context("--segment-size"));
+  config.segment_bytes = *segment_bytes;
+  auto interval = parse_size(o.index_interval);
+  if (!interval) return report_error(interval.status().with_context("--index-interval"));
+  if (*interval > std::numeric_limits<std::uint32_t>::max())
+    return report_error("--index-interval: " + o.index_interval + " is larger than 4 GiB");
+  config.index_interval = static_cast<std::uint32_t>(*interval);
+
+  // Checked before the namespace is opened (and maybe created): a bad command creates nothing.
+  if (Status s = Namespace::validate_topic_name(o.name); !s) return report_error(s);
+  if (Status s = config.validate(); !s) return report_error(s.with_context("topic '" + o.name + "'"));
+  auto ns = open_namespace(global, /*create=*/true);
+  if (!ns) return report_error(ns.status());
+  if (Status s = (*ns)->create_topic(o.name, config); !s) return report_error(s);
+  if (global.verbose)
+    std::fprintf(stderr, "rill: created topic '%s' in namespace '%s': %d partitions x %u segments of %s (%s of shared memory)\n",
+                 o.name.c_str(), global.ns.c_str(), config.partitions, config.segment_count,
+                 format_size(config.segment_bytes).c_str(),
+                 format_size(config.partition_bytes() * static_cast<std::uint64_t>(config.partitions)).c_str());
+  return kExitOk;
+}
+
+int run_list(const GlobalOptions& global) {
+  auto ns = open_namespace(global);
+  if (!ns && ns.status().code() == Code::kNotFound) return kExitOk;  // no namespace, no topics
+  if (!ns) return report_error(ns.status());
+  auto names = (*ns)->list_topics();
+  if (!names) return report_error(names.status());
+  for (const std::string& name : *names) std::printf("%s\n", name.c_str());
+  return kExitOk;
+}
+
+int run_describe(const GlobalOptions& global, const std::string& name) {
+  // Opening the topic first gives a missing topic its how-to-create hint.
+  if (auto topic = open_topic(global, name); !topic) return report_error(topic.status());
+  auto ns = open_namespace(global);
+  if (!ns) return report_error(ns.status());
+  auto info = (*ns)->describe_topic(name);
+  if (!info) return report_error(info.status());
+  const TopicConfig& c = info->config;
+  const std::uint64_t partition_bytes = c.partition_bytes();
+  std::printf("topic            %s\n", info->name.c_str());
+  std::printf("namespace        %s\n", global.ns.c_str());
+  std::printf("partitions       %d\n", c.partitions);
+  std::printf("segments         %u x %s per partition (retains %u full segments besides the one being written)\n",
+              c.segment_count, format_size(c.segment_bytes).c_str(), c.segment_count - 3);
+  std::printf("index interval   %s\n", format_size(c.index_interval).c_str());
+  std::printf("max record size  %llu B (key + value + headers + a 48-byte record header)\n",
+              static_cast<unsigned long long>(info->max_record_bytes));
+  std::printf("shared memory    %s (%s per partition)\n",
+              format_size(partition_bytes * static_cast<std::uint64_t>(c.partitions)).c_str(),
+              format_size(partition_bytes).c_str());
+  std::printf("%9s %20s %20s %20s\n", "partition", "earliest offset", "latest offset", "records retained");
+  for (const PartitionInfo& p : info->partitions)
+    std::printf("%9d %20lld %20lld %20lld\n", p.partition, static_cast<long long>(p.earliest_offset),
+                static_cast<long long>(p.latest_offset), static_cast<long long>(p.latest_offset - p.earliest_offset));
+  return kExitOk;
+}
+
+int run_delete(const GlobalOptions& global, const std::string& name) {
+  if (Status s = Namespace::validate_topic_name(name); !s) return report_error(s);
+  auto ns = open_namespace(global);
+  if (!ns && ns.status().code() == Code::kNotFound)
+    return report_error("topic '" + name + "' does not exist in namespace '" + global.ns + "'");
+  if (!ns) return report_error(ns.status());
+  if (Status s = (*ns)->delete_topic(name); !s) return report_error(s);
+  if (global.verbose) std::fprintf(stderr, "rill: deleted topic '%s' from namespace '%s'\n", name.c_str(), global.ns.c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_topic_command(CLI::App& root, const GlobalOptions& global, CommandTable& table) {
+  CLI::App* topic = root.add_subcommand("topic", "Create, list, describe and delete topics");
+  topic->require_subcommand(1);
+  topic->fallthrough();
+
+  auto create = std::make_shared<CreateOptions>();
+  CLI::App* c = topic->add_subcommand(
+      "create",
+      "Create a topic: its partitions' shared memory (partitions x segments x segment size) is allocated now.\n"
+      "Names follow Kafka's rules: 1-249 of [a-zA-Z0-9._-], not '.' or '..'.");
+  c->fallthrough();
+  c->add_option("NAME", create->name, "Topic name")->required();
+  c->add_option("--partitions", create->partitions, "Number of partitions (1-4096)")->capture_default_str();
+  c->add_option("--segment-size", create->segment_size,
+                "Bytes per segment, a multiple of 4 KiB: plain bytes or with a unit (64KiB, 4MiB, 1GiB; KB/MB/GB are "
+                "1000-based). The largest record is a little less than a segment")
+      ->capture_default_str();
+  c->add_option("--segments", create->segments,
+                "Segments per partition ring (>= 4); the ring retains segments - 3 full segments")
+      ->capture_default_str();
+  c->add_option("--index-interval", create->index_interval,
+                "Data bytes between sparse index entries (a power of two >= 64)")
+      ->capture_default_str();
+  table.add(c, [&global, create] { return run_create(global, *create); });
+
+  CLI::App* l = topic->add_subcommand("list", "List the namespace's topics, one name per line");
+  l->fallthrough();
+  table.add(l, [&global] { return run_list(global); });
+
+  auto describe_name = std::make_shared<std::string>();
+  CLI::App* d = topic->add_subcommand(
+      "describe", "Show a topic's configuration and, per partition, its earliest and latest offsets");
+  d->fallthrough();
+  d->add_option("NAME", *describe_name, "Topic name")->required();
+  table.add(d, [&global, describe_name] { return run_describe(global, *describe_name); });
+
+  auto delete_name = std::make_shared<std::string>();
+  CLI::App* x = topic->add_subcommand(
+      "delete", "Delete a topic; processes that have it open keep reading until they close it");
+  x->fallthrough();
+  x->add_option("NAME", *delete_name, "Topic name")->required();
+  table.add(x, [&global, delete_name] { return run_delete(global, *delete_name); });
+}
+
+}  // namespace rill::cli
