@@ -85,22 +85,32 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
         break;
       }
       if (batch.status != log::ReadStatus::kOk) continue;  // overtaken again at once: next poll
+      if (options_.verify_checksums) {
+        std::size_t good = 0;
+        while (good < batch.count && views_[total + good].verify_checksum()) ++good;
+        if (good < batch.count) {
+          // Deliver the records before the bad one and leave this partition's
+          // cursor on it, as read() does for a bad frame: the error names its
+          // offset, and neither the records after it nor other partitions'
+          // records are consumed unseen. A batch is contiguous in one segment.
+          std::uint64_t back = 0;
+          for (std::size_t j = good; j < batch.count; ++j) back += log::align_frame(views_[total + j].frame_size());
+          c.at.position -= static_cast<std::uint32_t>(back);
+          c.at.next_offset -= static_cast<std::int64_t>(batch.count - good);
+          result.status = Status(Code::kCorrupt, "partition " + std::to_string(assigned_[i]) +
+                                                     ": checksum mismatch at offset " +
+                                                     std::to_string(c.at.next_offset));
+          c.polled_generation = batch.generation;
+          c.polled = good > 0;
+          total += good;
+          break;
+        }
+      }
       c.polled_generation = batch.generation;
       c.polled = batch.count > 0;
       total += batch.count;
     }
     next_ = (next_ + 1) % n;
-    if (options_.verify_checksums) {
-      for (std::size_t i = 0; i < total; ++i) {
-        if (!views_[i].verify_checksum()) {
-          result.status = Status(Code::kCorrupt, "partition " + std::to_string(views_[i].partition()) +
-                                                     ": checksum mismatch at offset " +
-                                                     std::to_string(views_[i].offset()));
-          total = i;
-          break;
-        }
-      }
-    }
     if (total > 0 || result.skipped > 0 || !result.status.is_ok()) {
       result.records = std::span<const RecordView>(views_.data(), total);
       return result;
