@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
   GlobalOptions global;
   global.ns = rill::Namespace::default_name();
   app.add_option("--ns", global.ns, "Namespace to use: 1-64 of [a-zA-Z0-9_-] (default: $RILL_NS, else \"default\")")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // the last --ns wins, as with shell aliases
   app.add_flag("-v,--verbose", global.verbose, "Print a summary of what was done on stderr");
 
   CommandTable table;
