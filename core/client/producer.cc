@@ -165,8 +165,11 @@ void Producer::publish(Reservation& r) noexcept {
   if (r.published_ || r.frame_ == nullptr) return;
   log::seal_frame(r.frame_, r.frame_length_);
   log::PartitionRing& ring = topic_->ring(r.partition_);
-  log::Claim claim;
+  log::Claim claim;  // the reservation's claim: its one frame
   claim.generation = r.generation_;
+  claim.data = r.frame_;
+  claim.bytes = static_cast<std::uint32_t>(log::align_frame(r.frame_length_));
+  claim.records = 1;
   ring.commit(claim, r.frame_, r.frame_length_);
   ring.notify();
   r.published_ = true;

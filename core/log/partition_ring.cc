@@ -211,8 +211,39 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
   }
 }
 
+// Producers that claimed in generation g clean segment g+2 and write their
+// frames in g after their claim CAS, with nothing holding the ring back: a
+// producer preempted in between (for as long as it takes others to fill two
+// segments - microseconds on a small ring) would zero, or later overwrite,
+// records of a newer generation that readers already consume. So before
+// generation g+2 opens (at the roll out of g+1), the roller waits until every
+// claim of g is written. Every roll does this for its predecessor, so by
+// induction no generation whose slot is reused (g+3-N <= g for N >= 4)
+// still has writers either. The wait is bounded: a producer that died
+// mid-claim must not wedge the partition; one stalled for longer than this
+// is treated the same way.
+void PartitionRing::await_writers(std::uint64_t generation) const noexcept {
+  constexpr std::int64_t kAbandonedClaimNs = 1'000'000'000;
+  const SegmentHeader* h = segment_header(generation);
+  // Stored by the roll out of `generation`, which precedes this one.
+  const std::uint64_t end = static_cast<std::uint32_t>(h->sealed.load(std::memory_order_relaxed));
+  // Pairs with the release fetch_add in commit(): the writers' cleaning and
+  // frames happen before whatever this roller publishes next.
+  if (h->written.load(std::memory_order_acquire) >= end) return;
+  const std::int64_t deadline = monotonic_ns() + kAbandonedClaimNs;
+  for (int i = 1; h->written.load(std::memory_order_acquire) < end; ++i) {
+    if (i < 256) {
+      cpu_relax();
+    } else {
+      ::sched_yield();  // the writer may need this core
+      if ((i & 63) == 0 && monotonic_ns() > deadline) return;
+    }
+  }
+}
+
 void PartitionRing::roll(std::uint64_t t) noexcept {
   const std::uint64_t gen = header_->current_generation.load(std::memory_order_relaxed);
+  if (gen > 0) await_writers(gen - 1);
   const std::uint64_t end = tail_position(t);
   const std::uint32_t count = tail_count(t);
   const std::uint64_t capacity = header_->data_capacity;
@@ -226,6 +257,7 @@ void PartitionRing::roll(std::uint64_t t) noexcept {
   SegmentHeader* retired = segment_header(gen + 3);
   retired->generation.store(gen + 3, std::memory_order_relaxed);
   retired->sealed.store(0, std::memory_order_relaxed);
+  retired->written.store(0, std::memory_order_relaxed);  // gen+3's producers count from here
   std::atomic_thread_fence(std::memory_order_release);  // pairs with readers' acquire fence before the generation check
   // Pairs with read()'s acquire load of `sealed` at the segment end.
   sealed->sealed.store((std::uint64_t{count} << 32) | end, std::memory_order_release);
@@ -258,6 +290,10 @@ void PartitionRing::commit(const Claim& claim, std::byte* frame, std::uint32_t f
   }
   // Publishes the frame; pairs with the acquire load in read()/readable().
   commit_word(frame).store(make_commit_word(generation_tag(claim.generation), frame_length), std::memory_order_release);
+  // The claim's last frame: the claim is written. Pairs with the acquire
+  // loads in await_writers().
+  if (frame + align_frame(frame_length) == claim.data + claim.bytes)
+    segment_header(claim.generation)->written.fetch_add(claim.bytes, std::memory_order_release);
 }
 
 // ---------------------------------------------------------------- readers

@@ -35,7 +35,7 @@
 namespace rill::log {
 
 inline constexpr std::uint64_t kPartitionMagic = 0x315452415050'4c52ull;  // "RLPPART1" in memory order
-inline constexpr std::uint32_t kPartitionVersion = 1;
+inline constexpr std::uint32_t kPartitionVersion = 2;  // 2: SegmentHeader::written
 inline constexpr std::uint32_t kMinSegmentCount = 4;
 inline constexpr std::uint64_t kMaxSegmentDataBytes = 1ull << 30;
 inline constexpr std::uint32_t kMaxRecordsPerSegment = (1u << 20) - 1;
@@ -68,7 +68,10 @@ struct alignas(64) SegmentHeader {
   std::atomic<std::uint64_t> generation;   // which generation these bytes hold (or will hold)
   std::atomic<std::uint64_t> base_offset;  // offset of the first record; valid once generation is open
   std::atomic<std::uint64_t> sealed;       // (records << 32 | end position) once full; 0 while open
-  std::uint8_t pad[40];
+  // Bytes of this generation's claims whose frames are all committed (and so
+  // whose cleaning of segment g+2 is done); see PartitionRing::await_writers().
+  std::atomic<std::uint64_t> written;
+  std::uint8_t pad[32];
 };
 static_assert(sizeof(SegmentHeader) == 64);
 
@@ -154,6 +157,8 @@ class PartitionRing {
   void prepare(const Claim& claim, std::uint32_t frame_position, std::uint32_t frame_bytes,
                std::int64_t timestamp_ns) noexcept;
   // Publishes one frame written in a claim: release-stores its commit word.
+  // REQUIRES: the frame that ends the claim is committed last (it marks the
+  // whole claim written).
   void commit(const Claim& claim, std::byte* frame, std::uint32_t frame_length) noexcept;
   // Wakes sleeping readers, if any. Call after the last commit of a send.
   void notify() noexcept { ring_doorbell(*bell_); }
@@ -198,6 +203,7 @@ class PartitionRing {
   std::byte* data(std::uint64_t generation) const noexcept;
   std::uint64_t generation_of_tag(std::uint16_t tag) const noexcept;
   void roll(std::uint64_t tail) noexcept;
+  void await_writers(std::uint64_t generation) const noexcept;
   // Walks committed records from `cursor` until stop(view) is true or the
   // log ends. Returns the cursor at the stopping record.
   template <typename Stop>
