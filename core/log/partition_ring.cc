@@ -323,7 +323,7 @@ ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t m
         batch.status = ReadStatus::kCorrupt;
         break;
       }
-      RecordView view(d + c.position, id_);
+      RecordView view(d + c.position, id_, length);
       if (view.offset() != c.next_offset || !field_lengths_match(d + c.position, length)) {
         batch.status = ReadStatus::kCorrupt;
         break;

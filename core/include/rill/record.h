@@ -28,12 +28,23 @@ struct HeaderView {
 };
 
 // Thread safety: a RecordView is an immutable value; any thread may read it.
+//
+// A view remembers the frame length that was checked when it was made, and no
+// accessor reaches past it: a view whose bytes the ring has since reused reads
+// garbage (which Consumer::still_valid() reports) but never memory outside its
+// frame.
 class RecordView {
  public:
   RecordView() = default;
-  // REQUIRES: `frame` points at a committed, bounds-checked frame.
+  // REQUIRES: `frame` points at a committed frame of `length` bytes that lie
+  // inside its segment.
+  RecordView(const std::byte* frame, std::int32_t partition, std::uint32_t length) noexcept
+      : frame_(frame), partition_(partition), length_(length) {}
+  // As above, with the length taken from the frame's commit word.
   RecordView(const std::byte* frame, std::int32_t partition) noexcept
-      : frame_(frame), partition_(partition) {}
+      : RecordView(frame, partition, 0) {
+    length_ = static_cast<std::uint32_t>(load<std::uint64_t>(0));
+  }
 
   std::int32_t partition() const noexcept { return partition_; }
   std::int64_t offset() const noexcept { return load<std::int64_t>(16); }
@@ -42,18 +53,15 @@ class RecordView {
   bool has_key() const noexcept { return load<std::int32_t>(32) >= 0; }
   // Empty when the key is null; has_key() tells null from empty.
   std::string_view key() const noexcept {
-    std::int32_t n = load<std::int32_t>(32);
-    return n < 0 ? std::string_view() : std::string_view(chars(48), static_cast<std::size_t>(n));
+    return load<std::int32_t>(32) < 0 ? std::string_view() : std::string_view(chars(48), key_bytes());
   }
-  std::string_view value() const noexcept {
-    return std::string_view(chars(48 + key_bytes()), load<std::uint32_t>(36));
-  }
+  std::string_view value() const noexcept { return std::string_view(chars(48 + key_bytes()), value_bytes()); }
   std::uint16_t attributes() const noexcept { return load<std::uint16_t>(44); }
   std::uint16_t header_count() const noexcept { return load<std::uint16_t>(46); }
   // Raw encoded header block (see doc/log_format.md); use for_each_header to decode.
   std::string_view header_block() const noexcept {
-    return std::string_view(chars(48 + key_bytes() + load<std::uint32_t>(36)),
-                            load<std::uint32_t>(40));
+    const std::size_t at = key_bytes() + value_bytes();
+    return std::string_view(chars(48 + at), clamp(load<std::uint32_t>(40), body_bytes() - at));
   }
   // Calls fn(HeaderView) for each header, in order. Returns false (and stops)
   // if the block is malformed.
@@ -61,8 +69,9 @@ class RecordView {
   bool for_each_header(Fn&& fn) const;
 
   std::uint64_t checksum() const noexcept { return load<std::uint64_t>(8); }
-  // Length of the frame in bytes (header, key, value, headers; unpadded).
-  std::uint32_t frame_size() const noexcept { return static_cast<std::uint32_t>(load<std::uint64_t>(0)); }
+  // Length of the frame in bytes (header, key, value, headers; unpadded), as
+  // checked when the view was made.
+  std::uint32_t frame_size() const noexcept { return length_; }
   // Recomputes the XXH3-64 over the frame and compares it with the stored one.
   bool verify_checksum() const noexcept;
 
@@ -76,13 +85,19 @@ class RecordView {
     return v;
   }
   const char* chars(std::size_t at) const noexcept { return reinterpret_cast<const char*>(frame_ + at); }
+  // Field lengths are clamped to the frame: equal for a sound frame (read()
+  // checks that they add up), bounded for bytes reused since.
+  static std::size_t clamp(std::size_t n, std::size_t room) noexcept { return n < room ? n : room; }
+  std::size_t body_bytes() const noexcept { return length_ > 48 ? length_ - 48 : 0; }
   std::size_t key_bytes() const noexcept {
     std::int32_t n = load<std::int32_t>(32);
-    return n < 0 ? 0 : static_cast<std::size_t>(n);
+    return n < 0 ? 0 : clamp(static_cast<std::size_t>(n), body_bytes());
   }
+  std::size_t value_bytes() const noexcept { return clamp(load<std::uint32_t>(36), body_bytes() - key_bytes()); }
 
   const std::byte* frame_ = nullptr;
   std::int32_t partition_ = -1;
+  std::uint32_t length_ = 0;
 };
 
 template <typename Fn>
