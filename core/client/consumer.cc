@@ -63,6 +63,7 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
       Cursor& c = cursors_[i];
       log::PartitionRing& ring = topic_->ring(assigned_[i]);
       c.polled = false;
+      log::ReadCursor before = c.at;
       log::ReadBatch batch = ring.read(c.at, views_.data() + total, max - total);
       if (batch.status == log::ReadStatus::kOutOfRange) {
         const log::ReadCursor earliest = ring.earliest();
@@ -76,6 +77,7 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
         }
         result.skipped += std::max<std::int64_t>(0, earliest.next_offset - c.at.next_offset);
         c.at = earliest;
+        before = c.at;
         batch = ring.read(c.at, views_.data() + total, max - total);
       }
       if (batch.status == log::ReadStatus::kCorrupt) {
@@ -88,6 +90,14 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
       if (options_.verify_checksums) {
         std::size_t good = 0;
         while (good < batch.count && views_[total + good].verify_checksum()) ++good;
+        if (good < batch.count && !ring.generation_live(batch.generation)) {
+          // Not damage: the ring reused these bytes while they were being
+          // checked (an overrun). Drop the batch and put the cursor back; the
+          // next read reports the overrun from there, counting these records
+          // as skipped (or failing with kOffsetOutOfRange) like any other.
+          c.at = before;
+          continue;
+        }
         if (good < batch.count) {
           // Deliver the records before the bad one and leave this partition's
           // cursor on it, as read() does for a bad frame: the error names its
