@@ -410,7 +410,15 @@ Result<std::shared_ptr<Namespace>> Namespace::open_shared(std::string_view name)
     registry = std::move(*created);
     if (Status s = init_registry(*registry); !s) return s;
   } else if (created.status().code() == Code::kAlreadyExists) {
+    // Its creator makes the object, then sizes it: a process opening the
+    // namespace at that moment finds it empty (kCorrupt). Give the creator a
+    // second, as check_registry() does for the header; an object that stays
+    // empty is reported then.
     auto opened = ipc::open_shared_region(object);
+    for (int i = 0; i < 1000 && !opened && opened.status().code() == Code::kCorrupt; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      opened = ipc::open_shared_region(object);
+    }
     if (!opened) return opened.status().with_context("namespace '" + std::string(name) + "'");
     registry = std::move(*opened);
     if (Status s = check_registry(*registry, object); !s) return s;
