@@ -53,6 +53,31 @@ Status reset_or_refuse(bool strict, std::string what, std::string then) {
   return Status::ok();
 }
 
+// Where -o N or -o -N puts partition p, warning about (or with --strict
+// refusing) an offset that is gone or past the end.
+Result<std::int64_t> start_in_partition(const Consumer& consumer, std::int32_t p, const StartOffset& start,
+                                        bool strict) {
+  const std::int64_t earliest = consumer.earliest_offset(p);
+  const std::int64_t latest = consumer.latest_offset(p);
+  if (start.kind == StartOffset::Kind::kFromEnd)  // "up to N before the end": fewer retained is no reset
+    return std::clamp(latest - start.value, earliest, latest);
+  const std::string where = "partition " + std::to_string(p) + ": offset " + std::to_string(start.value);
+  if (start.value > latest) {
+    Status s = reset_or_refuse(strict, where + " is past the end of the log (next offset " + std::to_string(latest) + ")",
+                               "starting at the end");
+    if (!s) return s;
+    return latest;
+  }
+  if (start.value < earliest) {
+    Status s = reset_or_refuse(strict, where + " is no longer retained (earliest " + std::to_string(earliest) + ")",
+                               "starting at the earliest, " + std::to_string(earliest - start.value) +
+                                   " records skipped");
+    if (!s) return s;
+    return earliest;
+  }
+  return start.value;
+}
+
 // Positions every assigned partition per -o.
 Status position_consumer(Consumer& consumer, const StartOffset& start, bool strict) {
   using Kind = StartOffset::Kind;
@@ -64,37 +89,14 @@ Status position_consumer(Consumer& consumer, const StartOffset& start, bool stri
     case Kind::kFromEnd: break;
   }
   for (std::int32_t p : consumer.assignment()) {
-    // The ring may move on while we look: retry with fresh bounds.
-    for (int attempt = 0;; ++attempt) {
-      const std::int64_t earliest = consumer.earliest_offset(p);
-      const std::int64_t latest = consumer.latest_offset(p);
-      std::int64_t target = start.kind == Kind::kAbsolute ? start.value : std::max<std::int64_t>(0, latest - start.value);
-      const std::string where = "partition " + std::to_string(p) + ": offset " + std::to_string(target);
-      if (target > latest) {
-        if (Status s = reset_or_refuse(strict, where + " is past the end of the log (next offset " +
-                                                   std::to_string(latest) + ")",
-                                       "starting at the end");
-            !s)
-          return s;
-        target = latest;
-      } else if (target < earliest) {
-        // -N asks for "up to N": fewer retained is not a reset.
-        if (start.kind == Kind::kAbsolute) {
-          if (Status s = reset_or_refuse(strict, where + " is no longer retained (earliest " + std::to_string(earliest) +
-                                                     ")",
-                                         "starting at the earliest, " + std::to_string(earliest - target) +
-                                             " records skipped");
-              !s)
-            return s;
-        }
-        target = earliest;
-      }
-      Status s = consumer.seek(p, target);
-      if (s || s.code() != Code::kOffsetOutOfRange || attempt == 10) {
-        if (!s) return s;
-        break;
-      }
-    }
+    auto target = start_in_partition(consumer, p, start, strict);
+    if (!target) return target.status();
+    Status s = consumer.seek(p, *target);
+    // The ring may overwrite the target while we seek: like an overrun, go on
+    // from the earliest (a few tries; a ring that wraps that fast wins).
+    for (int attempt = 0; !strict && s.code() == Code::kOffsetOutOfRange && attempt < 10; ++attempt)
+      s = consumer.seek(p, consumer.earliest_offset(p));
+    if (!s) return s;
   }
   return Status::ok();
 }
@@ -139,20 +141,24 @@ class ConsumeLoop {
   }
 
  private:
-  // Formats records into the buffer; returns how many are known intact. A
-  // view whose bytes the ring reused may hold any lengths, so validity is
-  // checked before each record (the check before record i vouches for i-1)
-  // and once after the last; what it cannot vouch for is taken back.
+  // Formats records into the buffer; returns how many are known intact.
+  // poll() checked each record when it made the view, but the ring may reuse
+  // the bytes while we print them: validity is checked every kCheckEvery
+  // records (a check vouches for everything printed before it) and after the
+  // last, and what no check vouched for is taken back.
   std::size_t print(std::span<const RecordView> records) {
+    constexpr std::size_t kCheckEvery = 64;
     std::size_t intact = 0;
     std::size_t intact_mark = out_.mark();
-    bool valid = true;
-    for (std::size_t i = 0; i < records.size() && (valid = consumer_.still_valid()); ++i) {
-      intact = i;
-      intact_mark = out_.mark();
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      if (i % kCheckEvery == 0 && i > 0) {
+        if (!consumer_.still_valid()) break;
+        intact = i;
+        intact_mark = out_.mark();
+      }
       format_.append(records[i], o_.topic, out_);
     }
-    if (valid && consumer_.still_valid()) return records.size();
+    if (consumer_.still_valid()) return records.size();
     out_.rollback(intact_mark);
     return intact;
   }

@@ -35,8 +35,8 @@ struct DemoConfig {
   int consumers = 2;
   int partitions = 2;
   std::uint64_t records = 1'000'000;        // per producer, phase 0
-  std::uint64_t latency_records = 200'000;  // per producer, phase 1 (0: no phase 1)
-  std::uint64_t rate = 100'000;             // per producer per second in phase 1; 0 = as fast as possible
+  std::uint64_t latency_records = 20'000;  // per producer, phase 1 (0: no phase 1)
+  std::uint64_t rate = 10'000;             // per producer per second in phase 1; 0 = as fast as possible
   std::uint32_t value_size = 64;
   WaitStrategy wait = WaitStrategy::kBlock;
   // Producers keep at most this many records per partition ahead of the

@@ -31,15 +31,20 @@ namespace {
 
 // The parent gives up when no child made progress for this long.
 constexpr std::int64_t kStallNs = 30'000'000'000;
-constexpr std::uint64_t kDefaultLatencyRecords = 200'000;
+// The latency phase runs this long by default (at --rate), and the rate is
+// low enough that two producers and two consumers on two cores measure rill,
+// not the wait for a CPU (at 100k/s each, a 2-core VM is saturated).
+constexpr std::uint64_t kLatencyPhaseSeconds = 2;
+constexpr std::uint64_t kDefaultRate = 10'000;
+constexpr std::uint64_t kFullSpeedLatencyRecords = 200'000;
 
 struct DemoOptions {
   int producers = 2;
   int consumers = 2;
   int partitions = 2;
   std::uint64_t records = 1'000'000;
-  std::int64_t latency_records = -1;  // -1: min(records, kDefaultLatencyRecords)
-  std::uint64_t rate = 100'000;
+  std::int64_t latency_records = -1;  // -1: kLatencyPhaseSeconds at `rate`, at most `records`
+  std::uint64_t rate = kDefaultRate;
   std::uint32_t value_size = 64;
   std::string segment_size = "4MiB";
   std::uint32_t segments = 8;
@@ -118,6 +123,8 @@ class DemoRun {
     topic.partitions = config_.partitions;
     topic.segment_bytes = *segment_bytes;
     topic.segment_count = o.segments;
+    // Our pid is ours alone, so a topic already there was left by a dead run that had it.
+    (void)ns_->delete_topic(config_.topic);
     if (Status s = ns_->create_topic(config_.topic, topic); !s) return s;
     auto info = ns_->describe_topic(config_.topic);
     if (!info) return info.status();
@@ -229,6 +236,10 @@ class DemoRun {
       std::printf("  one-way latency, publish -> poll() returns it (%llu samples over %d consumers):\n",
                   static_cast<unsigned long long>(paced_latency.count), c.consumers);
       print_percentiles(paced_latency);
+      const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+      if (c.producers + c.consumers > cpus)
+        std::printf("  (%d processes share %ld CPUs: latency includes waiting for a CPU%s)\n",
+                    c.producers + c.consumers, cpus, c.wait == WaitStrategy::kBlock ? "" : ", more so as consumers spin");
     }
     std::printf("  (percentiles are upper bounds of log-linear buckets, at most 3.1%% high; min/max exact)\n\n");
 
@@ -332,7 +343,11 @@ class DemoRun {
   }
 
   void print_rate_line(const std::string& who, std::uint64_t records, std::int64_t ns, const char* note) const {
-    const double rate = ns > 0 ? static_cast<double>(records) * 1e9 / static_cast<double>(ns) : 0.0;
+    if (records == 0 || ns <= 0) {
+      std::printf("  %-11s %10llu records\n", who.c_str(), static_cast<unsigned long long>(records));
+      return;
+    }
+    const double rate = static_cast<double>(records) * 1e9 / static_cast<double>(ns);
     std::printf("  %-11s %10llu records in %9s  %s%s%s%s\n", who.c_str(), static_cast<unsigned long long>(records),
                 format_seconds(ns).c_str(), format_rate(rate).c_str(), *note ? " (" : "", note, *note ? ")" : "");
   }
@@ -352,8 +367,9 @@ int run_demo(const DemoOptions& o) {
   config.consumers = o.consumers;
   config.partitions = o.partitions;
   config.records = o.records;
-  config.latency_records = o.latency_records >= 0 ? static_cast<std::uint64_t>(o.latency_records)
-                                                  : std::min<std::uint64_t>(o.records, kDefaultLatencyRecords);
+  config.latency_records =
+      o.latency_records >= 0 ? static_cast<std::uint64_t>(o.latency_records)
+                             : std::min<std::uint64_t>(o.records, o.rate ? o.rate * kLatencyPhaseSeconds : kFullSpeedLatencyRecords);
   config.rate = o.rate;
   config.value_size = o.value_size;
   if (!parse_wait_strategy(o.wait, &config.wait)) return report_error("--wait: '" + o.wait + "' is not spin, yield or block");
@@ -398,9 +414,11 @@ void add_demo_command(CLI::App& root, const GlobalOptions& /*global: the demo us
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40))
       ->capture_default_str();
   c->add_option("--latency-records", o->latency_records,
-                "Records per producer in the latency phase (default: --records, at most 200000; 0 skips the phase)")
+                "Records per producer in the latency phase (default: 2 seconds' worth at --rate, at most --records; "
+                "0 skips the phase)")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 40));
   c->add_option("--rate", o->rate, "Records per second per producer in the latency phase (0 = full speed)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1'000'000'000}))
       ->capture_default_str();
   c->add_option("--value-size", o->value_size,
                 "Bytes per record value (>= 24: producer id, sequence number, send time, then filler)")
