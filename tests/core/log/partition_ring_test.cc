@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -13,6 +16,8 @@ namespace {
 struct Ring {
   std::unique_ptr<ipc::Region> region;
   PartitionRing ring;
+
+  const PartitionHeader& header() const { return *reinterpret_cast<const PartitionHeader*>(region->bytes().data()); }
 };
 
 Ring make_ring(PartitionGeometry g) {
@@ -23,15 +28,131 @@ Ring make_ring(PartitionGeometry g) {
   return Ring{std::move(*region), *ring};
 }
 
-std::int64_t append(PartitionRing& ring, std::string_view value, std::int64_t ts = 1) {
+Claim append_claim(PartitionRing& ring, std::string_view value, std::int64_t ts = 1) {
   const std::uint32_t len = frame_size(0, value.size(), 0);
   Claim c;
   EXPECT_EQ(ring.claim(static_cast<std::uint32_t>(align_frame(len)), 1, &c), ClaimStatus::kOk);
   encode_frame(c.data, c.first_offset, ts, std::nullopt, value, {}, 0);
   ring.commit(c, c.data, len);
   ring.notify();
-  return c.first_offset;
+  return c;
 }
+
+std::int64_t append(PartitionRing& ring, std::string_view value, std::int64_t ts = 1) {
+  return append_claim(ring, value, ts).first_offset;
+}
+
+// Value bytes that make a frame of exactly `frame_bytes` (>= 48, multiple of 8).
+std::string value_for_frame(std::uint32_t frame_bytes) { return std::string(frame_bytes - kFrameHeaderSize, 'v'); }
+
+// Reads every record from `cursor` on; returns their offsets.
+std::vector<std::int64_t> drain(const PartitionRing& ring, ReadCursor& cursor) {
+  std::vector<std::int64_t> offsets;
+  RecordView views[64];
+  for (;;) {
+    ReadBatch b = ring.read(cursor, views, 64);
+    EXPECT_EQ(b.status, ReadStatus::kOk);
+    if (b.status != ReadStatus::kOk || b.count == 0) return offsets;
+    for (std::size_t i = 0; i < b.count; ++i) offsets.push_back(views[i].offset());
+  }
+}
+
+void store_commit_word(std::byte* frame, std::uint64_t word) { std::memcpy(frame, &word, sizeof word); }
+
+// ---------------------------------------------------------------- geometry and layout
+
+TEST(PartitionGeometry, RejectsBadNumbersNamingTheField) {
+  struct Case {
+    PartitionGeometry g;
+    const char* mention;
+  };
+  const Case cases[] = {
+      {{16384, 3, 256}, "segment count"},
+      {{16384, 0, 256}, "segment count"},
+      {{16384, 65537, 256}, "segment count"},
+      {{16384, 4, 32}, "index interval"},
+      {{16384, 4, 0}, "index interval"},
+      {{16384, 4, 100}, "index interval"},
+      {{0, 4, 256}, "segment size"},
+      {{4095, 4, 256}, "segment size"},
+      {{5000, 4, 256}, "segment size"},
+      {{2ull << 30, 4, 4096}, "at most 1 GiB"},
+  };
+  for (const Case& c : cases) {
+    Status s = c.g.validate();
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << c.mention;
+    EXPECT_NE(s.message().find(c.mention), std::string::npos) << s.message();
+  }
+  EXPECT_TRUE(PartitionGeometry({4096, 4, 64}).validate().is_ok());
+  EXPECT_TRUE(PartitionGeometry({1ull << 30, 65536, 1u << 20}).validate().is_ok());
+}
+
+TEST(PartitionGeometry, LayoutLeavesRoomForHeaderAndIndex) {
+  for (PartitionGeometry g : {PartitionGeometry{4096, 4, 64}, PartitionGeometry{16384, 4, 256},
+                              PartitionGeometry{1 << 20, 8, 4096}, PartitionGeometry{65536, 5, 65536}}) {
+    ASSERT_TRUE(g.validate().is_ok());
+    EXPECT_EQ(g.region_bytes(), kPartitionHeaderBytes + std::uint64_t{g.segment_count} * g.segment_bytes);
+    Ring r = make_ring(g);
+    const PartitionHeader& h = r.header();
+    EXPECT_EQ(h.data_capacity, g.data_capacity());
+    EXPECT_EQ(h.data_capacity % kFrameAlignment, 0u);
+    EXPECT_EQ(h.data_start % 64, 0u);
+    // The index covers every data byte: entry k names the record covering byte k * interval.
+    EXPECT_GE(std::uint64_t{h.index_entries} * g.index_interval, h.data_capacity);
+    EXPECT_GE(h.data_start, sizeof(SegmentHeader) + std::uint64_t{h.index_entries} * sizeof(IndexEntry));
+    EXPECT_LE(h.data_start + h.data_capacity, g.segment_bytes);
+    EXPECT_EQ(r.ring.max_frame_bytes(), h.data_capacity);
+    EXPECT_EQ(r.ring.earliest_offset(), 0);
+    EXPECT_EQ(r.ring.latest_offset(), 0);
+  }
+}
+
+TEST(PartitionRing, CreateRefusesBadGeometryAndSmallRegion) {
+  auto region = ipc::create_anonymous_region(1 << 20);
+  ASSERT_TRUE(region.is_ok());
+  auto bad = PartitionRing::create((*region)->bytes(), {16384, 2, 256}, 0, nullptr);
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  PartitionGeometry g{16384, 4, 256};
+  auto small = PartitionRing::create((*region)->bytes().first(g.region_bytes() - 1), g, 0, nullptr);
+  EXPECT_EQ(small.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(small.status().message().find("smaller"), std::string::npos) << small.status().message();
+}
+
+TEST(PartitionRing, AttachChecksTheHeader) {
+  PartitionGeometry g{16384, 4, 256};
+  auto zero = ipc::create_anonymous_region(g.region_bytes());
+  ASSERT_TRUE(zero.is_ok());
+  EXPECT_EQ(PartitionRing::attach((*zero)->bytes(), 0, nullptr).status().code(), Code::kCorrupt);
+  EXPECT_EQ(PartitionRing::attach((*zero)->bytes().first(100), 0, nullptr).status().code(), Code::kCorrupt);
+
+  Ring r = make_ring(g);
+  for (int i = 0; i < 10; ++i) append(r.ring, "record-" + std::to_string(i));
+  std::span<std::byte> bytes = r.region->bytes();
+  auto attached = PartitionRing::attach(bytes, 0, nullptr);
+  ASSERT_TRUE(attached.is_ok()) << attached.status().to_string();
+  ReadCursor c = attached->earliest();
+  EXPECT_EQ(drain(*attached, c).size(), 10u);
+
+  // The region handed to attach is shorter than the header says.
+  EXPECT_EQ(PartitionRing::attach(bytes.first(bytes.size() - 4096), 0, nullptr).status().code(), Code::kCorrupt);
+
+  auto* h = reinterpret_cast<PartitionHeader*>(bytes.data());
+  h->version = 99;
+  auto wrong_version = PartitionRing::attach(bytes, 0, nullptr);
+  EXPECT_EQ(wrong_version.status().code(), Code::kCorrupt);
+  EXPECT_NE(wrong_version.status().message().find("version"), std::string::npos);
+  h->version = kPartitionVersion;
+  const std::uint64_t capacity = h->data_capacity;
+  h->data_capacity = capacity + 4096;  // would let readers run past the segment
+  EXPECT_EQ(PartitionRing::attach(bytes, 0, nullptr).status().code(), Code::kCorrupt);
+  h->data_capacity = capacity;
+  h->segment_count = 3;
+  EXPECT_EQ(PartitionRing::attach(bytes, 0, nullptr).status().code(), Code::kCorrupt);
+  h->segment_count = 4;
+  EXPECT_TRUE(PartitionRing::attach(bytes, 0, nullptr).is_ok());
+}
+
+// ---------------------------------------------------------------- appending
 
 TEST(PartitionRing, AppendsAndReadsInOrderAcrossSegments) {
   Ring r = make_ring({16384, 4, 256});
@@ -55,6 +176,367 @@ TEST(PartitionRing, AppendsAndReadsInOrderAcrossSegments) {
   EXPECT_GT(r.ring.earliest_offset(), 0);
 }
 
+TEST(PartitionRing, RefusesOversizeClaimsAndStoresNothing) {
+  Ring r = make_ring({16384, 4, 256});
+  const auto capacity = static_cast<std::uint32_t>(r.ring.data_capacity());
+  ASSERT_EQ(append(r.ring, "first"), 0);
+  const ReadCursor before = r.ring.latest();
+  Claim c;
+  EXPECT_EQ(r.ring.claim(capacity + 8, 1, &c), ClaimStatus::kTooLarge);
+  EXPECT_EQ(r.ring.claim(0xFFFFFFF8u, 1, &c), ClaimStatus::kTooLarge);
+  EXPECT_EQ(r.ring.claim(0, 1, &c), ClaimStatus::kTooLarge);
+  EXPECT_EQ(r.ring.claim(64, 0, &c), ClaimStatus::kTooLarge);
+  EXPECT_EQ(r.ring.claim(64, kMaxRecordsPerSegment + 1, &c), ClaimStatus::kTooLarge);
+  const ReadCursor after = r.ring.latest();
+  EXPECT_EQ(after.generation, before.generation);
+  EXPECT_EQ(after.position, before.position);
+  EXPECT_EQ(after.next_offset, 1);
+  EXPECT_EQ(append(r.ring, "second"), 1);
+  ReadCursor cur = r.ring.earliest();
+  EXPECT_EQ(drain(r.ring, cur), (std::vector<std::int64_t>{0, 1}));
+}
+
+TEST(PartitionRing, RecordFillingAWholeSegment) {
+  Ring r = make_ring({16384, 5, 256});  // retains the two segments before the current one
+  const auto capacity = static_cast<std::uint32_t>(r.ring.data_capacity());
+  ASSERT_EQ(append(r.ring, "small"), 0);
+  const std::string big = value_for_frame(capacity);
+  Claim whole = append_claim(r.ring, big, 2);
+  EXPECT_EQ(whole.first_offset, 1);
+  EXPECT_EQ(whole.generation, 1u);  // did not fit after "small": the segment rolled
+  EXPECT_EQ(whole.position, 0u);
+  Claim next = append_claim(r.ring, "after", 3);
+  EXPECT_EQ(next.generation, 2u);
+  EXPECT_EQ(next.first_offset, 2);
+  ReadCursor cur = r.ring.earliest();
+  RecordView v[4];
+  ReadBatch b = r.ring.read(cur, v, 4);
+  ASSERT_EQ(b.count, 1u);
+  EXPECT_EQ(v[0].value(), "small");
+  b = r.ring.read(cur, v, 4);
+  ASSERT_EQ(b.count, 1u);
+  EXPECT_EQ(v[0].value().size(), big.size());
+  EXPECT_TRUE(v[0].verify_checksum());
+  b = r.ring.read(cur, v, 4);
+  ASSERT_EQ(b.count, 1u);
+  EXPECT_EQ(v[0].value(), "after");
+}
+
+TEST(PartitionRing, RecordsPerSegmentLimitRollsTheSegment) {
+  // Claims only (nothing committed): the record count, not the bytes, fills the segment.
+  Ring r = make_ring({16384, 4, 256});
+  Claim c;
+  ASSERT_EQ(r.ring.claim(64, kMaxRecordsPerSegment, &c), ClaimStatus::kOk);
+  EXPECT_EQ(c.generation, 0u);
+  EXPECT_EQ(c.first_offset, 0);
+  ASSERT_EQ(r.ring.claim(64, 1, &c), ClaimStatus::kOk);
+  EXPECT_EQ(c.generation, 1u);
+  EXPECT_EQ(c.position, 0u);
+  EXPECT_EQ(c.first_offset, std::int64_t{kMaxRecordsPerSegment});
+  EXPECT_EQ(r.ring.latest_offset(), std::int64_t{kMaxRecordsPerSegment} + 1);
+}
+
+TEST(PartitionRing, RecordsPerSegmentLimitWithCommittedRecords) {
+  // Segments large enough that 2^20 - 1 empty records (48 bytes each) fit
+  // with room to spare, so the count limit is what rolls them.
+  const std::uint64_t segment = 52ull << 20;
+  Ring r = make_ring({segment, 4, 1u << 16});
+  ASSERT_GT(r.ring.data_capacity(), std::uint64_t{kMaxRecordsPerSegment} * kFrameHeaderSize + 4096);
+  constexpr std::uint32_t kBatch = 1023;  // 1023 * 1025 == kMaxRecordsPerSegment
+  static_assert(std::uint64_t{kBatch} * 1025 == kMaxRecordsPerSegment);
+  std::int64_t offset = 0;
+  for (int round = 0; round < 1026; ++round) {
+    Claim c;
+    ASSERT_EQ(r.ring.claim(kBatch * kFrameHeaderSize, kBatch, &c), ClaimStatus::kOk);
+    ASSERT_EQ(c.first_offset, offset);
+    ASSERT_EQ(c.generation, round < 1025 ? 0u : 1u) << "round " << round;
+    std::byte* frame = c.data;
+    for (std::uint32_t i = 0; i < kBatch; ++i) {
+      const std::uint32_t len = encode_frame(frame, offset + i, offset + i, std::nullopt, {}, {}, 0);
+      ASSERT_EQ(len, kFrameHeaderSize);
+      r.ring.commit(c, frame, len);
+      frame += kFrameHeaderSize;
+    }
+    offset += kBatch;
+  }
+  ReadCursor cur = r.ring.earliest();
+  std::vector<RecordView> views(4096);
+  std::int64_t expected = 0;
+  std::uint64_t last_generation = 0;
+  for (;;) {
+    ReadBatch b = r.ring.read(cur, views.data(), views.size());
+    ASSERT_EQ(b.status, ReadStatus::kOk);
+    if (b.count == 0) break;
+    for (std::size_t i = 0; i < b.count; ++i) ASSERT_EQ(views[i].offset(), expected++);
+    // One read never spans two segments.
+    if (views[0].offset() < std::int64_t{kMaxRecordsPerSegment}) {
+      EXPECT_EQ(b.generation, 0u);
+      EXPECT_LE(views[b.count - 1].offset(), std::int64_t{kMaxRecordsPerSegment} - 1);
+    }
+    last_generation = b.generation;
+  }
+  EXPECT_EQ(expected, offset);
+  EXPECT_EQ(last_generation, 1u);
+}
+
+TEST(PartitionRing, BatchClaimGivesConsecutiveOffsetsAndCommitsInAnyOrder) {
+  Ring r = make_ring({16384, 4, 256});
+  append(r.ring, "a");
+  append(r.ring, "b");
+  ReadCursor cur = r.ring.earliest();
+  ASSERT_EQ(drain(r.ring, cur).size(), 2u);
+
+  const std::string values[3] = {"x", std::string(13, 'y'), std::string(100, 'z')};
+  std::uint32_t lengths[3];
+  std::uint32_t bytes = 0;
+  for (int i = 0; i < 3; ++i) {
+    lengths[i] = frame_size(0, values[i].size(), 0);
+    bytes += static_cast<std::uint32_t>(align_frame(lengths[i]));
+  }
+  Claim c;
+  ASSERT_EQ(r.ring.claim(bytes, 3, &c), ClaimStatus::kOk);
+  EXPECT_EQ(c.first_offset, 2);
+  EXPECT_EQ(c.records, 3u);
+  EXPECT_EQ(r.ring.latest_offset(), 5);
+  std::byte* frames[3];
+  std::byte* at = c.data;
+  for (int i = 0; i < 3; ++i) {
+    frames[i] = at;
+    EXPECT_EQ(encode_frame(at, c.first_offset + i, 7, std::nullopt, values[i], {}, 0), lengths[i]);
+    at += align_frame(lengths[i]);
+  }
+  // Another producer claims after the batch meanwhile.
+  Claim later = append_claim(r.ring, "later");
+  EXPECT_EQ(later.first_offset, 5);
+
+  RecordView v[8];
+  r.ring.commit(c, frames[2], lengths[2]);
+  EXPECT_EQ(r.ring.read(cur, v, 8).count, 0u) << "a reader must not pass an uncommitted record";
+  EXPECT_FALSE(r.ring.readable(cur));
+  r.ring.commit(c, frames[0], lengths[0]);
+  EXPECT_TRUE(r.ring.readable(cur));
+  ReadBatch b = r.ring.read(cur, v, 8);
+  ASSERT_EQ(b.count, 1u);
+  EXPECT_EQ(v[0].offset(), 2);
+  EXPECT_EQ(v[0].value(), "x");
+  r.ring.commit(c, frames[1], lengths[1]);
+  b = r.ring.read(cur, v, 8);
+  ASSERT_EQ(b.count, 3u);
+  EXPECT_EQ(v[0].offset(), 3);
+  EXPECT_EQ(v[0].value(), values[1]);
+  EXPECT_EQ(v[1].offset(), 4);
+  EXPECT_EQ(v[1].value(), values[2]);
+  EXPECT_EQ(v[2].offset(), 5);
+  EXPECT_EQ(v[2].value(), "later");
+}
+
+// ---------------------------------------------------------------- segment ends
+
+TEST(PartitionRing, ExactlyFullSegmentIsSealedAndReadersMoveOn) {
+  Ring r = make_ring({16384, 4, 256});
+  const std::uint64_t capacity = r.ring.data_capacity();
+  std::uint32_t frame = 64;
+  while (capacity % frame != 0) frame += 8;
+  const std::string value = value_for_frame(frame);
+  const std::int64_t n = static_cast<std::int64_t>(capacity / frame);
+  for (std::int64_t i = 0; i < n; ++i) ASSERT_EQ(append_claim(r.ring, value).generation, 0u);
+  EXPECT_EQ(r.ring.latest().generation, 0u);
+  EXPECT_EQ(r.ring.latest().position, capacity);
+  ReadCursor cur = r.ring.earliest();
+  EXPECT_EQ(drain(r.ring, cur).size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(cur.position, capacity);
+  EXPECT_FALSE(r.ring.readable(cur)) << "nothing after the last record yet";
+
+  Claim next = append_claim(r.ring, "next");
+  EXPECT_EQ(next.generation, 1u);
+  EXPECT_EQ(next.position, 0u);
+  EXPECT_EQ(next.first_offset, n);
+  EXPECT_TRUE(r.ring.readable(cur));
+  RecordView v[4];
+  ReadBatch b = r.ring.read(cur, v, 4);
+  ASSERT_EQ(b.status, ReadStatus::kOk);
+  ASSERT_EQ(b.count, 1u);
+  EXPECT_EQ(b.generation, 1u);
+  EXPECT_EQ(v[0].offset(), n);
+  EXPECT_EQ(v[0].value(), "next");
+}
+
+TEST(PartitionRing, PartlyFullSegmentEndsWithAnEndWord) {
+  Ring r = make_ring({16384, 4, 256});
+  const std::uint64_t capacity = r.ring.data_capacity();
+  std::uint32_t frame = 72;
+  while (capacity % frame < kFrameAlignment) frame += 8;  // leaves a gap an END word fits in
+  const std::string value = value_for_frame(frame);
+  const std::int64_t n = static_cast<std::int64_t>(capacity / frame);
+  for (std::int64_t i = 0; i < n; ++i) append(r.ring, value);
+  ReadCursor cur = r.ring.earliest();
+  RecordView v[512];
+  ReadBatch b = r.ring.read(cur, v, 512);
+  ASSERT_EQ(b.count, static_cast<std::size_t>(n));
+  EXPECT_FALSE(r.ring.readable(cur));
+
+  Claim next = append_claim(r.ring, value);  // does not fit the gap
+  EXPECT_EQ(next.generation, 1u);
+  EXPECT_EQ(next.first_offset, n);
+  EXPECT_TRUE(r.ring.readable(cur));
+  b = r.ring.read(cur, v, 512);
+  ASSERT_EQ(b.status, ReadStatus::kOk);
+  ASSERT_EQ(b.count, 1u);
+  EXPECT_EQ(v[0].offset(), n);
+  EXPECT_EQ(b.generation, 1u);
+}
+
+// ---------------------------------------------------------------- seeking
+
+// Appends records of varying sizes with timestamps `ts(i)` until the ring has
+// dropped its first segments; returns the values by offset.
+template <typename Ts>
+std::vector<std::string> fill_past_a_lap(PartitionRing& ring, Ts ts) {
+  std::vector<std::string> values;
+  const std::uint64_t target = ring.data_capacity() * (ring.segment_count() + 2);
+  std::uint64_t bytes = 0;
+  for (std::int64_t i = 0; bytes < target; ++i) {
+    std::string v = "v";
+    v += std::to_string(i);
+    v.append(static_cast<std::size_t>(i * 37 % 211), '.');
+    EXPECT_EQ(append(ring, v, ts(i)), i);
+    bytes += align_frame(frame_size(0, v.size(), 0));
+    values.push_back(std::move(v));
+  }
+  return values;
+}
+
+TEST(PartitionRing, SeekToEveryRetainedOffsetAcrossSegments) {
+  Ring r = make_ring({16384, 8, 256});
+  std::vector<std::string> values = fill_past_a_lap(r.ring, [](std::int64_t i) { return 1000 + 10 * i; });
+  const std::int64_t earliest = r.ring.earliest_offset();
+  const std::int64_t latest = r.ring.latest_offset();
+  ASSERT_GT(earliest, 0);
+  ASSERT_EQ(latest, static_cast<std::int64_t>(values.size()));
+  ASSERT_GE(r.ring.latest().generation - r.ring.earliest().generation, 4u);
+  RecordView v[1];
+  for (std::int64_t off = earliest; off < latest; ++off) {
+    auto c = r.ring.seek(off);
+    ASSERT_TRUE(c.is_ok()) << off << ": " << c.status().to_string();
+    EXPECT_EQ(c->next_offset, off);
+    ReadBatch b = r.ring.read(*c, v, 1);
+    ASSERT_EQ(b.count, 1u) << off;
+    EXPECT_EQ(v[0].offset(), off);
+    EXPECT_EQ(v[0].value(), values[static_cast<std::size_t>(off)]);
+  }
+  auto end = r.ring.seek(latest);
+  ASSERT_TRUE(end.is_ok());
+  EXPECT_EQ(end->next_offset, latest);
+  EXPECT_EQ(r.ring.read(*end, v, 1).count, 0u);
+  for (std::int64_t bad : {earliest - 1, std::int64_t{0}, latest + 1, std::int64_t{-1},
+                           std::numeric_limits<std::int64_t>::max()}) {
+    auto c = r.ring.seek(bad);
+    EXPECT_EQ(c.status().code(), Code::kOffsetOutOfRange) << bad;
+    EXPECT_NE(c.status().message().find("retained range"), std::string::npos) << c.status().message();
+  }
+}
+
+TEST(PartitionRing, SeekTimeAcrossSegments) {
+  Ring r = make_ring({16384, 8, 256});
+  auto ts = [](std::int64_t i) { return 1000 + 10 * i; };
+  std::vector<std::string> values = fill_past_a_lap(r.ring, ts);
+  const std::int64_t earliest = r.ring.earliest_offset();
+  const std::int64_t latest = r.ring.latest_offset();
+  RecordView v[1];
+  auto expect_at = [&](std::int64_t t, std::int64_t offset) {
+    auto c = r.ring.seek_time(t);
+    ASSERT_TRUE(c.is_ok()) << t << ": " << c.status().to_string();
+    EXPECT_EQ(c->next_offset, offset) << "time " << t;
+    ReadBatch b = r.ring.read(*c, v, 1);
+    if (offset == latest) {
+      EXPECT_EQ(b.count, 0u);
+    } else {
+      ASSERT_EQ(b.count, 1u);
+      EXPECT_EQ(v[0].offset(), offset);
+    }
+  };
+  for (std::int64_t i = earliest; i < latest; ++i) {
+    expect_at(ts(i), i);
+    expect_at(ts(i) - 9, i);
+    expect_at(ts(i) + 1, i + 1);
+  }
+  // Before everything retained: the earliest record. After everything: the end.
+  expect_at(ts(earliest) - 1, earliest);
+  expect_at(0, earliest);
+  expect_at(std::numeric_limits<std::int64_t>::min(), earliest);
+  expect_at(ts(latest - 1) + 1, latest);
+  expect_at(std::numeric_limits<std::int64_t>::max(), latest);
+}
+
+TEST(PartitionRing, SeekTimeWithEqualTimestampsFindsTheFirstOfThem) {
+  Ring r = make_ring({16384, 8, 256});
+  constexpr std::int64_t kGroup = 37;  // groups of equal timestamps straddle segment ends
+  auto ts = [](std::int64_t i) { return 1000 + 10 * (i / kGroup); };
+  fill_past_a_lap(r.ring, ts);
+  const std::int64_t earliest = r.ring.earliest_offset();
+  const std::int64_t latest = r.ring.latest_offset();
+  for (std::int64_t first = 0; first < latest; first += kGroup) {
+    const std::int64_t expected = std::max(first, earliest);
+    if (expected >= latest) break;
+    for (std::int64_t t : {ts(first), ts(first) - 1}) {
+      auto c = r.ring.seek_time(t);
+      ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+      EXPECT_EQ(c->next_offset, expected) << "group at " << first << " time " << t;
+    }
+  }
+}
+
+TEST(PartitionRing, SeekTimeWhenEveryTimestampIsEqual) {
+  Ring r = make_ring({16384, 8, 256});
+  fill_past_a_lap(r.ring, [](std::int64_t) { return 5000; });
+  const std::int64_t earliest = r.ring.earliest_offset();
+  const std::int64_t latest = r.ring.latest_offset();
+  ASSERT_GT(earliest, 0);
+  EXPECT_EQ(r.ring.seek_time(5000)->next_offset, earliest);
+  EXPECT_EQ(r.ring.seek_time(4999)->next_offset, earliest);
+  EXPECT_EQ(r.ring.seek_time(5001)->next_offset, latest);
+}
+
+TEST(PartitionRing, SeekOnAnEmptyRing) {
+  Ring r = make_ring({16384, 4, 256});
+  EXPECT_EQ(r.ring.seek(0)->next_offset, 0);
+  EXPECT_EQ(r.ring.seek(1).status().code(), Code::kOffsetOutOfRange);
+  EXPECT_EQ(r.ring.seek_time(0)->next_offset, 0);
+  EXPECT_EQ(r.ring.seek_time(std::numeric_limits<std::int64_t>::max())->next_offset, 0);
+}
+
+TEST(PartitionRing, CorruptIndexEntriesDoNotMisleadSeek) {
+  Ring r = make_ring({16384, 4, 256});
+  std::vector<std::string> values;
+  for (int i = 0; i < 150; ++i) {
+    values.push_back("value-" + std::to_string(i) + std::string(40, '.'));
+    append(r.ring, values.back(), 1000 + i);
+  }
+  ASSERT_EQ(r.ring.latest().generation, 0u);
+  // Entries carrying the live tag but naming bad positions: misaligned,
+  // past the data area, and inside a frame.
+  const PartitionHeader& h = r.header();
+  auto* index = reinterpret_cast<IndexEntry*>(r.region->bytes().data() + kPartitionHeaderBytes + sizeof(SegmentHeader));
+  const std::uint64_t tag = std::uint64_t{generation_tag(0)} << 32;
+  index[2].tag_position.store(tag | 3);
+  index[3].tag_position.store(tag | static_cast<std::uint32_t>(h.data_capacity + 64));
+  index[4].tag_position.store(tag | 0xFFFFFFF8u);
+  index[5].tag_position.store(tag | 24);
+  for (std::int64_t off = 0; off < 150; ++off) {
+    auto c = r.ring.seek(off);
+    ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+    RecordView v[1];
+    ASSERT_EQ(r.ring.read(*c, v, 1).count, 1u);
+    EXPECT_EQ(v[0].offset(), off);
+    EXPECT_EQ(v[0].value(), values[static_cast<std::size_t>(off)]);
+    auto t = r.ring.seek_time(1000 + off);
+    ASSERT_TRUE(t.is_ok()) << t.status().to_string();
+    EXPECT_EQ(t->next_offset, off);
+  }
+}
+
+// ---------------------------------------------------------------- overrun
+
 TEST(PartitionRing, OverrunReaderGetsOutOfRange) {
   Ring r = make_ring({16384, 4, 256});
   ReadCursor cur = r.ring.earliest();
@@ -63,6 +545,7 @@ TEST(PartitionRing, OverrunReaderGetsOutOfRange) {
   ReadBatch b = r.ring.read(cur, views, 8);
   EXPECT_EQ(b.status, ReadStatus::kOutOfRange);
   EXPECT_EQ(b.count, 0u);
+  EXPECT_EQ(cur.next_offset, 0) << "the cursor stays where it was";
   ReadCursor e = r.ring.earliest();
   b = r.ring.read(e, views, 8);
   ASSERT_EQ(b.status, ReadStatus::kOk);
@@ -70,22 +553,219 @@ TEST(PartitionRing, OverrunReaderGetsOutOfRange) {
   EXPECT_EQ(views[0].offset(), r.ring.earliest_offset());
 }
 
-TEST(PartitionRing, SeekOffsetAndTime) {
-  Ring r = make_ring({16384, 8, 256});
-  for (int i = 0; i < 600; ++i) append(r.ring, "record-" + std::to_string(i), 1000 + i * 10);
-  RecordView views[1];
-  for (std::int64_t off : {r.ring.earliest_offset(), std::int64_t{400}, std::int64_t{599}}) {
-    auto c = r.ring.seek(off);
-    ASSERT_TRUE(c.is_ok()) << c.status().to_string();
-    ReadBatch b = r.ring.read(*c, views, 1);
-    ASSERT_EQ(b.count, 1u);
-    EXPECT_EQ(views[0].offset(), off);
+TEST(PartitionRing, ReaderInTheMiddleOfAReusedSegmentGetsOutOfRange) {
+  Ring r = make_ring({16384, 4, 256});
+  for (int i = 0; i < 50; ++i) append(r.ring, "early");
+  ReadCursor cur = r.ring.latest();  // mid-segment, nothing committed here yet
+  ASSERT_EQ(cur.generation, 0u);
+  EXPECT_FALSE(r.ring.readable(cur));
+  const std::string value(200, 'n');
+  while (r.ring.latest().generation < 5) append(r.ring, value);
+  EXPECT_TRUE(r.ring.readable(cur)) << "a waiting reader must wake up to learn it was overrun";
+  RecordView v[8];
+  ReadBatch b = r.ring.read(cur, v, 8);
+  EXPECT_EQ(b.status, ReadStatus::kOutOfRange);
+  EXPECT_EQ(b.count, 0u);
+}
+
+TEST(PartitionRing, ReaderAtTheEndOfAReusedFullSegmentIsWokenAndGetsOutOfRange) {
+  // A reader that read a segment filled to the last byte waits at its end
+  // (no END word fits there). If the ring then reuses that segment, the
+  // reader must be told (readable() true, read() kOutOfRange), even though
+  // the new generation in that slot has not been sealed yet.
+  Ring r = make_ring({16384, 4, 256});
+  const std::uint64_t capacity = r.ring.data_capacity();
+  std::uint32_t frame = 64;
+  while (capacity % frame != 0) frame += 8;
+  const std::string value = value_for_frame(frame);
+  const std::int64_t per_segment = static_cast<std::int64_t>(capacity / frame);
+  for (std::int64_t i = 0; i < per_segment; ++i) append(r.ring, value);
+  ReadCursor cur = r.ring.earliest();
+  ASSERT_EQ(drain(r.ring, cur).size(), static_cast<std::size_t>(per_segment));
+  ASSERT_EQ(cur.position, capacity);
+  // Roll into generation 2: generation 0's slot is retired for generation 4.
+  for (std::int64_t i = 0; i < per_segment + 1; ++i) append(r.ring, value);
+  ASSERT_EQ(r.ring.latest().generation, 2u);
+  EXPECT_FALSE(r.ring.generation_live(0));
+  EXPECT_TRUE(r.ring.readable(cur));
+  RecordView v[4];
+  EXPECT_EQ(r.ring.read(cur, v, 4).status, ReadStatus::kOutOfRange);
+}
+
+TEST(PartitionRing, GenerationLiveTurnsFalseWhenTheRingWrapsDuringARead) {
+  // Views are read, then the ring laps while the reader still holds them:
+  // generation_live() must say so from the roll that retires their segment on.
+  Ring r = make_ring({16384, 4, 256});
+  for (int i = 0; i < 20; ++i) append(r.ring, "held-" + std::to_string(i));
+  ReadCursor cur = r.ring.earliest();
+  RecordView held[20];
+  ReadBatch b = r.ring.read(cur, held, 20);
+  ASSERT_EQ(b.count, 20u);
+  ASSERT_EQ(b.generation, 0u);
+  const std::string filler(100, 'f');
+  // With 4 segments, generation 0 stays retained while generation 1 takes appends.
+  while (r.ring.latest().generation < 1) append(r.ring, filler);
+  EXPECT_TRUE(r.ring.generation_live(b.generation));
+  EXPECT_EQ(r.ring.earliest_offset(), 0);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(held[i].value(), "held-" + std::to_string(i));
+  while (r.ring.latest().generation < 2) append(r.ring, filler);
+  EXPECT_FALSE(r.ring.generation_live(b.generation));
+  EXPECT_GT(r.ring.earliest_offset(), 19);
+  ReadCursor old{0, 0, 0};
+  EXPECT_EQ(r.ring.read(old, held, 20).status, ReadStatus::kOutOfRange);
+}
+
+// ---------------------------------------------------------------- corrupt bytes
+
+// A ring with three good records and a fourth frame claimed whose commit word
+// a hostile or broken writer sets to `word(tag)`.
+struct CorruptFixture {
+  Ring r = make_ring({16384, 4, 256});
+  Claim bad;
+  void build(const std::function<void(std::byte* frame, std::uint32_t tag)>& corrupt) {
+    for (int i = 0; i < 3; ++i) append(r.ring, "good-" + std::to_string(i));
+    const std::uint32_t len = frame_size(0, 16, 0);
+    ASSERT_EQ(r.ring.claim(static_cast<std::uint32_t>(align_frame(len)), 1, &bad), ClaimStatus::kOk);
+    encode_frame(bad.data, bad.first_offset, 1, std::nullopt, std::string(16, 'b'), {}, 0);
+    corrupt(bad.data, generation_tag(bad.generation));
   }
-  auto c = r.ring.seek_time(1000 + 450 * 10 - 5);
-  ASSERT_TRUE(c.is_ok());
-  ASSERT_EQ(r.ring.read(*c, views, 1).count, 1u);
-  EXPECT_EQ(views[0].offset(), 450);
-  EXPECT_EQ(r.ring.seek(601).status().code(), Code::kOffsetOutOfRange);
+  // Reads from the start: the good records come first, then kCorrupt at offset 3.
+  void expect_corrupt_after_good_records() {
+    ReadCursor cur = r.ring.earliest();
+    RecordView v[16];
+    ReadBatch b = r.ring.read(cur, v, 16);
+    ASSERT_EQ(b.status, ReadStatus::kOk);
+    ASSERT_EQ(b.count, 3u) << "the records before the corrupt one are delivered";
+    EXPECT_EQ(v[2].value(), "good-2");
+    EXPECT_EQ(cur.next_offset, 3);
+    b = r.ring.read(cur, v, 16);
+    EXPECT_EQ(b.status, ReadStatus::kCorrupt);
+    EXPECT_EQ(b.count, 0u);
+    EXPECT_EQ(cur.next_offset, 3) << "the cursor stays at the corrupt record";
+    EXPECT_TRUE(r.ring.readable(cur));
+  }
+};
+
+TEST(PartitionRing, HostileCommitLengthsAreCorruptNotACrash) {
+  for (std::uint32_t length : {0u, 8u, 47u, 16384u, 0x7FFFFFFFu, 0xFFFFFFF0u, 0xFFFFFFFEu}) {
+    SCOPED_TRACE(length);
+    CorruptFixture f;
+    f.build([&](std::byte* frame, std::uint32_t tag) { store_commit_word(frame, make_commit_word(tag, length)); });
+    f.expect_corrupt_after_good_records();
+  }
+  // A length reaching exactly one byte past the data area.
+  CorruptFixture f;
+  f.build([&](std::byte* frame, std::uint32_t tag) {
+    const auto left = static_cast<std::uint32_t>(f.r.ring.data_capacity() - f.bad.position);
+    store_commit_word(frame, make_commit_word(tag, left + 1));
+  });
+  f.expect_corrupt_after_good_records();
+}
+
+TEST(PartitionRing, FrameWithTheWrongOffsetIsCorrupt) {
+  CorruptFixture f;
+  f.build([](std::byte* frame, std::uint32_t tag) {
+    const std::int64_t wrong = 12345;
+    std::memcpy(frame + kOffsetOffset, &wrong, sizeof wrong);
+    store_commit_word(frame, make_commit_word(tag, frame_size(0, 16, 0)));
+  });
+  f.expect_corrupt_after_good_records();
+}
+
+TEST(PartitionRing, FieldLengthsDisagreeingWithTheFrameAreCorrupt) {
+  // The commit word is sound but the lengths inside the frame are not: a
+  // reader that trusted them would hand out views past the frame.
+  struct Field {
+    std::size_t at;
+    std::uint32_t value;
+  };
+  for (Field field : {Field{kValueLengthOffset, 0x7FFFFFF0u}, Field{kValueLengthOffset, 17u},
+                      Field{kKeyLengthOffset, 0x7FFFFFF0u}, Field{kKeyLengthOffset, 1u},
+                      Field{kKeyLengthOffset, 0xFFFFFFFBu /* -5 */},
+                      Field{kHeadersLengthOffset, 0xFFFFFFF0u}, Field{kHeadersLengthOffset, 8u}}) {
+    SCOPED_TRACE(::testing::Message() << "field at " << field.at << " = " << field.value);
+    CorruptFixture f;
+    f.build([&](std::byte* frame, std::uint32_t tag) {
+      std::memcpy(frame + field.at, &field.value, sizeof field.value);
+      store_commit_word(frame, make_commit_word(tag, frame_size(0, 16, 0)));
+    });
+    f.expect_corrupt_after_good_records();
+  }
+}
+
+TEST(PartitionRing, FlippedValueByteFailsTheChecksum) {
+  Ring r = make_ring({16384, 4, 256});
+  Claim c = append_claim(r.ring, "checksummed value");
+  ReadCursor cur = r.ring.earliest();
+  RecordView v[1];
+  ASSERT_EQ(r.ring.read(cur, v, 1).count, 1u);
+  EXPECT_TRUE(v[0].verify_checksum());
+  c.data[kFrameHeaderSize + 3] ^= std::byte{0x20};
+  EXPECT_FALSE(v[0].verify_checksum());
+  c.data[kFrameHeaderSize + 3] ^= std::byte{0x20};
+  EXPECT_TRUE(v[0].verify_checksum());
+  c.data[kTimestampOffset] ^= std::byte{1};  // header fields are covered too
+  EXPECT_FALSE(v[0].verify_checksum());
+}
+
+TEST(RecordView, AccessorsStayInsideTheFrameWhenItsBytesAreReused) {
+  // A consumer may read a view after the ring reused its bytes (it learns so
+  // from still_valid() afterwards). Whatever those bytes now say, no accessor
+  // may reach past the frame that was checked: the frame sits alone in a heap
+  // buffer of exactly its size, so ASan reports any byte read beyond it.
+  const Header headers[] = {{"hk", std::string_view("hv")}};
+  const std::uint32_t len = frame_size(3, 20, header_block_size(headers));
+  std::vector<std::byte> frame(len);
+  encode_frame(frame.data(), 7, 99, std::string_view("key"), std::string(20, 'v'), headers, 0);
+  const RecordView v(frame.data(), 0, len);
+  ASSERT_TRUE(v.verify_checksum());
+  ASSERT_EQ(v.value(), std::string(20, 'v'));
+  // The bytes are reused: a new commit word (END, or someone else's length)
+  // and field lengths from whatever frame now overlaps.
+  const std::uint64_t end_word = make_commit_word(5, kEndOfSegment);
+  std::memcpy(frame.data(), &end_word, 8);
+  for (std::uint32_t hostile : {0x7FFFFFFFu, 0xFFFFFFFFu, 1000u, 30u}) {
+    SCOPED_TRACE(hostile);
+    std::memcpy(frame.data() + kKeyLengthOffset, &hostile, 4);
+    std::memcpy(frame.data() + kValueLengthOffset, &hostile, 4);
+    std::memcpy(frame.data() + kHeadersLengthOffset, &hostile, 4);
+    const std::uint16_t many = 0xFFFF;
+    std::memcpy(frame.data() + kHeaderCountOffset, &many, 2);
+    EXPECT_EQ(v.frame_size(), len);
+    EXPECT_FALSE(v.verify_checksum());
+    const std::string_view key = v.key(), value = v.value(), block = v.header_block();
+    EXPECT_LE(key.size() + value.size() + block.size(), len - kFrameHeaderSize);
+    std::size_t sum = 0;
+    for (char c : key) sum += static_cast<unsigned char>(c);
+    for (char c : value) sum += static_cast<unsigned char>(c);
+    for (char c : block) sum += static_cast<unsigned char>(c);
+    EXPECT_GE(sum, 0u);
+    v.for_each_header([&](const HeaderView& h) { sum += h.key.size(); });
+  }
+}
+
+TEST(PartitionRing, MalformedHeaderBlockIsReportedByForEachHeader) {
+  Ring r = make_ring({16384, 4, 256});
+  const Header headers[] = {{"k1", std::string_view("v1")}, {"k2", std::nullopt}};
+  const std::uint32_t len = frame_size(0, 5, header_block_size(headers));
+  Claim c;
+  ASSERT_EQ(r.ring.claim(static_cast<std::uint32_t>(align_frame(len)), 1, &c), ClaimStatus::kOk);
+  encode_frame(c.data, c.first_offset, 1, std::nullopt, "value", headers, 0);
+  r.ring.commit(c, c.data, len);
+  ReadCursor cur = r.ring.earliest();
+  RecordView v[1];
+  ASSERT_EQ(r.ring.read(cur, v, 1).count, 1u);
+  int seen = 0;
+  EXPECT_TRUE(v[0].for_each_header([&](const HeaderView&) { ++seen; }));
+  EXPECT_EQ(seen, 2);
+  // A header count larger than the block holds, then a key length past it.
+  const std::uint16_t count = 9;
+  std::memcpy(c.data + kHeaderCountOffset, &count, sizeof count);
+  EXPECT_FALSE(v[0].for_each_header([](const HeaderView&) {}));
+  const std::uint16_t two = 2, long_key = 60000;
+  std::memcpy(c.data + kHeaderCountOffset, &two, sizeof two);
+  std::memcpy(c.data + kFrameHeaderSize + 5, &long_key, sizeof long_key);
+  EXPECT_FALSE(v[0].for_each_header([](const HeaderView&) {}));
 }
 
 }  // namespace

@@ -1,0 +1,367 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/log/partition_ring.h"
+#include "rill/rill.h"
+#include "support/shm_guard.h"
+
+namespace rill {
+namespace {
+
+using testing::ShmGuard;
+
+// Small partitions: tests create many of them.
+constexpr TopicConfig kSmall{.partitions = 1, .segment_bytes = 16384, .segment_count = 4, .index_interval = 256};
+
+TopicConfig small(std::int32_t partitions) {
+  TopicConfig c = kSmall;
+  c.partitions = partitions;
+  return c;
+}
+
+std::vector<std::string> produce_and_read_values(const std::shared_ptr<Topic>& topic) {
+  Consumer consumer(topic, {.start_at_earliest = true});
+  EXPECT_TRUE(consumer.assign_all().is_ok());
+  std::vector<std::string> values;
+  for (;;) {
+    PollResult r = consumer.poll(std::chrono::nanoseconds(0));
+    EXPECT_TRUE(r.status.is_ok()) << r.status.to_string();
+    if (r.records.empty()) return values;
+    for (const RecordView& v : r.records) values.emplace_back(v.value());
+  }
+}
+
+// ---------------------------------------------------------------- names
+
+TEST(NamespaceNames, TopicNamesFollowKafkaRules) {
+  for (std::string ok : {std::string("a"), std::string("orders"), std::string("A-Z_a-z.0-9"), std::string("..."),
+                         std::string(".hidden"), std::string("a..b"), std::string(249, 'x')}) {
+    EXPECT_TRUE(Namespace::validate_topic_name(ok).is_ok()) << ok;
+  }
+  for (std::string bad : {std::string(""), std::string("."), std::string(".."), std::string(250, 'x'),
+                          std::string("a b"), std::string("a/b"), std::string("a:b"), std::string("a*"),
+                          std::string("caf\xC3\xA9"), std::string("a\0b", 3), std::string("tab\t"),
+                          std::string("a~b")}) {
+    Status s = Namespace::validate_topic_name(bad);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad;
+    EXPECT_FALSE(s.message().empty());
+  }
+  EXPECT_NE(Namespace::validate_topic_name("..").message().find("'.'"), std::string::npos);
+  EXPECT_NE(Namespace::validate_topic_name(std::string(250, 'x')).message().find("249"), std::string::npos);
+}
+
+TEST(NamespaceNames, NamespaceNamesAreShorterAndHaveNoDots) {
+  for (std::string ok : {std::string("a"), std::string("default"), std::string("test-1_X"), std::string(64, 'n')})
+    EXPECT_TRUE(Namespace::validate_namespace_name(ok).is_ok()) << ok;
+  for (std::string bad : {std::string(""), std::string(65, 'n'), std::string("a.b"), std::string("."),
+                          std::string("a/b"), std::string("a b"), std::string("../x")}) {
+    EXPECT_EQ(Namespace::validate_namespace_name(bad).code(), Code::kInvalidArgument) << bad;
+    EXPECT_EQ(Namespace::open_shared(bad).status().code(), Code::kInvalidArgument) << bad;
+  }
+}
+
+TEST(NamespaceNames, DefaultNameComesFromRillNs) {
+  const char* saved = std::getenv("RILL_NS");
+  std::string saved_value = saved ? saved : "";
+  ::unsetenv("RILL_NS");
+  EXPECT_EQ(Namespace::default_name(), "default");
+  ::setenv("RILL_NS", "", 1);
+  EXPECT_EQ(Namespace::default_name(), "default");
+  ::setenv("RILL_NS", "market-data", 1);
+  EXPECT_EQ(Namespace::default_name(), "market-data");
+  if (saved) ::setenv("RILL_NS", saved_value.c_str(), 1); else ::unsetenv("RILL_NS");
+}
+
+TEST(NamespaceNames, TopicConfigValidation) {
+  EXPECT_TRUE(TopicConfig{}.validate().is_ok());
+  EXPECT_EQ(small(0).validate().code(), Code::kInvalidArgument);
+  EXPECT_EQ(small(4097).validate().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(small(4096).validate().is_ok());
+  TopicConfig c = kSmall;
+  c.segment_count = 3;
+  EXPECT_EQ(c.validate().code(), Code::kInvalidArgument);
+  c = kSmall;
+  c.segment_bytes = 10000;
+  EXPECT_EQ(c.validate().code(), Code::kInvalidArgument);
+  c = kSmall;
+  c.index_interval = 1000;
+  EXPECT_EQ(c.validate().code(), Code::kInvalidArgument);
+  EXPECT_EQ(kSmall.partition_bytes(), 4096u + 4u * 16384u);
+}
+
+// ---------------------------------------------------------------- both kinds of namespace
+
+class EveryNamespace : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    auto ns = GetParam() ? Namespace::open_shared(guard_.ns()) : Namespace::in_process();
+    ASSERT_TRUE(ns.is_ok()) << ns.status().to_string();
+    ns_ = *ns;
+  }
+  ShmGuard guard_;
+  std::shared_ptr<Namespace> ns_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Kinds, EveryNamespace, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "Shared" : "InProcess"; });
+
+TEST_P(EveryNamespace, CreateListDescribeDelete) {
+  EXPECT_EQ(ns_->shared(), GetParam());
+  auto empty = ns_->list_topics();
+  ASSERT_TRUE(empty.is_ok());
+  EXPECT_TRUE(empty->empty());
+
+  ASSERT_TRUE(ns_->create_topic("orders", small(3)).is_ok());
+  ASSERT_TRUE(ns_->create_topic("audit.log", small(1)).is_ok());
+  ASSERT_TRUE(ns_->create_topic("Zeta_9", small(2)).is_ok());
+  auto list = ns_->list_topics();
+  ASSERT_TRUE(list.is_ok());
+  EXPECT_EQ(*list, (std::vector<std::string>{"Zeta_9", "audit.log", "orders"}));
+
+  Status dup = ns_->create_topic("orders", small(1));
+  EXPECT_EQ(dup.code(), Code::kAlreadyExists);
+  EXPECT_NE(dup.message().find("orders"), std::string::npos);
+  EXPECT_EQ(ns_->create_topic("bad name", small(1)).code(), Code::kInvalidArgument);
+  EXPECT_EQ(ns_->create_topic("zero", small(0)).code(), Code::kInvalidArgument);
+  EXPECT_EQ(ns_->list_topics()->size(), 3u) << "failed creates leave nothing behind";
+
+  auto topic = ns_->open_topic("orders");
+  ASSERT_TRUE(topic.is_ok());
+  EXPECT_EQ((*topic)->name(), "orders");
+  EXPECT_EQ((*topic)->partition_count(), 3);
+  Producer producer(*topic);
+  for (int i = 0; i < 7; ++i) ASSERT_TRUE(producer.send(std::nullopt, "v", {.partition = 1}).is_ok());
+  ASSERT_TRUE(producer.send(std::nullopt, "v", {.partition = 2}).is_ok());
+
+  auto info = ns_->describe_topic("orders");
+  ASSERT_TRUE(info.is_ok()) << info.status().to_string();
+  EXPECT_EQ(info->name, "orders");
+  EXPECT_EQ(info->config.partitions, 3);
+  EXPECT_EQ(info->config.segment_bytes, kSmall.segment_bytes);
+  EXPECT_EQ(info->config.segment_count, kSmall.segment_count);
+  EXPECT_EQ(info->config.index_interval, kSmall.index_interval);
+  EXPECT_EQ(info->max_record_bytes, (*topic)->ring(0).max_frame_bytes());
+  EXPECT_GT(info->max_record_bytes, 15000u);
+  ASSERT_EQ(info->partitions.size(), 3u);
+  const std::int64_t latest[3] = {0, 7, 1};
+  for (std::int32_t p = 0; p < 3; ++p) {
+    EXPECT_EQ(info->partitions[p].partition, p);
+    EXPECT_EQ(info->partitions[p].earliest_offset, 0);
+    EXPECT_EQ(info->partitions[p].latest_offset, latest[p]);
+  }
+
+  EXPECT_EQ(ns_->open_topic("missing").status().code(), Code::kNotFound);
+  EXPECT_EQ(ns_->describe_topic("missing").status().code(), Code::kNotFound);
+  EXPECT_EQ(ns_->delete_topic("missing").code(), Code::kNotFound);
+
+  ASSERT_TRUE(ns_->delete_topic("audit.log").is_ok());
+  EXPECT_EQ(ns_->list_topics().value(), (std::vector<std::string>{"Zeta_9", "orders"}));
+  EXPECT_EQ(ns_->open_topic("audit.log").status().code(), Code::kNotFound);
+  EXPECT_EQ(ns_->delete_topic("audit.log").code(), Code::kNotFound);
+}
+
+TEST_P(EveryNamespace, DeleteThenRecreateStartsAfresh) {
+  ASSERT_TRUE(ns_->create_topic("t", small(2)).is_ok());
+  auto old_topic = ns_->open_topic("t");
+  ASSERT_TRUE(old_topic.is_ok());
+  Producer old_producer(*old_topic);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(old_producer.send(std::nullopt, "old").is_ok());
+
+  ASSERT_TRUE(ns_->delete_topic("t").is_ok());
+  ASSERT_TRUE(ns_->create_topic("t", small(3)).is_ok());
+  auto fresh = ns_->open_topic("t");
+  ASSERT_TRUE(fresh.is_ok());
+  EXPECT_NE(fresh->get(), old_topic->get());
+  EXPECT_EQ((*fresh)->partition_count(), 3);
+  auto info = ns_->describe_topic("t");
+  ASSERT_TRUE(info.is_ok());
+  for (const PartitionInfo& p : info->partitions) EXPECT_EQ(p.latest_offset, 0);
+  EXPECT_TRUE(produce_and_read_values(*fresh).empty());
+
+  // The old handle keeps its mapping: it still works but is detached.
+  auto sent = old_producer.send(std::nullopt, "late", {.partition = 0});
+  ASSERT_TRUE(sent.is_ok());
+  std::vector<std::string> old_values = produce_and_read_values(*old_topic);
+  EXPECT_EQ(old_values.size(), 6u);
+  EXPECT_TRUE(produce_and_read_values(*fresh).empty());
+  Producer producer(*fresh);
+  ASSERT_TRUE(producer.send(std::nullopt, "new", {.partition = 0}).is_ok());
+  EXPECT_EQ(produce_and_read_values(*fresh), std::vector<std::string>{"new"});
+}
+
+TEST_P(EveryNamespace, OpenTopicTwiceSharesThePartitions) {
+  ASSERT_TRUE(ns_->create_topic("t", small(1)).is_ok());
+  auto a = ns_->open_topic("t");
+  auto b = ns_->open_topic("t");
+  ASSERT_TRUE(a.is_ok() && b.is_ok());
+  Producer producer(*a);
+  ASSERT_TRUE(producer.send("k", "through a").is_ok());
+  EXPECT_EQ(produce_and_read_values(*b), std::vector<std::string>{"through a"});
+}
+
+TEST_P(EveryNamespace, RegistryHoldsAtMost1024Topics) {
+  constexpr TopicConfig kTiny{.partitions = 1, .segment_bytes = 4096, .segment_count = 4, .index_interval = 64};
+  for (int i = 0; i < 1024; ++i) ASSERT_TRUE(ns_->create_topic("t" + std::to_string(i), kTiny).is_ok()) << i;
+  Status full = ns_->create_topic("one-too-many", kTiny);
+  EXPECT_EQ(full.code(), Code::kResourceExhausted);
+  EXPECT_NE(full.message().find("1024"), std::string::npos) << full.message();
+  ASSERT_TRUE(ns_->delete_topic("t17").is_ok());
+  EXPECT_TRUE(ns_->create_topic("one-too-many", kTiny).is_ok()) << "a deleted topic's entry is reused";
+  EXPECT_EQ(ns_->list_topics()->size(), 1024u);
+}
+
+TEST_P(EveryNamespace, TopicNamesWithDotsNeverCollideWithPartitionNumbers) {
+  // "t" partition 1 and "t.1" partition 0 are objects rill.<ns>.t.1 and rill.<ns>.t.1.0.
+  ASSERT_TRUE(ns_->create_topic("t", small(12)).is_ok());
+  ASSERT_TRUE(ns_->create_topic("t.1", small(1)).is_ok());
+  ASSERT_TRUE(ns_->create_topic("t.1.0", small(1)).is_ok());
+  Producer p1(ns_->open_topic("t").value());
+  Producer p2(ns_->open_topic("t.1").value());
+  Producer p3(ns_->open_topic("t.1.0").value());
+  ASSERT_TRUE(p1.send(std::nullopt, "t/1", {.partition = 1}).is_ok());
+  ASSERT_TRUE(p1.send(std::nullopt, "t/10", {.partition = 10}).is_ok());
+  ASSERT_TRUE(p2.send(std::nullopt, "t.1/0").is_ok());
+  ASSERT_TRUE(p3.send(std::nullopt, "t.1.0/0").is_ok());
+  EXPECT_EQ(produce_and_read_values(ns_->open_topic("t.1").value()), std::vector<std::string>{"t.1/0"});
+  EXPECT_EQ(produce_and_read_values(ns_->open_topic("t.1.0").value()), std::vector<std::string>{"t.1.0/0"});
+  auto t = produce_and_read_values(ns_->open_topic("t").value());
+  EXPECT_EQ(std::multiset<std::string>(t.begin(), t.end()), (std::multiset<std::string>{"t/1", "t/10"}));
+}
+
+// ---------------------------------------------------------------- shared namespaces
+
+TEST(SharedNamespace, TwoOpensOfOneNameSeeTheSameTopics) {
+  ShmGuard guard;
+  auto a = Namespace::open_shared(guard.ns());
+  auto b = Namespace::open_shared(guard.ns());
+  ASSERT_TRUE(a.is_ok() && b.is_ok());
+  EXPECT_EQ((*a)->name(), guard.ns());
+  ASSERT_TRUE((*a)->create_topic("shared", small(2)).is_ok());
+  EXPECT_EQ((*b)->list_topics().value(), std::vector<std::string>{"shared"});
+  EXPECT_EQ((*b)->create_topic("shared", small(2)).code(), Code::kAlreadyExists);
+  auto ta = (*a)->open_topic("shared");
+  auto tb = (*b)->open_topic("shared");
+  ASSERT_TRUE(ta.is_ok() && tb.is_ok());
+  Producer producer(*ta);
+  ASSERT_TRUE(producer.send(std::nullopt, "from a", {.partition = 1}).is_ok());
+  EXPECT_EQ(produce_and_read_values(*tb), std::vector<std::string>{"from a"});
+  ASSERT_TRUE((*b)->delete_topic("shared").is_ok());
+  EXPECT_EQ((*a)->open_topic("shared").status().code(), Code::kNotFound);
+  EXPECT_TRUE((*a)->list_topics()->empty());
+}
+
+TEST(SharedNamespace, DifferentNamespacesNeverCollide) {
+  ShmGuard g1, g2;
+  // One namespace name is a prefix of the other.
+  ShmGuard g3(g1.ns() + "-1");
+  std::shared_ptr<Namespace> spaces[3] = {Namespace::open_shared(g1.ns()).value(), Namespace::open_shared(g2.ns()).value(),
+                                          Namespace::open_shared(g3.ns()).value()};
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(spaces[i]->create_topic("orders", small(1)).is_ok());
+    Producer producer(spaces[i]->open_topic("orders").value());
+    ASSERT_TRUE(producer.send(std::nullopt, "ns" + std::to_string(i)).is_ok());
+  }
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(produce_and_read_values(spaces[i]->open_topic("orders").value()),
+              std::vector<std::string>{"ns" + std::to_string(i)});
+  ASSERT_TRUE(spaces[0]->delete_topic("orders").is_ok());
+  EXPECT_TRUE(spaces[1]->open_topic("orders").is_ok());
+  EXPECT_TRUE(spaces[2]->open_topic("orders").is_ok());
+}
+
+TEST(SharedNamespace, ObjectsAreNamedAfterTheNamespaceAndOwnerOnly) {
+  ShmGuard guard;
+  // Whatever the umask, objects are created 0600.
+  for (mode_t mask : {mode_t{0}, mode_t{077}, mode_t{022}}) {
+    SCOPED_TRACE(mask);
+    const mode_t saved = ::umask(mask);
+    auto ns = Namespace::open_shared(guard.ns());
+    ASSERT_TRUE(ns.is_ok());
+    ASSERT_TRUE((*ns)->create_topic("orders", small(3)).is_ok());
+    ::umask(saved);
+    const std::vector<std::string> expected = {"rill." + guard.ns() + ".orders.0", "rill." + guard.ns() + ".orders.1",
+                                               "rill." + guard.ns() + ".orders.2", "rill." + guard.ns() + ".registry"};
+    EXPECT_EQ(guard.objects(), expected);
+    for (const std::string& name : expected) {
+      struct stat st{};
+      ASSERT_EQ(::stat(("/dev/shm/" + name).c_str(), &st), 0) << name;
+      EXPECT_TRUE(S_ISREG(st.st_mode));
+      EXPECT_EQ(st.st_mode & 07777, 0600u) << name;
+      EXPECT_EQ(st.st_uid, ::geteuid());
+    }
+    ASSERT_TRUE((*ns)->delete_topic("orders").is_ok());
+    EXPECT_EQ(guard.objects(), std::vector<std::string>{"rill." + guard.ns() + ".registry"});
+    ns->reset();
+    testing::remove_shm_objects(guard.ns());
+  }
+}
+
+TEST(SharedNamespace, LongestNamesFitTheObjectNameLimit) {
+  // A 64-character namespace and 249-character topics: object names are
+  // shortened with a hash, stay under NAME_MAX and stay distinct.
+  std::string name = testing::unique_namespace();
+  name.append(64 - name.size(), 'x');
+  ShmGuard guard(name);
+  auto ns = Namespace::open_shared(name);
+  ASSERT_TRUE(ns.is_ok()) << ns.status().to_string();
+  const std::string common(240, 'c');  // longer than the 160 characters kept in object names
+  const std::string a = common + std::string(9, 'a'), b = common + std::string(9, 'b');
+  ASSERT_EQ(a.size(), 249u);
+  ASSERT_TRUE((*ns)->create_topic(a, small(11)).is_ok());
+  ASSERT_TRUE((*ns)->create_topic(b, small(11)).is_ok());
+  const std::vector<std::string> objects = guard.objects();
+  EXPECT_EQ(objects.size(), 23u);
+  for (const std::string& o : objects) EXPECT_LE(o.size(), 255u) << o;
+  EXPECT_EQ((*ns)->list_topics().value(), (std::vector<std::string>{a, b}));
+  Producer pa((*ns)->open_topic(a).value());
+  Producer pb((*ns)->open_topic(b).value());
+  ASSERT_TRUE(pa.send(std::nullopt, "to a", {.partition = 10}).is_ok());
+  ASSERT_TRUE(pb.send(std::nullopt, "to b", {.partition = 10}).is_ok());
+  EXPECT_EQ(produce_and_read_values((*ns)->open_topic(a).value()), std::vector<std::string>{"to a"});
+  EXPECT_EQ(produce_and_read_values((*ns)->open_topic(b).value()), std::vector<std::string>{"to b"});
+  ASSERT_TRUE((*ns)->delete_topic(a).is_ok());
+  EXPECT_EQ(guard.objects().size(), 12u);
+  EXPECT_EQ(produce_and_read_values((*ns)->open_topic(b).value()), std::vector<std::string>{"to b"});
+}
+
+TEST(InProcessNamespace, IsPrivateAndLeavesNoSharedMemory) {
+  auto a = Namespace::in_process();
+  auto b = Namespace::in_process();
+  ASSERT_TRUE(a.is_ok() && b.is_ok());
+  EXPECT_FALSE((*a)->shared());
+  EXPECT_EQ((*a)->name(), "in-process");
+  ASSERT_TRUE((*a)->create_topic("t", small(1)).is_ok());
+  ASSERT_TRUE((*b)->create_topic("t", small(1)).is_ok()) << "same name, other namespace";
+  ASSERT_TRUE((*a)->create_topic("only-a", small(1)).is_ok());
+  EXPECT_EQ((*b)->list_topics().value(), std::vector<std::string>{"t"});
+  EXPECT_EQ((*b)->open_topic("only-a").status().code(), Code::kNotFound);
+  Producer pa((*a)->open_topic("t").value());
+  Producer pb((*b)->open_topic("t").value());
+  ASSERT_TRUE(pa.send(std::nullopt, "a").is_ok());
+  ASSERT_TRUE(pb.send(std::nullopt, "b").is_ok());
+  EXPECT_EQ(produce_and_read_values((*a)->open_topic("t").value()), std::vector<std::string>{"a"});
+  EXPECT_EQ(produce_and_read_values((*b)->open_topic("t").value()), std::vector<std::string>{"b"});
+  EXPECT_TRUE(testing::shm_objects("in-process").empty());
+}
+
+TEST(InProcessNamespace, TopicsOutliveTheirNamespace) {
+  std::shared_ptr<Topic> topic;
+  {
+    auto ns = Namespace::in_process();
+    ASSERT_TRUE(ns.is_ok());
+    ASSERT_TRUE((*ns)->create_topic("t", small(1)).is_ok());
+    topic = (*ns)->open_topic("t").value();
+  }
+  Producer producer(topic);
+  ASSERT_TRUE(producer.send(std::nullopt, "still here").is_ok());
+  EXPECT_EQ(produce_and_read_values(topic), std::vector<std::string>{"still here"});
+}
+
+}  // namespace
+}  // namespace rill

@@ -1,0 +1,225 @@
+// How consumers wait: every wait strategy wakes on a commit, and a blocked
+// consumer burns (almost) no CPU while its topic is idle.
+#include <gtest/gtest.h>
+#include <time.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/log/partition_ring.h"
+#include "rill/rill.h"
+
+namespace rill {
+namespace {
+
+using namespace std::chrono_literals;
+
+// CPU time consumed by the calling thread.
+std::chrono::nanoseconds thread_cpu_time() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+// What a waiting consumer thread saw.
+struct Waited {
+  std::vector<std::string> values;
+  std::vector<std::int32_t> partitions;
+  Status status;
+  std::chrono::nanoseconds cpu{0};
+  std::chrono::steady_clock::duration wall{0};
+};
+
+class WaitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ns_ = Namespace::in_process().value();
+    ASSERT_TRUE(ns_->create_topic("t", {.partitions = 4, .segment_bytes = 65536, .segment_count = 4}).is_ok());
+    topic_ = ns_->open_topic("t").value();
+  }
+
+  // Starts a thread that assigns `partitions` and polls once with `timeout`;
+  // `polling` turns true just before it calls poll().
+  std::future<Waited> wait_in_thread(ConsumerOptions options, std::vector<std::int32_t> partitions,
+                                     std::chrono::nanoseconds timeout, std::atomic<bool>* polling) {
+    return std::async(std::launch::async, [=, this] {
+      Consumer consumer(topic_, options);
+      Waited w;
+      w.status = consumer.assign(partitions);
+      if (!w.status.is_ok()) return w;
+      const auto cpu0 = thread_cpu_time();
+      const auto t0 = std::chrono::steady_clock::now();
+      polling->store(true);
+      PollResult r = consumer.poll(timeout);
+      w.wall = std::chrono::steady_clock::now() - t0;
+      w.cpu = thread_cpu_time() - cpu0;
+      w.status = r.status;
+      for (const RecordView& v : r.records) {
+        w.values.emplace_back(v.value());
+        w.partitions.push_back(v.partition());
+      }
+      return w;
+    });
+  }
+
+  static void wait_until(const std::atomic<bool>& flag) {
+    while (!flag.load()) std::this_thread::sleep_for(1ms);
+  }
+
+  std::shared_ptr<Namespace> ns_;
+  std::shared_ptr<Topic> topic_;
+};
+
+class EveryStrategy : public WaitTest, public ::testing::WithParamInterface<WaitStrategy> {};
+
+INSTANTIATE_TEST_SUITE_P(Strategies, EveryStrategy,
+                         ::testing::Values(WaitStrategy::kBusySpin, WaitStrategy::kSpinThenYield, WaitStrategy::kBlock),
+                         [](const auto& info) { return std::string(wait_strategy_name(info.param)); });
+
+TEST_P(EveryStrategy, WaitingReaderWakesOnCommitAndGetsTheRecord) {
+  std::atomic<bool> polling{false};
+  auto waited = wait_in_thread({.wait = GetParam()}, {0, 1, 2, 3}, 60s, &polling);
+  wait_until(polling);
+  std::this_thread::sleep_for(100ms);  // let it settle into its wait (a futex sleep for kBlock)
+  Producer producer(topic_);
+  ASSERT_TRUE(producer.send("key", "wake up").is_ok());
+  ASSERT_EQ(waited.wait_for(30s), std::future_status::ready) << "the reader never woke";
+  Waited w = waited.get();
+  ASSERT_TRUE(w.status.is_ok()) << w.status.to_string();
+  ASSERT_EQ(w.values.size(), 1u);
+  EXPECT_EQ(w.values[0], "wake up");
+  EXPECT_EQ(w.partitions[0], producer.partition_for("key"));
+}
+
+TEST_P(EveryStrategy, TimeoutOnAnIdleTopicReturnsNothing) {
+  std::atomic<bool> polling{false};
+  Waited w = wait_in_thread({.wait = GetParam()}, {0, 1, 2, 3}, 50ms, &polling).get();
+  EXPECT_TRUE(w.status.is_ok());
+  EXPECT_TRUE(w.values.empty());
+  EXPECT_GE(w.wall, 50ms) << "returned before its timeout";
+}
+
+TEST_F(WaitTest, BlockedReaderOnAnIdleTopicBurnsNoCpu) {
+  // Behaviour, not speed: over a second of waiting, a futex sleeper uses a
+  // few milliseconds of CPU at most; a spinner would use the whole second.
+  std::atomic<bool> polling{false};
+  Waited w = wait_in_thread({.wait = WaitStrategy::kBlock}, {0, 1, 2, 3}, 1s, &polling).get();
+  EXPECT_TRUE(w.status.is_ok());
+  EXPECT_TRUE(w.values.empty());
+  EXPECT_GE(w.wall, 1s);
+  EXPECT_LT(w.cpu, 50ms) << "a blocked consumer burned CPU while idle";
+}
+
+TEST_F(WaitTest, BlockedReaderSleepsThenWakesForALateCommit) {
+  std::atomic<bool> polling{false};
+  auto waited = wait_in_thread({.wait = WaitStrategy::kBlock}, {2}, 120s, &polling);
+  wait_until(polling);
+  std::this_thread::sleep_for(1s);
+  Producer producer(topic_);
+  ASSERT_TRUE(producer.send(std::nullopt, "late", {.partition = 2}).is_ok());
+  ASSERT_EQ(waited.wait_for(60s), std::future_status::ready) << "the reader never woke";
+  Waited w = waited.get();
+  ASSERT_EQ(w.values, std::vector<std::string>{"late"});
+  EXPECT_LT(w.cpu, 50ms) << "a blocked consumer burned CPU while idle";
+  EXPECT_LT(w.wall, 60s) << "woken by the commit, not by its timeout";
+}
+
+TEST_F(WaitTest, ReadersOfOnePartitionSleepThroughCommitsToOthers) {
+  // The partitions of a topic share one doorbell: commits elsewhere wake the
+  // reader, which must go back to sleep and still get its own record.
+  std::atomic<bool> polling{false};
+  auto waited = wait_in_thread({.wait = WaitStrategy::kBlock}, {3}, 120s, &polling);
+  wait_until(polling);
+  std::this_thread::sleep_for(50ms);
+  Producer producer(topic_);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(producer.send(std::nullopt, "other", {.partition = i % 3}).is_ok());
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_NE(waited.wait_for(0s), std::future_status::ready) << "woke without a record of its own";
+  ASSERT_TRUE(producer.send(std::nullopt, "mine", {.partition = 3}).is_ok());
+  ASSERT_EQ(waited.wait_for(60s), std::future_status::ready);
+  Waited w = waited.get();
+  EXPECT_EQ(w.values, std::vector<std::string>{"mine"});
+  EXPECT_EQ(w.partitions, std::vector<std::int32_t>{3});
+}
+
+TEST_F(WaitTest, OneCommitWakesEveryBlockedReader) {
+  constexpr int kReaders = 4;
+  std::atomic<bool> polling[kReaders] = {};
+  std::vector<std::future<Waited>> waits;
+  for (int i = 0; i < kReaders; ++i)
+    waits.push_back(wait_in_thread({.wait = WaitStrategy::kBlock}, {1}, 120s, &polling[i]));
+  for (auto& p : polling) wait_until(p);
+  std::this_thread::sleep_for(100ms);
+  Producer producer(topic_);
+  ASSERT_TRUE(producer.send(std::nullopt, "broadcast", {.partition = 1}).is_ok());
+  for (auto& f : waits) {
+    ASSERT_EQ(f.wait_for(60s), std::future_status::ready);
+    EXPECT_EQ(f.get().values, std::vector<std::string>{"broadcast"});
+  }
+}
+
+TEST_F(WaitTest, BatchesAndReservationsWakeReadersToo) {
+  Producer producer(topic_);
+  {
+    std::atomic<bool> polling{false};
+    auto waited = wait_in_thread({.wait = WaitStrategy::kBlock}, {0}, 120s, &polling);
+    wait_until(polling);
+    std::this_thread::sleep_for(100ms);
+    const Message batch[] = {{.key = std::nullopt, .value = "b1"}, {.key = std::nullopt, .value = "b2"}};
+    ASSERT_EQ(producer.send_batch(batch, 0).value(), 2u);
+    ASSERT_EQ(waited.wait_for(60s), std::future_status::ready);
+    EXPECT_EQ(waited.get().values, (std::vector<std::string>{"b1", "b2"}));
+  }
+  {
+    Consumer at_end(topic_);
+    const std::int32_t parts[] = {0};
+    ASSERT_TRUE(at_end.assign(parts).is_ok());
+    std::atomic<bool> polling{false};
+    auto waited = wait_in_thread({.wait = WaitStrategy::kBlock}, {0}, 120s, &polling);
+    wait_until(polling);
+    auto r = producer.reserve(std::nullopt, 3, {.partition = 0});
+    ASSERT_TRUE(r.is_ok());
+    std::memcpy(r->value().data(), "res", 3);
+    std::this_thread::sleep_for(100ms);
+    EXPECT_NE(waited.wait_for(0s), std::future_status::ready) << "a reservation is not visible before publish()";
+    producer.publish(*r);
+    ASSERT_EQ(waited.wait_for(60s), std::future_status::ready);
+    EXPECT_EQ(waited.get().values, std::vector<std::string>{"res"});
+  }
+}
+
+TEST_F(WaitTest, SeekWaitsBrieflyForAnUnpublishedRecordBeforeIt) {
+  Producer producer(topic_);
+  auto r = producer.reserve(std::nullopt, 1, {.partition = 0});
+  ASSERT_TRUE(r.is_ok());
+  ASSERT_TRUE(producer.send(std::nullopt, "after", {.partition = 0}).is_ok());
+  Consumer c(topic_);
+  const std::int32_t parts[] = {0};
+  ASSERT_TRUE(c.assign(parts).is_ok());
+  // Offset 0 stays unpublished: seeking past it times out after about a second.
+  Status timed_out = c.seek(0, 1);
+  EXPECT_EQ(timed_out.code(), Code::kTimedOut);
+  EXPECT_NE(timed_out.message().find("uncommitted"), std::string::npos) << timed_out.message();
+  // Published meanwhile: the seek succeeds.
+  std::thread publisher([&] {
+    std::this_thread::sleep_for(200ms);
+    r->value()[0] = std::byte{'r'};
+    producer.publish(*r);
+  });
+  Status s = c.seek(0, 1);
+  publisher.join();
+  ASSERT_TRUE(s.is_ok()) << s.to_string();
+  PollResult got = c.poll(0ns);
+  ASSERT_EQ(got.records.size(), 1u);
+  EXPECT_EQ(got.records[0].value(), "after");
+}
+
+}  // namespace
+}  // namespace rill
