@@ -278,8 +278,8 @@ TEST_F(ConsumeCmd, SigintAndSigtermStopCleanlyWithOutputFlushed) {
 }
 
 TEST_F(ConsumeCmd, ClosedStdoutEndsQuietly) {
-  create("t");
-  produce("t", numbered_lines(0, 20000));
+  create("t", {"--segment-size", "16MiB"});
+  produce("t", numbered_lines(0, 200000));  // ~1.4 MB: far more than a pipe holds, so rill must see EPIPE
   const std::string cmd = std::string("bash -c '") + RILL_CLI_PATH + " --ns " + ns() +
                           " consume t -o beginning | head -n 2; echo status=${PIPESTATUS[0]}' 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
