@@ -43,8 +43,12 @@ std::vector<std::string> split_lines(std::string_view text) {
   return lines;
 }
 
-std::vector<std::string> CliResult::out_lines() const { return split_lines(out); }
-std::vector<std::string> CliResult::err_lines() const { return split_lines(err); }
+std::vector<std::string> CliResult::out_lines() const {
+  return split_lines(out);
+}
+std::vector<std::string> CliResult::err_lines() const {
+  return split_lines(err);
+}
 
 RillProcess::RillProcess(const std::vector<std::string>& args, const std::vector<std::string>& env) {
   ignore_sigpipe_once();
@@ -138,7 +142,9 @@ bool RillProcess::read_until(const std::function<bool(const std::string&)>& done
   return true;
 }
 
-void RillProcess::signal(int sig) { ::kill(pid_, sig); }
+void RillProcess::signal(int sig) {
+  ::kill(pid_, sig);
+}
 
 CliResult RillProcess::finish(std::string_view input, std::chrono::milliseconds timeout) {
   CliResult r;
@@ -194,7 +200,9 @@ CliTest::CliTest() {
   remove_shm_objects(ns_);  // a previous run with a recycled pid may have left some
 }
 
-void CliTest::TearDown() { remove_shm_objects(ns_); }
+void CliTest::TearDown() {
+  remove_shm_objects(ns_);
+}
 
 std::vector<std::string> CliTest::with_ns(std::vector<std::string> args) const {
   args.insert(args.begin(), {"--ns", ns_});

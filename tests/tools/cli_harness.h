@@ -18,8 +18,8 @@
 namespace rill::cli::testing {
 
 struct CliResult {
-  int exit_code = -1;     // -1 when killed by a signal
-  int term_signal = 0;    // the signal that killed it, or 0
+  int exit_code = -1;   // -1 when killed by a signal
+  int term_signal = 0;  // the signal that killed it, or 0
   bool timed_out = false;
   std::string out;
   std::string err;

@@ -29,7 +29,9 @@ std::int64_t now_ms() {
       .count();
 }
 
-std::size_t count_lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+std::size_t count_lines(const std::string& s) {
+  return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 class ConsumeCmd : public CliTest {
  protected:
@@ -300,8 +302,8 @@ TEST_F(ConsumeCmd, ChecksumsAreVerified) {
   ASSERT_GE(fd, 0) << path;
   struct stat st {};
   ASSERT_EQ(::fstat(fd, &st), 0);
-  auto* bytes = static_cast<char*>(::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE,
-                                          MAP_SHARED, fd, 0));
+  auto* bytes = static_cast<char*>(
+      ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
   ASSERT_NE(bytes, MAP_FAILED);
   const std::string_view all(bytes, static_cast<std::size_t>(st.st_size));
   const std::size_t at = all.find("CORRUPTME");

@@ -14,8 +14,8 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(CliDemo, SmallRunIsExactlyOnceAndCleansUp) {
-  RillProcess demo({"demo", "--records", "20000", "--latency-records", "5000", "--producers", "2", "--consumers",
-                    "2", "--partitions", "3"});
+  RillProcess demo({"demo", "--records", "20000", "--latency-records", "5000", "--producers", "2", "--consumers", "2",
+                    "--partitions", "3"});
   const std::string ns = "demo-" + std::to_string(demo.pid());
   auto r = demo.finish({}, 120s);
   EXPECT_FALSE(r.timed_out);
@@ -58,11 +58,10 @@ TEST(CliDemo, InterruptStopsChildrenAndRemovesEverything) {
 }
 
 TEST(CliDemo, BadOptionsAreOneErrorLine) {
-  for (std::vector<std::string> args : {std::vector<std::string>{"demo", "--producers", "0"},
-                                        std::vector<std::string>{"demo", "--value-size", "8"},
-                                        std::vector<std::string>{"demo", "--wait", "nap"},
-                                        std::vector<std::string>{"demo", "--segment-size", "4KiB", "--value-size",
-                                                                 "8000"}}) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"demo", "--producers", "0"}, std::vector<std::string>{"demo", "--value-size", "8"},
+        std::vector<std::string>{"demo", "--wait", "nap"},
+        std::vector<std::string>{"demo", "--segment-size", "4KiB", "--value-size", "8000"}}) {
     auto r = run_rill(args);
     EXPECT_NE(r.exit_code, 0);
     ASSERT_EQ(r.err_lines().size(), 1u) << r.err;

@@ -73,7 +73,8 @@ TEST_F(ProduceCmd, KeyedLinesLandInTheirKeysPartitionInOrderWithDenseOffsets) {
   EXPECT_EQ(produced.err, "");
 
   std::map<std::string, int> partition_of_key;
-  for (int k = 0; k < 37; ++k) partition_of_key["key" + std::to_string(k)] = partition_for("key" + std::to_string(k), kPartitions);
+  for (int k = 0; k < 37; ++k)
+    partition_of_key["key" + std::to_string(k)] = partition_for("key" + std::to_string(k), kPartitions);
 
   auto lines = read_back("t");
   ASSERT_EQ(lines.size(), static_cast<std::size_t>(kRecords));
@@ -102,7 +103,7 @@ TEST_F(ProduceCmd, KeyDelimiterSplitsAtTheFirstAndLinesWithoutItHaveANullKey) {
             0);
   auto lines = read_back("t");
   ASSERT_EQ(lines.size(), 7u);
-  const std::vector<std::pair<long long, std::string>> keys{{1, "a"}, {1, "b"}, {-1, ""}, {0, ""},
+  const std::vector<std::pair<long long, std::string>> keys{{1, "a"}, {1, "b"}, {-1, ""},   {0, ""},
                                                             {1, "c"}, {-1, ""}, {4, "last"}};
   const std::vector<std::string> values{"1", "x:y", "no delimiter", "empty key", "", "", "no newline"};
   for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -169,7 +170,8 @@ TEST_F(ProduceCmd, OversizeRecordIsRejectedNamingItsLineAndEarlierLinesStaySent)
 
 TEST_F(ProduceCmd, AcksAcceptsKafkasValuesOnly) {
   ASSERT_EQ(rill({"topic", "create", "t"}).exit_code, 0);
-  for (const char* acks : {"0", "1", "all"}) EXPECT_EQ(rill({"produce", "t", "--acks", acks}, "x\n").exit_code, 0) << acks;
+  for (const char* acks : {"0", "1", "all"})
+    EXPECT_EQ(rill({"produce", "t", "--acks", acks}, "x\n").exit_code, 0) << acks;
   EXPECT_EQ(read_back("t").size(), 3u);
   expect_one_error_line(rill({"produce", "t", "--acks", "2"}, "y\n"), "--acks");
   expect_one_error_line(rill({"produce", "t", "-K", ""}, "y\n"), "delimiter");

@@ -11,7 +11,9 @@ namespace {
 
 using TopicCmd = CliTest;
 
-bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
 
 TEST_F(TopicCmd, CreateListDescribeDelete) {
   auto created = rill({"topic", "create", "orders", "--partitions", "3", "--segment-size", "64KiB", "--segments", "6"});
@@ -121,7 +123,8 @@ TEST_F(TopicCmd, CreatingTwiceFailsAndKeepsTheFirst) {
 TEST_F(TopicCmd, HelpExitsZeroAndDescribesFlags) {
   auto help = run_rill({"--help"});
   EXPECT_EQ(help.exit_code, 0);
-  for (const char* word : {"topic", "produce", "consume", "demo", "--ns"}) EXPECT_TRUE(contains(help.out, word)) << word;
+  for (const char* word : {"topic", "produce", "consume", "demo", "--ns"})
+    EXPECT_TRUE(contains(help.out, word)) << word;
   auto create = run_rill({"topic", "create", "--help"});
   EXPECT_EQ(create.exit_code, 0);
   for (const char* word : {"--partitions", "--segment-size", "--segments", "--index-interval", "MiB"})

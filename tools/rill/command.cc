@@ -26,7 +26,8 @@ Status topic_not_found(const GlobalOptions& global, const std::string& message, 
 Result<std::shared_ptr<Namespace>> open_namespace(const GlobalOptions& global, bool create) {
   if (Status s = Namespace::validate_namespace_name(global.ns); !s) return s.with_context("--ns");
   if (!create && !ipc::shared_region_exists("rill." + global.ns + ".registry"))
-    return Status(Code::kNotFound, "namespace '" + global.ns + "' does not exist (its first `rill topic create` makes it)");
+    return Status(Code::kNotFound,
+                  "namespace '" + global.ns + "' does not exist (its first `rill topic create` makes it)");
   auto ns = Namespace::open_shared(global.ns);
   if (!ns) return ns.status().with_context("opening namespace '" + global.ns + "'");
   return ns;
@@ -39,7 +40,8 @@ Result<std::shared_ptr<Topic>> open_topic(const GlobalOptions& global, const std
     return topic_not_found(global, "topic '" + name + "' does not exist in namespace '" + global.ns + "'", name);
   if (!ns) return ns.status();
   auto topic = (*ns)->open_topic(name);
-  if (!topic && topic.status().code() == Code::kNotFound) return topic_not_found(global, topic.status().message(), name);
+  if (!topic && topic.status().code() == Code::kNotFound)
+    return topic_not_found(global, topic.status().message(), name);
   return topic;
 }
 

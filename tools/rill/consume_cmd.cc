@@ -4,10 +4,9 @@
 // kcat-style consumer. Records are formatted into an OutputBuffer and written
 // out whenever the consumer has drained what the log held (so output appears
 // promptly when idle, and in large writes when busy).
-#include <CLI/CLI.hpp>
-
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -63,15 +62,16 @@ Result<std::int64_t> start_in_partition(const Consumer& consumer, std::int32_t p
     return std::clamp(latest - start.value, earliest, latest);
   const std::string where = "partition " + std::to_string(p) + ": offset " + std::to_string(start.value);
   if (start.value > latest) {
-    Status s = reset_or_refuse(strict, where + " is past the end of the log (next offset " + std::to_string(latest) + ")",
-                               "starting at the end");
+    Status s =
+        reset_or_refuse(strict, where + " is past the end of the log (next offset " + std::to_string(latest) + ")",
+                        "starting at the end");
     if (!s) return s;
     return latest;
   }
   if (start.value < earliest) {
-    Status s = reset_or_refuse(strict, where + " is no longer retained (earliest " + std::to_string(earliest) + ")",
-                               "starting at the earliest, " + std::to_string(earliest - start.value) +
-                                   " records skipped");
+    Status s =
+        reset_or_refuse(strict, where + " is no longer retained (earliest " + std::to_string(earliest) + ")",
+                        "starting at the earliest, " + std::to_string(earliest - start.value) + " records skipped");
     if (!s) return s;
     return earliest;
   }
@@ -82,11 +82,15 @@ Result<std::int64_t> start_in_partition(const Consumer& consumer, std::int32_t p
 Status position_consumer(Consumer& consumer, const StartOffset& start, bool strict) {
   using Kind = StartOffset::Kind;
   switch (start.kind) {
-    case Kind::kBeginning: return consumer.seek_to_beginning();
-    case Kind::kEnd: return consumer.seek_to_end();
-    case Kind::kTimestamp: return consumer.seek_to_time(start.value * 1'000'000);
+    case Kind::kBeginning:
+      return consumer.seek_to_beginning();
+    case Kind::kEnd:
+      return consumer.seek_to_end();
+    case Kind::kTimestamp:
+      return consumer.seek_to_time(start.value * 1'000'000);
     case Kind::kAbsolute:
-    case Kind::kFromEnd: break;
+    case Kind::kFromEnd:
+      break;
   }
   for (std::int32_t p : consumer.assignment()) {
     auto target = start_in_partition(consumer, p, start, strict);
@@ -227,8 +231,8 @@ int run_consume(const GlobalOptions& global, const ConsumeOptions& o) {
   options.start_at_earliest = start->kind == StartOffset::Kind::kBeginning;
   options.verify_checksums = true;
   Consumer consumer(*topic, options);
-  Status assigned = o.partition >= 0 ? consumer.assign(std::span<const std::int32_t>(&o.partition, 1))
-                                     : consumer.assign_all();
+  Status assigned =
+      o.partition >= 0 ? consumer.assign(std::span<const std::int32_t>(&o.partition, 1)) : consumer.assign_all();
   if (!assigned) return report_error(assigned.with_context("-p"));
   if (Status s = position_consumer(consumer, *start, o.strict); !s)
     return report_error(s.with_context("topic '" + o.topic + "'"));
@@ -257,8 +261,7 @@ void add_consume_command(CLI::App& root, const GlobalOptions& global, CommandTab
   c->add_option("-c,--count", o->count, "Exit after COUNT records")->check(non_negative());
   c->add_flag("-e,--exit", o->exit_at_end,
               "Exit once every partition reached its end (the latest offset at the moment it got there)");
-  c->add_option("-p,--partition", o->partition, "Read only this partition (default: all)")
-      ->check(non_negative());
+  c->add_option("-p,--partition", o->partition, "Read only this partition (default: all)")->check(non_negative());
   CLI::Option* f = c->add_option("-f,--format", o->format,
                                  "Output format, kcat's tokens: %t topic, %p partition, %o offset, %k key, %s value, "
                                  "%T timestamp (ms), %S value size, %K key size (-1 if null), %h headers, %% a percent "

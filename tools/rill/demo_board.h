@@ -34,7 +34,7 @@ struct DemoConfig {
   int producers = 2;
   int consumers = 2;
   int partitions = 2;
-  std::uint64_t records = 1'000'000;        // per producer, phase 0
+  std::uint64_t records = 1'000'000;       // per producer, phase 0
   std::uint64_t latency_records = 20'000;  // per producer, phase 1 (0: no phase 1)
   std::uint64_t rate = 10'000;             // per producer per second in phase 1; 0 = as fast as possible
   std::uint32_t value_size = 64;
@@ -74,12 +74,12 @@ struct alignas(64) DemoConsumerSlot {
   std::atomic<std::uint64_t> received;  // progress for the watchdog (relaxed)
   std::uint64_t phase_received[kDemoPhases];
   std::int64_t phase_last_ns[kDemoPhases];  // monotonic time of the phase's last record
-  std::uint64_t lost;          // sequence gaps: records never seen
-  std::uint64_t out_of_order;  // duplicates or records behind one already seen
-  std::uint64_t misrouted;     // a record in a partition its sequence does not map to
-  std::uint64_t malformed;     // a value too short or naming no producer
-  std::uint64_t corrupt;       // checksum failures reported by poll()
-  std::uint64_t skipped;       // records the ring overwrote before this consumer read them
+  std::uint64_t lost;                       // sequence gaps: records never seen
+  std::uint64_t out_of_order;               // duplicates or records behind one already seen
+  std::uint64_t misrouted;                  // a record in a partition its sequence does not map to
+  std::uint64_t malformed;                  // a value too short or naming no producer
+  std::uint64_t corrupt;                    // checksum failures reported by poll()
+  std::uint64_t skipped;                    // records the ring overwrote before this consumer read them
   LatencyHistogram latency[kDemoPhases];
   char error[256];
 };

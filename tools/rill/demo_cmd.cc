@@ -3,15 +3,16 @@
 // open it by name, watches them, prints throughput, latency percentiles and
 // the exactly-once verdict, and removes every shared-memory object it made —
 // on success, on failure and on SIGINT/SIGTERM.
-#include <CLI/CLI.hpp>
-
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <string>
@@ -63,18 +64,25 @@ struct Child {
 
 std::string format_ns(std::int64_t ns) {
   char buf[32];
-  if (ns < 1'000) std::snprintf(buf, sizeof buf, "%lld ns", static_cast<long long>(ns));
-  else if (ns < 1'000'000) std::snprintf(buf, sizeof buf, "%.2f us", static_cast<double>(ns) / 1e3);
-  else if (ns < 1'000'000'000) std::snprintf(buf, sizeof buf, "%.2f ms", static_cast<double>(ns) / 1e6);
-  else std::snprintf(buf, sizeof buf, "%.2f s", static_cast<double>(ns) / 1e9);
+  if (ns < 1'000)
+    std::snprintf(buf, sizeof buf, "%lld ns", static_cast<long long>(ns));
+  else if (ns < 1'000'000)
+    std::snprintf(buf, sizeof buf, "%.2f us", static_cast<double>(ns) / 1e3);
+  else if (ns < 1'000'000'000)
+    std::snprintf(buf, sizeof buf, "%.2f ms", static_cast<double>(ns) / 1e6);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f s", static_cast<double>(ns) / 1e9);
   return buf;
 }
 
 std::string format_rate(double per_second) {
   char buf[32];
-  if (per_second >= 1e6) std::snprintf(buf, sizeof buf, "%.2f M records/s", per_second / 1e6);
-  else if (per_second >= 1e3) std::snprintf(buf, sizeof buf, "%.1f k records/s", per_second / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.0f records/s", per_second);
+  if (per_second >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.2f M records/s", per_second / 1e6);
+  else if (per_second >= 1e3)
+    std::snprintf(buf, sizeof buf, "%.1f k records/s", per_second / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f records/s", per_second);
   return buf;
 }
 
@@ -239,7 +247,8 @@ class DemoRun {
       const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
       if (c.producers + c.consumers > cpus)
         std::printf("  (%d processes share %ld CPUs: latency includes waiting for a CPU%s)\n",
-                    c.producers + c.consumers, cpus, c.wait == WaitStrategy::kBlock ? "" : ", more so as consumers spin");
+                    c.producers + c.consumers, cpus,
+                    c.wait == WaitStrategy::kBlock ? "" : ", more so as consumers spin");
     }
     std::printf("  (percentiles are upper bounds of log-linear buckets, at most 3.1%% high; min/max exact)\n\n");
 
@@ -259,9 +268,10 @@ class DemoRun {
                   " overwritten before read";
     }
     if (exact)
-      std::printf("exactly once, in order: yes (each of %d consumers received all %llu records once, in each "
-                  "producer's order, checksums verified)\n",
-                  c.consumers, static_cast<unsigned long long>(expected));
+      std::printf(
+          "exactly once, in order: yes (each of %d consumers received all %llu records once, in each "
+          "producer's order, checksums verified)\n",
+          c.consumers, static_cast<unsigned long long>(expected));
     else
       std::printf("exactly once, in order: NO (expected %llu records per consumer%s)\n",
                   static_cast<unsigned long long>(expected), problems.c_str());
@@ -303,7 +313,8 @@ class DemoRun {
       c.running = false;
       if (!WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0) {
         std::string why = child_errors();
-        return Status(Code::kInternal, c.name() + " " + describe_exit(c.status) + (why.empty() ? "" : " (" + why + ")"));
+        return Status(Code::kInternal,
+                      c.name() + " " + describe_exit(c.status) + (why.empty() ? "" : " (" + why + ")"));
       }
     }
     return Status::ok();
@@ -367,12 +378,13 @@ int run_demo(const DemoOptions& o) {
   config.consumers = o.consumers;
   config.partitions = o.partitions;
   config.records = o.records;
-  config.latency_records =
-      o.latency_records >= 0 ? static_cast<std::uint64_t>(o.latency_records)
-                             : std::min<std::uint64_t>(o.records, o.rate ? o.rate * kLatencyPhaseSeconds : kFullSpeedLatencyRecords);
+  const std::uint64_t default_latency_records = o.rate ? o.rate * kLatencyPhaseSeconds : kFullSpeedLatencyRecords;
+  config.latency_records = o.latency_records >= 0 ? static_cast<std::uint64_t>(o.latency_records)
+                                                  : std::min(o.records, default_latency_records);
   config.rate = o.rate;
   config.value_size = o.value_size;
-  if (!parse_wait_strategy(o.wait, &config.wait)) return report_error("--wait: '" + o.wait + "' is not spin, yield or block");
+  if (!parse_wait_strategy(o.wait, &config.wait))
+    return report_error("--wait: '" + o.wait + "' is not spin, yield or block");
 
   install_stop_handlers();
   DemoRun run(config);
@@ -380,7 +392,8 @@ int run_demo(const DemoOptions& o) {
   Status started = run.start_children();
   Status finished = started ? run.supervise() : started;
   if (stop_requested()) {
-    report_error("interrupted by " + std::string(strsignal(stop_signal())) + "; stopped the children and removed the "
+    report_error("interrupted by " + std::string(strsignal(stop_signal())) +
+                 "; stopped the children and removed the "
                  "demo's topic and namespace");
     return kExitInterrupted;
   }

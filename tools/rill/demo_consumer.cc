@@ -109,8 +109,8 @@ class DemoConsumer {
     for (std::uint64_t next : next_) all = all && next >= end;
     if (all) return true;
     // Pairs with the producers' release increments.
-    if (!idle || board_.producers_done[phase].load(std::memory_order_acquire) <
-                     static_cast<std::uint32_t>(config_.producers))
+    if (!idle ||
+        board_.producers_done[phase].load(std::memory_order_acquire) < static_cast<std::uint32_t>(config_.producers))
       return false;
     for (std::int32_t p = 0; p < config_.partitions; ++p)
       if (consumer_.position(p) < consumer_.latest_offset(p)) return false;

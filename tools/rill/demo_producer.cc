@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
 #include <ctime>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -133,7 +133,8 @@ class DemoProducer {
   // every consumer drained phase `phase`.
   bool wait_for_consumers(int phase) {
     // Pairs with the consumers' release increments.
-    while (board_.consumers_done[phase].load(std::memory_order_acquire) < static_cast<std::uint32_t>(config_.consumers)) {
+    while (board_.consumers_done[phase].load(std::memory_order_acquire) <
+           static_cast<std::uint32_t>(config_.consumers)) {
       if (board_.abort.load(std::memory_order_relaxed)) return false;
       sleep_until(monotonic_now_ns() + 200'000);
     }

@@ -30,6 +30,8 @@ int report_error(const Status& status) {
   return report_error(status.message());
 }
 
-void report_warning(std::string_view message) { print_line("rill: warning: ", message); }
+void report_warning(std::string_view message) {
+  print_line("rill: warning: ", message);
+}
 
 }  // namespace rill::cli

@@ -14,8 +14,8 @@ namespace rill::cli {
 
 // Process exit codes of every command.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;  // the command ran and failed (unknown topic, bad data, ...)
-inline constexpr int kExitUsage = 2;    // the command line itself is wrong (CLI11 parse errors)
+inline constexpr int kExitFailure = 1;        // the command ran and failed (unknown topic, bad data, ...)
+inline constexpr int kExitUsage = 2;          // the command line itself is wrong (CLI11 parse errors)
 inline constexpr int kExitInterrupted = 130;  // rill demo stopped by SIGINT/SIGTERM (128 + SIGINT)
 
 // Prints "rill: error: <message>" and returns kExitFailure.

@@ -7,7 +7,9 @@
 
 namespace rill::cli {
 
-void LatencyHistogram::clear() { std::memset(this, 0, sizeof *this); }
+void LatencyHistogram::clear() {
+  std::memset(this, 0, sizeof *this);
+}
 
 std::size_t LatencyHistogram::bucket_of(std::uint64_t ns) noexcept {
   if (ns < kSubBuckets) return static_cast<std::size_t>(ns);
@@ -51,8 +53,7 @@ std::int64_t LatencyHistogram::percentile(double q) const {
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < kBuckets; ++i) {
     seen += counts[i];
-    if (seen >= rank)
-      return std::clamp(static_cast<std::int64_t>(bucket_upper_bound(i)), min, max);
+    if (seen >= rank) return std::clamp(static_cast<std::int64_t>(bucket_upper_bound(i)), min, max);
   }
   return max;
 }

@@ -3,7 +3,6 @@
 // Every line of stdin (without its '\n') becomes one record, sent as soon as
 // it is read, so records before a failing line stay sent.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -89,9 +88,10 @@ void add_produce_command(CLI::App& root, const GlobalOptions& global, CommandTab
   c->add_option("-K,--key-delimiter", o->key_delimiter,
                 "Split each line at the first DELIM into key and value (kcat's -K); a line without DELIM is a "
                 "value with a null key")
-      ->check([](const std::string& s) { return s.empty() ? std::string("the delimiter cannot be empty") : std::string(); });
-  c->add_option("-p,--partition", o->partition, "Send every record to this partition")
-      ->check(non_negative());
+      ->check([](const std::string& s) {
+        return s.empty() ? std::string("the delimiter cannot be empty") : std::string();
+      });
+  c->add_option("-p,--partition", o->partition, "Send every record to this partition")->check(non_negative());
   c->add_option("--acks", o->acks,
                 "Acknowledgement level, as Kafka's: 0, 1 or all. Topics are in memory only for now, so all three "
                 "mean the same: a record is acknowledged once it is visible to consumers")

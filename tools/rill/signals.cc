@@ -7,7 +7,9 @@ namespace {
 
 volatile std::sig_atomic_t g_stop_signal = 0;
 
-extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+extern "C" void on_stop_signal(int sig) {
+  g_stop_signal = sig;
+}
 
 }  // namespace
 
@@ -24,7 +26,11 @@ void install_stop_handlers() {
   sigaction(SIGPIPE, &ignore, nullptr);
 }
 
-bool stop_requested() noexcept { return g_stop_signal != 0; }
-int stop_signal() noexcept { return g_stop_signal; }
+bool stop_requested() noexcept {
+  return g_stop_signal != 0;
+}
+int stop_signal() noexcept {
+  return g_stop_signal;
+}
 
 }  // namespace rill::cli

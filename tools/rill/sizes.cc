@@ -20,13 +20,13 @@ constexpr std::array<Unit, 13> kUnits{{
     {"k", kKi},
     {"kib", kKi},
     {"kb", 1000},
-    {"m", kKi * kKi},
-    {"mib", kKi * kKi},
+    {"m", kKi* kKi},
+    {"mib", kKi* kKi},
     {"mb", 1000 * 1000},
-    {"g", kKi * kKi * kKi},
-    {"gib", kKi * kKi * kKi},
+    {"g", kKi* kKi* kKi},
+    {"gib", kKi* kKi* kKi},
     {"gb", 1000 * 1000 * 1000},
-    {"tib", kKi * kKi * kKi * kKi},
+    {"tib", kKi* kKi* kKi* kKi},
     {"tb", 1000ull * 1000 * 1000 * 1000},
 }};
 
@@ -34,8 +34,9 @@ Status bad_size(std::string_view text, std::string_view why) {
   // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string here.
   std::string message;
   message.append("'").append(text).append("' is not a size (").append(why);
-  message.append("); write bytes, optionally with a unit: KiB, MiB, GiB (1024-based) or KB, MB, GB (1000-based), "
-                 "e.g. 4MiB");
+  message.append(
+      "); write bytes, optionally with a unit: KiB, MiB, GiB (1024-based) or KB, MB, GB (1000-based), "
+      "e.g. 4MiB");
   return Status(Code::kInvalidArgument, std::move(message));
 }
 

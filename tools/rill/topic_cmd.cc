@@ -1,6 +1,5 @@
 // rill topic create | list | describe | delete
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <limits>
 #include <memory>
@@ -42,10 +41,11 @@ int run_create(const GlobalOptions& global, const CreateOptions& o) {
   if (!ns) return report_error(ns.status());
   if (Status s = (*ns)->create_topic(o.name, config); !s) return report_error(s);
   if (global.verbose)
-    std::fprintf(stderr, "rill: created topic '%s' in namespace '%s': %d partitions x %u segments of %s (%s of shared memory)\n",
-                 o.name.c_str(), global.ns.c_str(), config.partitions, config.segment_count,
-                 format_size(config.segment_bytes).c_str(),
-                 format_size(config.partition_bytes() * static_cast<std::uint64_t>(config.partitions)).c_str());
+    std::fprintf(
+        stderr, "rill: created topic '%s' in namespace '%s': %d partitions x %u segments of %s (%s of shared memory)\n",
+        o.name.c_str(), global.ns.c_str(), config.partitions, config.segment_count,
+        format_size(config.segment_bytes).c_str(),
+        format_size(config.partition_bytes() * static_cast<std::uint64_t>(config.partitions)).c_str());
   return kExitOk;
 }
 
@@ -93,7 +93,8 @@ int run_delete(const GlobalOptions& global, const std::string& name) {
     return report_error("topic '" + name + "' does not exist in namespace '" + global.ns + "'");
   if (!ns) return report_error(ns.status());
   if (Status s = (*ns)->delete_topic(name); !s) return report_error(s);
-  if (global.verbose) std::fprintf(stderr, "rill: deleted topic '%s' from namespace '%s'\n", name.c_str(), global.ns.c_str());
+  if (global.verbose)
+    std::fprintf(stderr, "rill: deleted topic '%s' from namespace '%s'\n", name.c_str(), global.ns.c_str());
   return kExitOk;
 }
 
@@ -136,8 +137,8 @@ void add_topic_command(CLI::App& root, const GlobalOptions& global, CommandTable
   table.add(d, [&global, describe_name] { return run_describe(global, *describe_name); });
 
   auto delete_name = std::make_shared<std::string>();
-  CLI::App* x = topic->add_subcommand(
-      "delete", "Delete a topic; processes that have it open keep reading until they close it");
+  CLI::App* x =
+      topic->add_subcommand("delete", "Delete a topic; processes that have it open keep reading until they close it");
   x->fallthrough();
   x->add_option("NAME", *delete_name, "Topic name")->required();
   table.add(x, [&global, delete_name] { return run_delete(global, *delete_name); });
