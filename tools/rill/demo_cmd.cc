@@ -397,7 +397,7 @@ int run_demo(const DemoOptions& o) {
                  "demo's topic and namespace");
     return kExitInterrupted;
   }
-  if (!finished) return report_error(finished);
+  if (!finished) return report_error(finished.message() + "; the other processes were stopped and the demo's topic removed");
   return run.report() ? kExitOk : report_error("some records were not received exactly once, in order (see above)");
 }
 
