@@ -1,0 +1,322 @@
+// rill_bench_micro: the hot paths alone, on one thread, so that a change's
+// cost shows by itself (in ns here, or in instructions under callgrind; see
+// bench/README.md). Every benchmark reports items/s per record.
+//
+// Records are 64-byte values with no key and no headers: 112-byte frames.
+#include <xxhash.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "core/log/partition_ring.h"
+#include "ipc/region.h"
+#include "rill/rill.h"
+
+namespace rill::bench {
+namespace {
+
+constexpr std::size_t kValueBytes = 64;
+constexpr std::uint32_t kFrameBytes = 48 + kValueBytes;
+// As the transport benchmarks: 8 MiB segments x 8.
+constexpr log::PartitionGeometry kGeometry{8ull << 20, 8, 4096};
+const TopicConfig kTopicConfig{.partitions = 1, .segment_bytes = 8ull << 20, .segment_count = 8};
+// Records pre-filled for the read benchmarks: within the ring's retention
+// (5 full segments of ~74,000 records), so that nothing is overrun.
+constexpr std::int64_t kFilled = 262'144;
+
+std::string value64() { return std::string(kValueBytes, 'v'); }
+
+// A ring over anonymous memory, as the log layer sees it.
+struct Ring {
+  std::unique_ptr<ipc::Region> region;
+  log::PartitionRing ring;
+};
+
+std::optional<Ring> make_ring(benchmark::State& state) {
+  auto region = ipc::create_anonymous_region(kGeometry.region_bytes());
+  if (!region) {
+    state.SkipWithError(region.status().to_string().c_str());
+    return std::nullopt;
+  }
+  auto ring = log::PartitionRing::create((*region)->bytes(), kGeometry, 0, nullptr);
+  if (!ring) {
+    state.SkipWithError(ring.status().to_string().c_str());
+    return std::nullopt;
+  }
+  return Ring{std::move(*region), *ring};
+}
+
+std::shared_ptr<Topic> make_topic(benchmark::State& state, const TopicConfig& config = kTopicConfig) {
+  auto ns = Namespace::in_process();
+  if (!ns) {
+    state.SkipWithError(ns.status().to_string().c_str());
+    return nullptr;
+  }
+  if (Status s = (*ns)->create_topic("micro", config); !s) {
+    state.SkipWithError(s.to_string().c_str());
+    return nullptr;
+  }
+  auto topic = (*ns)->open_topic("micro");
+  if (!topic) {
+    state.SkipWithError(topic.status().to_string().c_str());
+    return nullptr;
+  }
+  return *topic;  // keeps its regions alive without the namespace
+}
+
+bool append(log::PartitionRing& ring, std::string_view value, std::int64_t ts) {
+  log::Claim claim;
+  if (ring.claim(static_cast<std::uint32_t>(log::align_frame(kFrameBytes)), 1, &claim) != log::ClaimStatus::kOk)
+    return false;
+  log::encode_frame(claim.data, claim.first_offset, ts, std::nullopt, value, {}, 0);
+  ring.commit(claim, claim.data, kFrameBytes);
+  return true;
+}
+
+// ---------------------------------------------------------------- produce
+
+// The log layer's append: claim (CAS + cleaning two segments ahead), encode
+// (fields, value copy, XXH3), commit (release store). Fixed timestamp: no clock.
+void BM_RingClaimEncodeCommit(benchmark::State& state) {
+  auto r = make_ring(state);
+  if (!r) return;
+  const std::string value = value64();
+  for (auto _ : state) {
+    if (!append(r->ring, value, 1)) {
+      state.SkipWithError("claim failed");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RingClaimEncodeCommit);
+
+// As above plus notify(): what Producer::send adds on top of the ring (a seq_cst
+// fence and a load of the doorbell's sleeper count).
+void BM_RingClaimEncodeCommitNotify(benchmark::State& state) {
+  auto r = make_ring(state);
+  if (!r) return;
+  const std::string value = value64();
+  for (auto _ : state) {
+    if (!append(r->ring, value, 1)) {
+      state.SkipWithError("claim failed");
+      break;
+    }
+    r->ring.notify();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RingClaimEncodeCommitNotify);
+
+// claim + commit of an unwritten frame: the ring's bookkeeping alone.
+void BM_RingClaimCommit(benchmark::State& state) {
+  auto r = make_ring(state);
+  if (!r) return;
+  for (auto _ : state) {
+    log::Claim claim;
+    if (r->ring.claim(static_cast<std::uint32_t>(log::align_frame(kFrameBytes)), 1, &claim) != log::ClaimStatus::kOk) {
+      state.SkipWithError("claim failed");
+      break;
+    }
+    r->ring.commit(claim, claim.data, kFrameBytes);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RingClaimCommit);
+
+// encode_frame into one scratch frame (fields, value copy, XXH3): no ring.
+void BM_EncodeFrame(benchmark::State& state) {
+  alignas(64) std::array<std::byte, 128> frame{};
+  const std::string value = value64();
+  std::int64_t offset = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(log::encode_frame(frame.data(), offset++, 1, std::nullopt, value, {}, 0));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_EncodeFrame);
+
+// The record checksum: XXH3-64 over bytes [16, 112) of a 112-byte frame.
+void BM_FrameChecksum112(benchmark::State& state) {
+  alignas(64) std::array<std::byte, 128> frame{};
+  log::encode_frame(frame.data(), 0, 1, std::nullopt, value64(), {}, 0);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(frame.data());
+    benchmark::DoNotOptimize(log::frame_checksum(frame.data(), kFrameBytes));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FrameChecksum112);
+
+// XXH3-64 of all 112 bytes, straight from xxhash.h.
+void BM_Xxh3_112(benchmark::State& state) {
+  alignas(64) std::array<std::byte, 112> bytes{};
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(bytes.data());
+    benchmark::DoNotOptimize(XXH3_64bits(bytes.data(), bytes.size()));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Xxh3_112);
+
+// The default timestamp of a send: clock_gettime(CLOCK_REALTIME).
+void BM_NowNs(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(now_ns());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_NowNs);
+
+// Producer::send(nullopt, value64): the public hot path, one record per call.
+void BM_ProducerSend(benchmark::State& state) {
+  auto topic = make_topic(state);
+  if (!topic) return;
+  Producer producer(topic);
+  const std::string value = value64();
+  for (auto _ : state) {
+    auto r = producer.send(std::nullopt, value);
+    if (!r) {
+      state.SkipWithError(r.status().to_string().c_str());
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ProducerSend);
+
+// As above with a caller-set timestamp: shows the clock's share of send().
+void BM_ProducerSendTimestamped(benchmark::State& state) {
+  auto topic = make_topic(state);
+  if (!topic) return;
+  Producer producer(topic);
+  const std::string value = value64();
+  SendOptions options;
+  options.timestamp_ns = 1;
+  for (auto _ : state) {
+    auto r = producer.send(std::nullopt, value, options);
+    if (!r) {
+      state.SkipWithError(r.status().to_string().c_str());
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ProducerSendTimestamped);
+
+// Producer::send_batch of 64 messages; items/s counts records.
+void BM_ProducerSendBatch64(benchmark::State& state) {
+  auto topic = make_topic(state);
+  if (!topic) return;
+  Producer producer(topic);
+  const std::string value = value64();
+  std::vector<Message> messages(64);
+  for (Message& m : messages) m.value = value;
+  for (auto _ : state) {
+    auto r = producer.send_batch(messages);
+    if (!r || *r != messages.size()) {
+      state.SkipWithError("send_batch failed");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(messages.size()));
+}
+BENCHMARK(BM_ProducerSendBatch64);
+
+// ---------------------------------------------------------------- consume
+
+// PartitionRing::read of committed records, `range(0)` per call, touching a
+// value byte of each; the cursor goes back to the start when it reaches the end.
+void BM_RingRead(benchmark::State& state) {
+  auto r = make_ring(state);
+  if (!r) return;
+  const std::string value = value64();
+  for (std::int64_t i = 0; i < kFilled; ++i) (void)append(r->ring, value, 1);
+  const auto max = static_cast<std::size_t>(state.range(0));
+  std::vector<RecordView> views(max);
+  const log::ReadCursor start = r->ring.earliest();
+  log::ReadCursor cursor = start;
+  std::int64_t records = 0;
+  std::uint64_t sum = 0;
+  for (auto _ : state) {
+    log::ReadBatch b = r->ring.read(cursor, views.data(), max);
+    if (b.status != log::ReadStatus::kOk) {
+      state.SkipWithError("read failed");
+      break;
+    }
+    for (std::size_t i = 0; i < b.count; ++i) sum += static_cast<std::uint8_t>(views[i].value()[63]);
+    records += static_cast<std::int64_t>(b.count);
+    if (b.count == 0) cursor = start;
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(records);
+}
+BENCHMARK(BM_RingRead)->Arg(1)->Arg(64)->Arg(512);
+
+// Consumer::poll over a pre-filled topic, max_poll_records = range(0),
+// touching a value byte of each record; seeks back to the start at the end.
+void BM_ConsumerPoll(benchmark::State& state) {
+  auto topic = make_topic(state);
+  if (!topic) return;
+  {
+    Producer producer(topic);
+    const std::string value = value64();
+    for (std::int64_t i = 0; i < kFilled; ++i) (void)producer.send(std::nullopt, value);
+  }
+  ConsumerOptions options;
+  options.wait = WaitStrategy::kBusySpin;
+  options.start_at_earliest = true;
+  options.max_poll_records = static_cast<std::size_t>(state.range(0));
+  Consumer consumer(topic, options);
+  if (Status s = consumer.assign_all(); !s) return state.SkipWithError(s.to_string().c_str());
+  std::int64_t records = 0;
+  std::uint64_t sum = 0;
+  for (auto _ : state) {
+    PollResult r = consumer.poll(std::chrono::nanoseconds(0));
+    for (const RecordView& v : r.records) sum += static_cast<std::uint8_t>(v.value()[63]);
+    records += static_cast<std::int64_t>(r.records.size());
+    if (r.records.empty()) (void)consumer.seek_to_beginning();
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(records);
+}
+BENCHMARK(BM_ConsumerPoll)->Arg(1)->Arg(64)->Arg(512);
+
+// ---------------------------------------------------------------- partitioner
+
+// Producer::partition_for: XXH3-64 of a 16-byte key modulo 8 partitions.
+void BM_PartitionFor(benchmark::State& state) {
+  TopicConfig config = kTopicConfig;
+  config.partitions = 8;
+  config.segment_bytes = 64 * 1024;
+  config.segment_count = 4;
+  auto topic = make_topic(state, config);
+  if (!topic) return;
+  Producer producer(topic);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 1024; ++i) {
+    char key[17];
+    std::snprintf(key, sizeof key, "user-%011d", i * 7919);
+    keys.emplace_back(key);
+  }
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(producer.partition_for(keys[i]));
+    i = (i + 1) & 1023;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_PartitionFor);
+
+}  // namespace
+}  // namespace rill::bench
+
+BENCHMARK_MAIN();
