@@ -58,11 +58,13 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
   const std::size_t max = views_.size();
   for (;;) {
     std::size_t total = 0;
+    // still_valid() judges this poll's views only, also for partitions this
+    // poll does not get to (max reached): forget what earlier polls read.
+    for (Cursor& c : cursors_) c.polled = false;
     for (std::size_t k = 0; k < n && total < max; ++k) {
       const std::size_t i = (next_ + k) % n;
       Cursor& c = cursors_[i];
       log::PartitionRing& ring = topic_->ring(assigned_[i]);
-      c.polled = false;
       log::ReadCursor before = c.at;
       log::ReadBatch batch = ring.read(c.at, views_.data() + total, max - total);
       if (batch.status == log::ReadStatus::kOutOfRange) {
