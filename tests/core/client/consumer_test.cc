@@ -325,6 +325,28 @@ TEST_F(ConsumerTest, StillValidTurnsFalseOnceTheViewsAreReused) {
   EXPECT_TRUE(c.still_valid());
 }
 
+TEST_F(ConsumerTest, StillValidJudgesOnlyTheLastPollsViews) {
+  // With max_poll_records reached, a poll reads only some partitions. What an
+  // earlier poll read from the others must not count: those views are gone.
+  Consumer c(topic_, {.max_poll_records = 4, .start_at_earliest = true});
+  const std::int32_t parts[] = {0, 1};
+  ASSERT_TRUE(c.assign(parts).is_ok());
+  produce(0, 10);
+  produce(1, 10);
+  PollResult first = c.poll(nanoseconds(0));
+  ASSERT_EQ(first.records.size(), 4u);
+  const std::int32_t first_partition = first.records[0].partition();
+  PollResult second = c.poll(nanoseconds(0));
+  ASSERT_EQ(second.records.size(), 4u);
+  const std::int32_t second_partition = second.records[0].partition();
+  ASSERT_NE(first_partition, second_partition) << "round-robin start";
+  for (const RecordView& v : second.records) ASSERT_EQ(v.partition(), second_partition);
+  // The partition read by the first poll only is lapped.
+  produce_until_earliest_passes(*producer_, topic_, first_partition, 10);
+  EXPECT_TRUE(c.still_valid()) << "the last poll's views (partition " << second_partition << ") are intact";
+  EXPECT_EQ(second.records[3].value(), "p" + std::to_string(second_partition) + "-3");
+}
+
 // ---------------------------------------------------------------- damaged records
 
 TEST_F(ConsumerTest, VerifyChecksumsCatchesAFlippedByte) {
