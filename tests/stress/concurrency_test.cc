@@ -29,7 +29,7 @@ struct Workload {
   std::int32_t partitions = 4;
   std::uint32_t producers = 4;
   std::uint32_t consumers = 3;
-  std::int64_t per_producer = 25000;  // before scaling
+  std::int64_t per_producer = 50000;  // before scaling
   std::vector<SendMode> modes = {SendMode::kSend};  // producer i uses modes[i % size]
   bool keyed = true;
   std::uint64_t segment_bytes = 1 << 20;
@@ -99,19 +99,26 @@ TEST(Concurrency, OneHotPartitionWithTinySegments) {
   run({.partitions = 1,
        .producers = 4,
        .consumers = 2,
-       .per_producer = 10000,
+       .per_producer = 20000,
        .modes = {SendMode::kSend, SendMode::kBatch, SendMode::kReserve, SendMode::kSend},
        .segment_bytes = 4096});
 }
 
 TEST(Concurrency, ManyPartitionsFewRecordsEach) {
-  run({.partitions = 64, .producers = 3, .consumers = 2, .per_producer = 5000, .modes = {SendMode::kBatch, SendMode::kSend}});
+  run({.partitions = 64,
+       .producers = 3,
+       .consumers = 2,
+       .per_producer = 10000,
+       .modes = {SendMode::kBatch, SendMode::kSend},
+       .segment_bytes = 65536});
 }
 
 TEST(Concurrency, BusySpinningConsumers) {
   run({.partitions = 2, .producers = 2, .consumers = 2, .per_producer = 10000,
        .waits = {WaitStrategy::kBusySpin}});
 }
+
+void overrun_round();
 
 // A ring far too small for the run, and a slow consumer: it is overrun, and
 // what it loses must be reported exactly (PollResult::skipped) or detected
@@ -121,8 +128,17 @@ TEST(Concurrency, OverrunIsReportedExactly) {
     GTEST_SKIP() << "An overrun reader reads bytes the ring is overwriting and only afterwards learns "
                     "(generation check) that they were reused: a by-design race that TSan reports. "
                     "Run in the Release and ASan builds.";
+  const int rounds = static_cast<int>(testing::scaled(4));
+  for (int round = 0; round < rounds && !HasFailure(); ++round) {
+    SCOPED_TRACE(::testing::Message() << "round " << round);
+    overrun_round();
+  }
+}
+
+void overrun_round() {
   const std::uint32_t producers = 2;
-  const auto per_producer = static_cast<std::uint64_t>(testing::scaled(50000, 1000));
+  // The scale adds rounds, not records per round.
+  const auto per_producer = static_cast<std::uint64_t>(50000 / testing::kSanitizerDivisor);
   auto ns = Namespace::in_process().value();
   ASSERT_TRUE(ns->create_topic("small", {.partitions = 2, .segment_bytes = 16384, .segment_count = 4}).is_ok());
   auto topic = ns->open_topic("small").value();

@@ -90,7 +90,7 @@ struct Workload {
   std::int32_t partitions = 4;
   std::uint32_t producers = 3;
   std::uint32_t consumers = 2;
-  std::int64_t per_producer = 20000;  // before scaling
+  std::int64_t per_producer = 40000;  // before scaling
   std::vector<SendMode> modes = {SendMode::kSend, SendMode::kBatch, SendMode::kReserve};
   bool keyed = true;
   std::uint64_t segment_bytes = 1 << 20;

@@ -34,7 +34,7 @@ namespace rill::testing {
 
 #ifdef RILL_TEST_TSAN
 inline constexpr bool kUnderTsan = true;
-inline constexpr double kSanitizerDivisor = 10;
+inline constexpr double kSanitizerDivisor = 4;
 #else
 inline constexpr bool kUnderTsan = false;
 #ifdef RILL_TEST_ASAN
