@@ -29,7 +29,7 @@ struct Workload {
   std::int32_t partitions = 4;
   std::uint32_t producers = 4;
   std::uint32_t consumers = 3;
-  std::int64_t per_producer = 50000;  // before scaling
+  std::int64_t per_producer = 50000;                // before scaling
   std::vector<SendMode> modes = {SendMode::kSend};  // producer i uses modes[i % size]
   bool keyed = true;
   std::uint64_t segment_bytes = 1 << 20;
@@ -68,7 +68,8 @@ void run(const Workload& w) {
   go.store(true);
   for (std::thread& t : threads) t.join();
 
-  for (std::uint32_t id = 0; id < w.producers; ++id) EXPECT_FALSE(producer_errors[id].has_value()) << *producer_errors[id];
+  for (std::uint32_t id = 0; id < w.producers; ++id)
+    EXPECT_FALSE(producer_errors[id].has_value()) << *producer_errors[id];
   std::int64_t total = 0;
   for (std::int32_t p = 0; p < w.partitions; ++p) {
     total += topic->ring(p).latest_offset();
@@ -83,11 +84,17 @@ void run(const Workload& w) {
   }
 }
 
-TEST(Concurrency, KeyedSends) { run({}); }
+TEST(Concurrency, KeyedSends) {
+  run({});
+}
 
-TEST(Concurrency, KeyedBatches) { run({.modes = {SendMode::kBatch}}); }
+TEST(Concurrency, KeyedBatches) {
+  run({.modes = {SendMode::kBatch}});
+}
 
-TEST(Concurrency, KeyedReservations) { run({.modes = {SendMode::kReserve}}); }
+TEST(Concurrency, KeyedReservations) {
+  run({.modes = {SendMode::kReserve}});
+}
 
 TEST(Concurrency, NullKeysWithEverySendMode) {
   run({.producers = 3, .modes = {SendMode::kSend, SendMode::kBatch, SendMode::kReserve}, .keyed = false});
@@ -114,8 +121,7 @@ TEST(Concurrency, ManyPartitionsFewRecordsEach) {
 }
 
 TEST(Concurrency, BusySpinningConsumers) {
-  run({.partitions = 2, .producers = 2, .consumers = 2, .per_producer = 10000,
-       .waits = {WaitStrategy::kBusySpin}});
+  run({.partitions = 2, .producers = 2, .consumers = 2, .per_producer = 10000, .waits = {WaitStrategy::kBusySpin}});
 }
 
 void overrun_round();
@@ -172,7 +178,8 @@ void overrun_round() {
   for (std::uint32_t id = 0; id < producers; ++id)
     producer_threads.emplace_back([&, id] {
       Producer producer(topic);
-      producer_errors[id] = testing::run_producer(producer, id, per_producer, id == 0 ? SendMode::kSend : SendMode::kBatch, true);
+      producer_errors[id] =
+          testing::run_producer(producer, id, per_producer, id == 0 ? SendMode::kSend : SendMode::kBatch, true);
     });
   for (std::thread& t : producer_threads) t.join();
   done.store(true, std::memory_order_release);
@@ -185,7 +192,8 @@ void overrun_round() {
     const ConsumeReport& r = reports[c];
     EXPECT_EQ(r.error_count, 0u) << "consumer " << c << ": " << r.summary();
     EXPECT_EQ(r.end_offsets, total) << "consumer " << c << " reached the end";
-    EXPECT_EQ(r.start_offsets + r.received + r.skipped + r.invalidated, total) << "consumer " << c << ": " << r.summary();
+    EXPECT_EQ(r.start_offsets + r.received + r.skipped + r.invalidated, total)
+        << "consumer " << c << ": " << r.summary();
   }
   EXPECT_GT(reports[0].skipped, 0u) << "the slow consumer was expected to be overrun: " << reports[0].summary();
   for (std::size_t c = 0; c < reports.size(); ++c) std::printf("consumer %zu: %s\n", c, reports[c].summary().c_str());

@@ -104,8 +104,8 @@ class MultiProcess : public ::testing::Test {
     {
       auto ns = Namespace::open_shared(guard_.ns());
       ASSERT_TRUE(ns.is_ok()) << ns.status().to_string();
-      const TopicConfig config = testing::config_holding_everything(w.partitions, w.segment_bytes, w.producers,
-                                                                    per_producer, w.keyed);
+      const TopicConfig config =
+          testing::config_holding_everything(w.partitions, w.segment_bytes, w.producers, per_producer, w.keyed);
       ASSERT_TRUE((*ns)->create_topic("stress", config).is_ok());
     }
     const std::string name = guard_.ns();
@@ -159,9 +159,13 @@ class MultiProcess : public ::testing::Test {
   ShmGuard guard_;
 };
 
-TEST_F(MultiProcess, ProducersAndConsumersInSeparateProcesses) { run({}); }
+TEST_F(MultiProcess, ProducersAndConsumersInSeparateProcesses) {
+  run({});
+}
 
-TEST_F(MultiProcess, NullKeysAcrossProcesses) { run({.partitions = 3, .keyed = false}); }
+TEST_F(MultiProcess, NullKeysAcrossProcesses) {
+  run({.partitions = 3, .keyed = false});
+}
 
 TEST_F(MultiProcess, OnePartitionWithTinySegmentsAcrossProcesses) {
   // Claims from several processes race on one tail word; segments roll every

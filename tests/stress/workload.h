@@ -29,7 +29,9 @@ inline std::string record_key(std::uint32_t producer, std::uint64_t seq) {
   return "p" + std::to_string(producer) + "-k" + std::to_string(seq % 97);
 }
 
-inline std::size_t record_value_size(std::uint64_t seq) { return 12 + 8 + seq * 7 % 120; }
+inline std::size_t record_value_size(std::uint64_t seq) {
+  return 12 + 8 + seq * 7 % 120;
+}
 
 inline char payload_byte(std::uint32_t producer, std::uint64_t seq, std::size_t i) {
   return static_cast<char>('a' + (producer * 7 + seq + i) % 26);
@@ -58,7 +60,9 @@ struct ParsedRecord {
 // when `keyed` is false). Returns an error message, or nullopt if sound.
 inline std::optional<std::string> check_record(const RecordView& v, std::uint32_t producers, bool keyed,
                                                ParsedRecord* out) {
-  const auto where = [&] { return "partition " + std::to_string(v.partition()) + " offset " + std::to_string(v.offset()); };
+  const auto where = [&] {
+    return "partition " + std::to_string(v.partition()) + " offset " + std::to_string(v.offset());
+  };
   if (!v.verify_checksum()) return "checksum mismatch at " + where();
   const std::string_view value = v.value();
   if (value.size() < 12) return "value too short at " + where();
@@ -130,7 +134,8 @@ inline TopicConfig config_holding_everything(std::int32_t partitions, std::uint6
     }
   // Null keys go round-robin (a batch sticks to one partition): about even.
   if (!keyed)
-    for (auto& b : bytes) b = total / static_cast<std::uint64_t>(partitions) * 3 / 2 + 64 * kMaxWorkloadFrame * producers;
+    for (auto& b : bytes)
+      b = total / static_cast<std::uint64_t>(partitions) * 3 / 2 + 64 * kMaxWorkloadFrame * producers;
   const std::uint64_t most = *std::max_element(bytes.begin(), bytes.end());
   for (;;) {
     auto probe = Namespace::in_process().value();
@@ -159,8 +164,8 @@ inline const char* send_mode_name(SendMode m) {
 
 // Sends records 0..count-1 of producer `id` with `mode` (batches of 1 to 64
 // records). Returns an error message, or nullopt when all were sent.
-inline std::optional<std::string> run_producer(Producer& producer, std::uint32_t id, std::uint64_t count,
-                                               SendMode mode, bool keyed) {
+inline std::optional<std::string> run_producer(Producer& producer, std::uint32_t id, std::uint64_t count, SendMode mode,
+                                               bool keyed) {
   const auto failed = [&](std::uint64_t seq, const Status& s) {
     return "producer " + std::to_string(id) + " seq " + std::to_string(seq) + ": " + s.to_string();
   };
@@ -184,7 +189,9 @@ inline std::optional<std::string> run_producer(Producer& producer, std::uint32_t
       }
       auto sent = producer.send_batch(batch);
       if (!sent) return failed(seq, sent.status());
-      if (*sent != n) return "producer " + std::to_string(id) + ": send_batch sent " + std::to_string(*sent) + " of " + std::to_string(n);
+      if (*sent != n)
+        return "producer " + std::to_string(id) + ": send_batch sent " + std::to_string(*sent) + " of " +
+               std::to_string(n);
       seq += n;
       continue;
     }
@@ -224,9 +231,9 @@ struct ConsumeSpec {
 };
 
 struct ConsumeReport {
-  std::uint64_t received = 0;     // records delivered and checked
-  std::uint64_t skipped = 0;      // reported lost to overrun by poll()
-  std::uint64_t invalidated = 0;  // delivered, then found reused by still_valid()
+  std::uint64_t received = 0;       // records delivered and checked
+  std::uint64_t skipped = 0;        // reported lost to overrun by poll()
+  std::uint64_t invalidated = 0;    // delivered, then found reused by still_valid()
   std::uint64_t start_offsets = 0;  // sum over partitions of the first position
   std::uint64_t end_offsets = 0;    // sum over partitions of the final position
   std::uint64_t error_count = 0;
@@ -238,8 +245,8 @@ struct ConsumeReport {
     ++error_count;
   }
   std::string summary() const {
-    std::string s = "received " + std::to_string(received) + ", skipped " + std::to_string(skipped) +
-                    ", invalidated " + std::to_string(invalidated) + ", errors " + std::to_string(error_count) +
+    std::string s = "received " + std::to_string(received) + ", skipped " + std::to_string(skipped) + ", invalidated " +
+                    std::to_string(invalidated) + ", errors " + std::to_string(error_count) +
                     (timed_out ? ", TIMED OUT" : "");
     for (const std::string& e : errors) s += "\n  " + e;
     return s;
@@ -259,7 +266,8 @@ inline ConsumeReport run_consumer(const std::shared_ptr<Topic>& topic, const Con
   }
   const Producer partitioner(topic);  // only for partition_for()
   const std::int32_t partitions = topic->partition_count();
-  for (std::int32_t p = 0; p < partitions; ++p) report.start_offsets += static_cast<std::uint64_t>(consumer.position(p));
+  for (std::int32_t p = 0; p < partitions; ++p)
+    report.start_offsets += static_cast<std::uint64_t>(consumer.position(p));
   const std::uint64_t expected = spec.producers * spec.per_producer;
   SeenSet seen(spec.producers, spec.per_producer);
   // Last sequence number per (partition, producer); -1 = none yet.
@@ -283,8 +291,7 @@ inline ConsumeReport run_consumer(const std::shared_ptr<Topic>& topic, const Con
     }
     if (std::chrono::steady_clock::now() > spec.deadline) {
       report.timed_out = true;
-      report.error("timed out after receiving " + std::to_string(report.received) + " of " +
-                   std::to_string(expected));
+      report.error("timed out after receiving " + std::to_string(report.received) + " of " + std::to_string(expected));
       break;
     }
     if (spec.pause.count() > 0) std::this_thread::sleep_for(spec.pause);
@@ -312,7 +319,8 @@ inline ConsumeReport run_consumer(const std::shared_ptr<Topic>& topic, const Con
       report.error("positions moved by " + std::to_string(moved) + " for " + std::to_string(r.records.size()) +
                    " records and " + std::to_string(r.skipped) + " skipped");
     report.skipped += static_cast<std::uint64_t>(r.skipped);
-    if (r.skipped != 0 && !spec.allow_overrun) report.error("skipped " + std::to_string(r.skipped) + " without overrun");
+    if (r.skipped != 0 && !spec.allow_overrun)
+      report.error("skipped " + std::to_string(r.skipped) + " without overrun");
     if (!valid) {
       if (!spec.allow_overrun) report.error("views reused without overrun");
       report.invalidated += r.records.size();
@@ -336,8 +344,8 @@ inline ConsumeReport run_consumer(const std::shared_ptr<Topic>& topic, const Con
       }
       std::int64_t& last = last_seq[st.partition][st.rec.producer];
       if (static_cast<std::int64_t>(st.rec.seq) <= last)
-        report.error("producer " + std::to_string(st.rec.producer) + " seq " + std::to_string(st.rec.seq) +
-                     " after " + std::to_string(last) + " in partition " + std::to_string(st.partition));
+        report.error("producer " + std::to_string(st.rec.producer) + " seq " + std::to_string(st.rec.seq) + " after " +
+                     std::to_string(last) + " in partition " + std::to_string(st.partition));
       last = static_cast<std::int64_t>(st.rec.seq);
       if (!seen.add(st.rec.producer, st.rec.seq))
         report.error("duplicate: producer " + std::to_string(st.rec.producer) + " seq " + std::to_string(st.rec.seq));
@@ -356,9 +364,9 @@ inline ConsumeReport run_consumer(const std::shared_ptr<Topic>& topic, const Con
       report.error("received " + std::to_string(report.received) + ", expected " + std::to_string(expected));
   }
   if (report.received + report.skipped + report.invalidated != report.end_offsets - report.start_offsets)
-    report.error("received + skipped + invalidated = " +
-                 std::to_string(report.received + report.skipped + report.invalidated) + " but the consumer passed " +
-                 std::to_string(report.end_offsets - report.start_offsets) + " offsets");
+    report.error(
+        "received + skipped + invalidated = " + std::to_string(report.received + report.skipped + report.invalidated) +
+        " but the consumer passed " + std::to_string(report.end_offsets - report.start_offsets) + " offsets");
   return report;
 }
 

@@ -29,7 +29,7 @@ struct ChildResult {
   std::string name;
   int exit_code = -1;  // valid when exited
   bool exited = false;
-  int signal = 0;      // when killed by a signal
+  int signal = 0;  // when killed by a signal
   bool timed_out = false;
   std::string report;
 
@@ -37,8 +37,10 @@ struct ChildResult {
   std::string describe() const {
     std::string s = name + " (pid " + std::to_string(pid) + "): ";
     if (timed_out) s += "TIMED OUT, killed; ";
-    if (exited) s += "exit " + std::to_string(exit_code);
-    else if (signal) s += "killed by signal " + std::to_string(signal);
+    if (exited)
+      s += "exit " + std::to_string(exit_code);
+    else if (signal)
+      s += "killed by signal " + std::to_string(signal);
     return s + "; report: " + report;
   }
 };

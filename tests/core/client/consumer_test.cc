@@ -42,8 +42,9 @@ class ConsumerTest : public ::testing::Test {
   // Sends `n` records to partition p with values "p<p>-<i>" and timestamps ts0 + i*10.
   void produce(std::int32_t p, int n, std::int64_t ts0 = 1000, int first = 0) {
     for (int i = first; i < first + n; ++i)
-      ASSERT_TRUE(producer_->send(std::nullopt, "p" + std::to_string(p) + "-" + std::to_string(i),
-                                  {.partition = p, .timestamp_ns = ts0 + i * 10})
+      ASSERT_TRUE(producer_
+                      ->send(std::nullopt, "p" + std::to_string(p) + "-" + std::to_string(i),
+                             {.partition = p, .timestamp_ns = ts0 + i * 10})
                       .is_ok());
   }
 
@@ -76,8 +77,7 @@ TEST_F(ConsumerTest, AssignValidatesPartitions) {
   EXPECT_TRUE(c.assignment().empty()) << "a refused assignment changes nothing";
   const std::int32_t parts[] = {2, 0};
   ASSERT_TRUE(c.assign(parts).is_ok());
-  EXPECT_EQ(std::vector<std::int32_t>(c.assignment().begin(), c.assignment().end()),
-            (std::vector<std::int32_t>{2, 0}));
+  EXPECT_EQ(std::vector<std::int32_t>(c.assignment().begin(), c.assignment().end()), (std::vector<std::int32_t>{2, 0}));
   EXPECT_EQ(c.position(1), -1) << "not assigned";
   EXPECT_EQ(c.seek(1, 0).code(), Code::kInvalidArgument);
   ASSERT_TRUE(c.assign_all().is_ok());

@@ -44,10 +44,10 @@ TEST(NamespaceNames, TopicNamesFollowKafkaRules) {
                          std::string(".hidden"), std::string("a..b"), std::string(249, 'x')}) {
     EXPECT_TRUE(Namespace::validate_topic_name(ok).is_ok()) << ok;
   }
-  for (std::string bad : {std::string(""), std::string("."), std::string(".."), std::string(250, 'x'),
-                          std::string("a b"), std::string("a/b"), std::string("a:b"), std::string("a*"),
-                          std::string("caf\xC3\xA9"), std::string("a\0b", 3), std::string("tab\t"),
-                          std::string("a~b")}) {
+  for (std::string bad :
+       {std::string(""), std::string("."), std::string(".."), std::string(250, 'x'), std::string("a b"),
+        std::string("a/b"), std::string("a:b"), std::string("a*"), std::string("caf\xC3\xA9"), std::string("a\0b", 3),
+        std::string("tab\t"), std::string("a~b")}) {
     Status s = Namespace::validate_topic_name(bad);
     EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad;
     EXPECT_FALSE(s.message().empty());
@@ -75,7 +75,10 @@ TEST(NamespaceNames, DefaultNameComesFromRillNs) {
   EXPECT_EQ(Namespace::default_name(), "default");
   ::setenv("RILL_NS", "market-data", 1);
   EXPECT_EQ(Namespace::default_name(), "market-data");
-  if (saved) ::setenv("RILL_NS", saved_value.c_str(), 1); else ::unsetenv("RILL_NS");
+  if (saved)
+    ::setenv("RILL_NS", saved_value.c_str(), 1);
+  else
+    ::unsetenv("RILL_NS");
 }
 
 TEST(NamespaceNames, TopicConfigValidation) {
@@ -260,7 +263,8 @@ TEST(SharedNamespace, DifferentNamespacesNeverCollide) {
   ShmGuard g1, g2;
   // One namespace name is a prefix of the other.
   ShmGuard g3(g1.ns() + "-1");
-  std::shared_ptr<Namespace> spaces[3] = {Namespace::open_shared(g1.ns()).value(), Namespace::open_shared(g2.ns()).value(),
+  std::shared_ptr<Namespace> spaces[3] = {Namespace::open_shared(g1.ns()).value(),
+                                          Namespace::open_shared(g2.ns()).value(),
                                           Namespace::open_shared(g3.ns()).value()};
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(spaces[i]->create_topic("orders", small(1)).is_ok());
@@ -289,7 +293,7 @@ TEST(SharedNamespace, ObjectsAreNamedAfterTheNamespaceAndOwnerOnly) {
                                                "rill." + guard.ns() + ".orders.2", "rill." + guard.ns() + ".registry"};
     EXPECT_EQ(guard.objects(), expected);
     for (const std::string& name : expected) {
-      struct stat st{};
+      struct stat st {};
       ASSERT_EQ(::stat(("/dev/shm/" + name).c_str(), &st), 0) << name;
       EXPECT_TRUE(S_ISREG(st.st_mode));
       EXPECT_EQ(st.st_mode & 07777, 0600u) << name;

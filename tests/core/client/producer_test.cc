@@ -125,12 +125,9 @@ TEST_F(ProducerTest, KeysValuesAndHeadersRoundTrip) {
   Producer producer(topic_);
   const std::string binary("\0\x01\xff bin", 7);
   const Header headers[] = {
-      {"trace-id", std::string_view("abc123")},
-      {"null-value", std::nullopt},
-      {"empty-value", std::string_view("")},
-      {"", std::string_view("empty key")},
-      {"binary", std::string_view(binary)},
-      {"trace-id", std::string_view("repeated keys are kept")},
+      {"trace-id", std::string_view("abc123")}, {"null-value", std::nullopt},
+      {"empty-value", std::string_view("")},    {"", std::string_view("empty key")},
+      {"binary", std::string_view(binary)},     {"trace-id", std::string_view("repeated keys are kept")},
   };
   ASSERT_TRUE(producer.send("key", "value", {.partition = 0, .headers = headers}).is_ok());
   ASSERT_TRUE(producer.send(std::nullopt, "", {.partition = 0}).is_ok());
@@ -206,7 +203,10 @@ TEST_F(ProducerTest, HeadersTooLargeForTheFormatAreRefused) {
   std::vector<RecordView> got = read_partition(0);
   ASSERT_EQ(got.size(), 2u);
   int n = 0;
-  EXPECT_TRUE(got[0].for_each_header([&](const HeaderView& h) { EXPECT_EQ(h.key.size(), 65535u); ++n; }));
+  EXPECT_TRUE(got[0].for_each_header([&](const HeaderView& h) {
+    EXPECT_EQ(h.key.size(), 65535u);
+    ++n;
+  }));
   EXPECT_EQ(n, 1);
   n = 0;
   EXPECT_TRUE(got[1].for_each_header([&](const HeaderView&) { ++n; }));

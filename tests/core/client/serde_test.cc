@@ -123,28 +123,28 @@ TEST(StringSerde, AcceptsWellFormedUtf8) {
 
 TEST(StringSerde, RejectsMalformedUtf8) {
   const std::string bad[] = {
-      "\x80",                  // continuation byte first
+      "\x80",  // continuation byte first
       "\xBF",
       "a\x80z",
-      "\xC0\xAF",              // overlong '/'
-      "\xC1\xBF",              // overlong U+007F
-      "\xE0\x80\xAF",          // overlong '/'
-      "\xE0\x9F\xBF",          // overlong U+07FF
-      "\xF0\x80\x80\xAF",      // overlong '/'
-      "\xF0\x8F\xBF\xBF",      // overlong U+FFFF
-      "\xED\xA0\x80",          // U+D800, a surrogate
-      "\xED\xBF\xBF",          // U+DFFF
+      "\xC0\xAF",                  // overlong '/'
+      "\xC1\xBF",                  // overlong U+007F
+      "\xE0\x80\xAF",              // overlong '/'
+      "\xE0\x9F\xBF",              // overlong U+07FF
+      "\xF0\x80\x80\xAF",          // overlong '/'
+      "\xF0\x8F\xBF\xBF",          // overlong U+FFFF
+      "\xED\xA0\x80",              // U+D800, a surrogate
+      "\xED\xBF\xBF",              // U+DFFF
       "\xED\xA0\xBD\xED\xB8\x80",  // a UTF-16 surrogate pair in CESU-8
-      "\xF4\x90\x80\x80",      // U+110000, past the last code point
+      "\xF4\x90\x80\x80",          // U+110000, past the last code point
       "\xF5\x80\x80\x80",
       "\xF8\x88\x80\x80\x80",  // five-byte form
       "\xFE",
       "\xFF",
-      "\xC3",                  // truncated
+      "\xC3",  // truncated
       "\xE2\x82",
       "\xF0\x9D\x84",
       "abc\xC3",
-      "\xC3\x28",              // bad continuation
+      "\xC3\x28",  // bad continuation
       "\xE2\x28\xA1",
       "\xF0\x9D\x28\x9E",
   };
@@ -253,8 +253,7 @@ TEST_F(TypedTest, RecordsThatDoNotDecodeAreErrorsNamingTheOffset) {
   ASSERT_EQ(r.records.size(), 3u);
   auto bad_value = decltype(consumer)::decode(r.records[0]);
   EXPECT_EQ(bad_value.status().code(), Code::kCorrupt);
-  EXPECT_NE(bad_value.status().message().find("value at offset 0"), std::string::npos)
-      << bad_value.status().message();
+  EXPECT_NE(bad_value.status().message().find("value at offset 0"), std::string::npos) << bad_value.status().message();
   auto bad_key = decltype(consumer)::decode(r.records[1]);
   EXPECT_EQ(bad_key.status().code(), Code::kCorrupt);
   EXPECT_NE(bad_key.status().message().find("key at offset 1"), std::string::npos) << bad_key.status().message();

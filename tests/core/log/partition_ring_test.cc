@@ -43,7 +43,9 @@ std::int64_t append(PartitionRing& ring, std::string_view value, std::int64_t ts
 }
 
 // Value bytes that make a frame of exactly `frame_bytes` (>= 48, multiple of 8).
-std::string value_for_frame(std::uint32_t frame_bytes) { return std::string(frame_bytes - kFrameHeaderSize, 'v'); }
+std::string value_for_frame(std::uint32_t frame_bytes) {
+  return std::string(frame_bytes - kFrameHeaderSize, 'v');
+}
 
 // Reads every record from `cursor` on; returns their offsets.
 std::vector<std::int64_t> drain(const PartitionRing& ring, ReadCursor& cursor) {
@@ -57,7 +59,9 @@ std::vector<std::int64_t> drain(const PartitionRing& ring, ReadCursor& cursor) {
   }
 }
 
-void store_commit_word(std::byte* frame, std::uint64_t word) { std::memcpy(frame, &word, sizeof word); }
+void store_commit_word(std::byte* frame, std::uint64_t word) {
+  std::memcpy(frame, &word, sizeof word);
+}
 
 // ---------------------------------------------------------------- geometry and layout
 
@@ -67,16 +71,11 @@ TEST(PartitionGeometry, RejectsBadNumbersNamingTheField) {
     const char* mention;
   };
   const Case cases[] = {
-      {{16384, 3, 256}, "segment count"},
-      {{16384, 0, 256}, "segment count"},
-      {{16384, 65537, 256}, "segment count"},
-      {{16384, 4, 32}, "index interval"},
-      {{16384, 4, 0}, "index interval"},
-      {{16384, 4, 100}, "index interval"},
-      {{0, 4, 256}, "segment size"},
-      {{4095, 4, 256}, "segment size"},
-      {{5000, 4, 256}, "segment size"},
-      {{2ull << 30, 4, 4096}, "at most 1 GiB"},
+      {{16384, 3, 256}, "segment count"},     {{16384, 0, 256}, "segment count"},
+      {{16384, 65537, 256}, "segment count"}, {{16384, 4, 32}, "index interval"},
+      {{16384, 4, 0}, "index interval"},      {{16384, 4, 100}, "index interval"},
+      {{0, 4, 256}, "segment size"},          {{4095, 4, 256}, "segment size"},
+      {{5000, 4, 256}, "segment size"},       {{2ull << 30, 4, 4096}, "at most 1 GiB"},
   };
   for (const Case& c : cases) {
     Status s = c.g.validate();
@@ -428,8 +427,8 @@ TEST(PartitionRing, SeekToEveryRetainedOffsetAcrossSegments) {
   ASSERT_TRUE(end.is_ok());
   EXPECT_EQ(end->next_offset, latest);
   EXPECT_EQ(r.ring.read(*end, v, 1).count, 0u);
-  for (std::int64_t bad : {earliest - 1, std::int64_t{0}, latest + 1, std::int64_t{-1},
-                           std::numeric_limits<std::int64_t>::max()}) {
+  for (std::int64_t bad :
+       {earliest - 1, std::int64_t{0}, latest + 1, std::int64_t{-1}, std::numeric_limits<std::int64_t>::max()}) {
     auto c = r.ring.seek(bad);
     EXPECT_EQ(c.status().code(), Code::kOffsetOutOfRange) << bad;
     EXPECT_NE(c.status().message().find("retained range"), std::string::npos) << c.status().message();
@@ -679,10 +678,10 @@ TEST(PartitionRing, FieldLengthsDisagreeingWithTheFrameAreCorrupt) {
     std::size_t at;
     std::uint32_t value;
   };
-  for (Field field : {Field{kValueLengthOffset, 0x7FFFFFF0u}, Field{kValueLengthOffset, 17u},
-                      Field{kKeyLengthOffset, 0x7FFFFFF0u}, Field{kKeyLengthOffset, 1u},
-                      Field{kKeyLengthOffset, 0xFFFFFFFBu /* -5 */},
-                      Field{kHeadersLengthOffset, 0xFFFFFFF0u}, Field{kHeadersLengthOffset, 8u}}) {
+  for (Field field :
+       {Field{kValueLengthOffset, 0x7FFFFFF0u}, Field{kValueLengthOffset, 17u}, Field{kKeyLengthOffset, 0x7FFFFFF0u},
+        Field{kKeyLengthOffset, 1u}, Field{kKeyLengthOffset, 0xFFFFFFFBu /* -5 */},
+        Field{kHeadersLengthOffset, 0xFFFFFFF0u}, Field{kHeadersLengthOffset, 8u}}) {
     SCOPED_TRACE(::testing::Message() << "field at " << field.at << " = " << field.value);
     CorruptFixture f;
     f.build([&](std::byte* frame, std::uint32_t tag) {
