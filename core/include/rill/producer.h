@@ -47,7 +47,8 @@ struct RecordMetadata {
 
 // Space for one record, claimed but not yet visible to consumers. Fill
 // value() and pass it to Producer::publish(). Until then, readers of its
-// partition wait at its offset, so publish promptly.
+// partition wait at its offset, and producers of the partition stall (for a
+// second at most) once it is two segments behind, so publish promptly.
 class Reservation {
  public:
   std::span<std::byte> value() const noexcept { return value_; }
