@@ -315,6 +315,40 @@ TEST_F(MultiProcess, ConsumerKilledWhileAsleepHurtsNoOne) {
     }
 }
 
+// DESIGN.md: "a process killed at any instruction never wedges the others:
+// a claim that its owner abandoned is skipped after its owner is seen dead".
+// Not implemented yet (no owner liveness in the ring; kAttrAbandoned is
+// reserved for it): readers wait at the dead claim's offset until the ring
+// laps them. Enable when abandoned-claim recovery lands.
+TEST_F(MultiProcess, DISABLED_ClaimOfAProducerKilledMidRecordIsSkipped) {
+  {
+    auto ns = Namespace::open_shared(guard_.ns());
+    ASSERT_TRUE(ns.is_ok());
+    ASSERT_TRUE((*ns)->create_topic("t", {.partitions = 1, .segment_bytes = 65536, .segment_count = 8}).is_ok());
+  }
+  const std::string name = guard_.ns();
+  Children children;
+  const pid_t dying = children.spawn("dies mid-record", [&](std::string& report) {
+    auto topic = open_in_child(name, "t", report);
+    if (!topic) return 2;
+    Producer producer(topic);
+    auto r = producer.reserve(std::nullopt, 16);  // claimed, never published
+    ::_exit(r ? 0 : 1);
+  });
+  ASSERT_TRUE(children.wait_one(dying, 30s).ok());
+  auto ns = Namespace::open_shared(name);
+  auto topic = (*ns)->open_topic("t").value();
+  Producer producer(topic);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(producer.send(std::nullopt, "after").is_ok());
+  Consumer consumer(topic, {.start_at_earliest = true});
+  ASSERT_TRUE(consumer.assign_all().is_ok());
+  int got = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (got < 10 && std::chrono::steady_clock::now() < deadline)
+    for (const RecordView& v : consumer.poll(100ms).records) got += v.value() == "after";
+  EXPECT_EQ(got, 10) << "readers are still waiting at the dead producer's claim";
+}
+
 TEST_F(MultiProcess, RegistryLockHolderKilledAtRandomLeavesAConsistentRegistry) {
   // A process churning topics (create, delete: each under the robust registry
   // lock, each creating or removing shm objects) is killed at a random

@@ -221,5 +221,44 @@ TEST_F(WaitTest, SeekWaitsBrieflyForAnUnpublishedRecordBeforeIt) {
   EXPECT_EQ(got.records[0].value(), "after");
 }
 
+TEST_F(WaitTest, AnUnpublishedReservationHoldsRollsBackForAtMostASecond) {
+  // A segment does not open while a claim two segments back is unwritten
+  // (its producer may still be cleaning that segment), but a claim that
+  // stays unwritten - its owner stuck or dead - holds the ring back for a
+  // bounded time only. Here the owner is the thread that keeps producing.
+  ASSERT_TRUE(ns_->create_topic("held", {.partitions = 1, .segment_bytes = 16384, .segment_count = 8}).is_ok());
+  auto topic = ns_->open_topic("held").value();
+  Producer producer(topic);
+  auto r = producer.reserve(std::nullopt, 8, {.partition = 0});
+  ASSERT_TRUE(r.is_ok());
+  const std::string value(200, 'x');
+  const auto t0 = std::chrono::steady_clock::now();
+  int sent = 0;
+  while (topic->ring(0).latest().generation < 3) {
+    ASSERT_TRUE(producer.send(std::nullopt, value).is_ok());
+    ++sent;
+  }
+  const auto held = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(held, 900ms) << "the roll into generation 2 should have waited for the reservation";
+  EXPECT_LT(held, 30s) << "and given up after about a second";
+  std::memcpy(r->value().data(), "reserved", 8);
+  producer.publish(*r);
+  // Its segment was not reused (8 segments): every record reads back intact.
+  Consumer c(topic, {.start_at_earliest = true, .verify_checksums = true});
+  ASSERT_TRUE(c.assign_all().is_ok());
+  int read = 0;
+  for (;;) {
+    PollResult p = c.poll(0ns);
+    ASSERT_TRUE(p.status.is_ok()) << p.status.to_string();
+    if (p.records.empty()) break;
+    for (const RecordView& v : p.records) {
+      EXPECT_EQ(v.offset(), read);
+      EXPECT_EQ(v.value(), read == 0 ? std::string("reserved") : value);
+      ++read;
+    }
+  }
+  EXPECT_EQ(read, sent + 1);
+}
+
 }  // namespace
 }  // namespace rill
