@@ -340,7 +340,7 @@ Status check_registry(const ipc::Region& region, const std::string& what) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (h->magic.load(std::memory_order_acquire) != registry::kMagic)
     return Status(Code::kCorrupt, what + " has no valid header (its creator may have died while creating it; "
-                                         "remove it with `rm /dev/shm/" + what.substr(5) + "`)");
+                                         "remove it with `rm /dev/shm/" + what + "`)");
   if (h->version != registry::kVersion || h->capacity != registry::kCapacity)
     return Status(Code::kCorrupt, what + " has registry version " + std::to_string(h->version) +
                                       ", this build reads " + std::to_string(registry::kVersion));
