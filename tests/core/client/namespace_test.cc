@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "core/client/registry_format.h"
 #include "core/log/partition_ring.h"
+#include "ipc/shm_region.h"
 #include "rill/rill.h"
 #include "support/shm_guard.h"
 
@@ -304,6 +306,21 @@ TEST(SharedNamespace, ObjectsAreNamedAfterTheNamespaceAndOwnerOnly) {
     ns->reset();
     testing::remove_shm_objects(guard.ns());
   }
+}
+
+TEST(SharedNamespace, RegistryWhoseCreatorDiedSaysWhichFileToRemove) {
+  // A registry object of the right size whose header was never published:
+  // its creator died between creating and initialising it.
+  ShmGuard guard;
+  const std::string object = "rill." + guard.ns() + ".registry";
+  auto region = ipc::create_shared_region(object, registry::kRegionBytes);
+  ASSERT_TRUE(region.is_ok()) << region.status().to_string();
+  auto ns = Namespace::open_shared(guard.ns());
+  ASSERT_EQ(ns.status().code(), Code::kCorrupt);
+  EXPECT_NE(ns.status().message().find("rm /dev/shm/" + object + "`"), std::string::npos) << ns.status().message();
+  // Following the advice works.
+  ASSERT_TRUE(ipc::remove_shared_region(object).is_ok());
+  EXPECT_TRUE(Namespace::open_shared(guard.ns()).is_ok());
 }
 
 TEST(SharedNamespace, LongestNamesFitTheObjectNameLimit) {
