@@ -143,8 +143,10 @@ inline TopicConfig config_holding_everything(std::int32_t partitions, std::uint6
     one.partitions = 1;
     if (!probe->create_topic("probe", one).is_ok()) return config;
     auto info = probe->describe_topic("probe");
-    // Each segment may waste up to one frame at its end; 3 segments are never readable.
-    const std::uint64_t usable = info->max_record_bytes - kMaxWorkloadFrame;
+    // A segment ends where the next claim did not fit: up to one frame, or up
+    // to a batch's claim (at most a quarter segment). 3 segments are never
+    // readable.
+    const std::uint64_t usable = info->max_record_bytes * 3 / 4 - kMaxWorkloadFrame;
     const std::uint64_t segments = (most + usable - 1) / usable + 4;
     if (segments <= 65536) {
       config.segment_count = static_cast<std::uint32_t>(segments);
