@@ -61,19 +61,29 @@ Status check_headers(std::span<const Header> headers) {
 }
 }  // namespace
 
-Result<RecordMetadata> Producer::send(std::optional<std::string_view> key, std::string_view value,
-                                      const SendOptions& options) noexcept {
+Status Producer::claim_one(const std::optional<std::string_view>& key, std::size_t value_size,
+                           const SendOptions& options, std::int32_t* partition, std::uint32_t* length,
+                           log::Claim* claim) noexcept {
   if (!valid_partition_choice(options.partition, partitions_)) return bad_partition(options.partition, partitions_);
   if (!options.headers.empty())
     if (Status s = check_headers(options.headers); !s) return s;
-  const std::int32_t p = choose(key, options.partition);
-  log::PartitionRing& ring = topic_->ring(p);
+  *partition = choose(key, options.partition);
+  log::PartitionRing& ring = topic_->ring(*partition);
   const std::size_t headers_len = options.headers.empty() ? 0 : log::header_block_size(options.headers);
-  const std::uint32_t length = log::frame_size(key ? key->size() : 0, value.size(), headers_len);
-  const auto aligned = static_cast<std::uint32_t>(log::align_frame(length));
+  *length = log::frame_size(key ? key->size() : 0, value_size, headers_len);
+  if (*length > ring.max_frame_bytes() ||
+      ring.claim(static_cast<std::uint32_t>(log::align_frame(*length)), 1, claim) != log::ClaimStatus::kOk)
+    return too_large(*length, *partition);
+  return Status::ok();
+}
+
+Result<RecordMetadata> Producer::send(std::optional<std::string_view> key, std::string_view value,
+                                      const SendOptions& options) noexcept {
+  std::int32_t p = 0;
+  std::uint32_t length = 0;
   log::Claim claim;
-  if (length > ring.max_frame_bytes() || ring.claim(aligned, 1, &claim) != log::ClaimStatus::kOk)
-    return too_large(length, p);
+  if (Status s = claim_one(key, value.size(), options, &p, &length, &claim); !s) return s;
+  log::PartitionRing& ring = topic_->ring(p);
   log::encode_frame(claim.data, claim.first_offset, options.timestamp_ns >= 0 ? options.timestamp_ns : now_ns(), key,
                     value, options.headers, 0);
   ring.commit(claim, claim.data, length);
@@ -137,17 +147,10 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
 
 Result<Reservation> Producer::reserve(std::optional<std::string_view> key, std::size_t value_size,
                                       const SendOptions& options) noexcept {
-  if (!valid_partition_choice(options.partition, partitions_)) return bad_partition(options.partition, partitions_);
-  if (!options.headers.empty())
-    if (Status s = check_headers(options.headers); !s) return s;
-  const std::int32_t p = choose(key, options.partition);
-  log::PartitionRing& ring = topic_->ring(p);
-  const std::size_t headers_len = options.headers.empty() ? 0 : log::header_block_size(options.headers);
-  const std::uint32_t length = log::frame_size(key ? key->size() : 0, value_size, headers_len);
+  std::int32_t p = 0;
+  std::uint32_t length = 0;
   log::Claim claim;
-  if (length > ring.max_frame_bytes() ||
-      ring.claim(static_cast<std::uint32_t>(log::align_frame(length)), 1, &claim) != log::ClaimStatus::kOk)
-    return too_large(length, p);
+  if (Status s = claim_one(key, value_size, options, &p, &length, &claim); !s) return s;
   std::byte* value = log::encode_frame_fields(claim.data, claim.first_offset,
                                               options.timestamp_ns >= 0 ? options.timestamp_ns : now_ns(), key,
                                               value_size, options.headers, 0);

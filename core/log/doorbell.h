@@ -57,7 +57,9 @@ inline void ring_doorbell(Doorbell& bell) noexcept {
 // passes, per `strategy`. Returns ready().
 template <typename Ready>
 bool wait_on(Doorbell& bell, WaitStrategy strategy, std::int64_t deadline_ns, Ready ready) noexcept {
-  constexpr int kSpinsBeforeSleep = 4096;
+  // About 25 us of pause instructions here: long enough to catch a record
+  // that is on its way, short enough that a steady trickle lets us sleep.
+  constexpr int kSpinsBeforeSleep = 1024;
   constexpr int kSpinsBeforeYield = 256;
   for (int i = 0; strategy != WaitStrategy::kBlock || i < kSpinsBeforeSleep; ++i) {
     if (ready()) return true;

@@ -35,7 +35,7 @@
 namespace rill::log {
 
 inline constexpr std::uint64_t kPartitionMagic = 0x315452415050'4c52ull;  // "RLPPART1" in memory order
-inline constexpr std::uint32_t kPartitionVersion = 2;  // 2: SegmentHeader::written
+inline constexpr std::uint32_t kPartitionVersion = 2;  // 2: SegmentHeader::written (128-byte segment header)
 inline constexpr std::uint32_t kMinSegmentCount = 4;
 inline constexpr std::uint64_t kMaxSegmentDataBytes = 1ull << 30;
 inline constexpr std::uint32_t kMaxRecordsPerSegment = (1u << 20) - 1;
@@ -68,12 +68,16 @@ struct alignas(64) SegmentHeader {
   std::atomic<std::uint64_t> generation;   // which generation these bytes hold (or will hold)
   std::atomic<std::uint64_t> base_offset;  // offset of the first record; valid once generation is open
   std::atomic<std::uint64_t> sealed;       // (records << 32 | end position) once full; 0 while open
+  std::uint8_t pad0[40];
   // Bytes of this generation's claims whose frames are all committed (and so
   // whose cleaning of segment g+2 is done); see PartitionRing::await_writers().
-  std::atomic<std::uint64_t> written;
-  std::uint8_t pad[32];
+  // Every claim adds to it, so it has a cache line of its own: readers check
+  // `generation` on every read and must not pay for producers' updates.
+  alignas(64) std::atomic<std::uint64_t> written;
+  std::uint8_t pad1[56];
 };
-static_assert(sizeof(SegmentHeader) == 64);
+static_assert(offsetof(SegmentHeader, written) == 64);
+static_assert(sizeof(SegmentHeader) == 128);
 
 // Sparse index: entry k names the record that covers data byte k*interval.
 struct IndexEntry {
@@ -151,11 +155,8 @@ class PartitionRing {
   // Reserves `records` consecutive offsets and `bytes` (sum of aligned frame
   // sizes) in one atomic step, rolling to the next segment if needed.
   // kTooLarge when `bytes` exceeds a segment or `records` its record limit.
+  // Also zeroes the same byte range two segments ahead (cleaning ahead).
   [[nodiscard]] ClaimStatus claim(std::uint32_t bytes, std::uint32_t records, Claim* out) noexcept;
-  // Zeroes the matching range two segments ahead and records index entries for
-  // frames starting at `frame_position`. Call once per frame before commit.
-  void prepare(const Claim& claim, std::uint32_t frame_position, std::uint32_t frame_bytes,
-               std::int64_t timestamp_ns) noexcept;
   // Publishes one frame written in a claim: release-stores its commit word.
   // REQUIRES: the frame that ends the claim is committed last (it marks the
   // whole claim written).

@@ -98,6 +98,10 @@ class Producer {
  private:
   std::int32_t choose(const std::optional<std::string_view>& key, std::int32_t explicit_partition) noexcept;
   Status too_large(std::uint64_t bytes, std::int32_t partition) const;
+  // Checks the options, picks the partition and claims one frame of a record
+  // with a value of `value_size` bytes (shared by send() and reserve()).
+  Status claim_one(const std::optional<std::string_view>& key, std::size_t value_size, const SendOptions& options,
+                   std::int32_t* partition, std::uint32_t* length, log::Claim* claim) noexcept;
 
   std::shared_ptr<Topic> topic_;
   std::int32_t partitions_;

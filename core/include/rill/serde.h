@@ -113,13 +113,13 @@ class TypedProducer {
     std::optional<std::string_view> key_bytes;
     if (key) {
       const std::size_t n = KeySerde::size(*key);
-      std::span<std::byte> out(key_buffer, n);
+      std::byte* at = key_buffer;
       if (n > sizeof key_buffer) {
         key_heap.resize(n);
-        out = std::span<std::byte>(reinterpret_cast<std::byte*>(key_heap.data()), n);
+        at = reinterpret_cast<std::byte*>(key_heap.data());
       }
-      KeySerde::write(*key, out);
-      key_bytes = std::string_view(reinterpret_cast<const char*>(out.data()), n);
+      KeySerde::write(*key, std::span<std::byte>(at, n));
+      key_bytes = std::string_view(reinterpret_cast<const char*>(at), n);
     }
     auto reservation = producer_.reserve(key_bytes, ValueSerde::size(value), options);
     if (!reservation) return reservation.status();

@@ -80,6 +80,8 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
 
   // The error; Status::ok() when this holds a value.
   Status status() const { return is_ok() ? Status() : std::get<1>(v_); }
