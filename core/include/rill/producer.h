@@ -97,6 +97,7 @@ class Producer {
 
  private:
   std::int32_t choose(const std::optional<std::string_view>& key, std::int32_t explicit_partition) noexcept;
+  std::int32_t next_round_robin() noexcept;
   Status too_large(std::uint64_t bytes, std::int32_t partition) const;
   // Checks the options, picks the partition and claims one frame of a record
   // with a value of `value_size` bytes (shared by send() and reserve()).
@@ -105,7 +106,7 @@ class Producer {
 
   std::shared_ptr<Topic> topic_;
   std::int32_t partitions_;
-  std::uint32_t round_robin_ = 0;
+  std::int32_t round_robin_ = 0;  // next partition for a null key, in [0, partitions_)
 };
 
 // Nanoseconds since the Unix epoch (CLOCK_REALTIME): the default timestamp.
