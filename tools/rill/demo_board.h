@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "rill/topic.h"
 #include "rill/wait.h"
 #include "tools/rill/latency_histogram.h"
 
@@ -115,6 +116,22 @@ inline void set_demo_error(char (&field)[256], std::string_view message) {
   const std::size_t n = message.size() < sizeof field - 1 ? message.size() : sizeof field - 1;
   std::memcpy(field, message.data(), n);
   field[n] = '\0';
+}
+
+// A child's first step: opens the demo topic by name in the demo namespace.
+// On failure, writes the reason to `error` and returns null.
+inline std::shared_ptr<Topic> open_demo_topic(const DemoConfig& config, char (&error)[256]) {
+  auto ns = Namespace::open_shared(config.ns);
+  if (!ns) {
+    set_demo_error(error, ns.status().to_string());
+    return nullptr;
+  }
+  auto topic = (*ns)->open_topic(config.topic);
+  if (!topic) {
+    set_demo_error(error, topic.status().to_string());
+    return nullptr;
+  }
+  return *topic;
 }
 
 // The children's bodies; each returns the child's exit code.

@@ -140,17 +140,9 @@ class DemoConsumer {
 
 int run_demo_consumer(const DemoConfig& config, DemoBoard& board, int id) {
   DemoConsumerSlot& slot = board.consumers[id];
-  auto ns = Namespace::open_shared(config.ns);
-  if (!ns) {
-    set_demo_error(slot.error, ns.status().to_string());
-    return 1;
-  }
-  auto topic = (*ns)->open_topic(config.topic);
-  if (!topic) {
-    set_demo_error(slot.error, topic.status().to_string());
-    return 1;
-  }
-  DemoConsumer consumer(config, board, id, *topic);
+  std::shared_ptr<Topic> topic = open_demo_topic(config, slot.error);
+  if (!topic) return 1;
+  DemoConsumer consumer(config, board, id, topic);
   if (Status s = consumer.assign(); !s) {
     set_demo_error(slot.error, s.to_string());
     return 1;

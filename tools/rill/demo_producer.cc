@@ -157,17 +157,9 @@ int run_demo_producer(const DemoConfig& config, DemoBoard& board, int id) {
   DemoProducerSlot& slot = board.producers[id];
   // Sleeps in phase 1 end on time, not up to 50 us late (the default timer slack).
   ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-  auto ns = Namespace::open_shared(config.ns);
-  if (!ns) {
-    set_demo_error(slot.error, ns.status().to_string());
-    return 1;
-  }
-  auto topic = (*ns)->open_topic(config.topic);
-  if (!topic) {
-    set_demo_error(slot.error, topic.status().to_string());
-    return 1;
-  }
-  DemoProducer producer(config, board, id, *topic);
+  std::shared_ptr<Topic> topic = open_demo_topic(config, slot.error);
+  if (!topic) return 1;
+  DemoProducer producer(config, board, id, topic);
   board.ready.fetch_add(1, std::memory_order_release);  // pairs with the parent's acquire
   return producer.run();
 }
