@@ -77,6 +77,8 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
                                      std::to_string(c.at.next_offset) +
                                      " was overwritten by the ring; the earliest retained offset is " +
                                      std::to_string(earliest.next_offset));
+          result.out_of_range_partition = assigned_[i];
+          result.earliest_offset = earliest.next_offset;
           break;
         }
         result.skipped += std::max<std::int64_t>(0, earliest.next_offset - c.at.next_offset);

@@ -50,6 +50,10 @@ struct PollResult {
   std::int64_t skipped = 0;
   // Non-OK on kOffsetOutOfRange (OffsetReset::kError), kCorrupt or kInvalidArgument.
   Status status;
+  // On kOffsetOutOfRange: the partition overrun and its earliest retained
+  // offset, where a seek() resumes (-1 otherwise).
+  std::int32_t out_of_range_partition = -1;
+  std::int64_t earliest_offset = -1;
 };
 
 class Consumer {

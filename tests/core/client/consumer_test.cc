@@ -296,6 +296,8 @@ TEST_F(ConsumerTest, OverrunIsAnErrorWhenAskedAndTheConsumerStaysPut) {
         << r.status.message();
     EXPECT_TRUE(r.records.empty());
     EXPECT_EQ(r.skipped, 0);
+    EXPECT_EQ(r.out_of_range_partition, 1);
+    EXPECT_EQ(r.earliest_offset, earliest);
     EXPECT_EQ(c.position(1), 0);
   }
   ASSERT_TRUE(c.seek_to_beginning().is_ok());
