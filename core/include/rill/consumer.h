@@ -56,7 +56,9 @@ struct PollResult {
   std::int64_t earliest_offset = -1;
 };
 
-class Consumer {
+// Cache-line aligned: poll() writes next_, which must not share a line with
+// another thread's hot data (say, a Producer).
+class alignas(64) Consumer {
  public:
   // REQUIRES: topic is not null.
   explicit Consumer(std::shared_ptr<Topic> topic, ConsumerOptions options = {});

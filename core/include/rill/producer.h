@@ -66,7 +66,9 @@ class Reservation {
   bool published_ = false;
 };
 
-class Producer {
+// Cache-line aligned: a send with a null key writes round_robin_, which must
+// not share a line with another thread's hot data (say, a Consumer).
+class alignas(64) Producer {
  public:
   // REQUIRES: topic is not null.
   explicit Producer(std::shared_ptr<Topic> topic);
