@@ -18,6 +18,8 @@
 #include <new>
 #include <string>
 #include <thread>
+
+#include "core/log/doorbell.h"
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -68,13 +70,8 @@ class TickRate {
   std::uint64_t t0_ = 0, t1_ = 0;
 };
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
+// The same pause rill's own spin loops use.
+using log::cpu_relax;
 
 // What both sides of a transport benchmark share. Lives in a MAP_SHARED
 // anonymous mapping made before the peer starts, so that a forked peer sees
