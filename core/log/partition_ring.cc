@@ -242,6 +242,8 @@ void PartitionRing::await_writers(std::uint64_t generation) const noexcept {
 }
 
 void PartitionRing::roll(std::uint64_t t) noexcept {
+  // Relaxed: only a roller stores it, before releasing the tail that this
+  // roller's CAS acquired, so the previous roll's value is visible here.
   const std::uint64_t gen = header_->current_generation.load(std::memory_order_relaxed);
   if (gen > 0) await_writers(gen - 1);
   const std::uint64_t end = tail_position(t);
