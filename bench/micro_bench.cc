@@ -17,6 +17,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench/suite/clock.h"
+#include "bench/suite/histogram.h"
 #include "core/log/partition_ring.h"
 #include "ipc/region.h"
 #include "rill/rill.h"
@@ -315,6 +317,46 @@ void BM_PartitionFor(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_PartitionFor);
+
+// ---------------------------------------------------------------- bench suite
+
+// What `rill bench` adds per record on the consumer side: a histogram record
+// (values spread over four decades, so that buckets vary) and a clock read.
+void BM_HistogramRecord(benchmark::State& state) {
+  auto h = std::make_unique<Histogram>();
+  std::array<std::int64_t, 1024> values;
+  std::uint64_t x = 88172645463325252ull;
+  for (auto& v : values) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    v = static_cast<std::int64_t>(100 + x % 1'000'000);
+  }
+  std::size_t i = 0;
+  for (auto _ : state) {
+    h->record(values[i]);
+    i = (i + 1) & 1023;
+  }
+  benchmark::DoNotOptimize(h->count());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_HistogramRecord);
+
+void BM_BenchClockTsc(benchmark::State& state) {
+  auto clock = BenchClock::make("auto");
+  if (!clock.is_ok() || clock.value().name() != "tsc") {
+    state.SkipWithError("no invariant TSC on this machine");
+    return;
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(clock.value().now());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BenchClockTsc);
+
+void BM_BenchClockMonotonic(benchmark::State& state) {
+  const BenchClock clock = BenchClock::make("monotonic").value();
+  for (auto _ : state) benchmark::DoNotOptimize(clock.now());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BenchClockMonotonic);
 
 }  // namespace
 }  // namespace rill::bench

@@ -45,6 +45,7 @@ void add_topic_command(CLI::App& root, const GlobalOptions& global, CommandTable
 void add_produce_command(CLI::App& root, const GlobalOptions& global, CommandTable& table);
 void add_consume_command(CLI::App& root, const GlobalOptions& global, CommandTable& table);
 void add_demo_command(CLI::App& root, const GlobalOptions& global, CommandTable& table);
+void add_bench_command(CLI::App& root, const GlobalOptions& global, CommandTable& table);
 
 // Namespace::open_shared(global.ns), with the namespace named in the error.
 // Only `topic create` passes create = true: a command that fails or only

@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   add_produce_command(app, global, table);
   add_consume_command(app, global, table);
   add_demo_command(app, global, table);
+  add_bench_command(app, global, table);
 
   try {
     app.parse(argc, argv);

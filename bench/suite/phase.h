@@ -1,0 +1,367 @@
+// One phase of one transport: producers and consumers started together,
+// records stamped, routed, checked and timed. The loops are templates over
+// the transport, so that its send and poll inline into them exactly as they
+// would in a program that used that transport directly.
+//
+// A transport T provides, called inside the participant that uses them:
+//   Result<typename T::Sender>   T::sender(int producer)
+//   Result<typename T::Receiver> T::receiver(int consumer)
+//   Sender:   bool send(int partition, const std::byte* records, std::size_t n, Failure&) noexcept
+//             std::uint64_t window() const noexcept  (records a producer may lead
+//                                                     the slowest consumer by; 0: the
+//                                                     transport limits it itself)
+//   Receiver: template <class F> long poll(F&& on_record, Failure&) noexcept
+//             calls on_record(const std::byte*, std::size_t) for each record
+//             ready (waiting up to a few ms for one); returns how many, or -1.
+//
+// Records are routed as a Kafka producer with an explicit partition would
+// route them: producer p sends its b-th batch to partition (p + b) % N. A
+// consumer reads every partition (fan-out, each consumer sees every record)
+// or, split, the partitions k with k % C == its index (a consumer group).
+// Every consumer checks every record: its check byte, its sequence per
+// producer and partition (dense: order holds per partition, as in Kafka),
+// and in the end that it got exactly the records routed to it. Anything else is an error, never a
+// figure.
+//
+// Thread safety: the PhaseBoard lives in memory shared by all participants;
+// each field says who writes it.
+#pragma once
+
+#include <sched.h>
+#include <time.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdarg>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include "bench/suite/clock.h"
+#include "bench/suite/histogram.h"
+#include "bench/suite/payload.h"
+#include "bench/suite/report.h"
+#include "core/log/doorbell.h"
+
+namespace rill::bench {
+
+inline constexpr int kMaxProducers = 16;
+inline constexpr int kMaxConsumers = 16;
+inline constexpr int kMaxPartitions = 256;
+inline constexpr std::size_t kMaxBatch = 1024;
+
+enum class PhaseKind : std::uint8_t { kThroughput, kLatency };
+enum class WaitKind : std::uint8_t { kSpin, kYield, kBlock };
+
+struct PhasePlan {
+  PhaseKind kind = PhaseKind::kThroughput;
+  int producers = 1, consumers = 1, partitions = 1;
+  bool split = false;
+  std::size_t record_bytes = 64;
+  std::size_t batch = 1;     // 1 in the latency phase
+  double rate_rps = 0;       // latency phase: all producers together; 0 = one record in flight per producer
+  std::int64_t warmup_ns = 0;
+  std::int64_t duration_ns = 0;
+  std::uint64_t count = 0;   // measured records, all producers together (0: duration)
+  WaitKind wait = WaitKind::kBlock;
+  BenchClock clock;
+  std::optional<DeadlineSpec> deadline;
+
+  bool owns(int consumer, int partition) const noexcept { return !split || partition % consumers == consumer; }
+  int partition_of(int producer, std::uint64_t batch_index) const noexcept {
+    return static_cast<int>((static_cast<std::uint64_t>(producer) + batch_index) % static_cast<std::uint64_t>(partitions));
+  }
+  // Measured records producer p sends (count mode).
+  std::uint64_t quota(int p) const noexcept {
+    return count / static_cast<std::uint64_t>(producers) + (static_cast<std::uint64_t>(p) < count % producers ? 1 : 0);
+  }
+  // Records of the first `total` that producer p sent that consumer c is routed.
+  std::uint64_t routed(int p, std::uint64_t total, int c) const noexcept;
+};
+
+// The first error of a participant, as text; writing it also raises the
+// board's abort flag so that the others stop.
+struct Failure {
+  std::atomic<std::uint32_t>* abort = nullptr;
+  bool failed = false;
+  char text[200] = {};
+  void fail(const char* format, ...) noexcept __attribute__((format(printf, 2, 3)));
+};
+
+struct alignas(64) ProducerSlot {
+  // Records sent so far, warm-up included. Written by the producer (release,
+  // after each send), read by producers for flow control and by the main
+  // thread for progress.
+  std::atomic<std::uint64_t> sent{0};
+  // Written by the producer before it sets done (release).
+  std::uint64_t measured = 0;
+  std::atomic<std::uint32_t> done{0};
+  Failure failure;
+};
+
+struct alignas(64) ConsumerSlot {
+  // Records received and checked, warm-up included; written by the consumer
+  // (release, after each poll).
+  std::atomic<std::uint64_t> received{0};
+  std::atomic<std::uint32_t> done{0};
+  // Written by the consumer before it sets done.
+  std::uint64_t measured = 0;
+  std::int64_t last_ns = 0;  // monotonic_ns() after its last measured record
+  Failure failure;
+  DeadlineCounts deadline;
+  // One record in flight: the next sequence number expected from each
+  // producer, stored (release) after each record; the producer loads it
+  // (acquire) before sending its next one. A line each: one writer, one reader.
+  struct alignas(64) Ack {
+    std::atomic<std::uint64_t> next{0};
+  };
+  std::array<Ack, kMaxProducers> acks;
+  // Latency phase: corrected (from intended send time) and raw (from the
+  // actual send time). Live-readable (see Histogram).
+  Histogram corrected;
+  Histogram raw;
+};
+
+struct PhaseBoard {
+  alignas(64) std::atomic<std::uint32_t> ready{0};  // participants attached; each adds 1 (release)
+  std::atomic<std::uint32_t> go{0};                 // set by the main thread (release) after start_* below
+  std::atomic<std::uint32_t> abort{0};              // any participant or the main thread; stop at once
+  std::int64_t start_ns = 0;                        // monotonic: warm-up starts
+  std::int64_t measure_ns = 0;                      // monotonic: measured records start
+  std::int64_t end_ns = 0;                          // monotonic: no measured record after this (duration mode)
+  std::uint64_t start_tick = 0;                     // clock ticks at start_ns
+  std::array<ProducerSlot, kMaxProducers> producers;
+  std::array<ConsumerSlot, kMaxConsumers> consumers;
+};
+
+// Sleeps for short stretches until the board says go (or abort). Returns
+// false on abort.
+bool await_go(PhaseBoard& board) noexcept;
+
+// Waits until clock.now() >= tick: sleeps while far away, spins the rest.
+void pace_until(const BenchClock& clock, std::uint64_t tick, const PhaseBoard& board) noexcept;
+
+inline void relax(WaitKind wait, std::uint32_t idle_rounds) noexcept {
+  if (wait == WaitKind::kSpin || idle_rounds < 64) {
+    log::cpu_relax();
+  } else {
+    ::sched_yield();
+  }
+}
+
+// ---------------------------------------------------------------- producer
+
+template <typename Transport>
+void run_producer(Transport& transport, const PhasePlan& plan, PhaseBoard& board, int p) noexcept {
+  ProducerSlot& me = board.producers[p];
+  me.failure.abort = &board.abort;
+  auto sender_or = transport.sender(p);
+  if (!sender_or.is_ok()) {
+    me.failure.fail("producer %d: %s", p, sender_or.status().to_string().c_str());
+    board.ready.fetch_add(1, std::memory_order_release);
+    me.done.store(1, std::memory_order_release);
+    return;
+  }
+  auto& sender = sender_or.value();
+  const std::size_t size = plan.record_bytes;
+  const std::size_t batch = plan.kind == PhaseKind::kThroughput ? plan.batch : 1;
+  std::vector<std::byte> buffer(size * batch);
+  for (std::size_t j = 0; j < batch; ++j) prepare_record(buffer.data() + j * size, size);
+  std::vector<std::uint32_t> part_seq(static_cast<std::size_t>(plan.partitions), 0);
+
+  // Pairs with await_go's acquire in the main thread's view: the main thread
+  // counts us ready before it sets go.
+  board.ready.fetch_add(1, std::memory_order_release);
+  if (!await_go(board)) {
+    me.done.store(1, std::memory_order_release);
+    return;
+  }
+
+  const bool latency = plan.kind == PhaseKind::kLatency;
+  const bool one_in_flight = latency && plan.rate_rps <= 0;
+  const bool by_count = plan.count > 0;
+  const std::uint64_t quota = by_count ? plan.quota(p) : 0;
+  const double interval_ns = latency && !one_in_flight ? 1e9 / plan.rate_rps : 0;
+  const std::uint64_t window = sender.window();
+
+  std::uint64_t seq = 0, measured = 0, batch_index = 0, flow_allowed = window ? window / plan.producers : 0;
+  std::int64_t now_ns = monotonic_ns();
+  while (board.abort.load(std::memory_order_relaxed) == 0) {  // relaxed: a hint to stop
+    std::uint64_t intended = 0;
+    if (latency && !one_in_flight) {
+      // Producer p owns every P-th slot of the shared schedule.
+      const double slot = static_cast<double>(seq * static_cast<std::uint64_t>(plan.producers) + static_cast<std::uint64_t>(p));
+      intended = board.start_tick + plan.clock.ticks_in(slot * interval_ns);
+      now_ns = board.start_ns + plan.clock.to_ns(static_cast<std::int64_t>(intended - board.start_tick));
+    } else if ((batch_index & 63) == 0 || latency) {
+      now_ns = monotonic_ns();
+    }
+    const bool warm = now_ns < board.measure_ns;
+    if (!warm && (by_count ? measured >= quota : now_ns >= board.end_ns)) break;
+    const std::size_t n = by_count && !warm ? static_cast<std::size_t>(std::min<std::uint64_t>(batch, quota - measured)) : batch;
+    const int partition = plan.partition_of(p, batch_index);
+
+    if (window != 0 && seq + n > flow_allowed) {
+      // Lead over the slowest consumer (fan-out) or over all of them together
+      // (split), recomputed only when the cached allowance runs out.
+      for (std::uint32_t idle = 0;; ++idle) {
+        std::uint64_t total_sent = 0, received = plan.split ? 0 : ~std::uint64_t{0};
+        for (int q = 0; q < plan.producers; ++q)
+          total_sent += q == p ? seq : board.producers[q].sent.load(std::memory_order_acquire);  // pairs with their release
+        for (int c = 0; c < plan.consumers; ++c) {
+          const std::uint64_t r = board.consumers[c].received.load(std::memory_order_acquire);  // pairs with the consumer's release
+          received = plan.split ? received + r : std::min(received, r);
+        }
+        const std::uint64_t lead = total_sent > received ? total_sent - received : 0;
+        if (lead + n <= window) {
+          flow_allowed = seq + std::max<std::uint64_t>(n, (window - lead) / plan.producers);
+          break;
+        }
+        if (board.abort.load(std::memory_order_relaxed) != 0) break;
+        relax(plan.wait, idle);
+      }
+    }
+    if (one_in_flight && seq > 0) {
+      // Wait until every consumer routed our previous record has it.
+      const int previous = plan.partition_of(p, batch_index - 1);
+      for (int c = 0; c < plan.consumers; ++c) {
+        if (!plan.owns(c, previous)) continue;
+        for (std::uint32_t idle = 0;
+             board.consumers[c].acks[p].next.load(std::memory_order_acquire) < seq &&  // pairs with the consumer's release
+             board.abort.load(std::memory_order_relaxed) == 0;
+             ++idle)
+          relax(plan.wait, idle);
+      }
+    }
+    if (latency) {
+      if (one_in_flight) intended = plan.clock.now();
+      else pace_until(plan.clock, intended, board);
+    }
+    const std::uint64_t sent_tick = latency ? plan.clock.now() : 0;
+    std::uint32_t& next_in_partition = part_seq[static_cast<std::size_t>(partition)];
+    for (std::size_t j = 0; j < n; ++j) {
+      stamp(buffer.data() + j * size, size,
+            PayloadHeader{seq + j, intended, sent_tick, next_in_partition++, static_cast<std::uint8_t>(p),
+                          static_cast<std::uint8_t>(partition), static_cast<std::uint8_t>(warm ? kWarmupFlag : 0)});
+    }
+    if (!sender.send(partition, buffer.data(), n, me.failure)) break;
+    seq += n;
+    if (!warm) measured += n;
+    ++batch_index;
+    me.sent.store(seq, std::memory_order_release);  // pairs with flow control's and the main thread's acquire
+  }
+  me.measured = measured;
+  me.done.store(1, std::memory_order_release);  // publishes sent and measured to consumers and the main thread
+}
+
+// ---------------------------------------------------------------- consumer
+
+template <typename Transport>
+void run_consumer(Transport& transport, const PhasePlan& plan, PhaseBoard& board, int c) noexcept {
+  ConsumerSlot& me = board.consumers[c];
+  me.failure.abort = &board.abort;
+  auto receiver_or = transport.receiver(c);
+  if (!receiver_or.is_ok()) {
+    me.failure.fail("consumer %d: %s", c, receiver_or.status().to_string().c_str());
+    board.ready.fetch_add(1, std::memory_order_release);
+    me.done.store(1, std::memory_order_release);
+    return;
+  }
+  auto& receiver = receiver_or.value();
+  // The next part_seq expected from each producer in each partition.
+  std::vector<std::uint32_t> next(static_cast<std::size_t>(plan.producers * plan.partitions), 0);
+  board.ready.fetch_add(1, std::memory_order_release);
+  if (!await_go(board)) {
+    me.done.store(1, std::memory_order_release);
+    return;
+  }
+
+  const bool latency = plan.kind == PhaseKind::kLatency;
+  const bool acks = latency && plan.rate_rps <= 0;
+  const std::size_t size = plan.record_bytes;
+  const std::int64_t deadline_ns = plan.deadline ? plan.deadline->deadline_ns : 0;
+  std::uint64_t received = 0, measured = 0, expected = ~std::uint64_t{0};
+  std::int64_t last_ns = 0, idle_since_ns = 0;
+
+  auto on_record = [&](const std::byte* record, std::size_t length) noexcept {
+    PayloadHeader h;
+    if (length != size) return me.failure.fail("consumer %d: a record of %zu bytes, expected %zu", c, length, size);
+    if (!read_record(record, size, h))
+      return me.failure.fail("consumer %d: record %llu of producer %u fails its check byte", c,
+                             static_cast<unsigned long long>(h.seq), static_cast<unsigned>(h.producer));
+    if (h.producer >= plan.producers || h.partition >= plan.partitions || !plan.owns(c, h.partition))
+      return me.failure.fail("consumer %d: a record from producer %u to partition %u, which it does not read", c,
+                             static_cast<unsigned>(h.producer), static_cast<unsigned>(h.partition));
+    std::uint32_t& want = next[static_cast<std::size_t>(h.producer * plan.partitions + h.partition)];
+    if (h.part_seq != want)
+      return me.failure.fail(
+          "consumer %d: producer %u's record %u in partition %u arrived where %u was expected (lost, duplicated or "
+          "reordered)",
+          c, static_cast<unsigned>(h.producer), h.part_seq, static_cast<unsigned>(h.partition), want);
+    ++want;
+    ++received;
+    if ((h.flags & kWarmupFlag) == 0) {
+      ++measured;
+      if (latency) {
+        const std::uint64_t now = plan.clock.now();
+        const std::int64_t corrected = plan.clock.to_ns(static_cast<std::int64_t>(now - h.intended));
+        me.corrected.record(corrected);
+        me.raw.record(plan.clock.to_ns(static_cast<std::int64_t>(now - h.sent)));
+        if (deadline_ns > 0) me.deadline.record(corrected, deadline_ns);
+      }
+    }
+    if (acks) me.acks[h.producer].next.store(h.seq + 1, std::memory_order_release);  // pairs with the producer's acquire
+  };
+
+  std::uint64_t measured_before = 0;
+  for (std::uint32_t idle = 0; board.abort.load(std::memory_order_relaxed) == 0;) {
+    const long n = receiver.poll(on_record, me.failure);
+    if (n < 0 || me.failure.failed) break;
+    if (n > 0) {
+      idle = 0;
+      idle_since_ns = 0;
+      me.received.store(received, std::memory_order_release);  // pairs with flow control's acquire
+      if (measured != measured_before) {
+        last_ns = monotonic_ns();
+        measured_before = measured;
+      }
+      if (received < expected) continue;
+    }
+    if (expected == ~std::uint64_t{0}) {
+      bool all_done = true;
+      for (int p = 0; p < plan.producers; ++p)
+        all_done = all_done && board.producers[p].done.load(std::memory_order_acquire) != 0;  // pairs with the producer's release
+      if (all_done) {
+        expected = 0;
+        for (int p = 0; p < plan.producers; ++p)
+          expected += plan.routed(p, board.producers[p].sent.load(std::memory_order_acquire), c);
+      }
+    }
+    if (received == expected) break;
+    if (received > expected) {
+      me.failure.fail("consumer %d: received %llu records, %llu were sent to it", c,
+                      static_cast<unsigned long long>(received), static_cast<unsigned long long>(expected));
+      break;
+    }
+    if (n == 0) {
+      const std::int64_t now = monotonic_ns();
+      if (idle_since_ns == 0) idle_since_ns = now;
+      if (expected != ~std::uint64_t{0} && now - idle_since_ns > 10'000'000'000) {
+        me.failure.fail("consumer %d: stalled at %llu of %llu records for 10 s", c,
+                        static_cast<unsigned long long>(received), static_cast<unsigned long long>(expected));
+        break;
+      }
+      relax(plan.wait, ++idle);
+    }
+  }
+  me.received.store(received, std::memory_order_release);
+  me.measured = measured;
+  me.last_ns = last_ns;
+  me.done.store(1, std::memory_order_release);  // publishes measured, last_ns and the histograms
+}
+
+}  // namespace rill::bench

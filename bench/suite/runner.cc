@@ -1,0 +1,473 @@
+#include "bench/suite/runner.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <new>
+#include <thread>
+
+#include "bench/suite/clock.h"
+#include "bench/suite/phase.h"
+#include "bench/suite/team.h"
+#include "bench/suite/transports.h"
+
+namespace rill::bench {
+
+namespace {
+
+constexpr std::int64_t kStallNs = 15'000'000'000;  // no progress this long: the phase is abandoned
+
+bool is_rill(std::string_view t) { return t.rfind("rill-", 0) == 0; }
+
+Result<WaitKind> wait_kind(std::string_view w) {
+  if (w == "spin") return WaitKind::kSpin;
+  if (w == "yield") return WaitKind::kYield;
+  if (w == "block") return WaitKind::kBlock;
+  return Status(Code::kInvalidArgument, "unknown wait strategy '" + std::string(w) + "' (expected spin, yield or block)");
+}
+
+Team::Mode mode_of(std::string_view t) {
+  return t == "rill-ipc" || t == "uds" || t == "pipe" ? Team::Mode::kProcesses : Team::Mode::kThreads;
+}
+
+std::string topology_of(const Scenario& s, std::string_view t) {
+  if (t == "pingpong-floor") return "1x1 ping-pong";
+  std::string text = std::to_string(s.producers) + "x" + std::to_string(s.consumers);
+  if (is_rill(t)) text += ", " + std::to_string(s.partitions) + (s.partitions == 1 ? " partition" : " partitions");
+  else text += ", " + std::to_string(s.producers * s.consumers) + (s.producers * s.consumers == 1 ? " channel" : " channels");
+  if (s.split) text += ", split";
+  return text;
+}
+
+int core_for(const Scenario& s, int index) {
+  return s.cpus.empty() ? -1 : s.cpus[static_cast<std::size_t>(index) % s.cpus.size()];
+}
+
+// The board in memory every participant shares (threads or processes).
+struct BoardMemory {
+  SharedBlock block;
+  PhaseBoard* board = nullptr;
+  static Result<BoardMemory> make() {
+    auto block = SharedBlock::map(sizeof(PhaseBoard));
+    if (!block.is_ok()) return block.status();
+    BoardMemory m{std::move(block.value()), nullptr};
+    m.board = new (m.block.data()) PhaseBoard();
+    return m;
+  }
+};
+
+// What one phase of one transport found.
+struct PhaseOutcome {
+  std::uint64_t records = 0;
+  std::optional<double> throughput_rps;
+  std::unique_ptr<Histogram> corrected = std::make_unique<Histogram>();
+  std::unique_ptr<Histogram> raw = std::make_unique<Histogram>();
+  DeadlineCounts deadline;
+  std::string error;
+  bool interrupted = false;
+};
+
+class PhaseRunner {
+ public:
+  PhaseRunner(const Scenario& s, const ProgressFn& progress, int run) : scenario_(s), progress_(progress), run_(run) {}
+
+  template <typename T>
+  PhaseOutcome run(std::string_view name, T& transport, const PhasePlan& plan, PhaseBoard& board) {
+    PhaseOutcome out;
+    Team team(mode_of(name));
+    for (int p = 0; p < plan.producers; ++p) {
+      Status s = team.start(core_for(scenario_, p), [&transport, &plan, &board, p] { run_producer(transport, plan, board, p); });
+      if (!s.is_ok()) {
+        fail(out, board, s.to_string());
+        return out;
+      }
+    }
+    for (int c = 0; c < plan.consumers; ++c) {
+      Status s = team.start(core_for(scenario_, plan.producers + c),
+                            [&transport, &plan, &board, c] { run_consumer(transport, plan, board, c); });
+      if (!s.is_ok()) {
+        fail(out, board, s.to_string());
+        break;
+      }
+    }
+    if (out.error.empty()) supervise(name, plan, board, team);
+    if (Status s = team.join(); !s.is_ok() && out.error.empty()) out.error = s.to_string();
+    collect(plan, board, out);
+    return out;
+  }
+
+ private:
+  static void fail(PhaseOutcome& out, PhaseBoard& board, std::string error) {
+    board.abort.store(1, std::memory_order_relaxed);  // relaxed: a hint to stop
+    out.error = std::move(error);
+  }
+
+  // Starts the phase once everyone is attached, reports progress, and
+  // abandons a phase that makes no progress.
+  void supervise(std::string_view name, const PhasePlan& plan, PhaseBoard& board, Team& team) {
+    const auto participants = static_cast<std::uint32_t>(plan.producers + plan.consumers);
+    const std::int64_t attach_deadline = monotonic_ns() + 30'000'000'000;
+    while (board.ready.load(std::memory_order_acquire) < participants) {  // pairs with each participant's release
+      if (monotonic_ns() > attach_deadline) {
+        board.abort.store(1, std::memory_order_relaxed);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    constexpr std::int64_t kLeadNs = 2'000'000;
+    const std::int64_t now_ns = monotonic_ns();
+    const std::uint64_t now_tick = plan.clock.now();
+    board.start_ns = now_ns + kLeadNs;
+    board.start_tick = now_tick + plan.clock.ticks_in(static_cast<double>(kLeadNs));
+    board.measure_ns = board.start_ns + plan.warmup_ns;
+    board.end_ns = plan.count > 0 ? INT64_MAX : board.measure_ns + plan.duration_ns;
+    board.go.store(1, std::memory_order_release);  // publishes start_* (await_go's acquire)
+
+    const std::string_view phase = plan.kind == PhaseKind::kThroughput ? "throughput" : "latency";
+    auto live = std::make_unique<Histogram>();
+    std::uint64_t last_seen = 0;
+    std::int64_t last_change = monotonic_ns(), last_progress = last_change;
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      bool all_done = true;
+      std::uint64_t seen = 0, received = 0;
+      for (int p = 0; p < plan.producers; ++p) {
+        all_done = all_done && board.producers[p].done.load(std::memory_order_acquire) != 0;
+        seen += board.producers[p].sent.load(std::memory_order_relaxed);  // relaxed: progress only
+      }
+      for (int c = 0; c < plan.consumers; ++c) {
+        all_done = all_done && board.consumers[c].done.load(std::memory_order_acquire) != 0;
+        received += board.consumers[c].received.load(std::memory_order_relaxed);
+      }
+      if (all_done) break;
+      const std::int64_t t = monotonic_ns();
+      if (seen + received != last_seen) {
+        last_seen = seen + received;
+        last_change = t;
+      } else if (t - last_change > kStallNs) {
+        // Participants stop at their next check; a process blocked in a
+        // system call (a write to a dead reader) is killed a little later.
+        stalled_ = true;
+        board.abort.store(1, std::memory_order_relaxed);
+        if (t - last_change > kStallNs + 5'000'000'000) {
+          team.kill();
+          return;
+        }
+      }
+      if (progress_ && !interrupted_ && t - last_progress >= 200'000'000) {
+        last_progress = t;
+        live->clear();
+        if (plan.kind == PhaseKind::kLatency)
+          for (int c = 0; c < plan.consumers; ++c) live->merge(board.consumers[c].corrected);
+        interrupted_ = !progress_(Progress{name, phase, run_, received / static_cast<std::uint64_t>(plan.consumers),
+                           static_cast<double>(std::max<std::int64_t>(0, t - board.start_ns)) / 1e9,
+                           live->value_at(0.99)});
+        if (interrupted_) board.abort.store(1, std::memory_order_relaxed);
+      }
+    }
+  }
+
+  void collect(const PhasePlan& plan, PhaseBoard& board, PhaseOutcome& out) {
+    std::int64_t last_ns = 0;
+    for (int p = 0; p < plan.producers; ++p) {
+      out.records += board.producers[p].measured;
+      if (board.producers[p].failure.failed && out.error.empty()) out.error = board.producers[p].failure.text;
+    }
+    for (int c = 0; c < plan.consumers; ++c) {
+      const ConsumerSlot& slot = board.consumers[c];
+      if (slot.failure.failed && out.error.empty()) out.error = slot.failure.text;
+      last_ns = std::max(last_ns, slot.last_ns);
+      out.corrected->merge(slot.corrected);
+      out.raw->merge(slot.raw);
+      out.deadline.merge(slot.deadline);
+    }
+    out.interrupted = interrupted_;
+    if (interrupted_) out.error = "interrupted";
+    if (stalled_ && out.error.empty()) out.error = "no progress for 15 s; abandoned";
+    if (out.error.empty() && board.abort.load(std::memory_order_relaxed) != 0) out.error = "aborted";
+    if (out.error.empty() && out.records == 0) out.error = "no measured record (is the warm-up longer than the run?)";
+    if (plan.kind == PhaseKind::kThroughput && out.error.empty()) {
+      if (last_ns <= board.measure_ns) out.error = "the consumers received nothing after the warm-up";
+      else out.throughput_rps = static_cast<double>(out.records) * 1e9 / static_cast<double>(last_ns - board.measure_ns);
+    }
+  }
+
+  const Scenario& scenario_;
+  const ProgressFn& progress_;
+  int run_;
+  bool stalled_ = false;
+
+ public:
+  bool interrupted_ = false;
+};
+
+PhasePlan plan_of(const Scenario& s, PhaseKind kind, const BenchClock& clock, WaitKind wait) {
+  PhasePlan plan;
+  plan.kind = kind;
+  plan.producers = s.producers;
+  plan.consumers = s.consumers;
+  plan.partitions = s.partitions;
+  plan.split = s.split;
+  plan.record_bytes = s.record_bytes;
+  plan.batch = kind == PhaseKind::kThroughput ? s.batch : 1;
+  plan.rate_rps = kind == PhaseKind::kLatency && s.rate_rps ? *s.rate_rps : 0;
+  plan.warmup_ns = s.warmup_ns;
+  plan.duration_ns = s.duration_ns;
+  plan.count = s.count;
+  plan.wait = wait;
+  plan.clock = clock;
+  plan.deadline = kind == PhaseKind::kLatency ? s.deadline : std::nullopt;
+  return plan;
+}
+
+// Makes the transport `name` for `plan` and runs one phase over it.
+PhaseOutcome run_phase(std::string_view name, const PhasePlan& plan, const Scenario& s, const ProgressFn& progress,
+                       int run) {
+  PhaseOutcome failed;
+  auto memory = BoardMemory::make();
+  if (!memory.is_ok()) {
+    failed.error = memory.status().to_string();
+    return failed;
+  }
+  PhaseBoard& board = *memory.value().board;
+  PhaseRunner runner(s, progress, run);
+  auto go = [&](auto made) -> PhaseOutcome {
+    if (!made.is_ok()) {
+      failed.error = made.status().to_string();
+      return std::move(failed);
+    }
+    return runner.run(name, *made.value(), plan, board);
+  };
+  if (name == "rill-inproc") return go(RillTransport::create(plan, ""));
+  if (name == "rill-ipc") return go(RillTransport::create(plan, "bench-" + std::to_string(::getpid())));
+  if (name == "uds") return go(FdTransport::create(plan, FdTransport::Kind::kUnixSocket));
+  if (name == "pipe") return go(FdTransport::create(plan, FdTransport::Kind::kPipe));
+  if (name == "boost-spsc") {
+    auto made = QueueTransport::create(plan);
+    if (made.is_ok()) made.value()->attach(board);
+    return go(std::move(made));
+  }
+  failed.error = "unknown transport";
+  return failed;
+}
+
+// The floor: one cache line each way between two cores, busy-spinning,
+// one-way = round trip / 2.
+PhaseOutcome run_floor(const PhasePlan& plan, const Scenario& s) {
+  PhaseOutcome out;
+  struct alignas(64) Lines {
+    alignas(64) std::atomic<std::uint64_t> ping{0};
+    alignas(64) std::atomic<std::uint64_t> pong{0};
+  };
+  auto lines = std::make_unique<Lines>();
+  constexpr std::uint64_t kStop = ~std::uint64_t{0};
+  std::thread echo([&lines, core = core_for(s, s.producers)] {
+    if (core >= 0) (void)pin_to_core(core);
+    for (std::uint64_t seen = 0;;) {
+      std::uint64_t v;
+      // Pairs with the ping side's release store.
+      while ((v = lines->ping.load(std::memory_order_acquire)) == seen) log::cpu_relax();
+      if (v == kStop) return;
+      seen = v;
+      lines->pong.store(v, std::memory_order_release);  // pairs with the ping side's acquire
+    }
+  });
+  const int core = core_for(s, 0);
+  cpu_set_t before;
+  const bool restore = core >= 0 && ::pthread_getaffinity_np(::pthread_self(), sizeof before, &before) == 0;
+  if (core >= 0) (void)pin_to_core(core);
+  const std::int64_t start = monotonic_ns();
+  const std::int64_t measure = start + plan.warmup_ns;
+  const std::int64_t end = measure + plan.duration_ns;
+  std::int64_t now = start;
+  for (std::uint64_t i = 1;; ++i) {
+    const std::uint64_t t0 = plan.clock.now();
+    lines->ping.store(i, std::memory_order_release);  // pairs with the echo's acquire
+    while (lines->pong.load(std::memory_order_acquire) != i) log::cpu_relax();
+    const std::uint64_t t1 = plan.clock.now();
+    // The time only now and then: a clock read costs about as much as a trip.
+    if ((i & 63) == 0) now = monotonic_ns();
+    if (now >= measure) {
+      const std::int64_t one_way = plan.clock.to_ns(static_cast<std::int64_t>(t1 - t0)) / 2;
+      out.corrected->record(one_way);
+      out.raw->record(one_way);
+      if (plan.deadline) out.deadline.record(one_way, plan.deadline->deadline_ns);
+      ++out.records;
+    }
+    if (plan.count > 0 ? out.records >= plan.count : now >= end) break;
+  }
+  lines->ping.store(kStop, std::memory_order_release);
+  echo.join();
+  if (restore) ::pthread_setaffinity_np(::pthread_self(), sizeof before, &before);
+  return out;
+}
+
+// One run of one transport: both phases.
+struct TransportRun {
+  TransportResult result;
+  std::unique_ptr<Histogram> corrected, raw;
+  DeadlineCounts deadline;
+  bool interrupted = false;
+};
+
+TransportRun run_transport(std::string_view name, const Scenario& s, const BenchClock& clock, WaitKind wait,
+                           const ProgressFn& progress, int run) {
+  TransportRun tr;
+  tr.result.transport = std::string(name);
+  tr.result.topology = topology_of(s, name);
+  if (name != "pingpong-floor") {
+    PhaseOutcome t = run_phase(name, plan_of(s, PhaseKind::kThroughput, clock, wait), s, progress, run);
+    tr.result.records = t.records;
+    tr.result.throughput_rps = t.throughput_rps;
+    if (!t.error.empty()) tr.result.error = "throughput phase: " + t.error;
+    if (t.interrupted) {
+      tr.interrupted = true;
+      tr.corrected = std::move(t.corrected);
+      tr.raw = std::move(t.raw);
+      return tr;
+    }
+  }
+  const PhasePlan plan = plan_of(s, PhaseKind::kLatency, clock, wait);
+  PhaseOutcome l = name == "pingpong-floor" ? run_floor(plan, s) : run_phase(name, plan, s, progress, run);
+  if (!l.error.empty() && tr.result.error.empty()) tr.result.error = "latency phase: " + l.error;
+  tr.result.latency_records = l.records;
+  if (l.corrected->count() > 0) {
+    tr.result.latency = figures_of(*l.corrected);
+    tr.result.latency_raw = figures_of(*l.raw);
+  }
+  if (s.deadline) tr.result.deadline = judge_deadline(*s.deadline, l.deadline, *l.corrected);
+  tr.corrected = std::move(l.corrected);
+  tr.raw = std::move(l.raw);
+  tr.deadline = l.deadline;
+  tr.interrupted = l.interrupted;
+  return tr;
+}
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+}  // namespace
+
+const std::vector<std::string>& known_transports() {
+  static const std::vector<std::string> names = {"rill-inproc", "rill-ipc", "boost-spsc", "uds", "pipe", "pingpong-floor"};
+  return names;
+}
+
+Status validate_scenario(const Scenario& s) {
+  auto bad = [](std::string text) { return Status(Code::kInvalidArgument, std::move(text)); };
+  if (s.transports.empty()) return bad("--transport: name at least one transport");
+  for (const std::string& t : s.transports)
+    if (std::find(known_transports().begin(), known_transports().end(), t) == known_transports().end())
+      return bad("--transport: unknown transport '" + t +
+                 "' (expected rill-inproc, rill-ipc, boost-spsc, uds, pipe or pingpong-floor)");
+  if (s.producers < 1 || s.producers > kMaxProducers) return bad("--producers must be 1.." + std::to_string(kMaxProducers));
+  if (s.consumers < 1 || s.consumers > kMaxConsumers) return bad("--consumers must be 1.." + std::to_string(kMaxConsumers));
+  if (s.partitions < 1 || s.partitions > kMaxPartitions) return bad("--partitions must be 1.." + std::to_string(kMaxPartitions));
+  if (s.split && s.partitions < s.consumers)
+    return bad("--split needs at least as many partitions as consumers (" + std::to_string(s.partitions) + " < " +
+               std::to_string(s.consumers) + "): a consumer without a partition receives nothing");
+  if (s.record_bytes < kMinRecordBytes || s.record_bytes > kMaxRecordBytes)
+    return bad("--size must be " + std::to_string(kMinRecordBytes) + " B to 1 MiB (a record carries a 32-byte stamp)");
+  if (s.batch < 1 || s.batch > kMaxBatch) return bad("--batch must be 1.." + std::to_string(kMaxBatch));
+  if (s.rate_rps && !(*s.rate_rps > 0 && std::isfinite(*s.rate_rps) && *s.rate_rps <= 1e9))
+    return bad("--rate must be a positive number of records/s up to 1e9, or max");
+  if (s.count == 0 && s.duration_ns <= 0) return bad("--duration must be positive");
+  if (s.warmup_ns < 0) return bad("--warmup must not be negative");
+  if (!wait_kind(s.wait).is_ok()) return wait_kind(s.wait).status();
+  if (s.clock != "tsc" && s.clock != "monotonic" && s.clock != "auto")
+    return bad("--clock must be tsc, monotonic or auto");
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  for (int c : s.cpus)
+    if (c < 0 || c >= cores) return bad("--cpus: no core " + std::to_string(c) + " (this machine has 0.." + std::to_string(cores - 1) + ")");
+  if (s.durability != "memory")
+    return bad("--durability " + s.durability + ": rill has no persistence yet; only memory can be measured");
+  if (s.acks != "none") return bad("--acks " + s.acks + ": rill has no replication yet; only none can be measured");
+  if (s.deadline) {
+    if (s.deadline->deadline_ns <= 0) return bad("--deadline must be positive");
+    if (!(s.deadline->max_miss_rate >= 0 && s.deadline->max_miss_rate <= 1)) return bad("--max-miss-rate must be in [0, 1]");
+  }
+  if (s.repeat < 1 || s.repeat > 100) return bad("--repeat must be 1..100");
+  return Status::ok();
+}
+
+std::vector<std::string> transports_to_run(const Scenario& s) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& t) {
+    if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+  };
+  for (const std::string& t : s.transports) add(t);
+  if (s.compare) {
+    for (const std::string& t : s.transports) {
+      if (t == "rill-inproc") add("boost-spsc");
+      if (t == "rill-ipc") {
+        add("uds");
+        add("pipe");
+      }
+    }
+    add("pingpong-floor");
+  }
+  return out;
+}
+
+Result<Report> run_bench(const Scenario& scenario, const ProgressFn& progress) {
+  if (Status s = validate_scenario(scenario); !s.is_ok()) return s;
+  auto clock = BenchClock::make(scenario.clock);
+  if (!clock.is_ok()) return clock.status();
+  const WaitKind wait = wait_kind(scenario.wait).value();
+
+  Report report;
+  report.scenario = scenario;
+  report.scenario.clock = std::string(clock.value().name());
+  report.machine = describe_machine();
+  if (clock.value().name() == "tsc") report.machine.tsc_ghz = clock.value().ticks_per_ns();
+
+  const std::vector<std::string> names = transports_to_run(scenario);
+  struct Merged {
+    std::unique_ptr<Histogram> corrected = std::make_unique<Histogram>();
+    std::unique_ptr<Histogram> raw = std::make_unique<Histogram>();
+    DeadlineCounts deadline;
+    std::vector<double> throughputs;
+    TransportResult result;
+  };
+  std::vector<Merged> merged(names.size());
+  std::vector<std::vector<TransportResult>> runs;
+  for (int r = 1; r <= scenario.repeat; ++r) {
+    std::vector<TransportResult>& this_run = runs.emplace_back();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      TransportRun tr = run_transport(names[i], report.scenario, clock.value(), wait, progress, r);
+      if (tr.interrupted) return Status(Code::kInternal, "interrupted");
+      Merged& m = merged[i];
+      m.corrected->merge(*tr.corrected);
+      m.raw->merge(*tr.raw);
+      m.deadline.merge(tr.deadline);
+      if (tr.result.throughput_rps) m.throughputs.push_back(*tr.result.throughput_rps);
+      if (r == 1) m.result = tr.result;
+      else {
+        m.result.records += tr.result.records;
+        m.result.latency_records += tr.result.latency_records;
+        if (m.result.error.empty() && !tr.result.error.empty()) m.result.error = "run " + std::to_string(r) + ": " + tr.result.error;
+      }
+      this_run.push_back(std::move(tr.result));
+    }
+  }
+  for (Merged& m : merged) {
+    TransportResult& res = m.result;
+    res.throughput_rps = m.throughputs.empty() ? std::nullopt : std::optional<double>(median_of(m.throughputs));
+    if (m.corrected->count() > 0) {
+      res.latency = figures_of(*m.corrected);
+      res.latency_raw = figures_of(*m.raw);
+      res.distribution = m.corrected->cumulative();
+    }
+    if (scenario.deadline) res.deadline = judge_deadline(*scenario.deadline, m.deadline, *m.corrected);
+    report.results.push_back(std::move(res));
+  }
+  report.ratios = compute_ratios(runs);
+  return report;
+}
+
+}  // namespace rill::bench

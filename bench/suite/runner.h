@@ -1,0 +1,59 @@
+// Runs a `rill bench` scenario: for each transport, a throughput phase (as
+// fast as the producers can go: records/s) and then a latency phase (at a
+// fixed rate well below saturation, or one record in flight per producer:
+// one-way latency from each record's intended send time, and raw from its
+// actual send time), repeated `scenario.repeat` times with the transports
+// interleaved (A B C A B C ...), so that each run's ratios compare
+// transports measured minutes apart at most.
+//
+// Transports: rill-inproc (threads), rill-ipc (processes), and the
+// baselines boost-spsc (threads), uds and pipe (processes) and
+// pingpong-floor (a cache line bouncing between two cores: the physical
+// floor; latency only, always one in flight, busy-spinning).
+//
+// Thread safety: call from the main thread of a process that runs no other
+// thread (participants may be forked).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bench/suite/report.h"
+
+namespace rill::bench {
+
+// Every transport name `--transport` accepts, rill's first.
+const std::vector<std::string>& known_transports();
+
+// kInvalidArgument naming the first field out of range (and what is allowed).
+Status validate_scenario(const Scenario& scenario);
+
+// What a scenario runs, in order: its transports, then with compare the
+// baselines that match them (boost-spsc for rill-inproc; uds and pipe for
+// rill-ipc) and pingpong-floor, without duplicates.
+std::vector<std::string> transports_to_run(const Scenario& scenario);
+
+// What a run is doing, for a live progress line.
+struct Progress {
+  std::string_view transport;
+  std::string_view phase;  // "throughput" | "latency"
+  int run = 0;             // from 1
+  std::uint64_t records = 0;  // received so far in this phase (warm-up included)
+  double elapsed_s = 0;
+  std::int64_t p99_ns = 0;  // of this phase's measured records so far (latency phase)
+};
+// Returns false to stop the run (e.g. on Ctrl-C): run_bench then returns
+// kTimedOut "interrupted" after removing what it made.
+using ProgressFn = std::function<bool(const Progress&)>;
+
+// Runs the scenario (validated first) and returns its report: results with
+// the runs merged (histograms merged, throughput the median), ratios over
+// the runs. A transport that fails keeps its error in its result; the run
+// goes on with the others. `progress` (may be empty) is called about every
+// 200 ms from the calling thread.
+Result<Report> run_bench(const Scenario& scenario, const ProgressFn& progress);
+
+}  // namespace rill::bench

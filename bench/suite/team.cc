@@ -1,0 +1,108 @@
+#include "bench/suite/team.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace rill::bench {
+
+bool pin_to_core(int core) noexcept {
+  if (core < 0 || core >= CPU_SETSIZE) return false;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(core, &set);
+  return ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set) == 0;
+}
+
+Result<SharedBlock> SharedBlock::map(std::size_t bytes) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    return Status(Code::kResourceExhausted,
+                  "cannot map " + std::to_string(bytes) + " bytes of shared memory: " + std::strerror(errno));
+  SharedBlock block;
+  block.data_ = p;
+  block.size_ = bytes;
+  return block;
+}
+
+SharedBlock::SharedBlock(SharedBlock&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+SharedBlock& SharedBlock::operator=(SharedBlock&& other) noexcept {
+  if (this != &other) {
+    if (data_) ::munmap(data_, size_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+SharedBlock::~SharedBlock() {
+  if (data_) ::munmap(data_, size_);
+}
+
+Team::~Team() {
+  for (pid_t child : children_) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+  }
+  for (std::thread& t : threads_) t.join();
+}
+
+void Team::kill() noexcept {
+  for (pid_t child : children_) ::kill(child, SIGKILL);
+}
+
+Status Team::start(int core, std::function<void()> body) {
+  if (mode_ == Mode::kThreads) {
+    threads_.emplace_back([core, body = std::move(body)] {
+      if (core >= 0) (void)pin_to_core(core);
+      body();
+    });
+    return Status::ok();
+  }
+  const pid_t parent = ::getpid();
+  const pid_t child = ::fork();
+  if (child < 0) return Status(Code::kResourceExhausted, std::string("fork: ") + std::strerror(errno));
+  if (child == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(3);  // the parent died before prctl
+    // A child must not run the parent's clean-up on a signal.
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, SIG_DFL);
+    if (core >= 0) (void)pin_to_core(core);
+    body();
+    ::_exit(0);
+  }
+  children_.push_back(child);
+  return Status::ok();
+}
+
+Status Team::join() {
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+  Status first;
+  for (pid_t child : children_) {
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!first.is_ok()) continue;
+    if (WIFSIGNALED(status))
+      first = Status(Code::kInternal, "process " + std::to_string(child) + " died of signal " +
+                                          std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")");
+    else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+      first = Status(Code::kInternal,
+                     "process " + std::to_string(child) + " exited with status " + std::to_string(WEXITSTATUS(status)));
+  }
+  children_.clear();
+  return first;
+}
+
+}  // namespace rill::bench

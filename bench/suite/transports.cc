@@ -1,0 +1,221 @@
+#include "bench/suite/transports.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/log/record_format.h"
+#include "ipc/shm_region.h"
+
+namespace rill::bench {
+
+namespace {
+
+constexpr std::size_t kQueueRecords = 65536;
+constexpr std::size_t kReadBufferRecords = 512;
+// Rings of 8 segments of 8 MiB per partition: a run of small records rolls
+// many times, as a long-lived topic does.
+constexpr std::uint64_t kSegmentBytes = 8ull << 20;
+constexpr std::uint32_t kSegmentCount = 8;
+
+std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+}  // namespace
+
+// ---------------------------------------------------------------- rill
+
+Result<std::unique_ptr<RillTransport>> RillTransport::create(const PhasePlan& plan, const std::string& shared_ns) {
+  std::unique_ptr<RillTransport> t(new RillTransport(plan, shared_ns));
+  auto ns = shared_ns.empty() ? Namespace::in_process() : Namespace::open_shared(shared_ns);
+  if (!ns.is_ok()) return ns.status();
+  t->ns_ = ns.value();
+  t->creator_ = ::getpid();
+  const TopicConfig config{.partitions = plan.partitions, .segment_bytes = kSegmentBytes, .segment_count = kSegmentCount};
+  if (Status s = t->ns_->create_topic("bench", config); !s.is_ok()) return s;
+  auto topic = t->ns_->open_topic("bench");
+  if (!topic.is_ok()) return topic.status();
+  t->topic_ = topic.value();
+  return t;
+}
+
+RillTransport::~RillTransport() {
+  if (::getpid() != creator_ || !ns_) return;
+  topic_.reset();
+  (void)ns_->delete_topic("bench");
+  ns_.reset();
+  if (!shared_ns_.empty()) (void)ipc::remove_shared_region("rill." + shared_ns_ + ".registry");
+}
+
+Result<std::shared_ptr<Topic>> RillTransport::topic() {
+  if (shared_ns_.empty() || ::getpid() == creator_) return topic_;
+  // A forked participant opens the namespace and topic afresh, as an
+  // unrelated process would.
+  auto ns = Namespace::open_shared(shared_ns_);
+  if (!ns.is_ok()) return ns.status();
+  return ns.value()->open_topic("bench");
+}
+
+Result<RillTransport::Sender> RillTransport::sender(int) {
+  auto topic = this->topic();
+  if (!topic.is_ok()) return topic.status();
+  // Half of what each partition retains (N - 3 full segments), so that flow
+  // control keeps every consumer well inside the ring.
+  const std::size_t frame = log::align_frame(log::kFrameHeaderSize + plan_.record_bytes);
+  const std::uint64_t per_partition = (kSegmentCount - 3) * (kSegmentBytes / frame);
+  const std::uint64_t window = per_partition * static_cast<std::uint64_t>(plan_.partitions) / 2;
+  return Sender(topic.value(), plan_.record_bytes, std::max<std::uint64_t>(window, plan_.batch));
+}
+
+Result<RillTransport::Receiver> RillTransport::receiver(int consumer) {
+  auto topic = this->topic();
+  if (!topic.is_ok()) return topic.status();
+  ConsumerOptions options;
+  options.wait = plan_.wait == WaitKind::kSpin    ? WaitStrategy::kBusySpin
+                 : plan_.wait == WaitKind::kYield ? WaitStrategy::kSpinThenYield
+                                                  : WaitStrategy::kBlock;
+  options.start_at_earliest = true;
+  options.on_overrun = OffsetReset::kEarliest;
+  Consumer c(topic.value(), options);
+  std::vector<std::int32_t> partitions;
+  for (int k = 0; k < plan_.partitions; ++k)
+    if (plan_.owns(consumer, k)) partitions.push_back(k);
+  if (Status s = c.assign(partitions); !s.is_ok()) return s;
+  return Receiver(std::move(c), std::chrono::milliseconds(10));
+}
+
+// ---------------------------------------------------------------- Boost.Lockfree
+
+Result<std::unique_ptr<QueueTransport>> QueueTransport::create(const PhasePlan& plan) {
+  std::unique_ptr<QueueTransport> t(new QueueTransport(plan));
+  const auto channels = static_cast<std::size_t>(plan.producers * plan.consumers);
+  for (std::size_t i = 0; i < channels; ++i) t->queues_.push_back(std::make_unique<Queue>(kQueueRecords * plan.record_bytes));
+  return t;
+}
+
+Result<QueueTransport::Sender> QueueTransport::sender(int producer) {
+  Sender s;
+  s.plan_ = &plan_;
+  s.board_ = board_;
+  for (int c = 0; c < plan_.consumers; ++c) s.to_consumer_.push_back(queues_[static_cast<std::size_t>(producer * plan_.consumers + c)].get());
+  return s;
+}
+
+Result<QueueTransport::Receiver> QueueTransport::receiver(int consumer) {
+  Receiver r;
+  r.plan_ = &plan_;
+  for (int p = 0; p < plan_.producers; ++p) r.from_producer_.push_back(queues_[static_cast<std::size_t>(p * plan_.consumers + consumer)].get());
+  r.buffer_.resize(kReadBufferRecords * plan_.record_bytes);
+  return r;
+}
+
+bool QueueTransport::Sender::send(int partition, const std::byte* records, std::size_t n, Failure&) noexcept {
+  const std::size_t bytes = n * plan_->record_bytes;
+  for (int c = 0; c < plan_->consumers; ++c) {
+    if (!plan_->owns(c, partition)) continue;
+    Queue& q = *to_consumer_[static_cast<std::size_t>(c)];
+    // Whole records only: wait for room for all of them.
+    for (std::uint32_t idle = 0; q.write_available() < bytes; ++idle) {
+      if (board_ && board_->abort.load(std::memory_order_relaxed) != 0) return false;  // relaxed: a hint to stop
+      relax(plan_->wait, idle);
+    }
+    q.push(records, bytes);
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------- sockets and pipes
+
+Result<std::unique_ptr<FdTransport>> FdTransport::create(const PhasePlan& plan, Kind kind) {
+  std::unique_ptr<FdTransport> t(new FdTransport(plan));
+  const int channels = plan.producers * plan.consumers;
+  for (int i = 0; i < channels; ++i) {
+    int fds[2];
+    if (kind == Kind::kUnixSocket) {
+      if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return Status(Code::kIoError, errno_text("socketpair"));
+      ::shutdown(fds[0], SHUT_WR);
+      ::shutdown(fds[1], SHUT_RD);
+    } else if (::pipe2(fds, O_CLOEXEC) != 0) {
+      return Status(Code::kIoError, errno_text("pipe2"));
+    }
+    t->read_fds_.push_back(fds[0]);
+    t->write_fds_.push_back(fds[1]);
+    if (plan.wait != WaitKind::kBlock && ::fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0)
+      return Status(Code::kIoError, errno_text("fcntl O_NONBLOCK"));
+  }
+  return t;
+}
+
+FdTransport::~FdTransport() {
+  for (int fd : read_fds_) ::close(fd);
+  for (int fd : write_fds_) ::close(fd);
+}
+
+Result<FdTransport::Sender> FdTransport::sender(int producer) {
+  Sender s;
+  s.plan_ = &plan_;
+  for (int c = 0; c < plan_.consumers; ++c) s.to_consumer_.push_back(write_fds_[static_cast<std::size_t>(producer * plan_.consumers + c)]);
+  return s;
+}
+
+Result<FdTransport::Receiver> FdTransport::receiver(int consumer) {
+  Receiver r;
+  r.plan_ = &plan_;
+  for (int p = 0; p < plan_.producers; ++p) {
+    Receiver::Channel ch;
+    ch.fd = read_fds_[static_cast<std::size_t>(p * plan_.consumers + consumer)];
+    ch.buffer.resize(kReadBufferRecords * plan_.record_bytes);
+    r.pollfds_.push_back(pollfd{ch.fd, POLLIN, 0});
+    r.channels_.push_back(std::move(ch));
+  }
+  return r;
+}
+
+bool FdTransport::Sender::send(int partition, const std::byte* records, std::size_t n, Failure& failure) noexcept {
+  const std::size_t bytes = n * plan_->record_bytes;
+  for (int c = 0; c < plan_->consumers; ++c) {
+    if (!plan_->owns(c, partition)) continue;
+    const int fd = to_consumer_[static_cast<std::size_t>(c)];
+    for (std::size_t done = 0; done < bytes;) {
+      const ssize_t w = ::write(fd, records + done, bytes - done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        failure.fail("write: %s", std::strerror(errno));
+        return false;
+      }
+      done += static_cast<std::size_t>(w);
+    }
+  }
+  return true;
+}
+
+bool FdTransport::Receiver::wait_readable(Failure& failure) noexcept {
+  if (plan_->wait != WaitKind::kBlock) {
+    for (Channel& ch : channels_) ch.readable = true;
+    return true;
+  }
+  // A timeout, so that the consumer notices the end of the phase.
+  int ready = ::poll(pollfds_.data(), pollfds_.size(), 10);
+  if (ready < 0 && errno != EINTR) {
+    failure.fail("poll: %s", std::strerror(errno));
+    return false;
+  }
+  for (std::size_t i = 0; i < channels_.size(); ++i) channels_[i].readable = ready > 0 && (pollfds_[i].revents & (POLLIN | POLLHUP)) != 0;
+  return true;
+}
+
+long FdTransport::Receiver::read_some(Channel& ch, Failure& failure) noexcept {
+  const ssize_t r = ::read(ch.fd, ch.buffer.data() + ch.filled, ch.buffer.size() - ch.filled);
+  if (r > 0) {
+    ch.filled += static_cast<std::size_t>(r);
+    return r;
+  }
+  if (r < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
+  if (r == 0) return 0;  // every writer closed: nothing more will come
+  failure.fail("read: %s", std::strerror(errno));
+  return -1;
+}
+
+}  // namespace rill::bench

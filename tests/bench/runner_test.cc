@@ -1,0 +1,158 @@
+// run_bench end to end on every transport, with small counts: every record
+// produced is received and checked, the figures are filled in, and nothing
+// is left in /dev/shm.
+#include "bench/suite/runner.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "tests/support/shm_guard.h"
+
+namespace rill::bench {
+namespace {
+
+Scenario small(std::vector<std::string> transports) {
+  Scenario s;
+  s.transports = std::move(transports);
+  s.count = 20'000;
+  s.warmup_ns = 0;
+  s.rate_rps = 200'000;
+  s.wait = "yield";
+  s.clock = "auto";
+  return s;
+}
+
+class RunBench : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    EXPECT_TRUE(testing::shm_objects(bench_ns_).empty()) << "the run left objects in /dev/shm";
+    testing::remove_shm_objects(bench_ns_);
+  }
+  void expect_complete(const Report& report, std::uint64_t count) {
+    for (const TransportResult& r : report.results) {
+      SCOPED_TRACE(r.transport);
+      EXPECT_EQ(r.error, "");
+      if (r.transport != "pingpong-floor") {
+        EXPECT_EQ(r.records, count);
+        ASSERT_TRUE(r.throughput_rps.has_value());
+        EXPECT_GT(*r.throughput_rps, 0);
+      }
+      EXPECT_EQ(r.latency_records, count);
+      ASSERT_TRUE(r.latency.has_value());
+      EXPECT_EQ(r.latency->count, count * static_cast<std::uint64_t>(r.transport == "pingpong-floor" ? 1 : report.scenario.split ? 1 : report.scenario.consumers));
+      EXPECT_LE(r.latency->min, r.latency->p50);
+      EXPECT_LE(r.latency->p50, r.latency->p99);
+      EXPECT_LE(r.latency->p99, r.latency->max);
+      EXPECT_FALSE(r.distribution.empty());
+    }
+  }
+  std::string bench_ns_ = "bench-" + std::to_string(::getpid());
+};
+
+TEST_F(RunBench, CompareRunsEveryBaselineAndComputesRatios) {
+  Scenario s = small({"rill-inproc", "rill-ipc"});
+  s.compare = true;
+  auto report = run_bench(s, {});
+  ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+  std::vector<std::string> names;
+  for (const auto& r : report.value().results) names.push_back(r.transport);
+  EXPECT_EQ(names, (std::vector<std::string>{"rill-inproc", "rill-ipc", "boost-spsc", "uds", "pipe", "pingpong-floor"}));
+  expect_complete(report.value(), 20'000);
+  EXPECT_FALSE(report.value().ratios.empty());
+}
+
+TEST_F(RunBench, ManyProducersAndConsumersFanOut) {
+  Scenario s = small({"rill-inproc", "rill-ipc", "boost-spsc", "uds"});
+  s.producers = 2;
+  s.consumers = 2;
+  s.partitions = 3;
+  s.batch = 16;
+  auto report = run_bench(s, {});
+  ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+  expect_complete(report.value(), 20'000);
+}
+
+TEST_F(RunBench, ConsumersSplitThePartitions) {
+  Scenario s = small({"rill-inproc", "rill-ipc", "pipe"});
+  s.producers = 2;
+  s.consumers = 2;
+  s.partitions = 4;
+  s.split = true;
+  auto report = run_bench(s, {});
+  ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+  expect_complete(report.value(), 20'000);
+}
+
+TEST_F(RunBench, OneInFlightWithADeadlineAndRepeats) {
+  Scenario s = small({"rill-inproc", "boost-spsc"});
+  s.rate_rps.reset();
+  s.count = 5'000;
+  s.repeat = 2;
+  s.deadline = DeadlineSpec{.deadline_ns = 1'000'000'000, .rt_class = RtClass::kHard, .max_miss_rate = 0};
+  auto report = run_bench(s, {});
+  ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+  for (const auto& r : report.value().results) {
+    SCOPED_TRACE(r.transport);
+    EXPECT_EQ(r.error, "");
+    EXPECT_EQ(r.records, 10'000u);  // two runs merged
+    EXPECT_EQ(r.latency_records, 10'000u);
+    ASSERT_TRUE(r.deadline.has_value());
+    EXPECT_EQ(r.deadline->samples, 10'000u);
+  }
+  ASSERT_FALSE(report.value().ratios.empty());
+  EXPECT_EQ(report.value().ratios[0].runs, 2);
+}
+
+TEST_F(RunBench, ProgressIsReportedAndCanStopTheRun) {
+  Scenario s = small({"rill-inproc"});
+  s.count = 0;
+  s.duration_ns = 30'000'000'000;
+  int calls = 0;
+  auto report = run_bench(s, [&](const Progress& p) {
+    EXPECT_EQ(p.transport, "rill-inproc");
+    return ++calls < 3;
+  });
+  ASSERT_FALSE(report.is_ok());
+  EXPECT_EQ(report.status().message(), "interrupted");
+  EXPECT_EQ(calls, 3);
+}
+
+TEST(ValidateScenario, RefusesWhatCannotBeRun) {
+  auto refused = [](auto edit, std::string_view words) {
+    Scenario s;
+    edit(s);
+    Status st = validate_scenario(s);
+    EXPECT_EQ(st.code(), Code::kInvalidArgument) << words;
+    EXPECT_NE(st.message().find(words), std::string::npos) << st.message();
+  };
+  refused([](Scenario& s) { s.transports = {"kafka"}; }, "unknown transport 'kafka'");
+  refused([](Scenario& s) { s.producers = 0; }, "--producers");
+  refused([](Scenario& s) { s.consumers = 17; }, "--consumers");
+  refused([](Scenario& s) { s.split = true, s.consumers = 2; }, "--split");
+  refused([](Scenario& s) { s.record_bytes = 8; }, "--size");
+  refused([](Scenario& s) { s.batch = 0; }, "--batch");
+  refused([](Scenario& s) { s.rate_rps = -1; }, "--rate");
+  refused([](Scenario& s) { s.wait = "nap"; }, "wait strategy");
+  refused([](Scenario& s) { s.cpus = {9999}; }, "--cpus");
+  refused([](Scenario& s) { s.durability = "fsync"; }, "no persistence yet");
+  refused([](Scenario& s) { s.acks = "all"; }, "no replication yet");
+  refused([](Scenario& s) { s.deadline = DeadlineSpec{.deadline_ns = 0}; }, "--deadline");
+  refused([](Scenario& s) { s.repeat = 0; }, "--repeat");
+  EXPECT_TRUE(validate_scenario(Scenario{}).is_ok());
+}
+
+TEST(TransportsToRun, CompareAddsTheMatchingBaselinesOnce) {
+  Scenario s;
+  s.transports = {"rill-ipc"};
+  s.compare = true;
+  EXPECT_EQ(transports_to_run(s), (std::vector<std::string>{"rill-ipc", "uds", "pipe", "pingpong-floor"}));
+  s.transports = {"rill-inproc", "uds"};
+  EXPECT_EQ(transports_to_run(s), (std::vector<std::string>{"rill-inproc", "uds", "boost-spsc", "pingpong-floor"}));
+  s.compare = false;
+  EXPECT_EQ(transports_to_run(s), (std::vector<std::string>{"rill-inproc", "uds"}));
+}
+
+}  // namespace
+}  // namespace rill::bench

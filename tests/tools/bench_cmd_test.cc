@@ -1,0 +1,105 @@
+// rill bench: runs, JSON, plot, diff, and one-line errors for bad flags.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "tests/tools/cli_harness.h"
+
+namespace rill::cli::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+class CliBench : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    for (const std::string& f : files_) std::remove(f.c_str());
+  }
+  std::string temp(const std::string& name) {
+    files_.push_back("/tmp/rill-bench-test-" + std::to_string(::getpid()) + "-" + name);
+    return files_.back();
+  }
+  std::vector<std::string> files_;
+};
+
+TEST_F(CliBench, CompareWritesATableJsonAndAPlot) {
+  const std::string json = temp("a.json"), svg = temp("a.svg");
+  RillProcess bench({"bench", "--compare", "-n", "20000", "--warmup", "0s", "--rate", "200k", "--wait", "yield",
+                     "--deadline", "1s", "--class", "hard", "--json", json, "--plot", svg});
+  const std::string ns = "bench-" + std::to_string(bench.pid());
+  auto r = bench.finish({}, 180s);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const char* t : {"rill-inproc", "rill-ipc", "boost-spsc", "uds", "pipe", "pingpong-floor", "p99.99", "ratios"})
+    EXPECT_NE(r.out.find(t), std::string::npos) << t << "\n" << r.out;
+  const std::string j = read_file(json);
+  for (const char* key : {"\"scenario\"", "\"machine\"", "\"results\"", "\"throughput_rps\"", "\"latency_ns\"",
+                          "\"p9999\"", "\"deadline\"", "\"transport\": \"uds\""})
+    EXPECT_NE(j.find(key), std::string::npos) << key;
+  const std::string s = read_file(svg);
+  EXPECT_EQ(s.rfind("<svg", 0), 0u) << s.substr(0, 100);
+  EXPECT_NE(s.find("rill-ipc"), std::string::npos);
+  EXPECT_TRUE(shm_objects(ns).empty());
+  remove_shm_objects(ns);
+
+  // diff of a run with itself: every change is 0; plot of the saved run.
+  auto d = run_rill({"bench", "diff", json, json});
+  EXPECT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_NE(d.out.find("rill-ipc"), std::string::npos) << d.out;
+  const std::string replot = temp("b.svg");
+  auto p = run_rill({"bench", "plot", json, "-o", replot});
+  EXPECT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_EQ(read_file(replot), s);
+}
+
+TEST_F(CliBench, BadFlagsGiveOneLineErrors) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string words;
+  };
+  const Case cases[] = {
+      {{"bench", "--transport", "kafka"}, "unknown transport 'kafka'"},
+      {{"bench", "--duration", "5"}, "--duration: '5' is not a duration"},
+      {{"bench", "--rate", "fast"}, "--rate"},
+      {{"bench", "--size", "8"}, "--size must be 32 B to 1 MiB"},
+      {{"bench", "--size", "lots"}, "--size"},
+      {{"bench", "--class", "hard"}, "--class needs --deadline"},
+      {{"bench", "--deadline", "10us", "--class", "firm"}, "unknown real-time class 'firm'"},
+      {{"bench", "--cpus", "0-99999"}, "--cpus"},
+      {{"bench", "--durability", "fsync"}, "no persistence yet"},
+      {{"bench", "--count", "0"}, "--count"},
+      {{"bench", "--split", "-C", "2"}, "--split"},
+      {{"bench", "--wait", "nap"}, "wait strategy"},
+      {{"bench", "--frobnicate"}, "frobnicate"},
+      {{"bench", "diff", "/nonexistent/a.json", "/nonexistent/b.json"}, "cannot open '/nonexistent/a.json'"},
+  };
+  for (const Case& c : cases) {
+    auto r = run_rill(c.args);
+    SCOPED_TRACE(c.words);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_EQ(r.out, "");
+    ASSERT_EQ(r.err_lines().size(), 1u) << r.err;
+    EXPECT_EQ(r.err.rfind("rill: error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(c.words), std::string::npos) << r.err;
+  }
+}
+
+TEST_F(CliBench, DiffRefusesAFileThatIsNotABenchReport) {
+  const std::string bad = temp("bad.json");
+  std::ofstream(bad) << "{\"hello\": 1}";
+  auto r = run_rill({"bench", "diff", bad, bad});
+  EXPECT_EQ(r.exit_code, 1);
+  ASSERT_EQ(r.err_lines().size(), 1u) << r.err;
+  EXPECT_NE(r.err.find(bad), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace rill::cli::testing
