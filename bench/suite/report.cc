@@ -441,13 +441,15 @@ std::string format_table(const Report& report) {
     std::string cells;
     for (const LatencyColumn& c : kLatencyColumns)
       cells += align_right(f ? format_ns((*f).*c.field) : "-", kLatencyWidth);
+    cells += align_right(f ? format_ns(std::llround(f->mean)) : "-", kLatencyWidth);
+    cells += align_right(f ? format_ns(std::llround(f->stddev)) : "-", kLatencyWidth);
     cells += align_right(f ? std::to_string(f->count) : "-", kCountWidth);
     return cells;
   };
 
   out += align_left("transport", name_width) + "  " + align_right("records/s", kRateWidth);
   for (const LatencyColumn& c : kLatencyColumns) out += align_right(std::string(c.label), kLatencyWidth);
-  out += align_right("samples", kCountWidth) + "\n";
+  out += align_right("mean", kLatencyWidth) + align_right("stddev", kLatencyWidth) + align_right("samples", kCountWidth) + "\n";
   if (report.results.empty()) out += "(no results)\n";
 
   bool any_raw = false;

@@ -132,7 +132,7 @@ class PhaseRunner {
     for (;;) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
       bool all_done = true;
-      std::uint64_t seen = 0, received = 0;
+      std::uint64_t seen = 0, received = 0;  // sent by all producers; received by all consumers
       for (int p = 0; p < plan.producers; ++p) {
         all_done = all_done && board.producers[p].done.load(std::memory_order_acquire) != 0;
         seen += board.producers[p].sent.load(std::memory_order_relaxed);  // relaxed: progress only
@@ -161,7 +161,7 @@ class PhaseRunner {
         live->clear();
         if (plan.kind == PhaseKind::kLatency)
           for (int c = 0; c < plan.consumers; ++c) live->merge(board.consumers[c].corrected);
-        interrupted_ = !progress_(Progress{name, phase, run_, received / static_cast<std::uint64_t>(plan.consumers),
+        interrupted_ = !progress_(Progress{name, phase, run_, seen,
                            static_cast<double>(std::max<std::int64_t>(0, t - board.start_ns)) / 1e9,
                            live->value_at(0.99)});
         if (interrupted_) board.abort.store(1, std::memory_order_relaxed);

@@ -41,7 +41,7 @@ struct Progress {
   std::string_view transport;
   std::string_view phase;  // "throughput" | "latency"
   int run = 0;             // from 1
-  std::uint64_t records = 0;  // received so far in this phase (warm-up included)
+  std::uint64_t records = 0;  // sent so far in this phase, all producers (warm-up included)
   double elapsed_s = 0;
   std::int64_t p99_ns = 0;  // of this phase's measured records so far (latency phase)
 };

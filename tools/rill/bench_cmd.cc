@@ -148,7 +148,7 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& global) {
   bool printed = false;
   auto progress = [&](const bench::Progress& p) {
     if (live) {
-      std::printf("\r\033[K[run %d/%d] %-15s %-10s %9.2f M records  %5.1f s", p.run, scenario->repeat,
+      std::printf("\r\033[K[run %d/%d] %-15s %-10s %9.2f M sent  %5.1f s", p.run, scenario->repeat,
                   std::string(p.transport).c_str(), std::string(p.phase).c_str(), static_cast<double>(p.records) / 1e6,
                   p.elapsed_s);
       if (p.p99_ns > 0) std::printf("  p99 %s", human_ns(p.p99_ns).c_str());

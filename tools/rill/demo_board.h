@@ -17,7 +17,7 @@
 
 #include "rill/topic.h"
 #include "rill/wait.h"
-#include "tools/rill/latency_histogram.h"
+#include "bench/suite/histogram.h"
 
 namespace rill::cli {
 
@@ -81,7 +81,7 @@ struct alignas(64) DemoConsumerSlot {
   std::uint64_t malformed;                  // a value too short or naming no producer
   std::uint64_t corrupt;                    // checksum failures reported by poll()
   std::uint64_t skipped;                    // records the ring overwrote before this consumer read them
-  LatencyHistogram latency[kDemoPhases];
+  bench::Histogram latency[kDemoPhases];
   char error[256];
 };
 

@@ -98,10 +98,10 @@ std::string describe_exit(int status) {
   return "stopped";
 }
 
-void print_percentiles(const LatencyHistogram& h) {
-  std::printf("              p50 %s   p90 %s   p99 %s   p99.9 %s   max %s\n", format_ns(h.percentile(0.50)).c_str(),
-              format_ns(h.percentile(0.90)).c_str(), format_ns(h.percentile(0.99)).c_str(),
-              format_ns(h.percentile(0.999)).c_str(), format_ns(h.max).c_str());
+void print_percentiles(const bench::Histogram& h) {
+  std::printf("              p50 %s   p90 %s   p99 %s   p99.9 %s   max %s\n", format_ns(h.value_at(0.50)).c_str(),
+              format_ns(h.value_at(0.90)).c_str(), format_ns(h.value_at(0.99)).c_str(),
+              format_ns(h.value_at(0.999)).c_str(), format_ns(h.max()).c_str());
 }
 
 // One run: owns the namespace, the topic, the board and the children, and
@@ -214,15 +214,15 @@ class DemoRun {
     std::printf("throughput phase: %llu records per producer, as fast as the slowest consumer keeps up\n",
                 static_cast<unsigned long long>(c.records));
     print_rate_line("produced", produced0, end0 - b.go_ns, "all producers");
-    LatencyHistogram saturated;
-    saturated.clear();
+    auto saturated_histogram = std::make_unique<bench::Histogram>();
+    bench::Histogram& saturated = *saturated_histogram;
     for (int i = 0; i < c.consumers; ++i) {
       const DemoConsumerSlot& s = b.consumers[i];
       print_rate_line("consumer " + std::to_string(i), s.phase_received[0], s.phase_last_ns[0] - b.go_ns, "");
       saturated.merge(s.latency[0]);
     }
     std::printf("  one-way latency at saturation (includes queueing behind earlier records; %llu samples):\n",
-                static_cast<unsigned long long>(saturated.count));
+                static_cast<unsigned long long>(saturated.count()));
     print_percentiles(saturated);
     std::printf("  producers waited %llu times for the slowest consumer (allowed lead: %lld records per partition)\n",
                 static_cast<unsigned long long>(paced), static_cast<long long>(c.window));
@@ -238,11 +238,11 @@ class DemoRun {
                   static_cast<unsigned long long>(c.latency_records),
                   c.rate ? format_rate(static_cast<double>(c.rate)).c_str() : "full speed",
                   format_rate(achieved).c_str());
-      LatencyHistogram paced_latency;
-      paced_latency.clear();
+      auto paced_histogram = std::make_unique<bench::Histogram>();
+      bench::Histogram& paced_latency = *paced_histogram;
       for (int i = 0; i < c.consumers; ++i) paced_latency.merge(b.consumers[i].latency[1]);
       std::printf("  one-way latency, publish -> poll() returns it (%llu samples over %d consumers):\n",
-                  static_cast<unsigned long long>(paced_latency.count), c.consumers);
+                  static_cast<unsigned long long>(paced_latency.count()), c.consumers);
       print_percentiles(paced_latency);
       const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
       if (c.producers + c.consumers > cpus)
@@ -250,7 +250,7 @@ class DemoRun {
                     c.producers + c.consumers, cpus,
                     c.wait == WaitStrategy::kBlock ? "" : ", more so as consumers spin");
     }
-    std::printf("  (percentiles are upper bounds of log-linear buckets, at most 3.1%% high; min/max exact)\n\n");
+    std::printf("  (percentiles are upper bounds of log-linear buckets, at most 0.8%% high; min/max exact)\n\n");
 
     const std::uint64_t expected = (c.records + c.latency_records) * static_cast<std::uint64_t>(c.producers);
     bool exact = true;
