@@ -41,6 +41,7 @@ std::string value64() { return std::string(kValueBytes, 'v'); }
 struct Ring {
   std::unique_ptr<ipc::Region> region;
   log::PartitionRing ring;
+  log::ClaimSlot* slot;  // this thread's claim slot, as a Producer holds one
 };
 
 std::optional<Ring> make_ring(benchmark::State& state) {
@@ -54,7 +55,12 @@ std::optional<Ring> make_ring(benchmark::State& state) {
     state.SkipWithError(ring.status().to_string().c_str());
     return std::nullopt;
   }
-  return Ring{std::move(*region), *ring};
+  auto slot = ring->acquire_slot(ipc::self());
+  if (!slot) {
+    state.SkipWithError(slot.status().to_string().c_str());
+    return std::nullopt;
+  }
+  return Ring{std::move(*region), *ring, *slot};
 }
 
 std::shared_ptr<Topic> make_topic(benchmark::State& state, const TopicConfig& config = kTopicConfig) {
@@ -75,9 +81,10 @@ std::shared_ptr<Topic> make_topic(benchmark::State& state, const TopicConfig& co
   return *topic;  // keeps its regions alive without the namespace
 }
 
-bool append(log::PartitionRing& ring, std::string_view value, std::int64_t ts) {
+bool append(Ring& r, std::string_view value, std::int64_t ts) {
+  log::PartitionRing& ring = r.ring;
   log::Claim claim;
-  if (ring.claim(static_cast<std::uint32_t>(log::align_frame(kFrameBytes)), 1, &claim) != log::ClaimStatus::kOk)
+  if (ring.claim(static_cast<std::uint32_t>(log::align_frame(kFrameBytes)), 1, r.slot, &claim) != log::ClaimStatus::kOk)
     return false;
   log::encode_frame(claim.data, claim.first_offset, ts, std::nullopt, value, {}, 0);
   ring.commit(claim, claim.data, kFrameBytes);
@@ -93,7 +100,7 @@ void BM_RingClaimEncodeCommit(benchmark::State& state) {
   if (!r) return;
   const std::string value = value64();
   for (auto _ : state) {
-    if (!append(r->ring, value, 1)) {
+    if (!append(*r, value, 1)) {
       state.SkipWithError("claim failed");
       break;
     }
@@ -109,7 +116,7 @@ void BM_RingClaimEncodeCommitNotify(benchmark::State& state) {
   if (!r) return;
   const std::string value = value64();
   for (auto _ : state) {
-    if (!append(r->ring, value, 1)) {
+    if (!append(*r, value, 1)) {
       state.SkipWithError("claim failed");
       break;
     }
@@ -125,7 +132,7 @@ void BM_RingClaimCommit(benchmark::State& state) {
   if (!r) return;
   for (auto _ : state) {
     log::Claim claim;
-    if (r->ring.claim(static_cast<std::uint32_t>(log::align_frame(kFrameBytes)), 1, &claim) != log::ClaimStatus::kOk) {
+    if (r->ring.claim(static_cast<std::uint32_t>(log::align_frame(kFrameBytes)), 1, r->slot, &claim) != log::ClaimStatus::kOk) {
       state.SkipWithError("claim failed");
       break;
     }
@@ -241,7 +248,7 @@ void BM_RingRead(benchmark::State& state) {
   auto r = make_ring(state);
   if (!r) return;
   const std::string value = value64();
-  for (std::int64_t i = 0; i < kFilled; ++i) (void)append(r->ring, value, 1);
+  for (std::int64_t i = 0; i < kFilled; ++i) (void)append(*r, value, 1);
   const auto max = static_cast<std::size_t>(state.range(0));
   std::vector<RecordView> views(max);
   const log::ReadCursor start = r->ring.earliest();

@@ -10,6 +10,9 @@ struct Consumer::Cursor {
   log::ReadCursor at;
   std::uint64_t polled_generation = 0;  // segment behind the last poll's views
   bool polled = false;
+  // monotonic ns since when the cursor waits on a claimed, uncommitted
+  // record (0: it does not); see ConsumerOptions::abandoned_claim_timeout.
+  std::int64_t blocked_since = 0;
 };
 
 Consumer::Consumer(std::shared_ptr<Topic> topic, ConsumerOptions options)
@@ -125,21 +128,45 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
       c.polled_generation = batch.generation;
       c.polled = batch.count > 0;
       total += batch.count;
+      result.abandoned += static_cast<std::int64_t>(batch.abandoned);
+      if (batch.count > 0 || batch.abandoned > 0) c.blocked_since = 0;
     }
     next_ = next_ + 1 == n ? 0 : next_ + 1;  // no division on the poll path
-    if (total > 0 || result.skipped > 0 || !result.status.is_ok()) {
+    if (total > 0 || result.skipped > 0 || result.abandoned > 0 || !result.status.is_ok()) {
       result.records = std::span<const RecordView>(views_.data(), total);
       return result;
     }
-    if (deadline == -2) deadline = timeout.count() < 0 ? -1 : log::monotonic_ns() + timeout.count();
-    if (deadline >= 0 && log::monotonic_ns() >= deadline) return result;
+    const std::int64_t now = log::monotonic_ns();
+    if (deadline == -2) deadline = timeout.count() < 0 ? -1 : now + timeout.count();
+    // A partition whose next record is claimed but not committed: after the
+    // timeout, abandon it if its producer is dead (then read on at once).
+    std::int64_t wake = deadline;
+    bool recovered = false;
+    const std::int64_t patience = std::chrono::nanoseconds(options_.abandoned_claim_timeout).count();
+    for (std::size_t i = 0; i < n; ++i) {
+      Cursor& c = cursors_[i];
+      log::PartitionRing& ring = topic_->ring(assigned_[i]);
+      if (!ring.blocked(c.at)) {
+        c.blocked_since = 0;
+        continue;
+      }
+      if (c.blocked_since == 0) c.blocked_since = now;
+      if (now - c.blocked_since >= patience) {
+        recovered |= ring.recover_abandoned(c.at.generation) > 0;
+        c.blocked_since = now;  // look again after another timeout
+      }
+      const std::int64_t again = c.blocked_since + patience;
+      if (wake < 0 || again < wake) wake = again;
+    }
+    if (recovered) continue;
+    if (deadline >= 0 && now >= deadline) return result;
     auto ready = [this] {
       for (std::size_t i = 0; i < cursors_.size(); ++i)
         if (topic_->ring(assigned_[i]).readable(cursors_[i].at)) return true;
       return false;
     };
     // Every partition of a topic rings the same doorbell.
-    log::wait_on(topic_->ring(assigned_[0]).doorbell(), options_.wait, deadline, ready);
+    log::wait_on(topic_->ring(assigned_[0]).doorbell(), options_.wait, wake, ready);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "core/log/partition_ring.h"
+#include "ipc/liveness.h"
 
 namespace rill {
 
@@ -15,7 +16,43 @@ std::int64_t now_ns() noexcept {
 }
 
 Producer::Producer(std::shared_ptr<Topic> topic)
-    : topic_(std::move(topic)), partitions_(topic_->partition_count()) {}
+    : topic_(std::move(topic)),
+      partitions_(topic_->partition_count()),
+      // Per partition: one slot for send()/send_batch(), one for reserve().
+      slots_(new log::ClaimSlot*[2 * static_cast<std::size_t>(partitions_)]()) {}
+
+Producer::~Producer() { release_slots(); }
+
+Producer::Producer(Producer&& other) noexcept
+    : topic_(std::move(other.topic_)),
+      partitions_(other.partitions_),
+      round_robin_(other.round_robin_),
+      slots_(std::move(other.slots_)) {}
+
+Producer& Producer::operator=(Producer&& other) noexcept {
+  if (this != &other) {
+    release_slots();
+    topic_ = std::move(other.topic_);
+    partitions_ = other.partitions_;
+    round_robin_ = other.round_robin_;
+    slots_ = std::move(other.slots_);
+  }
+  return *this;
+}
+
+void Producer::release_slots() noexcept {
+  if (!slots_) return;
+  for (std::size_t i = 0; i < 2 * static_cast<std::size_t>(partitions_); ++i) log::PartitionRing::release_slot(slots_[i]);
+  slots_.reset();
+}
+
+Status Producer::take_slot(std::size_t index) noexcept {
+  const auto p = static_cast<std::int32_t>(index % static_cast<std::size_t>(partitions_));
+  auto slot = topic_->ring(p).acquire_slot(ipc::self());
+  if (!slot) return slot.status().with_context("topic '" + topic_->name() + "'");
+  slots_[index] = *slot;
+  return Status::ok();
+}
 
 std::int32_t Producer::partition_for(std::string_view key) const noexcept {
   return static_cast<std::int32_t>(XXH3_64bits(key.data(), key.size()) % static_cast<std::uint64_t>(partitions_));
@@ -73,8 +110,8 @@ Status check_headers(std::span<const Header> headers) {
 // Inlined into send() and reserve(): out of line, the call and its
 // out-parameters cost ~50 instructions per record (callgrind).
 [[gnu::always_inline]] inline Status Producer::claim_one(const std::optional<std::string_view>& key, std::size_t value_size,
-                           const SendOptions& options, std::int32_t* partition, std::uint32_t* length,
-                           log::Claim* claim) noexcept {
+                           const SendOptions& options, bool reservation, std::int32_t* partition,
+                           std::uint32_t* length, log::Claim* claim) noexcept {
   if (!valid_partition_choice(options.partition, partitions_)) return bad_partition(options.partition, partitions_);
   if (!options.headers.empty())
     if (Status s = check_headers(options.headers); !s) return s;
@@ -82,8 +119,14 @@ Status check_headers(std::span<const Header> headers) {
   log::PartitionRing& ring = topic_->ring(*partition);
   const std::size_t headers_len = options.headers.empty() ? 0 : log::header_block_size(options.headers);
   *length = log::frame_size(key ? key->size() : 0, value_size, headers_len);
+  const std::size_t slot_index = static_cast<std::size_t>(*partition) + (reservation ? static_cast<std::size_t>(partitions_) : 0);
+  log::ClaimSlot* slot = slots_[slot_index];
+  if (slot == nullptr) [[unlikely]] {
+    if (Status st = take_slot(slot_index); !st) return st;
+    slot = slots_[slot_index];
+  }
   if (*length > ring.max_frame_bytes() ||
-      ring.claim(static_cast<std::uint32_t>(log::align_frame(*length)), 1, claim) != log::ClaimStatus::kOk)
+      ring.claim(static_cast<std::uint32_t>(log::align_frame(*length)), 1, slot, claim) != log::ClaimStatus::kOk)
     return too_large(*length, *partition);
   return Status::ok();
 }
@@ -93,7 +136,7 @@ Result<RecordMetadata> Producer::send(std::optional<std::string_view> key, std::
   std::int32_t p = 0;
   std::uint32_t length = 0;
   log::Claim claim;
-  if (Status s = claim_one(key, value.size(), options, &p, &length, &claim); !s) return s;
+  if (Status s = claim_one(key, value.size(), options, false, &p, &length, &claim); !s) return s;
   log::PartitionRing& ring = topic_->ring(p);
   log::encode_frame(claim.data, claim.first_offset, options.timestamp_ns >= 0 ? options.timestamp_ns : now_ns(), key,
                     value, options.headers, 0);
@@ -136,8 +179,11 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
       bytes += aligned;
       ++end;
     }
+    if (slots_[static_cast<std::size_t>(p)] == nullptr)
+      if (Status st = take_slot(static_cast<std::size_t>(p)); !st) return st;
     log::Claim claim;
-    if (ring.claim(static_cast<std::uint32_t>(bytes), static_cast<std::uint32_t>(end - done), &claim) !=
+    if (ring.claim(static_cast<std::uint32_t>(bytes), static_cast<std::uint32_t>(end - done),
+                   slots_[static_cast<std::size_t>(p)], &claim) !=
         log::ClaimStatus::kOk)
       return too_large(bytes, p);
     const std::int64_t now = now_ns();
@@ -161,7 +207,7 @@ Result<Reservation> Producer::reserve(std::optional<std::string_view> key, std::
   std::int32_t p = 0;
   std::uint32_t length = 0;
   log::Claim claim;
-  if (Status s = claim_one(key, value_size, options, &p, &length, &claim); !s) return s;
+  if (Status s = claim_one(key, value_size, options, true, &p, &length, &claim); !s) return s;
   std::byte* value = log::encode_frame_fields(claim.data, claim.first_offset,
                                               options.timestamp_ns >= 0 ? options.timestamp_ns : now_ns(), key,
                                               value_size, options.headers, 0);
@@ -180,6 +226,7 @@ void Producer::publish(Reservation& r) noexcept {
   log::seal_frame(r.frame_, r.frame_length_);
   log::PartitionRing& ring = topic_->ring(r.partition_);
   log::Claim claim;  // the reservation's claim: its one frame
+  claim.slot = slots_[static_cast<std::size_t>(partitions_ + r.partition_)];
   claim.generation = r.generation_;
   claim.data = r.frame_;
   claim.bytes = static_cast<std::uint32_t>(log::align_frame(r.frame_length_));

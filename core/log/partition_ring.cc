@@ -1,8 +1,12 @@
 #include "core/log/partition_ring.h"
 
 #include <sched.h>
+#include <signal.h>
+#include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <ctime>
 
@@ -171,9 +175,12 @@ std::uint64_t PartitionRing::generation_of_tag(std::uint16_t tag) const noexcept
 
 // ---------------------------------------------------------------- producers
 
-ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Claim* out) noexcept {
+ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, ClaimSlot* slot, Claim* out) noexcept {
   const std::uint64_t capacity = header_->data_capacity;
   if (bytes == 0 || bytes > capacity || records == 0 || records > kMaxRecordsPerSegment) return ClaimStatus::kTooLarge;
+  // The announcement: published by the release of the CAS below to whoever
+  // acquires the tail after it (a roller, a reader recovering claims).
+  slot->size.store(std::uint64_t{bytes} | (std::uint64_t{records} << 32), std::memory_order_relaxed);
   // Pairs with the release store of the tail in roll() (and continues the CAS release sequence).
   std::uint64_t t = header_->tail.load(std::memory_order_acquire);
   for (;;) {
@@ -186,9 +193,13 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
     const std::uint32_t count = tail_count(t);
     if (position + bytes <= capacity && count + records <= kMaxRecordsPerSegment) {
       const std::uint64_t next = t + (std::uint64_t{records} << kCountShift) + bytes / kFrameAlignment;
-      // acquire on success pairs with roll()'s release of this segment's header fields.
-      if (header_->tail.compare_exchange_weak(t, next, std::memory_order_acquire, std::memory_order_acquire)) {
+      slot->tail.store(t, std::memory_order_relaxed);
+      slot->state.store(kSlotPending, std::memory_order_relaxed);
+      // acquire on success pairs with roll()'s release of this segment's header
+      // fields; release publishes the announcement above with the claim.
+      if (header_->tail.compare_exchange_weak(t, next, std::memory_order_acq_rel, std::memory_order_acquire)) {
         const std::uint64_t gen = generation_of_tag(tail_tag(t));
+        out->slot = slot;
         out->generation = gen;
         out->position = static_cast<std::uint32_t>(position);
         out->bytes = bytes;
@@ -199,6 +210,8 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
         // Clean the same bytes two segments ahead (retired at the roll into `gen`),
         // so that segment opens all zero and no stale word looks committed.
         std::memset(data(gen + 2) + position, 0, bytes);
+        // Pairs with settle_claims()'s acquire: the cleaning is done.
+        slot->state.store(kSlotWriting, std::memory_order_release);
         return ClaimStatus::kOk;
       }
       continue;
@@ -215,37 +228,236 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
 // frames in g after their claim CAS, with nothing holding the ring back: a
 // producer preempted in between (for as long as it takes others to fill two
 // segments - microseconds on a small ring) would zero, or later overwrite,
-// records of a newer generation that readers already consume. So before
-// generation g+2 opens (at the roll out of g+1), the roller waits until every
-// claim of g is written. Every roll does this for its predecessor, so by
-// induction no generation whose slot is reused (g+3-N <= g for N >= 4)
-// still has writers either. The wait is bounded: a producer that died
-// mid-claim must not wedge the partition; one stalled for longer than this
-// is treated the same way.
-void PartitionRing::await_writers(std::uint64_t generation) const noexcept {
-  constexpr std::int64_t kAbandonedClaimNs = 1'000'000'000;
-  const SegmentHeader* h = segment_header(generation);
-  // Stored by the roll out of `generation`, which precedes this one.
-  const std::uint64_t end = static_cast<std::uint32_t>(h->sealed.load(std::memory_order_relaxed));
-  // Pairs with the release fetch_add in commit(): the writers' cleaning and
-  // frames happen before whatever this roller publishes next.
-  if (h->written.load(std::memory_order_acquire) >= end) return;
-  const std::int64_t deadline = monotonic_ns() + kAbandonedClaimNs;
-  for (int i = 1; h->written.load(std::memory_order_acquire) < end; ++i) {
-    if (i < 256) {
-      cpu_relax();
-    } else {
-      ::sched_yield();  // the writer may need this core
-      if ((i & 63) == 0 && monotonic_ns() > deadline) return;
+// records of a newer generation that readers already consume. So:
+//   - before generation g+2 opens (at the roll out of g+1), the roller waits
+//     until no claim of g is still cleaning (pending);
+//   - before a segment's bytes are retired for reuse (the roll into g+1
+//     retires g+3's slot, last used by g+3-N), the roller waits until no
+//     claim of that old generation is outstanding at all.
+// A claim whose owner process is dead is abandoned (its cleaning finished,
+// its offsets covered by an abandoned frame) rather than waited for; a live
+// owner, even a stopped one, is waited for: its bytes may still land.
+void PartitionRing::await_claims(std::uint64_t generation, Outstanding which) noexcept {
+  for (std::uint32_t i = 1;; ++i) {
+    // Owners are looked up (in /proc) only once the claims have had time to
+    // finish on their own, and then not on every round.
+    const bool check_owners = i >= 1024 && (i & 255) == 0;
+    std::uint64_t abandoned = 0;
+    if (settle_claims(generation, which, check_owners, &abandoned) == 0) return;
+    if (i < 256) cpu_relax();
+    else ::sched_yield();  // the writer may need this core
+  }
+}
+
+ClaimSlot* PartitionRing::slot(std::uint32_t i) const noexcept {
+  return reinterpret_cast<ClaimSlot*>(reinterpret_cast<std::byte*>(header_) + 4096) + i;
+}
+
+std::uint32_t PartitionRing::slots_used() const noexcept {
+  // Bounded: the word is in shared memory and may have been damaged.
+  return std::min(header_->claim_slots_used.load(std::memory_order_acquire), kClaimSlots);
+}
+
+Result<ClaimSlot*> PartitionRing::acquire_slot(const ipc::ProcessId& owner) noexcept {
+  const std::uint64_t me = owner.packed();
+  // First a free slot; failing that, one whose owner died without a claim
+  // outstanding (a dead owner with a claim is left to its abandonment).
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::uint32_t i = 0; i < kClaimSlots; ++i) {
+      ClaimSlot& s = *slot(i);
+      std::uint64_t o = s.owner.load(std::memory_order_acquire);
+      if (o != 0 && (pass == 0 || s.state.load(std::memory_order_acquire) != kSlotIdle ||
+                     ipc::liveness_packed(o) != ipc::Liveness::kDead))
+        continue;
+      // acq_rel: pairs with release_slot()'s and abandon()'s release stores.
+      if (!s.owner.compare_exchange_strong(o, me, std::memory_order_acq_rel)) continue;
+      s.state.store(kSlotIdle, std::memory_order_relaxed);
+      std::uint32_t used = header_->claim_slots_used.load(std::memory_order_relaxed);
+      // Release: pairs with slots_used()'s acquire.
+      while (used < i + 1 && !header_->claim_slots_used.compare_exchange_weak(used, i + 1, std::memory_order_release)) {
+      }
+      return &s;
     }
   }
+  return Status(Code::kResourceExhausted, "partition " + std::to_string(id_) + " has " + std::to_string(kClaimSlots) +
+                                              " producers already (claim slots); close some");
+}
+
+void PartitionRing::release_slot(ClaimSlot* slot) noexcept {
+  // Pairs with acquire_slot()'s CAS: the next owner starts after us.
+  if (slot) slot->owner.store(0, std::memory_order_release);
+}
+
+namespace {
+
+enum class Announcement : std::uint8_t {
+  kVoid,     // no claim behind it (its CAS failed or never happened)
+  kClaim,    // a claim of its owner
+  kUnsure,   // maybe (another pending announcement names the same tail): wait
+};
+
+}  // namespace
+
+std::uint32_t PartitionRing::settle_claims(std::uint64_t generation, Outstanding which, bool check_owners,
+                                           std::uint64_t* abandoned) noexcept {
+  // Acquire: every announcement made before a claim in the tail's history is
+  // visible below (the claim CAS releases it).
+  const std::uint64_t tail_now = header_->tail.load(std::memory_order_acquire);
+  const std::uint16_t tag = static_cast<std::uint16_t>(generation);
+  const std::uint64_t capacity = header_->data_capacity;
+  const std::uint32_t n = slots_used();
+  // What a pending announcement stands for. A pending slot either claimed
+  // (its CAS succeeded; it has not marked itself claimed yet, or died first)
+  // or failed its CAS and will announce again (or died). Its tail word was
+  // consumed by exactly one party: the roller (the segment ends there), a
+  // claimant that has committed a frame there, another announcer, or it.
+  auto classify = [&](std::uint32_t i, std::uint64_t x) {
+    if (tail_now == x || tail_now == (x | kRolling)) return Announcement::kVoid;
+    const std::uint64_t position = tail_position(x);
+    const std::uint64_t sealed = segment_header(generation)->sealed.load(std::memory_order_acquire);
+    if (sealed != 0 && position >= static_cast<std::uint32_t>(sealed)) return Announcement::kVoid;
+    if (position + kFrameAlignment > capacity) return Announcement::kVoid;
+    if (commit_tag(load_commit(data(generation) + position)) == generation_tag(generation)) return Announcement::kVoid;
+    for (std::uint32_t j = 0; j < n; ++j) {
+      if (j == i) continue;
+      ClaimSlot& other = *slot(j);
+      const std::uint64_t st = other.state.load(std::memory_order_acquire) & 0xFF;
+      if (st == kSlotIdle || other.tail.load(std::memory_order_relaxed) != x) continue;
+      if (st == kSlotPending) return Announcement::kUnsure;
+      return Announcement::kVoid;  // the other one claimed it
+    }
+    return Announcement::kClaim;
+  };
+  std::uint32_t live = 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    ClaimSlot& s = *slot(i);
+    const std::uint64_t st = s.state.load(std::memory_order_acquire);
+    if ((st & 0xFF) == kSlotIdle) continue;
+    const std::uint64_t x = s.tail.load(std::memory_order_relaxed);
+    if (tail_tag(x) != tag) continue;
+    if ((st & 0xFF) == kSlotWriting && which == Outstanding::kCleaning) continue;
+    if ((st & 0xFF) == kSlotPending) {
+      const Announcement a = classify(i, x);
+      if (a == Announcement::kVoid) continue;
+      if (a == Announcement::kUnsure || !check_owners) {
+        ++live;
+        continue;
+      }
+    } else if (!check_owners) {
+      ++live;
+      continue;
+    }
+    if ((st & 0xFF) == kSlotAbandoning) {
+      // Another process is abandoning it; take over only if that one died.
+      const pid_t by = static_cast<pid_t>(st >> 32);
+      if (::kill(by, 0) == 0 || errno == EPERM) {
+        ++live;
+        continue;
+      }
+    } else if (ipc::liveness_packed(s.owner.load(std::memory_order_relaxed)) != ipc::Liveness::kDead) {
+      ++live;
+      continue;
+    }
+    *abandoned += abandon(s, st, x, s.size.load(std::memory_order_relaxed));
+    if ((s.state.load(std::memory_order_acquire) & 0xFF) != kSlotIdle) ++live;
+  }
+  return live;
+}
+
+std::uint64_t PartitionRing::abandon(ClaimSlot& s, std::uint64_t seen, std::uint64_t x, std::uint64_t size) noexcept {
+  const std::uint64_t mine = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(::getpid())) << 32) | kSlotAbandoning;
+  // One process at a time abandons a claim. acq_rel: pairs with the owner's
+  // stores (it is dead; nothing more will come) and with a previous abandoner's.
+  if (!s.state.compare_exchange_strong(seen, mine, std::memory_order_acq_rel)) return 0;
+  const std::uint64_t generation = generation_of_tag(tail_tag(x));
+  const std::uint64_t capacity = header_->data_capacity;
+  const std::uint64_t position = tail_position(x);
+  const auto bytes = static_cast<std::uint32_t>(size);
+  const auto records = static_cast<std::uint32_t>(size >> 32);
+  std::uint64_t covered = 0;
+  // Every number comes from shared memory: a damaged slot is dropped, never followed.
+  if (bytes >= kFrameHeaderSize && bytes % kFrameAlignment == 0 && position + bytes <= capacity && records > 0 &&
+      records <= kMaxRecordsPerSegment && generation_live(generation)) {
+    // A pending claim may not have finished its cleaning of generation+2,
+    // which cannot have opened (its roller waits for pending claims of
+    // `generation`): finish it. A writing claim's cleaning is done, and
+    // generation+2 may be taking appends: hands off.
+    if ((seen & 0xFF) == kSlotPending && header_->current_generation.load(std::memory_order_acquire) < generation + 2)
+      std::memset(data(generation + 2) + position, 0, bytes);
+    // Frames the owner committed stand; the rest becomes one abandoned frame.
+    std::byte* d = data(generation);
+    const std::uint32_t tag = generation_tag(generation);
+    std::uint64_t at = position, done = 0;
+    while (at < position + bytes && done < records) {
+      const std::uint64_t word = load_commit(d + at);
+      const std::uint32_t length = commit_length(word);
+      if (commit_tag(word) != tag || length < kFrameHeaderSize || length > position + bytes - at) break;
+      ++done;
+      at += align_frame(length);
+    }
+    if (at < position + bytes && done < records) {
+      std::byte* frame = d + at;
+      const auto length = static_cast<std::uint32_t>(position + bytes - at);
+      const std::int64_t offset =
+          static_cast<std::int64_t>(segment_header(generation)->base_offset.load(std::memory_order_relaxed) +
+                                    tail_count(x) + done);
+      timespec ts{};
+      ::clock_gettime(CLOCK_REALTIME, &ts);
+      const std::int64_t now = ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+      const std::int32_t no_key = -1;
+      const auto skipped = static_cast<std::uint32_t>(records - done);
+      const std::uint32_t zero = 0;
+      const std::uint16_t attributes = kAttrAbandoned, no_headers = 0;
+      std::memcpy(frame + kOffsetOffset, &offset, sizeof offset);
+      std::memcpy(frame + kTimestampOffset, &now, sizeof now);
+      std::memcpy(frame + kKeyLengthOffset, &no_key, sizeof no_key);
+      std::memcpy(frame + kValueLengthOffset, &skipped, sizeof skipped);
+      std::memcpy(frame + kHeadersLengthOffset, &zero, sizeof zero);
+      std::memcpy(frame + kAttributesOffset, &attributes, sizeof attributes);
+      std::memcpy(frame + kHeaderCountOffset, &no_headers, sizeof no_headers);
+      const std::uint64_t checksum = frame_checksum(frame, static_cast<std::uint32_t>(kFrameHeaderSize));
+      std::memcpy(frame + kChecksumOffset, &checksum, sizeof checksum);
+      index_frame(generation, static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(at + length), now);
+      // Publishes the abandoned frame; pairs with read()'s acquire load.
+      commit_word(frame).store(make_commit_word(tag, length), std::memory_order_release);
+      covered = skipped;
+    }
+  }
+  // Pairs with settle_claims()'s acquire: the frames above come first.
+  s.state.store(kSlotIdle, std::memory_order_release);
+  s.owner.store(0, std::memory_order_release);  // the dead owner's slot is free again
+  notify();
+  return covered;
+}
+
+std::uint64_t PartitionRing::recover_abandoned(std::uint64_t generation) noexcept {
+  std::uint64_t abandoned = 0;
+  (void)settle_claims(generation, Outstanding::kAll, true, &abandoned);
+  return abandoned;
+}
+
+bool PartitionRing::blocked(const ReadCursor& cursor) const noexcept {
+  return !readable(cursor) && latest().next_offset > cursor.next_offset;
+}
+
+std::vector<PartitionRing::SlotInfo> PartitionRing::slots() const {
+  std::vector<SlotInfo> out;
+  for (std::uint32_t i = 0, n = slots_used(); i < n; ++i) {
+    const ClaimSlot& s = *slot(i);
+    const std::uint64_t o = s.owner.load(std::memory_order_acquire);
+    if (o != 0) out.push_back({ipc::ProcessId::unpacked(o), s.state.load(std::memory_order_relaxed) & 0xFF});
+  }
+  return out;
 }
 
 void PartitionRing::roll(std::uint64_t t) noexcept {
   // Relaxed: only a roller stores it, before releasing the tail that this
   // roller's CAS acquired, so the previous roll's value is visible here.
   const std::uint64_t gen = header_->current_generation.load(std::memory_order_relaxed);
-  if (gen > 0) await_writers(gen - 1);
+  if (gen > 0) await_claims(gen - 1, Outstanding::kCleaning);
+  // The generation whose bytes the retiring below hands to gen+3.
+  const std::uint64_t leaving = gen + 3 >= header_->segment_count ? gen + 3 - header_->segment_count : kUnusedGeneration;
+  if (leaving != kUnusedGeneration) await_claims(leaving, Outstanding::kAll);
   const std::uint64_t end = tail_position(t);
   const std::uint32_t count = tail_count(t);
   const std::uint64_t capacity = header_->data_capacity;
@@ -259,7 +471,6 @@ void PartitionRing::roll(std::uint64_t t) noexcept {
   SegmentHeader* retired = segment_header(gen + 3);
   retired->generation.store(gen + 3, std::memory_order_relaxed);
   retired->sealed.store(0, std::memory_order_relaxed);
-  retired->written.store(0, std::memory_order_relaxed);  // gen+3's producers count from here
   std::atomic_thread_fence(std::memory_order_release);  // pairs with readers' acquire fence before the generation check
   // Pairs with read()'s acquire load of `sealed` at the segment end.
   sealed->sealed.store((std::uint64_t{count} << 32) | end, std::memory_order_release);
@@ -273,29 +484,34 @@ void PartitionRing::roll(std::uint64_t t) noexcept {
   notify();
 }
 
+void PartitionRing::index_frame(std::uint64_t generation, std::uint32_t position, std::uint32_t end,
+                                std::int64_t timestamp_ns) noexcept {
+  const std::uint32_t interval = header_->index_interval;
+  const std::uint32_t boundary = (position + interval - 1) & ~(interval - 1);
+  IndexEntry* entries = index(generation);
+  for (std::uint32_t at = boundary; at < end; at += interval) {
+    IndexEntry& e = entries[at / interval];
+    e.timestamp_ns.store(timestamp_ns, std::memory_order_relaxed);
+    // Pairs with the acquire load in index_start().
+    e.tag_position.store((std::uint64_t{generation_tag(generation)} << 32) | position, std::memory_order_release);
+  }
+}
+
 void PartitionRing::commit(const Claim& claim, std::byte* frame, std::uint32_t frame_length) noexcept {
   const std::uint32_t position = static_cast<std::uint32_t>(frame - data(claim.generation));
   const std::uint32_t end = position + static_cast<std::uint32_t>(align_frame(frame_length));
   const std::uint32_t interval = header_->index_interval;
-  const std::uint32_t boundary = (position + interval - 1) & ~(interval - 1);
-  if (boundary < end) {
+  if (((position + interval - 1) & ~(interval - 1)) < end) {
     std::int64_t ts;
     std::memcpy(&ts, frame + kTimestampOffset, sizeof ts);
-    IndexEntry* entries = index(claim.generation);
-    for (std::uint32_t at = boundary; at < end; at += interval) {
-      IndexEntry& e = entries[at / interval];
-      e.timestamp_ns.store(ts, std::memory_order_relaxed);
-      // Pairs with the acquire load in index_start().
-      e.tag_position.store((std::uint64_t{generation_tag(claim.generation)} << 32) | position,
-                           std::memory_order_release);
-    }
+    index_frame(claim.generation, position, end, ts);
   }
   // Publishes the frame; pairs with the acquire load in read()/readable().
   commit_word(frame).store(make_commit_word(generation_tag(claim.generation), frame_length), std::memory_order_release);
-  // The claim's last frame: the claim is written. Pairs with the acquire
-  // loads in await_writers().
+  // The claim's last frame: the claim is written and its cleaning done.
+  // Pairs with settle_claims()'s acquire load of the slot state.
   if (frame + align_frame(frame_length) == claim.data + claim.bytes)
-    segment_header(claim.generation)->written.fetch_add(claim.bytes, std::memory_order_release);
+    claim.slot->state.store(kSlotIdle, std::memory_order_release);
 }
 
 // ---------------------------------------------------------------- readers
@@ -325,6 +541,23 @@ ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t m
         batch.status = ReadStatus::kCorrupt;
         break;
       }
+      std::uint16_t attributes;
+      std::memcpy(&attributes, d + c.position + kAttributesOffset, sizeof attributes);
+      if (attributes & kAttrAbandoned) {
+        // A dead producer's claim: skip the offsets it covers.
+        std::int64_t offset;
+        std::uint32_t covered;
+        std::memcpy(&offset, d + c.position + kOffsetOffset, sizeof offset);
+        std::memcpy(&covered, d + c.position + kValueLengthOffset, sizeof covered);
+        if (offset != c.next_offset || covered == 0 || covered > kMaxRecordsPerSegment) {
+          batch.status = ReadStatus::kCorrupt;
+          break;
+        }
+        c.position += static_cast<std::uint32_t>(align_frame(length));
+        c.next_offset += covered;
+        batch.abandoned += covered;
+        continue;
+      }
       RecordView view(d + c.position, id_, length);
       if (view.offset() != c.next_offset || !field_lengths_match(d + c.position, length)) {
         batch.status = ReadStatus::kCorrupt;
@@ -337,13 +570,13 @@ ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t m
     // Seqlock-style check: pairs with the release fence in roll() after retiring a segment.
     std::atomic_thread_fence(std::memory_order_acquire);
     if (segment_header(c.generation)->generation.load(std::memory_order_relaxed) != c.generation) {
-      return ReadBatch{0, ReadStatus::kOutOfRange, c.generation};
+      return ReadBatch{0, 0, ReadStatus::kOutOfRange, c.generation};
     }
     if (batch.status == ReadStatus::kCorrupt) {
       // The records before the bad frame passed every check: deliver them and
       // leave the cursor on the bad frame, so that the next read reports it
       // there (and the caller's error names its offset, not an earlier one).
-      if (batch.count == 0) return batch;
+      if (batch.count == 0 && batch.abandoned == 0) return batch;
       batch.status = ReadStatus::kOk;
     }
     batch.generation = c.generation;
@@ -467,7 +700,7 @@ Result<ReadCursor> PartitionRing::scan(ReadCursor cursor, Stop stop) const {
         return ReadCursor{b.generation, static_cast<std::uint32_t>(views[i].frame() - data(b.generation)),
                           views[i].offset()};
     }
-    if (b.count > 0) continue;
+    if (b.count > 0 || b.abandoned > 0) continue;
     ReadCursor end = latest();
     if (before.next_offset >= end.next_offset) return end;
     if (monotonic_ns() > deadline)

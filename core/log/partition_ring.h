@@ -16,6 +16,18 @@
 //     segment g+2 is being zeroed by g's producers (range by range, as they
 //     write), so a stale word is never mistaken for a commit. A ring of N
 //     segments therefore retains N-3 full segments besides the current one.
+//   - Every claim is announced in its producer's ClaimSlot before the CAS
+//     that makes it (state pending, with the tail word it CASes from),
+//     marked writing once its cleaning of g+2 is done, and retired after its
+//     last frame is committed (idle). The roll out of generation g+1 waits
+//     until no claim of g is still pending (cleaning), so that g+2 opens
+//     clean; the roll that retires a segment waits until no claim of the
+//     generation leaving it is outstanding at all, so that no frame lands in
+//     reused bytes. A claim whose owner process is dead (pid + start time,
+//     see ipc/liveness.h) is turned into an abandoned frame covering its
+//     offsets - by such a roller, or by a reader stuck behind it
+//     (recover_abandoned()) - instead of being waited for; a live owner, even
+//     a stopped one, is always waited for.
 //
 // The ring does not own its memory; the Region it views must outlive it.
 #pragma once
@@ -25,9 +37,11 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "core/log/doorbell.h"
 #include "core/log/record_format.h"
+#include "ipc/liveness.h"
 #include "rill/record.h"
 #include "rill/status.h"
 #include "rill/wait.h"
@@ -35,12 +49,15 @@
 namespace rill::log {
 
 inline constexpr std::uint64_t kPartitionMagic = 0x315452415050'4c52ull;  // "RLPPART1" in memory order
-inline constexpr std::uint32_t kPartitionVersion = 2;  // 2: SegmentHeader::written (128-byte segment header)
+// 2: SegmentHeader::written; 3: claim slots (abandoned claims), `written` retired.
+inline constexpr std::uint32_t kPartitionVersion = 3;
 inline constexpr std::uint32_t kMinSegmentCount = 4;
 inline constexpr std::uint64_t kMaxSegmentDataBytes = 1ull << 30;
 inline constexpr std::uint32_t kMaxRecordsPerSegment = (1u << 20) - 1;
 inline constexpr std::uint64_t kUnusedGeneration = ~0ull;
-inline constexpr std::size_t kPartitionHeaderBytes = 4096;
+inline constexpr std::uint32_t kClaimSlots = 1024;
+// The header page, then the claim slots: 4 KiB + 64 KiB.
+inline constexpr std::size_t kPartitionHeaderBytes = 4096 + std::size_t{kClaimSlots} * 64;
 
 struct alignas(64) PartitionHeader {
   // Immutable after init; `magic` is stored last (release) and acquired by attach().
@@ -59,6 +76,9 @@ struct alignas(64) PartitionHeader {
   // Full generation of the segment taking appends; stored by the roller before the tail.
   alignas(64) std::atomic<std::uint64_t> current_generation;
   alignas(64) Doorbell own_doorbell;  // used when no topic doorbell is given
+  // How many claim slots have ever been taken: scans stop there. Only grows
+  // (fetch_max-like CAS by a producer taking a slot).
+  alignas(64) std::atomic<std::uint32_t> claim_slots_used;
 };
 static_assert(offsetof(PartitionHeader, tail) == 64);
 static_assert(offsetof(PartitionHeader, current_generation) == 128);
@@ -69,15 +89,27 @@ struct alignas(64) SegmentHeader {
   std::atomic<std::uint64_t> base_offset;  // offset of the first record; valid once generation is open
   std::atomic<std::uint64_t> sealed;       // (records << 32 | end position) once full; 0 while open
   std::uint8_t pad0[40];
-  // Bytes of this generation's claims whose frames are all committed (and so
-  // whose cleaning of segment g+2 is done); see PartitionRing::await_writers().
-  // Every claim adds to it, so it has a cache line of its own: readers check
-  // `generation` on every read and must not pay for producers' updates.
-  alignas(64) std::atomic<std::uint64_t> written;
-  std::uint8_t pad1[56];
+  std::uint8_t reserved[64];  // version 2's `written`; zero
 };
-static_assert(offsetof(SegmentHeader, written) == 64);
 static_assert(sizeof(SegmentHeader) == 128);
+
+// The states of a ClaimSlot (its `state` word: [7..0] state, [63..32] the
+// pid of the process abandoning the claim, in kSlotAbandoning).
+inline constexpr std::uint64_t kSlotIdle = 0;        // no claim outstanding
+inline constexpr std::uint64_t kSlotPending = 1;     // about to CAS the tail from `tail` (or did; cleaning g+2)
+inline constexpr std::uint64_t kSlotWriting = 2;     // CASed from `tail` and cleaned g+2; frames being written
+inline constexpr std::uint64_t kSlotAbandoning = 3;  // its owner is dead; a process is abandoning the claim
+
+// One producer's announcement of its claim on one partition. A line each:
+// only its owner writes it on the hot path.
+struct alignas(64) ClaimSlot {
+  std::atomic<std::uint64_t> owner;  // 0: free; else ipc::ProcessId::packed() of the producer's process
+  std::atomic<std::uint64_t> state;
+  std::atomic<std::uint64_t> tail;   // the tail word the claim CASes (or CASed) from
+  std::atomic<std::uint64_t> size;   // bytes | records << 32
+  std::uint8_t pad[32];
+};
+static_assert(sizeof(ClaimSlot) == 64);
 
 // Sparse index: entry k names the record that covers data byte k*interval.
 struct IndexEntry {
@@ -102,6 +134,7 @@ struct PartitionGeometry {
 // Where a producer may write: `records` consecutive offsets from first_offset,
 // occupying [position, position + bytes) of one segment.
 struct Claim {
+  ClaimSlot* slot = nullptr;  // the producer's slot, retired by the claim's last commit
   std::byte* data = nullptr;  // first frame
   std::int64_t first_offset = 0;
   std::uint64_t generation = 0;
@@ -127,6 +160,7 @@ enum class ReadStatus : std::uint8_t {
 
 struct ReadBatch {
   std::size_t count = 0;
+  std::uint64_t abandoned = 0;  // offsets skipped: abandoned claims between the records read
   ReadStatus status = ReadStatus::kOk;
   std::uint64_t generation = 0;  // of the segment the records came from
 };
@@ -152,14 +186,23 @@ class PartitionRing {
 
   // ---- producer side: no allocation, lock, exception or syscall unless a reader sleeps.
 
+  // Takes a claim slot for a producer of process `owner` (cold path): a free
+  // one, or one whose owner is dead and holds no claim. kResourceExhausted
+  // when all kClaimSlots are in use by live producers.
+  Result<ClaimSlot*> acquire_slot(const ipc::ProcessId& owner) noexcept;
+  // Gives a slot back. REQUIRES: it holds no claim (state idle).
+  static void release_slot(ClaimSlot* slot) noexcept;
+
   // Reserves `records` consecutive offsets and `bytes` (sum of aligned frame
-  // sizes) in one atomic step, rolling to the next segment if needed.
+  // sizes) in one atomic step, rolling to the next segment if needed,
+  // announced in `slot` (see the class comment).
   // kTooLarge when `bytes` exceeds a segment or `records` its record limit.
   // Also zeroes the same byte range two segments ahead (cleaning ahead).
-  [[nodiscard]] ClaimStatus claim(std::uint32_t bytes, std::uint32_t records, Claim* out) noexcept;
+  // REQUIRES: slot came from acquire_slot() and holds no claim.
+  [[nodiscard]] ClaimStatus claim(std::uint32_t bytes, std::uint32_t records, ClaimSlot* slot, Claim* out) noexcept;
   // Publishes one frame written in a claim: release-stores its commit word.
-  // REQUIRES: the frame that ends the claim is committed last (it marks the
-  // whole claim written).
+  // REQUIRES: the frame that ends the claim is committed last (it retires
+  // the claim from its slot).
   void commit(const Claim& claim, std::byte* frame, std::uint32_t frame_length) noexcept;
   // Wakes sleeping readers, if any. Call after the last commit of a send.
   void notify() noexcept { ring_doorbell(*bell_); }
@@ -171,6 +214,21 @@ class PartitionRing {
   [[nodiscard]] ReadBatch read(ReadCursor& cursor, RecordView* out, std::size_t max) const noexcept;
   // True if a committed record (or segment end) waits at the cursor.
   bool readable(const ReadCursor& cursor) const noexcept;
+  // True if a claim covers the cursor (latest() is beyond it) though nothing
+  // is readable there: a reader waits on an uncommitted record.
+  bool blocked(const ReadCursor& cursor) const noexcept;
+  // Turns the claims of generation `generation` whose owner processes are
+  // dead into abandoned frames (cold path: reads /proc). Returns how many
+  // offsets they covered. A reader calls it after it was blocked() for a
+  // while; rollers do the same on their own.
+  std::uint64_t recover_abandoned(std::uint64_t generation) noexcept;
+
+  // The slots in use, for `rill topic describe` (cold path).
+  struct SlotInfo {
+    ipc::ProcessId owner;  // start time: its low 32 bits only
+    std::uint64_t state = kSlotIdle;
+  };
+  std::vector<SlotInfo> slots() const;
   // True while the bytes of generation `generation` have not been reused.
   bool generation_live(std::uint64_t generation) const noexcept;
   // Waits until readable(cursor) or the deadline (ns, CLOCK_MONOTONIC; < 0 none).
@@ -204,7 +262,23 @@ class PartitionRing {
   std::byte* data(std::uint64_t generation) const noexcept;
   std::uint64_t generation_of_tag(std::uint16_t tag) const noexcept;
   void roll(std::uint64_t tail) noexcept;
-  void await_writers(std::uint64_t generation) const noexcept;
+  ClaimSlot* slot(std::uint32_t i) const noexcept;
+  std::uint32_t slots_used() const noexcept;
+  // Which claims a roller waits for: those still cleaning ahead, or all.
+  enum class Outstanding : std::uint8_t { kCleaning, kAll };
+  // Waits until no claim of `generation` is outstanding in that sense,
+  // abandoning those of dead owners. Called by the roller.
+  void await_claims(std::uint64_t generation, Outstanding which) noexcept;
+  // One pass over the slots for claims of `generation`: abandons those of
+  // dead owners when check_owners (else counts every claim as live).
+  // Returns the number of live claims outstanding; adds abandoned offsets to *abandoned.
+  std::uint32_t settle_claims(std::uint64_t generation, Outstanding which, bool check_owners,
+                              std::uint64_t* abandoned) noexcept;
+  // Abandons the claim announced in `s` (observed in state `seen`); returns
+  // the offsets its abandoned frame covers (0 if another process does it).
+  std::uint64_t abandon(ClaimSlot& s, std::uint64_t seen, std::uint64_t tail, std::uint64_t size) noexcept;
+  // Index entries for a frame [position, end) of `generation`.
+  void index_frame(std::uint64_t generation, std::uint32_t position, std::uint32_t end, std::int64_t timestamp_ns) noexcept;
   // Walks committed records from `cursor` until stop(view) is true or the
   // log ends. Returns the cursor at the stopping record.
   template <typename Stop>

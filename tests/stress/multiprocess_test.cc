@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
+#include <cstring>
 #include <map>
 #include <random>
 #include <set>
@@ -317,10 +319,7 @@ TEST_F(MultiProcess, ConsumerKilledWhileAsleepHurtsNoOne) {
 
 // DESIGN.md: "a process killed at any instruction never wedges the others:
 // a claim that its owner abandoned is skipped after its owner is seen dead".
-// Not implemented yet (no owner liveness in the ring; kAttrAbandoned is
-// reserved for it): readers wait at the dead claim's offset until the ring
-// laps them. Enable when abandoned-claim recovery lands.
-TEST_F(MultiProcess, DISABLED_ClaimOfAProducerKilledMidRecordIsSkipped) {
+TEST_F(MultiProcess, ClaimOfAProducerKilledMidRecordIsSkipped) {
   {
     auto ns = Namespace::open_shared(guard_.ns());
     ASSERT_TRUE(ns.is_ok());
@@ -332,6 +331,7 @@ TEST_F(MultiProcess, DISABLED_ClaimOfAProducerKilledMidRecordIsSkipped) {
     auto topic = open_in_child(name, "t", report);
     if (!topic) return 2;
     Producer producer(topic);
+    if (!producer.send(std::nullopt, "before").is_ok()) return 1;
     auto r = producer.reserve(std::nullopt, 16);  // claimed, never published
     ::_exit(r ? 0 : 1);
   });
@@ -340,13 +340,76 @@ TEST_F(MultiProcess, DISABLED_ClaimOfAProducerKilledMidRecordIsSkipped) {
   auto topic = (*ns)->open_topic("t").value();
   Producer producer(topic);
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(producer.send(std::nullopt, "after").is_ok());
-  Consumer consumer(topic, {.start_at_earliest = true});
+  Consumer consumer(topic, {.start_at_earliest = true, .abandoned_claim_timeout = 50ms});
   ASSERT_TRUE(consumer.assign_all().is_ok());
-  int got = 0;
+  std::vector<std::pair<std::int64_t, std::string>> got;
+  std::int64_t abandoned = 0;
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (got < 10 && std::chrono::steady_clock::now() < deadline)
-    for (const RecordView& v : consumer.poll(100ms).records) got += v.value() == "after";
-  EXPECT_EQ(got, 10) << "readers are still waiting at the dead producer's claim";
+  while (got.size() < 11 && std::chrono::steady_clock::now() < deadline) {
+    PollResult r = consumer.poll(100ms);
+    ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
+    abandoned += r.abandoned;
+    for (const RecordView& v : r.records) got.emplace_back(v.offset(), std::string(v.value()));
+  }
+  ASSERT_EQ(got.size(), 11u) << "readers are still waiting at the dead producer's claim";
+  EXPECT_EQ(abandoned, 1);
+  EXPECT_EQ(got[0], (std::pair<std::int64_t, std::string>{0, "before"}));
+  for (std::size_t i = 1; i < got.size(); ++i) EXPECT_EQ(got[i], (std::pair<std::int64_t, std::string>{static_cast<std::int64_t>(i) + 1, "after"}));
+}
+
+TEST_F(MultiProcess, AStoppedProducerIsWaitedForAndResumes) {
+  // SIGSTOP is not death: the reader keeps waiting at the stopped producer's
+  // claim (no abandonment however long it looks), and SIGCONT lets the
+  // record through at its offset.
+  {
+    auto ns = Namespace::open_shared(guard_.ns());
+    ASSERT_TRUE(ns.is_ok());
+    ASSERT_TRUE((*ns)->create_topic("t", {.partitions = 1, .segment_bytes = 65536, .segment_count = 8}).is_ok());
+  }
+  const std::string name = guard_.ns();
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  Children children;
+  const pid_t stopped = children.spawn("stops mid-record", [&](std::string& report) {
+    auto topic = open_in_child(name, "t", report);
+    if (!topic) return 2;
+    Producer producer(topic);
+    auto r = producer.reserve(std::nullopt, 7);
+    if (!r) return 1;
+    const char byte = 1;
+    if (::write(ready[1], &byte, 1) != 1) return 3;
+    ::raise(SIGSTOP);  // the parent continues us later
+    std::memcpy(r->value().data(), "resumed", 7);
+    producer.publish(*r);
+    return 0;
+  });
+  char byte = 0;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  auto ns = Namespace::open_shared(name);
+  auto topic = (*ns)->open_topic("t").value();
+  {
+    Producer producer(topic);
+    ASSERT_TRUE(producer.send(std::nullopt, "next").is_ok());
+  }
+  Consumer consumer(topic, {.start_at_earliest = true, .abandoned_claim_timeout = 20ms});
+  ASSERT_TRUE(consumer.assign_all().is_ok());
+  // Ten timeouts' worth of waiting: nothing is delivered, nothing abandoned.
+  const auto until = std::chrono::steady_clock::now() + 300ms;
+  while (std::chrono::steady_clock::now() < until) {
+    PollResult r = consumer.poll(50ms);
+    ASSERT_TRUE(r.status.is_ok());
+    EXPECT_TRUE(r.records.empty());
+    EXPECT_EQ(r.abandoned, 0);
+  }
+  children.signal(stopped, SIGCONT);
+  ASSERT_TRUE(children.wait_one(stopped, 30s).ok());
+  std::vector<std::string> got;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (got.size() < 2 && std::chrono::steady_clock::now() < deadline)
+    for (const RecordView& v : consumer.poll(100ms).records) got.emplace_back(v.value());
+  EXPECT_EQ(got, (std::vector<std::string>{"resumed", "next"}));
 }
 
 TEST_F(MultiProcess, RegistryLockHolderKilledAtRandomLeavesAConsistentRegistry) {

@@ -41,6 +41,11 @@ struct ConsumerOptions {
   bool start_at_earliest = false;
   // Recompute each record's checksum in poll(); a mismatch is kCorrupt.
   bool verify_checksums = false;
+  // How long poll() waits on a record that is claimed but not committed
+  // before it looks at the claiming process: if that process is dead, the
+  // claim's offsets are skipped (PollResult::abandoned); if it is alive -
+  // even stopped - poll() keeps waiting and looks again after as long.
+  std::chrono::milliseconds abandoned_claim_timeout{200};
 };
 
 // The result of one poll(): views valid until the next poll() or seek.
@@ -48,6 +53,9 @@ struct PollResult {
   std::span<const RecordView> records;
   // Records lost to ring overrun in this poll (OffsetReset::kEarliest).
   std::int64_t skipped = 0;
+  // Offsets skipped in this poll because the producer that claimed them died
+  // before committing them (never records: nothing was published there).
+  std::int64_t abandoned = 0;
   // Non-OK on kOffsetOutOfRange (OffsetReset::kError), kCorrupt or kInvalidArgument.
   Status status;
   // On kOffsetOutOfRange: the partition overrun and its earliest retained

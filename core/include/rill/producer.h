@@ -24,6 +24,7 @@ namespace rill {
 
 namespace log {
 struct Claim;
+struct ClaimSlot;
 }
 
 struct SendOptions {
@@ -47,8 +48,9 @@ struct RecordMetadata {
 
 // Space for one record, claimed but not yet visible to consumers. Fill
 // value() and pass it to Producer::publish(). Until then, readers of its
-// partition wait at its offset, and producers of the partition stall (for a
-// second at most) once it is two segments behind, so publish promptly.
+// partition wait at its offset, and producers of the partition stall once the
+// ring would reuse its segment, so publish promptly. If the process dies
+// first, readers skip its offset (PollResult::abandoned).
 class Reservation {
  public:
   std::span<std::byte> value() const noexcept { return value_; }
@@ -68,13 +70,28 @@ class Reservation {
 
 // Cache-line aligned: a send with a null key writes round_robin_, which must
 // not share a line with another thread's hot data (say, a Consumer).
+//
+// Crashes: each claim is announced in a claim slot of its partition that
+// this producer takes on its first send there (and gives back when
+// destroyed), with the identity of this process. If the process dies between
+// a claim and its commit, readers skip the claim's offsets once they see the
+// process gone (ConsumerOptions::abandoned_claim_timeout) and count them in
+// PollResult::abandoned; a process that is only stopped is waited for.
+//
+// Thread safety: one thread at a time. Move-only (its claim slots are its own).
 class alignas(64) Producer {
  public:
   // REQUIRES: topic is not null.
   explicit Producer(std::shared_ptr<Topic> topic);
+  ~Producer();
+  Producer(Producer&& other) noexcept;
+  Producer& operator=(Producer&& other) noexcept;
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
 
   // Appends one record and makes it visible. Returns where it went, or
-  // kRecordTooLarge (it cannot fit a segment), kInvalidArgument (bad partition).
+  // kRecordTooLarge (it cannot fit a segment), kInvalidArgument (bad partition),
+  // kResourceExhausted (the partition's claim slots are all taken).
   Result<RecordMetadata> send(std::optional<std::string_view> key, std::string_view value,
                               const SendOptions& options = {}) noexcept;
 
@@ -86,7 +103,10 @@ class alignas(64) Producer {
 
   // Zero-copy: claims room for a record whose value is `value_size` bytes and
   // writes everything but the value. REQUIRES: the returned reservation is
-  // passed to publish() before the next reserve() on this partition.
+  // passed to publish() before the next reserve() on this partition. Readers
+  // of the partition wait at its offset until then, and once producers have
+  // filled the rest of the ring (segment_count - 3 segments), they wait too:
+  // its bytes are not reused before it is published.
   Result<Reservation> reserve(std::optional<std::string_view> key, std::size_t value_size,
                               const SendOptions& options = {}) noexcept;
   // Checksums and commits a reservation filled by the caller.
@@ -103,12 +123,18 @@ class alignas(64) Producer {
   Status too_large(std::uint64_t bytes, std::int32_t partition) const;
   // Checks the options, picks the partition and claims one frame of a record
   // with a value of `value_size` bytes (shared by send() and reserve()).
+  // `reservation`: for reserve(), whose claim has a slot of its own.
   Status claim_one(const std::optional<std::string_view>& key, std::size_t value_size, const SendOptions& options,
-                   std::int32_t* partition, std::uint32_t* length, log::Claim* claim) noexcept;
+                   bool reservation, std::int32_t* partition, std::uint32_t* length, log::Claim* claim) noexcept;
+  // Takes claim slot `index` (partition, or partitions + partition for
+  // reserve()) on its first use.
+  Status take_slot(std::size_t index) noexcept;
+  void release_slots() noexcept;
 
   std::shared_ptr<Topic> topic_;
   std::int32_t partitions_;
   std::int32_t round_robin_ = 0;  // next partition for a null key, in [0, partitions_)
+  std::unique_ptr<log::ClaimSlot*[]> slots_;  // 2 per partition (send, reserve); null until first used
 };
 
 // Nanoseconds since the Unix epoch (CLOCK_REALTIME): the default timestamp.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/log/partition_ring.h"
+#include "ipc/liveness.h"
 #include "rill/rill.h"
 
 namespace rill {
@@ -450,7 +451,9 @@ TEST_F(ConsumerTest, CorruptFrameIsReportedAtItsOffsetAfterTheGoodRecords) {
   // A broken writer claims offset 6 and commits a hostile length.
   log::PartitionRing& ring = topic_->ring(2);
   log::Claim claim;
-  ASSERT_EQ(ring.claim(64, 1, &claim), log::ClaimStatus::kOk);
+  auto slot = ring.acquire_slot(ipc::self());
+  ASSERT_TRUE(slot.is_ok());
+  ASSERT_EQ(ring.claim(64, 1, *slot, &claim), log::ClaimStatus::kOk);
   const std::uint64_t word = log::make_commit_word(log::generation_tag(claim.generation), 0x7FFFFFF0u);
   std::memcpy(claim.data, &word, sizeof word);
   ring.notify();

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ipc/liveness.h"
 #include "ipc/region.h"
 
 namespace rill::log {
@@ -16,6 +17,9 @@ namespace {
 struct Ring {
   std::unique_ptr<ipc::Region> region;
   PartitionRing ring;
+  ClaimSlot* slot = nullptr;  // this test's producer slot
+
+  ClaimStatus claim(std::uint32_t bytes, std::uint32_t records, Claim* c) { return ring.claim(bytes, records, slot, c); }
 
   const PartitionHeader& header() const { return *reinterpret_cast<const PartitionHeader*>(region->bytes().data()); }
 };
@@ -25,21 +29,24 @@ Ring make_ring(PartitionGeometry g) {
   EXPECT_TRUE(region.is_ok());
   auto ring = PartitionRing::create((*region)->bytes(), g, 0, nullptr);
   EXPECT_TRUE(ring.is_ok()) << ring.status().to_string();
-  return Ring{std::move(*region), *ring};
+  auto slot = ring->acquire_slot(ipc::self());
+  EXPECT_TRUE(slot.is_ok());
+  return Ring{std::move(*region), *ring, *slot};
 }
 
-Claim append_claim(PartitionRing& ring, std::string_view value, std::int64_t ts = 1) {
+Claim append_claim(Ring& r, std::string_view value, std::int64_t ts = 1) {
+  PartitionRing& ring = r.ring;
   const std::uint32_t len = frame_size(0, value.size(), 0);
   Claim c;
-  EXPECT_EQ(ring.claim(static_cast<std::uint32_t>(align_frame(len)), 1, &c), ClaimStatus::kOk);
+  EXPECT_EQ(r.claim(static_cast<std::uint32_t>(align_frame(len)), 1, &c), ClaimStatus::kOk);
   encode_frame(c.data, c.first_offset, ts, std::nullopt, value, {}, 0);
   ring.commit(c, c.data, len);
   ring.notify();
   return c;
 }
 
-std::int64_t append(PartitionRing& ring, std::string_view value, std::int64_t ts = 1) {
-  return append_claim(ring, value, ts).first_offset;
+std::int64_t append(Ring& r, std::string_view value, std::int64_t ts = 1) {
+  return append_claim(r, value, ts).first_offset;
 }
 
 // Value bytes that make a frame of exactly `frame_bytes` (>= 48, multiple of 8).
@@ -125,7 +132,7 @@ TEST(PartitionRing, AttachChecksTheHeader) {
   EXPECT_EQ(PartitionRing::attach((*zero)->bytes().first(100), 0, nullptr).status().code(), Code::kCorrupt);
 
   Ring r = make_ring(g);
-  for (int i = 0; i < 10; ++i) append(r.ring, "record-" + std::to_string(i));
+  for (int i = 0; i < 10; ++i) append(r, "record-" + std::to_string(i));
   std::span<std::byte> bytes = r.region->bytes();
   auto attached = PartitionRing::attach(bytes, 0, nullptr);
   ASSERT_TRUE(attached.is_ok()) << attached.status().to_string();
@@ -160,7 +167,7 @@ TEST(PartitionRing, AppendsAndReadsInOrderAcrossSegments) {
   std::int64_t expected = 0;
   for (int i = 0; i < 2000; ++i) {
     std::string v = "value-" + std::to_string(i);
-    ASSERT_EQ(append(r.ring, v), i);
+    ASSERT_EQ(append(r, v), i);
     ReadBatch b = r.ring.read(cur, views, 64);
     ASSERT_EQ(b.status, ReadStatus::kOk);
     for (std::size_t k = 0; k < b.count; ++k) {
@@ -178,19 +185,19 @@ TEST(PartitionRing, AppendsAndReadsInOrderAcrossSegments) {
 TEST(PartitionRing, RefusesOversizeClaimsAndStoresNothing) {
   Ring r = make_ring({16384, 4, 256});
   const auto capacity = static_cast<std::uint32_t>(r.ring.data_capacity());
-  ASSERT_EQ(append(r.ring, "first"), 0);
+  ASSERT_EQ(append(r, "first"), 0);
   const ReadCursor before = r.ring.latest();
   Claim c;
-  EXPECT_EQ(r.ring.claim(capacity + 8, 1, &c), ClaimStatus::kTooLarge);
-  EXPECT_EQ(r.ring.claim(0xFFFFFFF8u, 1, &c), ClaimStatus::kTooLarge);
-  EXPECT_EQ(r.ring.claim(0, 1, &c), ClaimStatus::kTooLarge);
-  EXPECT_EQ(r.ring.claim(64, 0, &c), ClaimStatus::kTooLarge);
-  EXPECT_EQ(r.ring.claim(64, kMaxRecordsPerSegment + 1, &c), ClaimStatus::kTooLarge);
+  EXPECT_EQ(r.claim(capacity + 8, 1, &c), ClaimStatus::kTooLarge);
+  EXPECT_EQ(r.claim(0xFFFFFFF8u, 1, &c), ClaimStatus::kTooLarge);
+  EXPECT_EQ(r.claim(0, 1, &c), ClaimStatus::kTooLarge);
+  EXPECT_EQ(r.claim(64, 0, &c), ClaimStatus::kTooLarge);
+  EXPECT_EQ(r.claim(64, kMaxRecordsPerSegment + 1, &c), ClaimStatus::kTooLarge);
   const ReadCursor after = r.ring.latest();
   EXPECT_EQ(after.generation, before.generation);
   EXPECT_EQ(after.position, before.position);
   EXPECT_EQ(after.next_offset, 1);
-  EXPECT_EQ(append(r.ring, "second"), 1);
+  EXPECT_EQ(append(r, "second"), 1);
   ReadCursor cur = r.ring.earliest();
   EXPECT_EQ(drain(r.ring, cur), (std::vector<std::int64_t>{0, 1}));
 }
@@ -198,13 +205,13 @@ TEST(PartitionRing, RefusesOversizeClaimsAndStoresNothing) {
 TEST(PartitionRing, RecordFillingAWholeSegment) {
   Ring r = make_ring({16384, 5, 256});  // retains the two segments before the current one
   const auto capacity = static_cast<std::uint32_t>(r.ring.data_capacity());
-  ASSERT_EQ(append(r.ring, "small"), 0);
+  ASSERT_EQ(append(r, "small"), 0);
   const std::string big = value_for_frame(capacity);
-  Claim whole = append_claim(r.ring, big, 2);
+  Claim whole = append_claim(r, big, 2);
   EXPECT_EQ(whole.first_offset, 1);
   EXPECT_EQ(whole.generation, 1u);  // did not fit after "small": the segment rolled
   EXPECT_EQ(whole.position, 0u);
-  Claim next = append_claim(r.ring, "after", 3);
+  Claim next = append_claim(r, "after", 3);
   EXPECT_EQ(next.generation, 2u);
   EXPECT_EQ(next.first_offset, 2);
   ReadCursor cur = r.ring.earliest();
@@ -225,10 +232,10 @@ TEST(PartitionRing, RecordsPerSegmentLimitRollsTheSegment) {
   // Claims only (nothing committed): the record count, not the bytes, fills the segment.
   Ring r = make_ring({16384, 4, 256});
   Claim c;
-  ASSERT_EQ(r.ring.claim(64, kMaxRecordsPerSegment, &c), ClaimStatus::kOk);
+  ASSERT_EQ(r.claim(64, kMaxRecordsPerSegment, &c), ClaimStatus::kOk);
   EXPECT_EQ(c.generation, 0u);
   EXPECT_EQ(c.first_offset, 0);
-  ASSERT_EQ(r.ring.claim(64, 1, &c), ClaimStatus::kOk);
+  ASSERT_EQ(r.claim(64, 1, &c), ClaimStatus::kOk);
   EXPECT_EQ(c.generation, 1u);
   EXPECT_EQ(c.position, 0u);
   EXPECT_EQ(c.first_offset, std::int64_t{kMaxRecordsPerSegment});
@@ -246,7 +253,7 @@ TEST(PartitionRing, RecordsPerSegmentLimitWithCommittedRecords) {
   std::int64_t offset = 0;
   for (int round = 0; round < 1026; ++round) {
     Claim c;
-    ASSERT_EQ(r.ring.claim(kBatch * kFrameHeaderSize, kBatch, &c), ClaimStatus::kOk);
+    ASSERT_EQ(r.claim(kBatch * kFrameHeaderSize, kBatch, &c), ClaimStatus::kOk);
     ASSERT_EQ(c.first_offset, offset);
     ASSERT_EQ(c.generation, round < 1025 ? 0u : 1u) << "round " << round;
     std::byte* frame = c.data;
@@ -280,8 +287,8 @@ TEST(PartitionRing, RecordsPerSegmentLimitWithCommittedRecords) {
 
 TEST(PartitionRing, BatchClaimGivesConsecutiveOffsetsAndCommitsInAnyOrder) {
   Ring r = make_ring({16384, 4, 256});
-  append(r.ring, "a");
-  append(r.ring, "b");
+  append(r, "a");
+  append(r, "b");
   ReadCursor cur = r.ring.earliest();
   ASSERT_EQ(drain(r.ring, cur).size(), 2u);
 
@@ -293,7 +300,7 @@ TEST(PartitionRing, BatchClaimGivesConsecutiveOffsetsAndCommitsInAnyOrder) {
     bytes += static_cast<std::uint32_t>(align_frame(lengths[i]));
   }
   Claim c;
-  ASSERT_EQ(r.ring.claim(bytes, 3, &c), ClaimStatus::kOk);
+  ASSERT_EQ(r.claim(bytes, 3, &c), ClaimStatus::kOk);
   EXPECT_EQ(c.first_offset, 2);
   EXPECT_EQ(c.records, 3u);
   EXPECT_EQ(r.ring.latest_offset(), 5);
@@ -305,7 +312,7 @@ TEST(PartitionRing, BatchClaimGivesConsecutiveOffsetsAndCommitsInAnyOrder) {
     at += align_frame(lengths[i]);
   }
   // Another producer claims after the batch meanwhile.
-  Claim later = append_claim(r.ring, "later");
+  Claim later = append_claim(r, "later");
   EXPECT_EQ(later.first_offset, 5);
 
   RecordView v[8];
@@ -338,7 +345,7 @@ TEST(PartitionRing, ExactlyFullSegmentIsSealedAndReadersMoveOn) {
   while (capacity % frame != 0) frame += 8;
   const std::string value = value_for_frame(frame);
   const std::int64_t n = static_cast<std::int64_t>(capacity / frame);
-  for (std::int64_t i = 0; i < n; ++i) ASSERT_EQ(append_claim(r.ring, value).generation, 0u);
+  for (std::int64_t i = 0; i < n; ++i) ASSERT_EQ(append_claim(r, value).generation, 0u);
   EXPECT_EQ(r.ring.latest().generation, 0u);
   EXPECT_EQ(r.ring.latest().position, capacity);
   ReadCursor cur = r.ring.earliest();
@@ -346,7 +353,7 @@ TEST(PartitionRing, ExactlyFullSegmentIsSealedAndReadersMoveOn) {
   EXPECT_EQ(cur.position, capacity);
   EXPECT_FALSE(r.ring.readable(cur)) << "nothing after the last record yet";
 
-  Claim next = append_claim(r.ring, "next");
+  Claim next = append_claim(r, "next");
   EXPECT_EQ(next.generation, 1u);
   EXPECT_EQ(next.position, 0u);
   EXPECT_EQ(next.first_offset, n);
@@ -367,14 +374,14 @@ TEST(PartitionRing, PartlyFullSegmentEndsWithAnEndWord) {
   while (capacity % frame < kFrameAlignment) frame += 8;  // leaves a gap an END word fits in
   const std::string value = value_for_frame(frame);
   const std::int64_t n = static_cast<std::int64_t>(capacity / frame);
-  for (std::int64_t i = 0; i < n; ++i) append(r.ring, value);
+  for (std::int64_t i = 0; i < n; ++i) append(r, value);
   ReadCursor cur = r.ring.earliest();
   RecordView v[512];
   ReadBatch b = r.ring.read(cur, v, 512);
   ASSERT_EQ(b.count, static_cast<std::size_t>(n));
   EXPECT_FALSE(r.ring.readable(cur));
 
-  Claim next = append_claim(r.ring, value);  // does not fit the gap
+  Claim next = append_claim(r, value);  // does not fit the gap
   EXPECT_EQ(next.generation, 1u);
   EXPECT_EQ(next.first_offset, n);
   EXPECT_TRUE(r.ring.readable(cur));
@@ -390,7 +397,8 @@ TEST(PartitionRing, PartlyFullSegmentEndsWithAnEndWord) {
 // Appends records of varying sizes with timestamps `ts(i)` until the ring has
 // dropped its first segments; returns the values by offset.
 template <typename Ts>
-std::vector<std::string> fill_past_a_lap(PartitionRing& ring, Ts ts) {
+std::vector<std::string> fill_past_a_lap(Ring& r, Ts ts) {
+  PartitionRing& ring = r.ring;
   std::vector<std::string> values;
   const std::uint64_t target = ring.data_capacity() * (ring.segment_count() + 2);
   std::uint64_t bytes = 0;
@@ -398,7 +406,7 @@ std::vector<std::string> fill_past_a_lap(PartitionRing& ring, Ts ts) {
     std::string v = "v";
     v += std::to_string(i);
     v.append(static_cast<std::size_t>(i * 37 % 211), '.');
-    EXPECT_EQ(append(ring, v, ts(i)), i);
+    EXPECT_EQ(append(r, v, ts(i)), i);
     bytes += align_frame(frame_size(0, v.size(), 0));
     values.push_back(std::move(v));
   }
@@ -407,7 +415,7 @@ std::vector<std::string> fill_past_a_lap(PartitionRing& ring, Ts ts) {
 
 TEST(PartitionRing, SeekToEveryRetainedOffsetAcrossSegments) {
   Ring r = make_ring({16384, 8, 256});
-  std::vector<std::string> values = fill_past_a_lap(r.ring, [](std::int64_t i) { return 1000 + 10 * i; });
+  std::vector<std::string> values = fill_past_a_lap(r, [](std::int64_t i) { return 1000 + 10 * i; });
   const std::int64_t earliest = r.ring.earliest_offset();
   const std::int64_t latest = r.ring.latest_offset();
   ASSERT_GT(earliest, 0);
@@ -438,7 +446,7 @@ TEST(PartitionRing, SeekToEveryRetainedOffsetAcrossSegments) {
 TEST(PartitionRing, SeekTimeAcrossSegments) {
   Ring r = make_ring({16384, 8, 256});
   auto ts = [](std::int64_t i) { return 1000 + 10 * i; };
-  std::vector<std::string> values = fill_past_a_lap(r.ring, ts);
+  std::vector<std::string> values = fill_past_a_lap(r, ts);
   const std::int64_t earliest = r.ring.earliest_offset();
   const std::int64_t latest = r.ring.latest_offset();
   RecordView v[1];
@@ -471,7 +479,7 @@ TEST(PartitionRing, SeekTimeWithEqualTimestampsFindsTheFirstOfThem) {
   Ring r = make_ring({16384, 8, 256});
   constexpr std::int64_t kGroup = 37;  // groups of equal timestamps straddle segment ends
   auto ts = [](std::int64_t i) { return 1000 + 10 * (i / kGroup); };
-  fill_past_a_lap(r.ring, ts);
+  fill_past_a_lap(r, ts);
   const std::int64_t earliest = r.ring.earliest_offset();
   const std::int64_t latest = r.ring.latest_offset();
   for (std::int64_t first = 0; first < latest; first += kGroup) {
@@ -487,7 +495,7 @@ TEST(PartitionRing, SeekTimeWithEqualTimestampsFindsTheFirstOfThem) {
 
 TEST(PartitionRing, SeekTimeWhenEveryTimestampIsEqual) {
   Ring r = make_ring({16384, 8, 256});
-  fill_past_a_lap(r.ring, [](std::int64_t) { return 5000; });
+  fill_past_a_lap(r, [](std::int64_t) { return 5000; });
   const std::int64_t earliest = r.ring.earliest_offset();
   const std::int64_t latest = r.ring.latest_offset();
   ASSERT_GT(earliest, 0);
@@ -509,7 +517,7 @@ TEST(PartitionRing, CorruptIndexEntriesDoNotMisleadSeek) {
   std::vector<std::string> values;
   for (int i = 0; i < 150; ++i) {
     values.push_back("value-" + std::to_string(i) + std::string(40, '.'));
-    append(r.ring, values.back(), 1000 + i);
+    append(r, values.back(), 1000 + i);
   }
   ASSERT_EQ(r.ring.latest().generation, 0u);
   // Entries carrying the live tag but naming bad positions: misaligned,
@@ -539,7 +547,7 @@ TEST(PartitionRing, CorruptIndexEntriesDoNotMisleadSeek) {
 TEST(PartitionRing, OverrunReaderGetsOutOfRange) {
   Ring r = make_ring({16384, 4, 256});
   ReadCursor cur = r.ring.earliest();
-  for (int i = 0; i < 5000; ++i) append(r.ring, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+  for (int i = 0; i < 5000; ++i) append(r, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
   RecordView views[8];
   ReadBatch b = r.ring.read(cur, views, 8);
   EXPECT_EQ(b.status, ReadStatus::kOutOfRange);
@@ -554,12 +562,12 @@ TEST(PartitionRing, OverrunReaderGetsOutOfRange) {
 
 TEST(PartitionRing, ReaderInTheMiddleOfAReusedSegmentGetsOutOfRange) {
   Ring r = make_ring({16384, 4, 256});
-  for (int i = 0; i < 50; ++i) append(r.ring, "early");
+  for (int i = 0; i < 50; ++i) append(r, "early");
   ReadCursor cur = r.ring.latest();  // mid-segment, nothing committed here yet
   ASSERT_EQ(cur.generation, 0u);
   EXPECT_FALSE(r.ring.readable(cur));
   const std::string value(200, 'n');
-  while (r.ring.latest().generation < 5) append(r.ring, value);
+  while (r.ring.latest().generation < 5) append(r, value);
   EXPECT_TRUE(r.ring.readable(cur)) << "a waiting reader must wake up to learn it was overrun";
   RecordView v[8];
   ReadBatch b = r.ring.read(cur, v, 8);
@@ -578,12 +586,12 @@ TEST(PartitionRing, ReaderAtTheEndOfAReusedFullSegmentIsWokenAndGetsOutOfRange) 
   while (capacity % frame != 0) frame += 8;
   const std::string value = value_for_frame(frame);
   const std::int64_t per_segment = static_cast<std::int64_t>(capacity / frame);
-  for (std::int64_t i = 0; i < per_segment; ++i) append(r.ring, value);
+  for (std::int64_t i = 0; i < per_segment; ++i) append(r, value);
   ReadCursor cur = r.ring.earliest();
   ASSERT_EQ(drain(r.ring, cur).size(), static_cast<std::size_t>(per_segment));
   ASSERT_EQ(cur.position, capacity);
   // Roll into generation 2: generation 0's slot is retired for generation 4.
-  for (std::int64_t i = 0; i < per_segment + 1; ++i) append(r.ring, value);
+  for (std::int64_t i = 0; i < per_segment + 1; ++i) append(r, value);
   ASSERT_EQ(r.ring.latest().generation, 2u);
   EXPECT_FALSE(r.ring.generation_live(0));
   EXPECT_TRUE(r.ring.readable(cur));
@@ -595,7 +603,7 @@ TEST(PartitionRing, GenerationLiveTurnsFalseWhenTheRingWrapsDuringARead) {
   // Views are read, then the ring laps while the reader still holds them:
   // generation_live() must say so from the roll that retires their segment on.
   Ring r = make_ring({16384, 4, 256});
-  for (int i = 0; i < 20; ++i) append(r.ring, "held-" + std::to_string(i));
+  for (int i = 0; i < 20; ++i) append(r, "held-" + std::to_string(i));
   ReadCursor cur = r.ring.earliest();
   RecordView held[20];
   ReadBatch b = r.ring.read(cur, held, 20);
@@ -603,11 +611,11 @@ TEST(PartitionRing, GenerationLiveTurnsFalseWhenTheRingWrapsDuringARead) {
   ASSERT_EQ(b.generation, 0u);
   const std::string filler(100, 'f');
   // With 4 segments, generation 0 stays retained while generation 1 takes appends.
-  while (r.ring.latest().generation < 1) append(r.ring, filler);
+  while (r.ring.latest().generation < 1) append(r, filler);
   EXPECT_TRUE(r.ring.generation_live(b.generation));
   EXPECT_EQ(r.ring.earliest_offset(), 0);
   for (int i = 0; i < 20; ++i) EXPECT_EQ(held[i].value(), "held-" + std::to_string(i));
-  while (r.ring.latest().generation < 2) append(r.ring, filler);
+  while (r.ring.latest().generation < 2) append(r, filler);
   EXPECT_FALSE(r.ring.generation_live(b.generation));
   EXPECT_GT(r.ring.earliest_offset(), 19);
   ReadCursor old{0, 0, 0};
@@ -622,9 +630,9 @@ struct CorruptFixture {
   Ring r = make_ring({16384, 4, 256});
   Claim bad;
   void build(const std::function<void(std::byte* frame, std::uint32_t tag)>& corrupt) {
-    for (int i = 0; i < 3; ++i) append(r.ring, "good-" + std::to_string(i));
+    for (int i = 0; i < 3; ++i) append(r, "good-" + std::to_string(i));
     const std::uint32_t len = frame_size(0, 16, 0);
-    ASSERT_EQ(r.ring.claim(static_cast<std::uint32_t>(align_frame(len)), 1, &bad), ClaimStatus::kOk);
+    ASSERT_EQ(r.claim(static_cast<std::uint32_t>(align_frame(len)), 1, &bad), ClaimStatus::kOk);
     encode_frame(bad.data, bad.first_offset, 1, std::nullopt, std::string(16, 'b'), {}, 0);
     corrupt(bad.data, generation_tag(bad.generation));
   }
@@ -694,7 +702,7 @@ TEST(PartitionRing, FieldLengthsDisagreeingWithTheFrameAreCorrupt) {
 
 TEST(PartitionRing, FlippedValueByteFailsTheChecksum) {
   Ring r = make_ring({16384, 4, 256});
-  Claim c = append_claim(r.ring, "checksummed value");
+  Claim c = append_claim(r, "checksummed value");
   ReadCursor cur = r.ring.earliest();
   RecordView v[1];
   ASSERT_EQ(r.ring.read(cur, v, 1).count, 1u);
@@ -748,7 +756,7 @@ TEST(PartitionRing, MalformedHeaderBlockIsReportedByForEachHeader) {
   const Header headers[] = {{"k1", std::string_view("v1")}, {"k2", std::nullopt}};
   const std::uint32_t len = frame_size(0, 5, header_block_size(headers));
   Claim c;
-  ASSERT_EQ(r.ring.claim(static_cast<std::uint32_t>(align_frame(len)), 1, &c), ClaimStatus::kOk);
+  ASSERT_EQ(r.claim(static_cast<std::uint32_t>(align_frame(len)), 1, &c), ClaimStatus::kOk);
   encode_frame(c.data, c.first_offset, 1, std::nullopt, "value", headers, 0);
   r.ring.commit(c, c.data, len);
   ReadCursor cur = r.ring.earliest();
