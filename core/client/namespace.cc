@@ -205,7 +205,8 @@ class NamespaceImpl final : public Namespace {
     // Pairs with the acquire loads in find_locked()/repair_locked().
     e->state.store(registry::kCreating, std::memory_order_release);
 
-    log::PartitionGeometry geometry{config.segment_bytes, config.segment_count, config.index_interval};
+    log::PartitionGeometry geometry{config.segment_bytes, config.segment_count, config.index_interval,
+                                    config.overflow == Overflow::kBlock, config.overflow_timeout_ms};
     for (std::int32_t p = 0; p < config.partitions; ++p) {
       const std::string object = partition_object_name(name_, topic, p);
       auto region = store_->create(object, geometry.region_bytes());
@@ -245,7 +246,7 @@ class NamespaceImpl final : public Namespace {
         if (auto t = it->second.lock(); t && static_cast<TopicImpl*>(t.get())->incarnation() == e->incarnation) return t;
       }
     }
-    TopicConfig config{e->partitions, e->segment_bytes, e->segment_count, e->index_interval};
+    TopicConfig config{.partitions = e->partitions, .segment_bytes = e->segment_bytes, .segment_count = e->segment_count, .index_interval = e->index_interval};
     if (Status s = config.validate(); !s) return s.with_context("registry entry of topic '" + std::string(topic) + "' is corrupt");
     std::vector<std::shared_ptr<ipc::Region>> regions;
     std::vector<log::PartitionRing> rings;
@@ -260,6 +261,9 @@ class NamespaceImpl final : public Namespace {
       regions.push_back(std::move(*region));
       rings.push_back(*ring);
     }
+    // The overflow policy lives in the partitions' headers (producers read it there).
+    config.overflow = rings.front().blocks_on_readers() ? Overflow::kBlock : Overflow::kRetain;
+    config.overflow_timeout_ms = rings.front().block_timeout_ms();
     auto t = std::make_shared<TopicImpl>(std::string(topic), config, registry_, std::move(regions), std::move(rings),
                                          e->incarnation);
     std::lock_guard guard(cache_mu_);
@@ -354,9 +358,16 @@ bool name_char(char c, bool allow_dot) {
 
 }  // namespace
 
+std::string_view overflow_name(Overflow o) noexcept { return o == Overflow::kBlock ? "block" : "retain"; }
+
 Status TopicConfig::validate() const {
   if (partitions < 1 || partitions > 4096)
     return Status(Code::kInvalidArgument, "partitions must be between 1 and 4096, got " + std::to_string(partitions));
+  if (overflow != Overflow::kRetain && overflow != Overflow::kBlock)
+    return Status(Code::kInvalidArgument, "overflow must be retain or block");
+  if (overflow == Overflow::kBlock && (overflow_timeout_ms == 0 || overflow_timeout_ms > 3'600'000))
+    return Status(Code::kInvalidArgument, "overflow timeout must be 1 ms to 1 hour, got " +
+                                              std::to_string(overflow_timeout_ms) + " ms");
   log::PartitionGeometry g{segment_bytes, segment_count, index_interval};
   return g.validate();
 }

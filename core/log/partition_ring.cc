@@ -115,6 +115,8 @@ Result<PartitionRing> PartitionRing::create(std::span<std::byte> region, const P
   h->index_interval = geometry.index_interval;
   h->index_entries = layout.index_entries;
   h->region_bytes = geometry.region_bytes();
+  h->block_on_readers = geometry.block_on_readers ? 1 : 0;
+  h->block_timeout_ms = geometry.block_timeout_ms;
   PartitionRing ring(h, partition_id, doorbell ? doorbell : &h->own_doorbell);
   for (std::uint32_t i = 0; i < geometry.segment_count; ++i) {
     auto* sh = new (ring.segment(i)) SegmentHeader();

@@ -70,7 +70,8 @@ struct alignas(64) PartitionHeader {
   std::uint32_t index_interval;  // data bytes per index entry
   std::uint32_t index_entries;   // index entries per segment
   std::uint64_t region_bytes;
-  std::uint8_t pad0[8];
+  std::uint32_t block_on_readers;  // 1: overflow=block
+  std::uint32_t block_timeout_ms;
   // Producers' claim word: [63..48] segment tag, [47..28] records, [27..0] position/8.
   alignas(64) std::atomic<std::uint64_t> tail;
   // Full generation of the segment taking appends; stored by the roller before the tail.
@@ -122,6 +123,10 @@ struct PartitionGeometry {
   std::uint64_t segment_bytes = 4ull << 20;  // per segment, including header and index
   std::uint32_t segment_count = 8;
   std::uint32_t index_interval = 4096;
+  // Overflow::kBlock (see rill/topic.h): before a roll that would reuse bytes a
+  // live registered reader has not read, producers wait up to this long.
+  bool block_on_readers = false;
+  std::uint32_t block_timeout_ms = 5000;
 
   // Checks the numbers; kInvalidArgument with the reason otherwise.
   Status validate() const;
@@ -181,6 +186,8 @@ class PartitionRing {
   std::uint64_t data_capacity() const noexcept { return header_->data_capacity; }
   std::uint32_t segment_count() const noexcept { return header_->segment_count; }
   std::uint64_t segment_bytes() const noexcept { return header_->segment_bytes; }
+  bool blocks_on_readers() const noexcept { return header_->block_on_readers != 0; }
+  std::uint32_t block_timeout_ms() const noexcept { return header_->block_timeout_ms; }
   // Largest frame (header + key + value + headers) one record may have.
   std::uint32_t max_frame_bytes() const noexcept;
 

@@ -28,6 +28,18 @@ namespace log {
 class PartitionRing;
 }
 
+// What a full ring does to a reader that has not read what it is about to reuse.
+enum class Overflow : std::uint8_t {
+  // The ring keeps its capacity: the reader is overrun and told so
+  // (kOffsetOutOfRange, or a skip count; see ConsumerOptions::on_overrun).
+  kRetain,
+  // Producers wait for the slowest live registered reader (every Consumer
+  // registers), for at most overflow_timeout_ms; then send() fails with
+  // kTimedOut naming that reader. Readers of dead processes are ignored.
+  kBlock,
+};
+std::string_view overflow_name(Overflow o) noexcept;  // "retain", "block"
+
 struct TopicConfig {
   std::int32_t partitions = 1;
   // Bytes per segment including its header and sparse index (multiple of 4096).
@@ -37,6 +49,8 @@ struct TopicConfig {
   std::uint32_t segment_count = 8;
   // Data bytes between sparse index entries (power of two).
   std::uint32_t index_interval = 4096;
+  Overflow overflow = Overflow::kRetain;
+  std::uint32_t overflow_timeout_ms = 5000;  // Overflow::kBlock: a producer's longest wait
 
   // kInvalidArgument naming the bad field, or OK.
   Status validate() const;
