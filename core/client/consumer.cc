@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/log/partition_ring.h"
+#include "ipc/liveness.h"
 
 namespace rill {
 
@@ -13,6 +14,8 @@ struct Consumer::Cursor {
   // monotonic ns since when the cursor waits on a claimed, uncommitted
   // record (0: it does not); see ConsumerOptions::abandoned_claim_timeout.
   std::int64_t blocked_since = 0;
+  // This consumer's registration in the partition (null if it has none).
+  log::ReaderSlot* reader = nullptr;
 };
 
 Consumer::Consumer(std::shared_ptr<Topic> topic, ConsumerOptions options)
@@ -20,9 +23,29 @@ Consumer::Consumer(std::shared_ptr<Topic> topic, ConsumerOptions options)
   views_.resize(std::max<std::size_t>(1, options_.max_poll_records));
 }
 
-Consumer::~Consumer() = default;
+Consumer::~Consumer() { unregister(); }
 Consumer::Consumer(Consumer&&) noexcept = default;
-Consumer& Consumer::operator=(Consumer&&) noexcept = default;
+
+Consumer& Consumer::operator=(Consumer&& other) noexcept {
+  if (this != &other) {
+    unregister();
+    topic_ = std::move(other.topic_);
+    options_ = other.options_;
+    assigned_ = std::move(other.assigned_);
+    cursors_ = std::move(other.cursors_);
+    views_ = std::move(other.views_);
+    next_ = other.next_;
+    other.cursors_.clear();
+  }
+  return *this;
+}
+
+void Consumer::unregister() noexcept {
+  for (Cursor& c : cursors_) {
+    log::PartitionRing::unregister_reader(c.reader);
+    c.reader = nullptr;
+  }
+}
 
 Status Consumer::assign(std::span<const std::int32_t> partitions) {
   std::vector<std::int32_t> sorted(partitions.begin(), partitions.end());
@@ -34,12 +57,25 @@ Status Consumer::assign(std::span<const std::int32_t> partitions) {
       return Status(Code::kInvalidArgument, "partition " + std::to_string(p) + " does not exist (topic '" +
                                                 topic_->name() + "' has " +
                                                 std::to_string(topic_->partition_count()) + ")");
-  assigned_.assign(partitions.begin(), partitions.end());
-  cursors_.clear();
-  for (std::int32_t p : assigned_) {
+  std::vector<Cursor> cursors;
+  for (std::int32_t p : partitions) {
     log::PartitionRing& ring = topic_->ring(p);
-    cursors_.push_back(Cursor{options_.start_at_earliest ? ring.earliest() : ring.latest()});
+    Cursor c{options_.start_at_earliest ? ring.earliest() : ring.latest()};
+    // Registered readers are what overflow=block waits for and what
+    // `rill topic describe` lists; without a slot a reader of an
+    // overflow=retain topic still reads (it only goes unlisted).
+    auto reader = ring.register_reader(ipc::self(), c.at.next_offset);
+    if (reader) {
+      c.reader = *reader;
+    } else if (ring.blocks_on_readers()) {
+      for (Cursor& done : cursors) log::PartitionRing::unregister_reader(done.reader);
+      return reader.status().with_context("topic '" + topic_->name() + "' (overflow=block)");
+    }
+    cursors.push_back(c);
   }
+  unregister();
+  assigned_.assign(partitions.begin(), partitions.end());
+  cursors_ = std::move(cursors);
   next_ = 0;
   return Status::ok();
 }
@@ -61,6 +97,9 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
   // reading the clock costs as much as reading a record.
   std::int64_t deadline = -2;  // -2: not computed yet; -1: no deadline
   const std::size_t max = views_.size();
+  // This call ends the previous poll's views: the reader is done with them.
+  for (Cursor& c : cursors_)
+    if (c.reader != nullptr) log::PartitionRing::publish_position(c.reader, c.at.next_offset);
   for (;;) {
     std::size_t total = 0;
     // still_valid() judges this poll's views only, also for partitions this

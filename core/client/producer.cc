@@ -46,6 +46,17 @@ void Producer::release_slots() noexcept {
   slots_.reset();
 }
 
+Status Producer::blocked(std::int32_t p) const {
+  const log::PartitionRing& ring = topic_->ring(p);
+  const auto [position, pid] = ring.slowest_reader();
+  const std::string who = pid != 0 ? "reader process " + std::to_string(pid) + " at offset " + std::to_string(position)
+                                   : "a reader";
+  return Status(Code::kTimedOut, "topic '" + topic_->name() + "' partition " + std::to_string(p) +
+                                     " is full (overflow=block) and " + who + " has not read on for " +
+                                     std::to_string(ring.block_timeout_ms()) +
+                                     " ms; speed up or stop that consumer, or use overflow=retain");
+}
+
 Status Producer::take_slot(std::size_t index) noexcept {
   const auto p = static_cast<std::int32_t>(index % static_cast<std::size_t>(partitions_));
   auto slot = topic_->ring(p).acquire_slot(ipc::self());
@@ -125,9 +136,10 @@ Status check_headers(std::span<const Header> headers) {
     if (Status st = take_slot(slot_index); !st) return st;
     slot = slots_[slot_index];
   }
-  if (*length > ring.max_frame_bytes() ||
-      ring.claim(static_cast<std::uint32_t>(log::align_frame(*length)), 1, slot, claim) != log::ClaimStatus::kOk)
-    return too_large(*length, *partition);
+  if (*length > ring.max_frame_bytes()) return too_large(*length, *partition);
+  const log::ClaimStatus claimed = ring.claim(static_cast<std::uint32_t>(log::align_frame(*length)), 1, slot, claim);
+  if (claimed != log::ClaimStatus::kOk) [[unlikely]]
+    return claimed == log::ClaimStatus::kBlocked ? blocked(*partition) : too_large(*length, *partition);
   return Status::ok();
 }
 
@@ -182,10 +194,12 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
     if (slots_[static_cast<std::size_t>(p)] == nullptr)
       if (Status st = take_slot(static_cast<std::size_t>(p)); !st) return st;
     log::Claim claim;
-    if (ring.claim(static_cast<std::uint32_t>(bytes), static_cast<std::uint32_t>(end - done),
-                   slots_[static_cast<std::size_t>(p)], &claim) !=
-        log::ClaimStatus::kOk)
-      return too_large(bytes, p);
+    const log::ClaimStatus claimed = ring.claim(static_cast<std::uint32_t>(bytes), static_cast<std::uint32_t>(end - done),
+                                                slots_[static_cast<std::size_t>(p)], &claim);
+    if (claimed != log::ClaimStatus::kOk) {
+      if (done > 0) return done;  // the messages before were sent; the next call reports the error
+      return claimed == log::ClaimStatus::kBlocked ? blocked(p) : too_large(bytes, p);
+    }
     const std::int64_t now = now_ns();
     std::byte* frame = claim.data;
     for (std::size_t i = done; i < end; ++i) {

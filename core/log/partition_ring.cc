@@ -185,6 +185,7 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
   slot->size.store(std::uint64_t{bytes} | (std::uint64_t{records} << 32), std::memory_order_relaxed);
   // Pairs with the release store of the tail in roll() (and continues the CAS release sequence).
   std::uint64_t t = header_->tail.load(std::memory_order_acquire);
+  std::uint32_t readers_checked = ~0u;  // overflow=block: the segment tag whose roll the readers allow
   for (;;) {
     if ((t & kPositionMask) == kRolling) {
       cpu_relax();
@@ -219,6 +220,15 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
       continue;
     }
     // Does not fit: whoever swaps in kRolling seals this segment and opens the next.
+    if (header_->block_on_readers != 0 && readers_checked != tail_tag(t)) [[unlikely]] {
+      // overflow=block: first wait (without holding the tail) for readers
+      // that still need the bytes this roll would retire.
+      slot->state.store(kSlotIdle, std::memory_order_relaxed);
+      if (!await_readers(generation_of_tag(tail_tag(t)))) return ClaimStatus::kBlocked;
+      readers_checked = tail_tag(t);
+      t = header_->tail.load(std::memory_order_acquire);
+      continue;
+    }
     if (header_->tail.compare_exchange_weak(t, t | kRolling, std::memory_order_acquire, std::memory_order_acquire)) {
       roll(t);
       t = header_->tail.load(std::memory_order_acquire);
@@ -252,7 +262,127 @@ void PartitionRing::await_claims(std::uint64_t generation, Outstanding which) no
 }
 
 ClaimSlot* PartitionRing::slot(std::uint32_t i) const noexcept {
-  return reinterpret_cast<ClaimSlot*>(reinterpret_cast<std::byte*>(header_) + 4096) + i;
+  return reinterpret_cast<ClaimSlot*>(reinterpret_cast<std::byte*>(header_) + kClaimSlotsOffset) + i;
+}
+
+ReaderSlot* PartitionRing::reader_slot(std::uint32_t i) const noexcept {
+  return reinterpret_cast<ReaderSlot*>(reinterpret_cast<std::byte*>(header_) + kReaderSlotsOffset) + i;
+}
+
+Result<ReaderSlot*> PartitionRing::register_reader(const ipc::ProcessId& owner, std::int64_t position) noexcept {
+  const std::uint64_t me = owner.packed();
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::uint32_t i = 0; i < kReaderSlots; ++i) {
+      ReaderSlot& r = *reader_slot(i);
+      std::uint64_t o = r.owner.load(std::memory_order_acquire);
+      if (o != 0 && (pass == 0 || ipc::liveness_packed(o) != ipc::Liveness::kDead)) continue;
+      // acq_rel: pairs with unregister_reader()'s release and producers' acquire.
+      // Until the position below lands, a producer sees the one the slot was
+      // left with (INT64_MIN once unregistered), which holds it back, never
+      // the other way round.
+      if (r.owner.compare_exchange_strong(o, me, std::memory_order_acq_rel)) {
+        timespec ts{};
+        ::clock_gettime(CLOCK_REALTIME, &ts);
+        r.registered_ns.store(ts.tv_sec * 1'000'000'000LL + ts.tv_nsec, std::memory_order_relaxed);
+        r.position.store(position, std::memory_order_release);
+        return &r;
+      }
+    }
+  }
+  return Status(Code::kResourceExhausted, "partition " + std::to_string(id_) + " has " + std::to_string(kReaderSlots) +
+                                              " registered readers already; close some consumers");
+}
+
+void PartitionRing::unregister_reader(ReaderSlot* slot) noexcept {
+  if (!slot) return;
+  slot->position.store(INT64_MIN, std::memory_order_relaxed);
+  slot->owner.store(0, std::memory_order_release);  // pairs with register_reader()'s CAS
+}
+
+std::vector<PartitionRing::ProducerInfo> PartitionRing::producers() const {
+  std::vector<ProducerInfo> out;
+  for (std::uint32_t i = 0, n = slots_used(); i < n; ++i) {
+    const ClaimSlot& s = *slot(i);
+    const std::uint64_t o = s.owner.load(std::memory_order_acquire);
+    if (o == 0) continue;
+    out.push_back({ipc::ProcessId::unpacked(o), s.state.load(std::memory_order_relaxed) & 0xFF,
+                   ipc::liveness_packed(o) == ipc::Liveness::kAlive});
+  }
+  return out;
+}
+
+std::vector<PartitionRing::ReaderInfo> PartitionRing::readers() const {
+  std::vector<ReaderInfo> out;
+  for (std::uint32_t i = 0; i < kReaderSlots; ++i) {
+    const ReaderSlot& r = *reader_slot(i);
+    const std::uint64_t o = r.owner.load(std::memory_order_acquire);
+    if (o == 0) continue;
+    out.push_back({ipc::ProcessId::unpacked(o), r.position.load(std::memory_order_acquire),
+                   r.registered_ns.load(std::memory_order_relaxed), ipc::liveness_packed(o) == ipc::Liveness::kAlive});
+  }
+  return out;
+}
+
+std::uint32_t PartitionRing::reap_dead() noexcept {
+  std::uint32_t freed = 0;
+  for (std::uint32_t i = 0, n = slots_used(); i < n; ++i) {
+    ClaimSlot& s = *slot(i);
+    std::uint64_t o = s.owner.load(std::memory_order_acquire);
+    // A dead owner's claim, if any, is left to its abandonment (readers, rollers).
+    if (o == 0 || s.state.load(std::memory_order_acquire) != kSlotIdle || ipc::liveness_packed(o) != ipc::Liveness::kDead)
+      continue;
+    if (s.owner.compare_exchange_strong(o, 0, std::memory_order_acq_rel)) ++freed;
+  }
+  for (std::uint32_t i = 0; i < kReaderSlots; ++i) {
+    ReaderSlot& r = *reader_slot(i);
+    std::uint64_t o = r.owner.load(std::memory_order_acquire);
+    if (o == 0 || ipc::liveness_packed(o) != ipc::Liveness::kDead) continue;
+    if (r.owner.compare_exchange_strong(o, 0, std::memory_order_acq_rel)) ++freed;
+  }
+  return freed;
+}
+
+std::pair<std::int64_t, std::int32_t> PartitionRing::slowest_reader() const {
+  std::pair<std::int64_t, std::int32_t> slowest{0, 0};
+  for (const ReaderInfo& r : readers())
+    if (r.alive && (slowest.second == 0 || r.position < slowest.first)) slowest = {r.position, r.owner.pid};
+  return slowest;
+}
+
+bool PartitionRing::await_readers(std::uint64_t generation) noexcept {
+  const std::uint64_t n = header_->segment_count;
+  if (generation + 3 < n) return true;  // the roll retires no generation yet
+  // The roll out of `generation` hands generation+3-N's bytes on; a reader
+  // still needs them while its position is before the next generation's base.
+  const std::int64_t boundary =
+      static_cast<std::int64_t>(segment_header(generation + 4 - n)->base_offset.load(std::memory_order_relaxed));
+  // Bounded even if the header was damaged.
+  const std::int64_t timeout_ns = std::int64_t{std::min<std::uint32_t>(header_->block_timeout_ms, 3'600'000)} * 1'000'000;
+  const std::int64_t deadline = monotonic_ns() + timeout_ns;
+  for (std::uint32_t i = 0;; ++i) {
+    bool clear = true;
+    for (std::uint32_t k = 0; k < kReaderSlots; ++k) {
+      ReaderSlot& r = *reader_slot(k);
+      std::uint64_t o = r.owner.load(std::memory_order_acquire);
+      // Pairs with publish_position()'s release store.
+      if (o == 0 || r.position.load(std::memory_order_acquire) >= boundary) continue;
+      if ((i & 1023) == 0 && ipc::liveness_packed(o) == ipc::Liveness::kDead) {
+        (void)r.owner.compare_exchange_strong(o, 0, std::memory_order_acq_rel);  // a dead reader holds nobody back
+        continue;
+      }
+      clear = false;
+    }
+    if (clear) return true;
+    if (monotonic_ns() > deadline) return false;
+    if (i < 256) {
+      cpu_relax();
+    } else if (i < 1024) {
+      ::sched_yield();
+    } else {
+      timespec pause{0, 50'000};
+      ::nanosleep(&pause, nullptr);
+    }
+  }
 }
 
 std::uint32_t PartitionRing::slots_used() const noexcept {
@@ -440,16 +570,6 @@ std::uint64_t PartitionRing::recover_abandoned(std::uint64_t generation) noexcep
 
 bool PartitionRing::blocked(const ReadCursor& cursor) const noexcept {
   return !readable(cursor) && latest().next_offset > cursor.next_offset;
-}
-
-std::vector<PartitionRing::SlotInfo> PartitionRing::slots() const {
-  std::vector<SlotInfo> out;
-  for (std::uint32_t i = 0, n = slots_used(); i < n; ++i) {
-    const ClaimSlot& s = *slot(i);
-    const std::uint64_t o = s.owner.load(std::memory_order_acquire);
-    if (o != 0) out.push_back({ipc::ProcessId::unpacked(o), s.state.load(std::memory_order_relaxed) & 0xFF});
-  }
-  return out;
 }
 
 void PartitionRing::roll(std::uint64_t t) noexcept {

@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/log/doorbell.h"
@@ -56,8 +57,11 @@ inline constexpr std::uint64_t kMaxSegmentDataBytes = 1ull << 30;
 inline constexpr std::uint32_t kMaxRecordsPerSegment = (1u << 20) - 1;
 inline constexpr std::uint64_t kUnusedGeneration = ~0ull;
 inline constexpr std::uint32_t kClaimSlots = 1024;
-// The header page, then the claim slots: 4 KiB + 64 KiB.
-inline constexpr std::size_t kPartitionHeaderBytes = 4096 + std::size_t{kClaimSlots} * 64;
+inline constexpr std::uint32_t kReaderSlots = 256;
+// The header page, then the claim slots (64 KiB), then the reader slots (16 KiB).
+inline constexpr std::size_t kClaimSlotsOffset = 4096;
+inline constexpr std::size_t kReaderSlotsOffset = kClaimSlotsOffset + std::size_t{kClaimSlots} * 64;
+inline constexpr std::size_t kPartitionHeaderBytes = kReaderSlotsOffset + std::size_t{kReaderSlots} * 64;
 
 struct alignas(64) PartitionHeader {
   // Immutable after init; `magic` is stored last (release) and acquired by attach().
@@ -112,6 +116,16 @@ struct alignas(64) ClaimSlot {
 };
 static_assert(sizeof(ClaimSlot) == 64);
 
+// A registered reader (every Consumer, per assigned partition): who it is and
+// how far it has read, for overflow=block and for `rill topic describe`.
+struct alignas(64) ReaderSlot {
+  std::atomic<std::uint64_t> owner;       // 0: free; else ipc::ProcessId::packed()
+  std::atomic<std::int64_t> position;     // the reader is done with every offset before this one
+  std::atomic<std::int64_t> registered_ns;  // CLOCK_REALTIME when it registered
+  std::uint8_t pad[40];
+};
+static_assert(sizeof(ReaderSlot) == 64);
+
 // Sparse index: entry k names the record that covers data byte k*interval.
 struct IndexEntry {
   std::atomic<std::uint64_t> tag_position;  // [63..32] generation tag, [31..0] position; stored last
@@ -148,7 +162,11 @@ struct Claim {
   std::uint32_t records = 0;
 };
 
-enum class ClaimStatus : std::uint8_t { kOk, kTooLarge };
+enum class ClaimStatus : std::uint8_t {
+  kOk,
+  kTooLarge,
+  kBlocked,  // overflow=block: a live reader kept the ring from rolling for block_timeout_ms
+};
 
 // Where a reader is: the next record it will read.
 struct ReadCursor {
@@ -230,12 +248,35 @@ class PartitionRing {
   // while; rollers do the same on their own.
   std::uint64_t recover_abandoned(std::uint64_t generation) noexcept;
 
-  // The slots in use, for `rill topic describe` (cold path).
-  struct SlotInfo {
+  // Registers a reader of process `owner` at `position` (cold path).
+  // kResourceExhausted when kReaderSlots live readers are registered.
+  Result<ReaderSlot*> register_reader(const ipc::ProcessId& owner, std::int64_t position) noexcept;
+  static void unregister_reader(ReaderSlot* slot) noexcept;
+  // The reader is done with every offset before `position`. Cheap: one store.
+  static void publish_position(ReaderSlot* slot, std::int64_t position) noexcept {
+    // Pairs with the acquire load in a blocked producer's check.
+    slot->position.store(position, std::memory_order_release);
+  }
+
+  // Producers and readers registered here, for `rill topic describe` (cold path).
+  struct ProducerInfo {
     ipc::ProcessId owner;  // start time: its low 32 bits only
     std::uint64_t state = kSlotIdle;
+    bool alive = false;
   };
-  std::vector<SlotInfo> slots() const;
+  struct ReaderInfo {
+    ipc::ProcessId owner;
+    std::int64_t position = 0;
+    std::int64_t registered_ns = 0;
+    bool alive = false;
+  };
+  std::vector<ProducerInfo> producers() const;
+  std::vector<ReaderInfo> readers() const;
+  // Frees the producer slots (without a claim) and reader slots of dead
+  // processes. Returns how many it freed.
+  std::uint32_t reap_dead() noexcept;
+  // The slowest live registered reader: its position and pid (pid 0: none).
+  std::pair<std::int64_t, std::int32_t> slowest_reader() const;
   // True while the bytes of generation `generation` have not been reused.
   bool generation_live(std::uint64_t generation) const noexcept;
   // Waits until readable(cursor) or the deadline (ns, CLOCK_MONOTONIC; < 0 none).
@@ -271,6 +312,10 @@ class PartitionRing {
   void roll(std::uint64_t tail) noexcept;
   ClaimSlot* slot(std::uint32_t i) const noexcept;
   std::uint32_t slots_used() const noexcept;
+  ReaderSlot* reader_slot(std::uint32_t i) const noexcept;
+  // overflow=block: waits until no live reader still needs the generation
+  // the roll out of `generation` would retire. False after the timeout.
+  bool await_readers(std::uint64_t generation) noexcept;
   // Which claims a roller waits for: those still cleaning ahead, or all.
   enum class Outstanding : std::uint8_t { kCleaning, kAll };
   // Waits until no claim of `generation` is outstanding in that sense,

@@ -66,6 +66,13 @@ struct PollResult {
 
 // Cache-line aligned: poll() writes next_, which must not share a line with
 // another thread's hot data (say, a Producer).
+//
+// Registration: assign() registers the consumer as a reader of each of its
+// partitions (process identity and position, published at every poll), so
+// that `rill topic describe` lists it with its lag and an overflow=block
+// topic's producers wait for it. The destructor (or the next assign())
+// unregisters it; the registration of a process that died is reaped by the
+// next process that needs the slot, by blocked producers and by `rill ns gc`.
 class alignas(64) Consumer {
  public:
   // REQUIRES: topic is not null.
@@ -103,6 +110,7 @@ class alignas(64) Consumer {
 
  private:
   struct Cursor;
+  void unregister() noexcept;
   std::shared_ptr<Topic> topic_;
   ConsumerOptions options_;
   std::vector<std::int32_t> assigned_;

@@ -91,14 +91,16 @@ class alignas(64) Producer {
 
   // Appends one record and makes it visible. Returns where it went, or
   // kRecordTooLarge (it cannot fit a segment), kInvalidArgument (bad partition),
-  // kResourceExhausted (the partition's claim slots are all taken).
+  // kResourceExhausted (the partition's claim slots are all taken), kTimedOut
+  // (overflow=block: a registered reader kept the ring full too long).
   Result<RecordMetadata> send(std::optional<std::string_view> key, std::string_view value,
                               const SendOptions& options = {}) noexcept;
 
   // Appends messages in order. Consecutive messages bound for one partition
   // are claimed in one atomic step (null keys stick to one partition per
-  // batch), so their offsets are consecutive. Returns how many were sent;
-  // on error, the messages before the failing one were sent.
+  // batch), so their offsets are consecutive. Returns how many were sent: all
+  // of them, or fewer when a later run failed (call again with the rest to
+  // get its error); an error only when the first run failed.
   Result<std::size_t> send_batch(std::span<const Message> messages, std::int32_t partition = -1) noexcept;
 
   // Zero-copy: claims room for a record whose value is `value_size` bytes and
@@ -121,6 +123,7 @@ class alignas(64) Producer {
   std::int32_t choose(const std::optional<std::string_view>& key, std::int32_t explicit_partition) noexcept;
   std::int32_t next_round_robin() noexcept;
   Status too_large(std::uint64_t bytes, std::int32_t partition) const;
+  Status blocked(std::int32_t partition) const;  // overflow=block timed out
   // Checks the options, picks the partition and claims one frame of a record
   // with a value of `value_size` bytes (shared by send() and reserve()).
   // `reservation`: for reserve(), whose claim has a slot of its own.

@@ -97,8 +97,8 @@ TEST(NamespaceNames, TopicConfigValidation) {
   c = kSmall;
   c.index_interval = 1000;
   EXPECT_EQ(c.validate().code(), Code::kInvalidArgument);
-  // A 4 KiB header page and 64 KiB of claim slots, then the segments.
-  EXPECT_EQ(kSmall.partition_bytes(), 4096u + 65536u + 4u * 16384u);
+  // A 4 KiB header page, 64 KiB of claim slots and 16 KiB of reader slots, then the segments.
+  EXPECT_EQ(kSmall.partition_bytes(), 4096u + 65536u + 16384u + 4u * 16384u);
 }
 
 // ---------------------------------------------------------------- both kinds of namespace
