@@ -13,6 +13,7 @@
 
 #include <xxhash.h>
 
+#include "core/client/object_names.h"
 #include "core/client/registry_format.h"
 #include "core/log/partition_ring.h"
 #include "ipc/region.h"
@@ -75,15 +76,7 @@ class SharedStore final : public RegionStore {
   Status remove(const std::string& name) override { return ipc::remove_shared_region(name); }
 };
 
-std::string partition_object_name(const std::string& ns, std::string_view topic, std::int32_t p) {
-  std::string name = "rill." + ns + "." + std::string(topic) + "." + std::to_string(p);
-  if (name.size() <= 250) return name;
-  // NAME_MAX is 255: keep a readable prefix and make it unique with a hash.
-  char hash[17];
-  std::snprintf(hash, sizeof hash, "%016llx",
-                static_cast<unsigned long long>(XXH3_64bits(topic.data(), topic.size())));
-  return "rill." + ns + "." + std::string(topic.substr(0, 160)) + "~" + hash + "." + std::to_string(p);
-}
+using client::partition_object_name;
 
 std::string_view entry_name(const registry::TopicEntry& e) {
   return std::string_view(e.name, std::min<std::size_t>(e.name_length, registry::kMaxNameBytes));

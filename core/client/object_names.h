@@ -1,0 +1,29 @@
+// Names of a namespace's shared-memory objects (under /dev/shm):
+//   rill.<ns>.registry           the topic registry (doc/registry_format.md)
+//   rill.<ns>.<topic>.<p>        partition p of a topic (doc/log_format.md);
+//                                names over 250 bytes keep a 160-byte prefix
+//                                of the topic and add an XXH3 hash of it.
+// Internal to rill: the namespace uses them, and so does `rill ns gc`.
+#pragma once
+
+#include <xxhash.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+namespace rill::client {
+
+inline std::string registry_object_name(std::string_view ns) { return "rill." + std::string(ns) + ".registry"; }
+
+inline std::string partition_object_name(std::string_view ns, std::string_view topic, std::int32_t p) {
+  std::string name = "rill." + std::string(ns) + "." + std::string(topic) + "." + std::to_string(p);
+  if (name.size() <= 250) return name;
+  // NAME_MAX is 255: keep a readable prefix and make it unique with a hash.
+  char hash[17];
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(XXH3_64bits(topic.data(), topic.size())));
+  return "rill." + std::string(ns) + "." + std::string(topic.substr(0, 160)) + "~" + hash + "." + std::to_string(p);
+}
+
+}  // namespace rill::client
