@@ -1,13 +1,22 @@
 #include "ipc/shm_region.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <cerrno>
+#include <charconv>
+#include <cstdio>
 #include <cstring>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace rill::ipc {
 namespace bip = boost::interprocess;
@@ -26,23 +35,37 @@ class SharedRegion final : public Region {
   std::string name_;
 };
 
-Code code_for(bip::error_code_t ec) {
-  switch (ec) {
-    case bip::already_exists_error: return Code::kAlreadyExists;
-    case bip::not_found_error: return Code::kNotFound;
-    case bip::security_error: return Code::kPermissionDenied;
-    case bip::out_of_space_error:
-    case bip::out_of_memory_error: return Code::kResourceExhausted;
-    default: return Code::kIoError;
-  }
+Code code_for_errno(int err) {
+  return err == EACCES || err == EPERM    ? Code::kPermissionDenied
+         : err == ENOSPC || err == ENOMEM ? Code::kResourceExhausted
+         : err == ENOENT                  ? Code::kNotFound
+         : err == EEXIST                  ? Code::kAlreadyExists
+                                          : Code::kIoError;
 }
 
-Status os_error(int err, const std::string& what) {
-  Code code = err == EACCES || err == EPERM  ? Code::kPermissionDenied
-              : err == ENOSPC || err == ENOMEM ? Code::kResourceExhausted
-              : err == ENOENT                  ? Code::kNotFound
-                                               : Code::kIoError;
-  return Status(code, what + ": " + std::strerror(err));
+Status os_error(int err, const std::string& what) { return Status(code_for_errno(err), what + ": " + std::strerror(err)); }
+
+// Boost reports the errno it got as its native error; its own classification
+// loses EACCES vs EPERM and ENOSPC vs ENOMEM.
+Status boost_error(const bip::interprocess_exception& e, const std::string& what) {
+  const int err = e.get_native_error();
+  if (err != 0) return os_error(err, what);
+  return Status(Code::kIoError, what + ": " + e.what());
+}
+
+std::string object_path(const std::string& name) { return std::string(kShmDir) + "/" + name; }
+
+// "(owner root, group root, mode 0600)", or "" if the object cannot be stat'ed.
+std::string owner_note(const std::string& name) {
+  auto info = stat_shared_region(name);
+  return info ? " (" + info->describe() + ")" : std::string();
+}
+
+// After a failed allocation: what is free now, and where to look.
+std::string space_note() {
+  auto space = shm_space();
+  if (!space) return "; is /dev/shm large enough? see `df -h /dev/shm`";
+  return "; " + space->describe() + " (" + space->hint() + ")";
 }
 
 Result<void*> map_shared(int fd, std::size_t size, const std::string& name) {
@@ -51,33 +74,58 @@ Result<void*> map_shared(int fd, std::size_t size, const std::string& name) {
   return base;
 }
 
+// Removes a half-made object unless dismissed: every failure after the object
+// exists takes it away again.
+class RemoveUnlessDismissed {
+ public:
+  explicit RemoveUnlessDismissed(const std::string& name) : name_(name) {}
+  ~RemoveUnlessDismissed() {
+    if (armed_) ::shm_unlink(name_.c_str());
+  }
+  RemoveUnlessDismissed(const RemoveUnlessDismissed&) = delete;
+  RemoveUnlessDismissed& operator=(const RemoveUnlessDismissed&) = delete;
+  void dismiss() { armed_ = false; }
+
+ private:
+  const std::string& name_;
+  bool armed_ = true;
+};
+
 }  // namespace
 
+// ---------------------------------------------------------------- objects
+
 Result<std::unique_ptr<Region>> create_shared_region(const std::string& name, std::size_t size,
-                                                     unsigned mode) {
+                                                     const ShmAccess& access) {
   if (size == 0) return Status(Code::kInvalidArgument, "region size must be positive");
+  if (access.group) {
+    if (Status s = check_group_member(*access.group); !s) return s.with_context("cannot create shm:/" + name);
+  }
   try {
-    bip::permissions perm(mode);
-    bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, perm);
-    // shm_open honours the umask; make the mode exactly what was asked.
-    int fd = shm.get_mapping_handle().handle;
-    ::fchmod(fd, mode);
+    // Owner-only until it belongs to the right group: no one else can open it
+    // early and keep a descriptor.
+    bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, bip::permissions(0600));
+    RemoveUnlessDismissed guard(name);
+    const int fd = shm.get_mapping_handle().handle;
+    if (access.group && ::fchown(fd, static_cast<uid_t>(-1), *access.group) != 0)
+      return os_error(errno, "cannot give shm:/" + name + " to group '" + group_name(*access.group) + "'");
+    // shm_open honours the umask, and chown may clear bits: make the mode exactly what was asked.
+    if (::fchmod(fd, access.mode) != 0) return os_error(errno, "cannot chmod shm:/" + name);
     if (int err = ::posix_fallocate(fd, 0, static_cast<off_t>(size)); err != 0) {
-      bip::shared_memory_object::remove(name.c_str());
-      return os_error(err, "cannot reserve " + std::to_string(size) + " bytes for shm:/" + name +
-                               " (is /dev/shm large enough? see `df -h /dev/shm`)");
+      ::shm_unlink(name.c_str());  // measure the space with this object's pages freed
+      guard.dismiss();             // and never remove an object someone else makes under the name now
+      Status s = os_error(err, "cannot reserve " + format_bytes(size, Rounding::kUp) + " for shm:/" + name);
+      return Status(s.code(), s.message() + space_note());
     }
     auto base = map_shared(fd, size, name);
-    if (!base) {
-      bip::shared_memory_object::remove(name.c_str());
-      return base.status();
-    }
+    if (!base) return base.status();
     // Fresh tmpfs pages are zero: one write per page maps them for this process.
     auto* bytes = static_cast<volatile std::byte*>(*base);
     for (std::size_t at = 0; at < size; at += page_size()) bytes[at] = std::byte{0};
+    guard.dismiss();
     return std::unique_ptr<Region>(new SharedRegion(name, *base, size));
   } catch (const bip::interprocess_exception& e) {
-    return Status(code_for(e.get_error_code()), "cannot create shm:/" + name + ": " + e.what());
+    return boost_error(e, "cannot create shm:/" + name);
   }
 }
 
@@ -95,14 +143,22 @@ Result<std::unique_ptr<Region>> open_shared_region(const std::string& name) {
 #endif
     return std::unique_ptr<Region>(new SharedRegion(name, *base, static_cast<std::size_t>(size)));
   } catch (const bip::interprocess_exception& e) {
-    return Status(code_for(e.get_error_code()), "cannot open shm:/" + name + ": " + e.what());
+    Status s = boost_error(e, "cannot open shm:/" + name);
+    if (s.code() == Code::kPermissionDenied) return Status(s.code(), s.message() + owner_note(name));
+    return s;
   }
 }
 
 Status remove_shared_region(const std::string& name) {
-  if (::shm_unlink(name.c_str()) != 0 && errno != ENOENT)
-    return os_error(errno, "cannot remove shm:/" + name);
-  return Status::ok();
+  if (::shm_unlink(name.c_str()) == 0 || errno == ENOENT) return Status::ok();
+  const int err = errno;
+  Status s = os_error(err, "cannot remove shm:/" + name);
+  if (err == EPERM || err == EACCES) {
+    auto info = stat_shared_region(name);
+    return Status(s.code(), s.message() + " (" + (info ? info->describe() + "; " : std::string()) +
+                                "/dev/shm is sticky: only the owner or root may remove it)");
+  }
+  return s;
 }
 
 bool shared_region_exists(const std::string& name) {
@@ -112,6 +168,307 @@ bool shared_region_exists(const std::string& name) {
     return true;
   }
   return errno != ENOENT;
+}
+
+std::string ShmObjectInfo::describe() const {
+  char mode_text[8];
+  std::snprintf(mode_text, sizeof mode_text, "%04o", mode);
+  return "owner " + user_name(owner) + ", group " + group_name(group) + ", mode " + mode_text;
+}
+
+Result<ShmObjectInfo> stat_shared_region(const std::string& name) {
+  struct stat st {};
+  if (::stat(object_path(name).c_str(), &st) != 0) return os_error(errno, "cannot stat " + object_path(name));
+  return ShmObjectInfo{st.st_uid, st.st_gid, static_cast<unsigned>(st.st_mode & 07777),
+                       static_cast<std::uint64_t>(st.st_size)};
+}
+
+// ---------------------------------------------------------------- users and groups
+
+namespace {
+
+// Calls a getXXX_r function with a buffer that grows until the entry fits,
+// and returns what `field` takes from the entry while its strings still live
+// in that buffer; nullopt if there is no such entry.
+template <typename Entry, typename Lookup, typename Field>
+auto lookup_entry(Lookup lookup, Field field) -> std::optional<decltype(field(std::declval<const Entry&>()))> {
+  std::vector<char> buffer(1024);
+  for (;;) {
+    Entry entry{};
+    Entry* found = nullptr;
+    const int rc = lookup(&entry, buffer.data(), buffer.size(), &found);
+    if (rc == ERANGE && buffer.size() < (1u << 20)) {
+      buffer.resize(buffer.size() * 4);
+      continue;
+    }
+    if (rc != 0 || found == nullptr) return std::nullopt;
+    return field(entry);
+  }
+}
+
+bool all_digits(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+Result<gid_t> find_group(const std::string& name) {
+  const auto by_name = [&](group* e, char* buf, std::size_t len, group** found) {
+    return ::getgrnam_r(name.c_str(), e, buf, len, found);
+  };
+  if (auto gid = lookup_entry<group>(by_name, [](const group& g) { return g.gr_gid; })) return *gid;
+  if (all_digits(name)) {
+    gid_t gid = 0;
+    auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), gid);
+    if (ec == std::errc() && end == name.data() + name.size()) return gid;
+  }
+  return Status(Code::kInvalidArgument,
+                "group '" + name + "' does not exist (see `getent group`; create one with `groupadd " + name + "`)");
+}
+
+std::string group_name(gid_t gid) {
+  const auto by_gid = [&](group* e, char* buf, std::size_t len, group** found) {
+    return ::getgrgid_r(gid, e, buf, len, found);
+  };
+  return lookup_entry<group>(by_gid, [](const group& g) { return std::string(g.gr_name); })
+      .value_or(std::to_string(gid));
+}
+
+std::string user_name(uid_t uid) {
+  const auto by_uid = [&](passwd* e, char* buf, std::size_t len, passwd** found) {
+    return ::getpwuid_r(uid, e, buf, len, found);
+  };
+  return lookup_entry<passwd>(by_uid, [](const passwd& p) { return std::string(p.pw_name); })
+      .value_or(std::to_string(uid));
+}
+
+Status check_group_member(gid_t gid) {
+  if (::geteuid() == 0 || ::getegid() == gid) return Status::ok();
+  const int n = ::getgroups(0, nullptr);
+  if (n > 0) {
+    std::vector<gid_t> groups(static_cast<std::size_t>(n));
+    const int got = ::getgroups(n, groups.data());
+    if (got > 0 && std::find(groups.begin(), groups.begin() + got, gid) != groups.begin() + got) return Status::ok();
+  }
+  const std::string user = user_name(::geteuid());
+  const std::string group = group_name(gid);
+  return Status(Code::kPermissionDenied, "user " + user + " is not a member of group '" + group +
+                                             "', so it cannot open shared memory to it (an administrator can add it "
+                                             "with `usermod -aG " + group + " " + user + "`; then log in again)");
+}
+
+// ---------------------------------------------------------------- space
+
+namespace {
+
+class SystemSpaceProbe final : public SpaceProbe {
+ public:
+  Result<std::uint64_t> free_bytes(const std::string& dir) const override {
+    struct statvfs st {};
+    if (::statvfs(dir.c_str(), &st) != 0) return os_error(errno, "cannot measure " + dir);
+    return static_cast<std::uint64_t>(st.f_bavail) * static_cast<std::uint64_t>(st.f_frsize);
+  }
+  Result<std::string> read_file(const std::string& path) const override {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return os_error(errno, "cannot open " + path);
+    std::string text;
+    char buf[4096];
+    while (text.size() < (4u << 20)) {  // mountinfo of a busy host is the largest
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      text.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return text;
+  }
+};
+
+std::vector<std::string_view> split(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  for (;;) {
+    const std::size_t at = text.find(separator);
+    parts.push_back(text.substr(0, at));
+    if (at == std::string_view::npos) return parts;
+    text.remove_prefix(at + 1);
+  }
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  return text;
+}
+
+std::optional<std::uint64_t> parse_u64(std::string_view text) {
+  text = trim(text);
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return v;
+}
+
+bool has_token(std::string_view list, std::string_view token) {
+  for (std::string_view t : split(list, ','))
+    if (t == token) return true;
+  return false;
+}
+
+// The files of one memory-cgroup interface.
+struct CgroupFiles {
+  const char* limit;
+  const char* usage;
+  const char* stat_prefix;  // of memory.stat's hierarchical counters
+};
+constexpr CgroupFiles kV2{"memory.max", "memory.current", ""};
+constexpr CgroupFiles kV1{"memory.limit_in_bytes", "memory.usage_in_bytes", "total_"};
+
+// Where a memory cgroup hierarchy is mounted: its mount point, and which
+// cgroup path (relative to this process's cgroup namespace) it shows there.
+struct CgroupMount {
+  std::string root;
+  std::string mount_point;
+  const CgroupFiles* files;
+};
+
+// From /proc/self/mountinfo: "id parent dev root mount-point options... - fstype source super-options".
+std::vector<CgroupMount> memory_cgroup_mounts(std::string_view mountinfo) {
+  std::vector<CgroupMount> mounts;
+  for (std::string_view line : split(mountinfo, '\n')) {
+    const std::size_t dash = line.find(" - ");
+    if (dash == std::string_view::npos) continue;
+    const auto before = split(line.substr(0, dash), ' ');
+    const auto after = split(line.substr(dash + 3), ' ');
+    if (before.size() < 5 || after.size() < 3) continue;
+    const CgroupFiles* files = after[0] == "cgroup2"                                   ? &kV2
+                               : after[0] == "cgroup" && has_token(after[2], "memory") ? &kV1
+                                                                                       : nullptr;
+    if (files) mounts.push_back({std::string(before[3]), std::string(before[4]), files});
+  }
+  return mounts;
+}
+
+// What the limit set in `dir` leaves, if `dir` sets one.
+struct Limit {
+  std::uint64_t limit;
+  std::uint64_t free;
+  std::string file;
+};
+std::optional<Limit> limit_in(const SpaceProbe& probe, const std::string& dir, const CgroupFiles& files) {
+  auto limit_text = probe.read_file(dir + "/" + files.limit);
+  if (!limit_text) return std::nullopt;
+  const std::optional<std::uint64_t> limit = parse_u64(*limit_text);  // "max" (v2): none
+  // v1 writes "no limit" as the largest page-aligned 63-bit number.
+  if (!limit || *limit >= (std::uint64_t{1} << 62)) return std::nullopt;
+  auto usage_text = probe.read_file(dir + "/" + files.usage);
+  const std::optional<std::uint64_t> usage = usage_text ? parse_u64(*usage_text) : std::nullopt;
+  if (!usage) return std::nullopt;
+  // Page cache is reclaimed before a charge fails: without counting it, a
+  // cgroup that has just read large files would refuse objects that fit.
+  // (tmpfs and shm pages sit on the anon lists, not in *_file.)
+  std::uint64_t reclaimable = 0;
+  if (auto stat = probe.read_file(dir + "/memory.stat")) {
+    for (std::string_view line : split(*stat, '\n')) {
+      const auto fields = split(line, ' ');
+      if (fields.size() != 2) continue;
+      for (const char* counter : {"inactive_file", "active_file"})
+        if (fields[0] == std::string(files.stat_prefix) + counter) reclaimable += parse_u64(fields[1]).value_or(0);
+    }
+  }
+  const std::uint64_t unused = *usage < *limit ? *limit - *usage : 0;
+  return Limit{*limit, std::min(*limit, unused + reclaimable), dir + "/" + files.limit};
+}
+
+}  // namespace
+
+const SpaceProbe& system_space_probe() {
+  static const SystemSpaceProbe probe;
+  return probe;
+}
+
+Result<ShmSpace> shm_space(const SpaceProbe& probe) {
+  auto shm_free = probe.free_bytes(kShmDir);
+  if (!shm_free) return shm_free.status();
+  ShmSpace space;
+  space.shm_free = *shm_free;
+
+  auto cgroups = probe.read_file("/proc/self/cgroup");
+  auto mountinfo = probe.read_file("/proc/self/mountinfo");
+  if (!cgroups || !mountinfo) return space;
+  const std::vector<CgroupMount> mounts = memory_cgroup_mounts(*mountinfo);
+  // "0::/path" is the v2 cgroup; "N:memory,...:/path" the v1 memory one.
+  for (std::string_view line : split(*cgroups, '\n')) {
+    const std::size_t first = line.find(':');
+    const std::size_t second = first == std::string_view::npos ? first : line.find(':', first + 1);
+    if (second == std::string_view::npos) continue;
+    const std::string_view id = line.substr(0, first);
+    const std::string_view controllers = line.substr(first + 1, second - first - 1);
+    const std::string_view path = line.substr(second + 1);
+    const CgroupFiles* files = id == "0" && controllers.empty() ? &kV2
+                               : has_token(controllers, "memory") ? &kV1
+                                                                  : nullptr;
+    if (!files || path.empty() || path.front() != '/') continue;
+    for (const CgroupMount& mount : mounts) {
+      if (mount.files != files) continue;
+      // The part of `path` below the mount's root; a cgroup outside it is not visible there.
+      std::string_view below = path;
+      if (mount.root != "/") {
+        if (path.substr(0, mount.root.size()) != mount.root ||
+            (path.size() > mount.root.size() && path[mount.root.size()] != '/'))
+          continue;
+        below.remove_prefix(mount.root.size());
+      }
+      // Every ancestor's limit applies too: walk up to the mount point.
+      std::string dir = mount.mount_point + std::string(below == "/" ? std::string_view() : below);
+      for (;;) {
+        if (auto limit = limit_in(probe, dir, *files); limit && (!space.cgroup_free || limit->free < *space.cgroup_free)) {
+          space.cgroup_free = limit->free;
+          space.cgroup_limit = limit->limit;
+          space.cgroup_limit_file = limit->file;
+        }
+        if (dir.size() <= mount.mount_point.size()) break;
+        dir.resize(dir.rfind('/'));
+      }
+      break;
+    }
+  }
+  return space;
+}
+
+namespace {
+
+bool limited_by_cgroup(const ShmSpace& space) { return space.cgroup_free && *space.cgroup_free < space.shm_free; }
+
+}  // namespace
+
+std::string ShmSpace::describe() const {
+  if (limited_by_cgroup(*this))
+    return "the memory limit of this process (" + format_bytes(cgroup_limit) + " in " + cgroup_limit_file +
+           ") leaves " + format_bytes(*cgroup_free);
+  return std::string(kShmDir) + " has " + format_bytes(shm_free) + " free";
+}
+
+std::string ShmSpace::hint() const {
+  if (limited_by_cgroup(*this)) return "tmpfs pages count against it; see " + cgroup_limit_file;
+  return std::string("see `df -h ") + kShmDir + "`";
+}
+
+std::string format_bytes(std::uint64_t bytes, Rounding rounding) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  std::size_t unit = 0;
+  std::uint64_t factor = 1;
+  while (unit + 1 < std::size(kUnits) && bytes / factor >= 1024) {
+    factor *= 1024;
+    ++unit;
+  }
+  const std::uint64_t whole = bytes / factor;
+  const std::uint64_t rest = bytes % factor;
+  if (rest == 0) return std::to_string(whole) + " " + kUnits[unit];
+  // Tenths of the unit, rounded as asked (rest < factor <= 2^60: rest * 10 fits).
+  const std::uint64_t rest10 = rest * 10;
+  std::uint64_t tenths = whole * 10 + rest10 / factor;
+  if (rounding == Rounding::kUp && rest10 % factor != 0) ++tenths;
+  return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " " + kUnits[unit];
 }
 
 }  // namespace rill::ipc

@@ -1,33 +1,144 @@
-// Named shared-memory regions (POSIX shm objects under /dev/shm), created and
-// opened with Boost.Interprocess and mapped shared.
+// Named shared-memory regions (POSIX shm objects under /dev/shm): creating,
+// opening and removing them, who may use them, and how much room is left.
 //
-// Objects are created with mode 0600 (owner only). The creator allocates every
-// byte up front (posix_fallocate), so a full /dev/shm fails here with a clear
-// error instead of a SIGBUS later, and then writes every page once. An opener
-// maps the existing bytes and pre-faults its page tables without writing.
+// Access: objects are created mode 0600 (owner only) unless a group is asked
+// for; then they are 0660 and owned by that group. The mode is exact whatever
+// the umask, and a group object is never open to anyone else on its way there
+// (it is created 0600, given to the group, then opened to it).
+//
+// Space: the creator allocates every byte up front (posix_fallocate), so a
+// full /dev/shm or memory cgroup fails here with a clear error instead of a
+// SIGBUS later, and then writes every page once. shm_space() says how much a
+// new object may still use, so that a caller about to create several objects
+// (a topic's partitions) can refuse up front instead of half way.
+//
+// An opener maps the existing bytes and pre-faults its page tables without writing.
+//
+// Thread safety: every function may be called from any thread.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "ipc/region.h"
 
 namespace rill::ipc {
 
-// Creates object `name` (no leading slash) of `size` bytes, zero-filled.
-// Fails with kAlreadyExists if it exists.
-Result<std::unique_ptr<Region>> create_shared_region(const std::string& name, std::size_t size,
-                                                     unsigned mode = 0600);
+// Where shm_open puts its objects on Linux.
+inline constexpr const char* kShmDir = "/dev/shm";
 
-// Opens existing object `name`, mapping all of it. kNotFound if it is absent.
+// ---------------------------------------------------------------- objects
+
+// Who may use a new object.
+struct ShmAccess {
+  unsigned mode = 0600;  // 0600, or 0660 with a group
+  // The group the object is given to (fchown). REQUIRES: the process is root
+  // or a member of it (check_group_member).
+  std::optional<gid_t> group;
+
+  static ShmAccess owner_only() { return {}; }
+  static ShmAccess for_group(gid_t gid) { return {0660, gid}; }
+};
+
+// Creates object `name` (no leading slash) of `size` bytes, zero-filled.
+// kAlreadyExists if it exists; kResourceExhausted (saying how much is free)
+// if /dev/shm or the memory limit cannot hold it; kPermissionDenied if
+// `access.group` is a group this process may not give objects to. A failed
+// create leaves no object behind.
+Result<std::unique_ptr<Region>> create_shared_region(const std::string& name, std::size_t size,
+                                                     const ShmAccess& access = {});
+
+// Opens existing object `name`, mapping all of it. kNotFound if it is absent;
+// kPermissionDenied, naming its owner, group and mode, if this user may not
+// read and write it.
 Result<std::unique_ptr<Region>> open_shared_region(const std::string& name);
 
 // Removes the name; existing mappings stay valid until unmapped. Removing a
-// missing name is not an error.
+// missing name is not an error. /dev/shm is sticky: only an object's owner
+// (or root) may remove it; otherwise kPermissionDenied saying so.
 Status remove_shared_region(const std::string& name);
 
-// True if the object exists.
+// True if the object exists (also when this user may not open it).
 bool shared_region_exists(const std::string& name);
+
+// Owner, group, mode and size of an existing object.
+struct ShmObjectInfo {
+  uid_t owner = 0;
+  gid_t group = 0;
+  unsigned mode = 0;  // permission bits only
+  std::uint64_t size = 0;
+  // "owner alice, group traders, mode 0660"
+  std::string describe() const;
+};
+// kNotFound if `name` does not exist.
+Result<ShmObjectInfo> stat_shared_region(const std::string& name);
+
+// ---------------------------------------------------------------- users and groups
+
+// The gid of group `name`, given as a name or, as chgrp accepts, a number.
+// kInvalidArgument if there is no such group.
+Result<gid_t> find_group(const std::string& name);
+// "traders"; the number if the gid has no name.
+std::string group_name(gid_t gid);
+// "alice"; the number if the uid has no name.
+std::string user_name(uid_t uid);
+// OK if this process may give objects to group `gid` (it is root, or the group
+// is its effective or a supplementary group); otherwise kPermissionDenied
+// saying how to become a member.
+Status check_group_member(gid_t gid);
+
+// ---------------------------------------------------------------- space
+
+// The OS facts shm_space() reads, behind an interface so that tests can fake
+// a full /dev/shm or a memory cgroup.
+class SpaceProbe {
+ public:
+  virtual ~SpaceProbe() = default;
+  // Bytes an unprivileged user may still allocate in the file system holding
+  // `dir` (statvfs: f_bavail * f_frsize).
+  virtual Result<std::uint64_t> free_bytes(const std::string& dir) const = 0;
+  // The whole of a small text file (/proc/self/cgroup, memory.max, ...).
+  virtual Result<std::string> read_file(const std::string& path) const = 0;
+};
+// The real machine.
+const SpaceProbe& system_space_probe();
+
+// How much shared memory a new object may use. tmpfs pages are charged to the
+// memory cgroup of the process that allocates them, so both /dev/shm and the
+// tightest memory limit on this process (cgroup v2 memory.max or v1
+// memory.limit_in_bytes, of its cgroup or any ancestor) bound it.
+struct ShmSpace {
+  std::uint64_t shm_free = 0;  // free in /dev/shm
+  // What the tightest memory limit leaves: the limit minus the usage, plus the
+  // page cache the kernel would reclaim first (an estimate). None if unlimited.
+  std::optional<std::uint64_t> cgroup_free;
+  std::uint64_t cgroup_limit = 0;
+  std::string cgroup_limit_file;  // "/sys/fs/cgroup/app.slice/memory.max"
+
+  // The smaller of the two.
+  std::uint64_t free() const { return cgroup_free && *cgroup_free < shm_free ? *cgroup_free : shm_free; }
+  // Which bound is the tighter and what it leaves, for messages:
+  // "/dev/shm has 12 MiB free", or "the memory limit of this process
+  // (256 MiB in /sys/fs/cgroup/app.slice/memory.max) leaves 12 MiB".
+  std::string describe() const;
+  // Where to look: "see `df -h /dev/shm`", or "tmpfs pages count against it;
+  // see /sys/fs/cgroup/app.slice/memory.max".
+  std::string hint() const;
+};
+// kIoError if /dev/shm cannot be measured. Unreadable or missing cgroup files
+// mean no limit.
+Result<ShmSpace> shm_space(const SpaceProbe& probe = system_space_probe());
+
+// Byte counts for people: "96 MiB", "32.1 MiB", "388 KiB", "512 B". An amount
+// that is not a whole number of its unit gets one decimal, rounded as asked:
+// up for what is needed, down for what is free, so that a message never
+// claims "needs 12.0 MiB, has 12.0 MiB free".
+enum class Rounding { kDown, kUp };
+std::string format_bytes(std::uint64_t bytes, Rounding rounding = Rounding::kDown);
 
 }  // namespace rill::ipc
