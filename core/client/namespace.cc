@@ -2,6 +2,7 @@
 // The two modes differ only in the RegionStore: anonymous memory kept in this
 // process, or named shared-memory objects.
 #include <pthread.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <xxhash.h>
@@ -31,6 +33,9 @@ class RegionStore {
   virtual Result<std::shared_ptr<ipc::Region>> create(const std::string& name, std::size_t size) = 0;
   virtual Result<std::shared_ptr<ipc::Region>> open(const std::string& name) = 0;
   virtual Status remove(const std::string& name) = 0;
+  // How much a new region may use, when the store has a bound worth checking
+  // before creating several regions; nullopt if it has none or cannot tell.
+  virtual std::optional<ipc::ShmSpace> space() const = 0;
 };
 
 class AnonymousStore final : public RegionStore {
@@ -55,16 +60,21 @@ class AnonymousStore final : public RegionStore {
     regions_.erase(name);
     return Status::ok();
   }
+  // Ordinary process memory: the first write of create() finds out.
+  std::optional<ipc::ShmSpace> space() const override { return std::nullopt; }
 
  private:
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<ipc::Region>> regions_;
 };
 
+// Creates every region with the access recorded in the namespace's registry
+// header, whichever process creates it.
 class SharedStore final : public RegionStore {
  public:
+  explicit SharedStore(ipc::ShmAccess access) : access_(access) {}
   Result<std::shared_ptr<ipc::Region>> create(const std::string& name, std::size_t size) override {
-    auto r = ipc::create_shared_region(name, size);
+    auto r = ipc::create_shared_region(name, size, access_);
     if (!r) return r.status();
     return std::shared_ptr<ipc::Region>(std::move(*r));
   }
@@ -74,6 +84,14 @@ class SharedStore final : public RegionStore {
     return std::shared_ptr<ipc::Region>(std::move(*r));
   }
   Status remove(const std::string& name) override { return ipc::remove_shared_region(name); }
+  std::optional<ipc::ShmSpace> space() const override {
+    auto space = ipc::shm_space();
+    if (!space) return std::nullopt;  // posix_fallocate in create() still refuses what does not fit
+    return *space;
+  }
+
+ private:
+  ipc::ShmAccess access_;
 };
 
 using client::partition_object_name;
@@ -162,6 +180,23 @@ class NamespaceImpl final : public Namespace {
     return first;
   }
 
+  // kResourceExhausted, saying how much is needed and how much is free, if
+  // the store cannot hold every partition of `config`. Other processes may
+  // allocate at the same time: create() still refuses what does not fit.
+  Status check_room(std::string_view topic, const TopicConfig& config) const {
+    const std::optional<ipc::ShmSpace> space = store_->space();
+    const std::uint64_t per_partition = config.partition_bytes();
+    const std::uint64_t needed = per_partition * static_cast<std::uint64_t>(config.partitions);
+    if (!space || needed <= space->free()) return Status::ok();
+    const std::string partitions =
+        std::to_string(config.partitions) + (config.partitions == 1 ? " partition" : " partitions");
+    return Status(Code::kResourceExhausted,
+                  "topic '" + std::string(topic) + "' needs " + ipc::format_bytes(needed, ipc::Rounding::kUp) +
+                      " of shared memory (" + partitions + " x " +
+                      ipc::format_bytes(per_partition, ipc::Rounding::kUp) + ") but " + space->describe() + " (" +
+                      space->hint() + "; make topics smaller with --segment-size/--segments or fewer --partitions)");
+  }
+
   registry::TopicEntry* find_locked(std::string_view topic, bool include_creating) {
     for (std::uint32_t i = 0; i < registry::kCapacity; ++i) {
       registry::TopicEntry& e = entries()[i];
@@ -184,6 +219,8 @@ class NamespaceImpl final : public Namespace {
     if (!e)
       return Status(Code::kResourceExhausted, "namespace '" + name_ + "' already holds " +
                                                   std::to_string(registry::kCapacity) + " topics; delete some first");
+    // Before any partition object exists: a topic that cannot fit creates nothing.
+    if (Status s = check_room(topic, config); !s) return s;
     e->partitions = config.partitions;
     e->segment_bytes = config.segment_bytes;
     e->segment_count = config.segment_count;
@@ -204,10 +241,12 @@ class NamespaceImpl final : public Namespace {
       const std::string object = partition_object_name(name_, topic, p);
       auto region = store_->create(object, geometry.region_bytes());
       if (!region && region.status().code() == Code::kAlreadyExists) {
-        // Left by a topic of this name that no registry entry owns any more;
-        // if removing it fails, the second create reports why.
-        (void)store_->remove(object);
-        region = store_->create(object, geometry.region_bytes());
+        // Left by a topic of this name that no registry entry owns any more.
+        // Only its owner may remove it (/dev/shm is sticky): if that fails, say so.
+        if (Status removed = store_->remove(object); !removed)
+          region = removed.with_context("a leftover object is in the way");
+        else
+          region = store_->create(object, geometry.region_bytes());
       }
       Status failed;
       if (!region) {
@@ -218,9 +257,10 @@ class NamespaceImpl final : public Namespace {
       if (!failed.is_ok()) {
         (void)remove_partitions(*e);  // best effort; the failure reported is the create's
         e->state.store(registry::kFree, std::memory_order_release);
-        std::string needed = std::to_string(config.partition_bytes() * static_cast<std::uint64_t>(config.partitions));
+        const std::string needed = ipc::format_bytes(
+            config.partition_bytes() * static_cast<std::uint64_t>(config.partitions), ipc::Rounding::kUp);
         return failed.with_context("creating topic '" + std::string(topic) + "' partition " + std::to_string(p) +
-                                   " (the topic needs " + needed + " bytes in all)");
+                                   " (the topic needs " + needed + " in all)");
       }
     }
     e->state.store(registry::kReady, std::memory_order_release);
@@ -310,11 +350,13 @@ class NamespaceImpl final : public Namespace {
   std::map<std::string, std::weak_ptr<Topic>> cache_;
 };
 
-Status init_registry(ipc::Region& region) {
+Status init_registry(ipc::Region& region, const ipc::ShmAccess& access) {
   auto* h = new (region.bytes().data()) registry::Header();
   h->version = registry::kVersion;
   h->capacity = registry::kCapacity;
   h->next_incarnation = 1;
+  h->object_mode = access.group ? registry::kGroupMode : registry::kOwnerOnlyMode;
+  h->group_id = access.group ? static_cast<std::uint32_t>(*access.group) : 0;
   pthread_mutexattr_t attr;
   pthread_mutexattr_init(&attr);
   pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
@@ -327,7 +369,9 @@ Status init_registry(ipc::Region& region) {
   return Status::ok();
 }
 
-Status check_registry(const ipc::Region& region, const std::string& what) {
+// Checks the header of an opened registry and returns the access it records
+// for the namespace's objects.
+Result<ipc::ShmAccess> check_registry(const ipc::Region& region, const std::string& what) {
   if (region.bytes().size() < registry::kRegionBytes)
     return Status(Code::kCorrupt, what + " is " + std::to_string(region.bytes().size()) + " bytes, expected " +
                                       std::to_string(registry::kRegionBytes));
@@ -338,10 +382,66 @@ Status check_registry(const ipc::Region& region, const std::string& what) {
   if (h->magic.load(std::memory_order_acquire) != registry::kMagic)
     return Status(Code::kCorrupt, what + " has no valid header (its creator may have died while creating it; "
                                          "remove it with `rm /dev/shm/" + what + "`)");
-  if (h->version != registry::kVersion || h->capacity != registry::kCapacity)
+  if (h->version < registry::kOldestReadableVersion || h->version > registry::kVersion ||
+      h->capacity != registry::kCapacity)
     return Status(Code::kCorrupt, what + " has registry version " + std::to_string(h->version) +
-                                      ", this build reads " + std::to_string(registry::kVersion));
-  return Status::ok();
+                                      ", this build reads versions " + std::to_string(registry::kOldestReadableVersion) +
+                                      " to " + std::to_string(registry::kVersion));
+  if (h->version < 2 || h->object_mode == registry::kOwnerOnlyMode) return ipc::ShmAccess::owner_only();
+  if (h->object_mode == registry::kGroupMode) return ipc::ShmAccess::for_group(static_cast<gid_t>(h->group_id));
+  char mode[16];
+  std::snprintf(mode, sizeof mode, "%04o", h->object_mode);
+  return Status(Code::kCorrupt, what + " records object mode " + mode + "; only 0600 and 0660 are valid");
+}
+
+// Opens an existing registry object. Its creator makes the object, then gives
+// it its group and mode, then sizes it: a process opening the namespace at that
+// moment finds it empty (kCorrupt) or, if it is of the group, not yet open to
+// it (kPermissionDenied). Give the creator a second, as check_registry() does
+// for the header; an object that stays so is reported then.
+Result<std::unique_ptr<ipc::Region>> open_registry(const std::string& object) {
+  auto opened = ipc::open_shared_region(object);
+  const auto being_created = [&] {
+    if (opened) return false;
+    if (opened.status().code() == Code::kCorrupt) return true;
+    if (opened.status().code() != Code::kPermissionDenied) return false;
+    auto info = ipc::stat_shared_region(object);
+    return info && info->size == 0;
+  };
+  for (int i = 0; i < 1000 && being_created(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    opened = ipc::open_shared_region(object);
+  }
+  return opened;
+}
+
+// The namespace exists but this user may not use it: say whose it is and what to do.
+Status namespace_denied(const std::string& ns, const std::string& object, const Status& cause) {
+  const std::string me = ipc::user_name(::geteuid());
+  auto info = ipc::stat_shared_region(object);
+  std::string advice;
+  if (info && (info->mode & 0060) == 0060) {
+    const std::string group = ipc::group_name(info->group);
+    advice = "it is open to group '" + group + "': ask an administrator to add user " + me +
+             " to it (`usermod -aG " + group + " " + me + "`, then log in again)";
+  } else {
+    advice = "ask its owner" + (info ? " (" + ipc::user_name(info->owner) + ")" : std::string()) +
+             " to create it with --group GROUP for a group you are in";
+  }
+  return Status(Code::kPermissionDenied,
+                "namespace '" + ns + "' is not open to user " + me + ": " + cause.message() + "; " + advice);
+}
+
+// The namespace exists, with other access than the group asked for.
+Status group_mismatch(const std::string& ns, const std::string& wanted_group, const ipc::ShmAccess& recorded) {
+  if (!recorded.group)
+    return Status(Code::kInvalidArgument,
+                  "namespace '" + ns + "' was created private to its owner (without --group), not for group '" +
+                      wanted_group + "'; open it without --group, or remove it (`rm /dev/shm/rill." + ns +
+                      ".*`) and create it again with --group " + wanted_group);
+  const std::string group = ipc::group_name(*recorded.group);
+  return Status(Code::kInvalidArgument, "namespace '" + ns + "' was created for group '" + group + "', not '" +
+                                            wanted_group + "'; open it with --group " + group + " or without --group");
 }
 
 bool name_char(char c, bool allow_dot) {
@@ -400,37 +500,44 @@ Result<std::shared_ptr<Namespace>> Namespace::in_process() {
   auto region = ipc::create_anonymous_region(registry::kRegionBytes);
   if (!region) return region.status();
   std::shared_ptr<ipc::Region> registry(std::move(*region));
-  if (Status s = init_registry(*registry); !s) return s;
+  if (Status s = init_registry(*registry, ipc::ShmAccess::owner_only()); !s) return s;
   return std::shared_ptr<Namespace>(
       std::make_shared<NamespaceImpl>("in-process", false, std::move(store), std::move(registry)));
 }
 
-Result<std::shared_ptr<Namespace>> Namespace::open_shared(std::string_view name) {
+Result<std::shared_ptr<Namespace>> Namespace::open_shared(std::string_view name, const SharedOptions& options) {
   if (Status s = validate_namespace_name(name); !s) return s;
-  const std::string object = "rill." + std::string(name) + ".registry";
+  const std::string ns(name);
+  const std::string object = client::registry_object_name(ns);
+  ipc::ShmAccess wanted = ipc::ShmAccess::owner_only();
+  if (!options.group.empty()) {
+    auto gid = ipc::find_group(options.group);
+    if (!gid) return gid.status().with_context("namespace '" + ns + "'");
+    // Whether the namespace exists or not: only a member may create or use it.
+    if (Status s = ipc::check_group_member(*gid); !s) return s.with_context("namespace '" + ns + "'");
+    wanted = ipc::ShmAccess::for_group(*gid);
+  }
   std::shared_ptr<ipc::Region> registry;
-  auto created = ipc::create_shared_region(object, registry::kRegionBytes);
+  ipc::ShmAccess access = wanted;
+  auto created = ipc::create_shared_region(object, registry::kRegionBytes, wanted);
   if (created) {
     registry = std::move(*created);
-    if (Status s = init_registry(*registry); !s) return s;
+    if (Status s = init_registry(*registry, wanted); !s) return s;
   } else if (created.status().code() == Code::kAlreadyExists) {
-    // Its creator makes the object, then sizes it: a process opening the
-    // namespace at that moment finds it empty (kCorrupt). Give the creator a
-    // second, as check_registry() does for the header; an object that stays
-    // empty is reported then.
-    auto opened = ipc::open_shared_region(object);
-    for (int i = 0; i < 1000 && !opened && opened.status().code() == Code::kCorrupt; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      opened = ipc::open_shared_region(object);
-    }
-    if (!opened) return opened.status().with_context("namespace '" + std::string(name) + "'");
+    auto opened = open_registry(object);
+    if (!opened && opened.status().code() == Code::kPermissionDenied)
+      return namespace_denied(ns, object, opened.status());
+    if (!opened) return opened.status().with_context("namespace '" + ns + "'");
     registry = std::move(*opened);
-    if (Status s = check_registry(*registry, object); !s) return s;
+    auto recorded = check_registry(*registry, object);
+    if (!recorded) return recorded.status();
+    if (!options.group.empty() && recorded->group != wanted.group) return group_mismatch(ns, options.group, *recorded);
+    access = *recorded;
   } else {
-    return created.status().with_context("namespace '" + std::string(name) + "'");
+    return created.status().with_context("cannot create namespace '" + ns + "'");
   }
   return std::shared_ptr<Namespace>(
-      std::make_shared<NamespaceImpl>(std::string(name), true, std::make_unique<SharedStore>(), std::move(registry)));
+      std::make_shared<NamespaceImpl>(ns, true, std::make_unique<SharedStore>(access), std::move(registry)));
 }
 
 }  // namespace rill

@@ -13,7 +13,12 @@
 namespace rill::registry {
 
 inline constexpr std::uint64_t kMagic = 0x3147455254534c52ull;  // "RLSTREG1" in memory order
-inline constexpr std::uint32_t kVersion = 1;
+// Version 2 added object_mode and group_id. A version 1 registry is read as
+// version 2 with both zero: private to its owner. A version 1 build refuses a
+// version 2 registry, so it cannot create owner-only objects in a namespace
+// that is open to a group.
+inline constexpr std::uint32_t kVersion = 2;
+inline constexpr std::uint32_t kOldestReadableVersion = 1;
 inline constexpr std::uint32_t kCapacity = 1024;  // topics per namespace
 inline constexpr std::size_t kMaxNameBytes = 249;
 
@@ -24,14 +29,25 @@ enum EntryState : std::uint32_t {
   kDeleting = 3,  // partitions being removed; finished by the next locker if the deleter dies
 };
 
+// Who may use the namespace's objects (Header::object_mode).
+inline constexpr std::uint32_t kOwnerOnlyMode = 0600;
+inline constexpr std::uint32_t kGroupMode = 0660;  // and owned by group_id
+
 struct alignas(64) Header {
   std::atomic<std::uint64_t> magic;  // stored last at initialisation (release)
   std::uint32_t version;
   std::uint32_t capacity;
   std::uint64_t next_incarnation;  // guarded by lock
-  std::uint8_t pad0[40];
+  // Set once by the creator, before magic. Every object of the namespace -
+  // this one and each topic's partitions, whoever creates them - gets this
+  // mode and, with kGroupMode, this group. 0 (version 1): kOwnerOnlyMode.
+  std::uint32_t object_mode;
+  std::uint32_t group_id;  // a gid when object_mode is kGroupMode, else 0
+  std::uint8_t pad0[32];
   pthread_mutex_t lock;  // robust, process-shared; guards every entry change
 };
+static_assert(offsetof(Header, object_mode) == 24);
+static_assert(offsetof(Header, group_id) == 28);
 static_assert(offsetof(Header, lock) == 64);
 
 struct alignas(64) TopicEntry {

@@ -7,7 +7,8 @@
 //   - Namespace::open_shared("name") topics in named shared memory, seen by
 //                                    every process that opens the same name
 // Shared-memory objects are named "rill.<namespace>.registry" and
-// "rill.<namespace>.<topic>.<partition>" and created with mode 0600.
+// "rill.<namespace>.<topic>.<partition>" and created with mode 0600, or 0660
+// and owned by a group for a namespace opened to it (SharedOptions::group).
 //
 // Thread safety: every Namespace and Topic method may be called from any
 // thread. Registry changes (create, delete) take a robust process-shared lock;
@@ -73,13 +74,30 @@ struct TopicInfo {
 
 class Topic;
 
+// How Namespace::open_shared opens (or creates) a shared namespace.
+struct SharedOptions {
+  // Empty: a namespace this call creates is private to this user - every
+  // shared-memory object of it is mode 0600 - and an existing one is opened
+  // as it is.
+  // A Unix group (a name, or a gid as a number): a namespace this call creates
+  // is open to that group - its registry and every topic's partitions, whoever
+  // of the group creates them, are mode 0660 and owned by the group. The
+  // creating user must be a member of the group (or root). An existing
+  // namespace must have been created for the same group.
+  std::string group;
+};
+
 class Namespace {
  public:
   // A namespace private to this process (anonymous memory).
   static Result<std::shared_ptr<Namespace>> in_process();
-  // Opens (creating if absent) the shared namespace `name`.
-  // REQUIRES: validate_namespace_name(name) is OK.
-  static Result<std::shared_ptr<Namespace>> open_shared(std::string_view name);
+  // Opens (creating if absent) the shared namespace `name`. Errors:
+  // kInvalidArgument (bad name, unknown group, or a group other than the one
+  // the namespace was created for), kPermissionDenied (the namespace is
+  // another user's and not open to this one, or this user may not create
+  // objects for options.group: the message names the owner, group and mode,
+  // and what to do), kResourceExhausted (no room in /dev/shm), kCorrupt.
+  static Result<std::shared_ptr<Namespace>> open_shared(std::string_view name, const SharedOptions& options = {});
   // $RILL_NS if set, otherwise "default".
   static std::string default_name();
 
