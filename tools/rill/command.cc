@@ -28,9 +28,7 @@ Result<std::shared_ptr<Namespace>> open_namespace(const GlobalOptions& global, b
   if (!create && !ipc::shared_region_exists("rill." + global.ns + ".registry"))
     return Status(Code::kNotFound,
                   "namespace '" + global.ns + "' does not exist (its first `rill topic create` makes it)");
-  auto ns = Namespace::open_shared(global.ns);
-  if (!ns) return ns.status().with_context("opening namespace '" + global.ns + "'");
-  return ns;
+  return Namespace::open_shared(global.ns, SharedOptions{.group = global.group});
 }
 
 Result<std::shared_ptr<Topic>> open_topic(const GlobalOptions& global, const std::string& name) {

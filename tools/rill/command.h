@@ -23,6 +23,7 @@ namespace rill::cli {
 
 struct GlobalOptions {
   std::string ns;        // --ns; defaults to Namespace::default_name()
+  std::string group;     // --group: the Unix group the namespace is open to (SharedOptions::group)
   bool verbose = false;  // -v: summaries on stderr
 };
 
@@ -47,7 +48,7 @@ void add_consume_command(CLI::App& root, const GlobalOptions& global, CommandTab
 void add_demo_command(CLI::App& root, const GlobalOptions& global, CommandTable& table);
 void add_bench_command(CLI::App& root, const GlobalOptions& global, CommandTable& table);
 
-// Namespace::open_shared(global.ns), with the namespace named in the error.
+// Namespace::open_shared(global.ns, {.group = global.group}); every error names the namespace.
 // Only `topic create` passes create = true: a command that fails or only
 // reads must leave no shared-memory object behind, so otherwise a namespace
 // without a registry object is kNotFound instead of being created.

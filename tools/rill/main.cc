@@ -36,6 +36,12 @@ int main(int argc, char** argv) {
   app.add_option("--ns", global.ns, "Namespace to use: 1-64 of [a-zA-Z0-9_-] (default: $RILL_NS, else \"default\")")
       ->capture_default_str()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // the last --ns wins, as with shell aliases
+  app.add_option("--group", global.group,
+                 "Open the namespace to a Unix group (name or gid): a namespace created with --group has its "
+                 "shared-memory objects mode 0660 and owned by GROUP, so members' processes can use it; without it, "
+                 "0600 (owner only). The creator must be in GROUP; an existing namespace must have been created for it")
+      ->type_name("GROUP")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_flag("-v,--verbose", global.verbose, "Print a summary of what was done on stderr");
 
   CommandTable table;
