@@ -7,10 +7,12 @@
 // (it is created 0600, given to the group, then opened to it).
 //
 // Space: the creator allocates every byte up front (posix_fallocate), so a
-// full /dev/shm or memory cgroup fails here with a clear error instead of a
-// SIGBUS later, and then writes every page once. shm_space() says how much a
-// new object may still use, so that a caller about to create several objects
-// (a topic's partitions) can refuse up front instead of half way.
+// full /dev/shm fails here with a clear error instead of a SIGBUS later, and
+// then writes every page once. A memory cgroup limit is another matter: the
+// kernel OOM-kills the allocating process rather than fail posix_fallocate
+// (seen on Linux 6.x, cgroup v1). So shm_space() says how much a new object
+// may still use, and a caller about to create objects (a topic's partitions)
+// refuses up front what does not fit.
 //
 // An opener maps the existing bytes and pre-faults its page tables without writing.
 //
@@ -47,7 +49,7 @@ struct ShmAccess {
 
 // Creates object `name` (no leading slash) of `size` bytes, zero-filled.
 // kAlreadyExists if it exists; kResourceExhausted (saying how much is free)
-// if /dev/shm or the memory limit cannot hold it; kPermissionDenied if
+// if /dev/shm cannot hold it (see above for the memory limit); kPermissionDenied if
 // `access.group` is a group this process may not give objects to. A failed
 // create leaves no object behind.
 Result<std::unique_ptr<Region>> create_shared_region(const std::string& name, std::size_t size,
