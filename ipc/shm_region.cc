@@ -107,8 +107,12 @@ Result<std::unique_ptr<Region>> create_shared_region(const std::string& name, st
     bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, bip::permissions(0600));
     RemoveUnlessDismissed guard(name);
     const int fd = shm.get_mapping_handle().handle;
-    if (access.group && ::fchown(fd, static_cast<uid_t>(-1), *access.group) != 0)
-      return os_error(errno, "cannot give shm:/" + name + " to group '" + group_name(*access.group) + "'");
+    if ((access.group || access.owner) &&
+        ::fchown(fd, access.owner.value_or(static_cast<uid_t>(-1)), access.group.value_or(static_cast<gid_t>(-1))) !=
+            0)
+      return os_error(errno, "cannot give shm:/" + name + " to " +
+                                 (access.owner ? "user " + user_name(*access.owner) + " " : std::string()) +
+                                 (access.group ? "group '" + group_name(*access.group) + "'" : std::string()));
     // shm_open honours the umask, and chown may clear bits: make the mode exactly what was asked.
     if (::fchmod(fd, access.mode) != 0) return os_error(errno, "cannot chmod shm:/" + name);
     if (int err = ::posix_fallocate(fd, 0, static_cast<off_t>(size)); err != 0) {

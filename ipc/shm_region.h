@@ -42,9 +42,11 @@ struct ShmAccess {
   // The group the object is given to (fchown). REQUIRES: the process is root
   // or a member of it (check_group_member).
   std::optional<gid_t> group;
+  // The user the object is given to (fchown). REQUIRES: the process is root.
+  std::optional<uid_t> owner;
 
   static ShmAccess owner_only() { return {}; }
-  static ShmAccess for_group(gid_t gid) { return {0660, gid}; }
+  static ShmAccess for_group(gid_t gid) { return {0660, gid, std::nullopt}; }
 };
 
 // Creates object `name` (no leading slash) of `size` bytes, zero-filled.

@@ -533,6 +533,11 @@ Result<std::shared_ptr<Namespace>> Namespace::open_shared(std::string_view name,
     if (!recorded) return recorded.status();
     if (!options.group.empty() && recorded->group != wanted.group) return group_mismatch(ns, options.group, *recorded);
     access = *recorded;
+    // Root working in a user's namespace makes objects for that user, who
+    // could otherwise neither open (0600) nor remove (sticky /dev/shm) them.
+    if (::geteuid() == 0) {
+      if (auto info = ipc::stat_shared_region(object); info && info->owner != 0) access.owner = info->owner;
+    }
   } else {
     return created.status().with_context("cannot create namespace '" + ns + "'");
   }

@@ -476,5 +476,48 @@ TEST_F(OtherUser, OnlyMembersMayCreateANamespaceForAGroup) {
   EXPECT_EQ(access.mode, 0660u);
 }
 
+TEST_F(OtherUser, RootWorkingInAUsersNamespaceLeavesItTheUsers) {
+  const std::string ns_name = guard_.ns();
+  const TestAccount& a = *account_;
+  testing::ChildResult r = as_user([&](ChildChecks& check) {
+    auto ns = Namespace::open_shared(ns_name);
+    if (!check.expect(ns.is_ok(), "open_shared: " + ns.status().to_string())) return 1;
+    check.expect((*ns)->create_topic("mine", small(1)).is_ok(), "create mine");
+    Producer producer((*ns)->open_topic("mine").value());
+    check.expect(producer.send(std::nullopt, "by user").is_ok(), "produce to mine");
+    return check.exit_code();
+  });
+  ASSERT_TRUE(r.ok()) << r.describe();
+
+  // Root (say, `sudo rill topic create`) adds a topic and writes to the user's.
+  auto ns = Namespace::open_shared(ns_name);
+  ASSERT_TRUE(ns.is_ok()) << ns.status().to_string();
+  ASSERT_TRUE((*ns)->create_topic("by-root", small(1)).is_ok());
+  const Access made = access_of("rill." + ns_name + ".by-root.0");
+  EXPECT_EQ(made.owner, a.uid) << "the namespace's owner, not root";
+  EXPECT_EQ(made.mode, 0600u);
+  {
+    Producer producer((*ns)->open_topic("mine").value());
+    ASSERT_TRUE(producer.send(std::nullopt, "by root").is_ok());
+  }
+
+  r = as_user([&](ChildChecks& check) {
+    auto ns = Namespace::open_shared(ns_name);
+    if (!check.expect(ns.is_ok(), "open_shared: " + ns.status().to_string())) return 1;
+    check.expect(read_all((*ns)->open_topic("mine").value()) == std::vector<std::string>{"by user", "by root"},
+                 "the user does not read root's record");
+    auto theirs = (*ns)->open_topic("by-root");
+    if (!check.expect(theirs.is_ok(), "open by-root: " + theirs.status().to_string())) return 1;
+    Producer producer(*theirs);
+    check.expect(producer.send(std::nullopt, "into root's topic").is_ok(), "produce to by-root");
+    check.expect(read_all(*theirs) == std::vector<std::string>{"into root's topic"}, "read by-root");
+    Status deleted = (*ns)->delete_topic("by-root");
+    check.expect(deleted.is_ok(), "the user cannot delete the topic root made: " + deleted.to_string());
+    return check.exit_code();
+  });
+  EXPECT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(guard_.objects(), (std::vector<std::string>{"rill." + ns_name + ".mine.0", registry_of(ns_name)}));
+}
+
 }  // namespace
 }  // namespace rill
