@@ -37,6 +37,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cmath>
 #include <cstring>
 #include <optional>
 #include <vector>
@@ -99,6 +100,9 @@ struct alignas(64) ProducerSlot {
   std::atomic<std::uint64_t> sent{0};
   // Written by the producer before it sets done (release).
   std::uint64_t measured = 0;
+  // Latency phase, by duration: records the schedule put before the end that
+  // the producer had not sent when the end came (it fell behind the rate).
+  std::uint64_t unsent = 0;
   std::atomic<std::uint32_t> done{0};
   Failure failure;
 };
@@ -110,7 +114,8 @@ struct alignas(64) ConsumerSlot {
   std::atomic<std::uint32_t> done{0};
   // Written by the consumer before it sets done.
   std::uint64_t measured = 0;
-  std::int64_t last_ns = 0;  // monotonic_ns() after its last measured record
+  std::int64_t first_ns = 0;  // monotonic_ns() after its first measured record
+  std::int64_t last_ns = 0;   // monotonic_ns() after its last measured record
   Failure failure;
   DeadlineCounts deadline;
   // One record in flight: the next sequence number expected from each
@@ -197,6 +202,15 @@ void run_producer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
       const double slot = static_cast<double>(seq * static_cast<std::uint64_t>(plan.producers) + static_cast<std::uint64_t>(p));
       intended = board.start_tick + plan.clock.ticks_in(slot * interval_ns);
       now_ns = board.start_ns + plan.clock.to_ns(static_cast<std::int64_t>(intended - board.start_tick));
+      // A duration bounds the phase in real time: a producer that fell behind
+      // the schedule stops at the end and counts what it did not send.
+      if (!by_count && (seq & 63) == 0 && now_ns < board.end_ns && monotonic_ns() >= board.end_ns) {
+        const double own_slots =
+            (static_cast<double>(board.end_ns - board.start_ns) / interval_ns - p) / static_cast<double>(plan.producers);
+        const auto scheduled = static_cast<std::uint64_t>(std::max(0.0, std::ceil(own_slots)));
+        me.unsent = scheduled > seq ? scheduled - seq : 0;
+        break;
+      }
     } else if ((batch_index & 63) == 0 || latency) {
       now_ns = monotonic_ns();
     }
@@ -327,6 +341,7 @@ void run_consumer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
       me.received.store(received, std::memory_order_release);  // pairs with flow control's acquire
       if (measured != measured_before) {
         last_ns = monotonic_ns();
+        if (measured_before == 0) me.first_ns = last_ns;
         measured_before = measured;
       }
       if (received < expected) continue;

@@ -139,19 +139,14 @@ Machine describe_machine() {
 // ---------------------------------------------------------------------------
 // Ratios
 
-namespace {
-
-bool is_rill(std::string_view transport) {
-  return transport.starts_with("rill-");
-}
+bool is_rill(std::string_view transport) { return transport.starts_with("rill-"); }
 
 double median_of(std::vector<double> v) {
+  if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   const std::size_t n = v.size();
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
 }
-
-}  // namespace
 
 namespace {
 
@@ -259,11 +254,15 @@ std::string in_units(double x, std::span<const Unit> units, bool trim_zeros = fa
   return (x < 0 ? "-" : "") + digits + " " + std::string(units[u].name);
 }
 
+}  // namespace
+
 // "87 ns", "1.23 µs", "12.3 ms", "60.0 s".
-std::string format_ns(std::int64_t ns, bool trim_zeros = false) {
+std::string format_ns(std::int64_t ns, bool trim_zeros) {
   if (ns > -1000 && ns < 1000) return std::to_string(ns) + " ns";
   return in_units(static_cast<double>(ns), kTimeUnits, trim_zeros);
 }
+
+namespace {
 
 std::string format_rate(double per_second) {
   return in_units(per_second, kRateUnits);
@@ -467,6 +466,7 @@ std::string format_table(const Report& report) {
       out +=
           align_left("  raw", name_width) + "  " + std::string(kRateWidth, ' ') + latency_cells(r.latency_raw) + "\n";
     }
+    for (const std::string& note : r.notes) out += "  note: " + note + "\n";
     if (r.deadline) {
       const DeadlineResult& d = *r.deadline;
       out += "  " + verdict(d) + "  deadline " + format_ns(d.spec.deadline_ns) + ": " + std::to_string(d.misses) +
@@ -475,9 +475,17 @@ std::string format_table(const Report& report) {
              "), longest streak " + std::to_string(d.longest_streak) + ", p99.9 " + format_ns(d.p999_ns) + "\n";
     }
   }
-  out += any_raw ? "latency: from each record's intended send time (no coordinated omission); raw: from its actual "
-                   "send time\n"
-                 : "latency: from each record's intended send time (no coordinated omission)\n";
+  if (report.scenario.rate_rps) {
+    out += any_raw ? "latency: from each record's intended send time (so a stall is not hidden: no coordinated "
+                     "omission); raw: from its actual send time\n"
+                   : "latency: from each record's intended send time (no coordinated omission)\n";
+  } else {
+    out += "latency: one record in flight per producer (closed loop: a stall delays the next send, so it shows "
+           "only once, not in the records it held back)\n";
+  }
+  if (std::any_of(report.results.begin(), report.results.end(),
+                  [](const TransportResult& r) { return r.transport == "pingpong-floor"; }))
+    out += "pingpong-floor: a cache line bouncing between two cores, round trip / 2; always one in flight (closed loop)\n";
 
   if (!report.ratios.empty()) out += "\n" + ratio_table(report.ratios);
   return out;
@@ -582,6 +590,8 @@ Json encode(const TransportResult& r) {
   for (const Histogram::Point& p : r.distribution) distribution.push_back(Json::array({p.value_ns, p.fraction}));
   j["distribution"] = std::move(distribution);
   if (r.deadline) j["deadline"] = encode(*r.deadline);
+  j["unsent_records"] = r.unsent;
+  if (!r.notes.empty()) j["notes"] = r.notes;
   if (!r.error.empty()) j["error"] = r.error;
   return j;
 }
@@ -859,6 +869,8 @@ Status decode(const Json& j, const std::string& path, TransportResult& out) {
   r.required("latency_raw_ns", out.latency_raw);
   r.required("distribution", out.distribution);
   r.optional("deadline", out.deadline);
+  r.optional("unsent_records", out.unsent);
+  r.optional("notes", out.notes);
   r.optional("error", out.error);
   return r.status();
 }
@@ -1172,9 +1184,13 @@ std::string plot_svg(const Report& report) {
     if (!r.distribution.empty()) series.push_back(series_of(r));
   }
   const std::optional<DeadlineSpec>& deadline = report.scenario.deadline;
+  // The legend goes under the plot, a row per line, so that it never hides one.
+  constexpr double kRowHeight = 18;
+  const double legend_top = kHeight + 4;
+  const double total_height = series.empty() ? kHeight : legend_top + kRowHeight * static_cast<double>(series.size()) + 16;
 
   std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + fixed1(kWidth) + "\" height=\"" +
-                    fixed1(kHeight) + "\" viewBox=\"0 0 " + fixed1(kWidth) + " " + fixed1(kHeight) +
+                    fixed1(total_height) + "\" viewBox=\"0 0 " + fixed1(kWidth) + " " + fixed1(total_height) +
                     "\" font-family=\"sans-serif\" font-size=\"12\">\n";
   svg += "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
   // Heading: what, the scenario, the machine. A line longer than the width
@@ -1187,7 +1203,9 @@ std::string plot_svg(const Report& report) {
     svg += "<text x=\"20\" y=\"" + fixed1(y) + "\" font-size=\"" + fixed1(size) + "\" " + std::string(attributes) +
            fit + ">" + xml_escape(text) + "</text>\n";
   };
-  heading(22, 15, "font-weight=\"bold\"", "rill bench: latency by percentile, from each record's intended send time");
+  heading(22, 15, "font-weight=\"bold\"",
+          report.scenario.rate_rps ? "rill bench: latency by percentile, from each record's intended send time"
+                                   : "rill bench: latency by percentile, one record in flight");
   heading(42, 12, "fill=\"#222222\"", scenario_summary(report.scenario));
   heading(60, 11, "fill=\"#666666\"", machine_summary(report.machine));
 
@@ -1286,12 +1304,12 @@ std::string plot_svg(const Report& report) {
            (is_rill(series[i].result->transport) ? "" : " stroke-dasharray=\"7 3\"") + " points=\"" + points + "\"/>\n";
   }
 
-  // Legend, top left (where latency-by-percentile lines rarely go).
+  // Legend, under the plot.
   std::size_t name_chars = 0;
   for (const Series& s : series) name_chars = std::max(name_chars, display_width(s.result->transport));
   const double name_x = kLeft + 44, p50_x = name_x + static_cast<double>(name_chars + 2) * kMonoCharWidth;
   const double p99_x = p50_x + 14 * kMonoCharWidth, legend_right = p99_x + 14 * kMonoCharWidth;
-  const double row_height = 18, legend_top = kTop + 10;
+  const double row_height = kRowHeight;
   svg += "<rect x=\"" + fixed1(kLeft + 10) + "\" y=\"" + fixed1(legend_top) + "\" width=\"" +
          fixed1(legend_right - kLeft - 10) + "\" height=\"" +
          fixed1(row_height * static_cast<double>(series.size()) + 10) +

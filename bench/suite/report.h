@@ -68,6 +68,13 @@ struct DeadlineResult {
 // came from. With no samples the verdict is "not met" (nothing was shown).
 DeadlineResult judge_deadline(const DeadlineSpec& spec, const DeadlineCounts& counts, const Histogram& h);
 
+// True for rill's own transports ("rill-inproc", "rill-ipc"): the numerators of ratios.
+bool is_rill(std::string_view transport);
+// The median (the mean of the middle two for an even count); 0 when empty.
+double median_of(std::vector<double> values);
+// "850 ns", "3.81 µs", "1.20 ms", "2.00 s": three significant digits.
+std::string format_ns(std::int64_t ns, bool trim_zeros = false);
+
 // Percentiles of one histogram, in nanoseconds.
 struct LatencyFigures {
   std::uint64_t count = 0;
@@ -122,6 +129,11 @@ struct TransportResult {
   std::optional<LatencyFigures> latency_raw;   // from its actual send time
   std::vector<Histogram::Point> distribution;  // of `latency`, for plots
   std::optional<DeadlineResult> deadline;
+  // Latency phase, by duration: records the schedule put before the end that
+  // the producers had not sent when it came (the rate was more than the
+  // transport carries).
+  std::uint64_t unsent = 0;
+  std::vector<std::string> notes;  // caveats a reader of the figures must know
   std::string error;  // empty when every record arrived exactly once, in order; else what went wrong
 };
 

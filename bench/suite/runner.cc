@@ -19,8 +19,6 @@ namespace {
 
 constexpr std::int64_t kStallNs = 15'000'000'000;  // no progress this long: the phase is abandoned
 
-bool is_rill(std::string_view t) { return t.rfind("rill-", 0) == 0; }
-
 Result<WaitKind> wait_kind(std::string_view w) {
   if (w == "spin") return WaitKind::kSpin;
   if (w == "yield") return WaitKind::kYield;
@@ -61,6 +59,7 @@ struct BoardMemory {
 // What one phase of one transport found.
 struct PhaseOutcome {
   std::uint64_t records = 0;
+  std::uint64_t unsent = 0;  // latency phase: scheduled before the end, not sent (behind the rate)
   std::optional<double> throughput_rps;
   std::unique_ptr<Histogram> corrected = std::make_unique<Histogram>();
   std::unique_ptr<Histogram> raw = std::make_unique<Histogram>();
@@ -92,7 +91,10 @@ class PhaseRunner {
         break;
       }
     }
+    if constexpr (requires { transport.close_parent_ends(); }) transport.close_parent_ends();
     if (out.error.empty()) supervise(name, plan, board, team);
+    if (child_error_.is_ok()) child_error_ = team.check_children();
+    if (!child_error_.is_ok() && out.error.empty()) out.error = child_error_.to_string();
     if (Status s = team.join(); !s.is_ok() && out.error.empty()) out.error = s.to_string();
     collect(plan, board, out);
     return out;
@@ -106,12 +108,29 @@ class PhaseRunner {
 
   // Starts the phase once everyone is attached, reports progress, and
   // abandons a phase that makes no progress.
+  // Once aborted (interrupt, stall, a participant that died), the others
+  // get a second to notice; then processes are killed, since one may be
+  // blocked in a system call.
+  void wind_down(const PhasePlan& plan, PhaseBoard& board, Team& team) {
+    board.abort.store(1, std::memory_order_relaxed);  // relaxed: a hint to stop; the results are read after join
+    const std::int64_t until = monotonic_ns() + 1'000'000'000;
+    while (monotonic_ns() < until) {
+      bool all_done = true;
+      for (int p = 0; p < plan.producers; ++p) all_done = all_done && board.producers[p].done.load(std::memory_order_acquire);
+      for (int c = 0; c < plan.consumers; ++c) all_done = all_done && board.consumers[c].done.load(std::memory_order_acquire);
+      if (all_done) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    team.kill();
+  }
+
   void supervise(std::string_view name, const PhasePlan& plan, PhaseBoard& board, Team& team) {
     const auto participants = static_cast<std::uint32_t>(plan.producers + plan.consumers);
     const std::int64_t attach_deadline = monotonic_ns() + 30'000'000'000;
     while (board.ready.load(std::memory_order_acquire) < participants) {  // pairs with each participant's release
-      if (monotonic_ns() > attach_deadline) {
-        board.abort.store(1, std::memory_order_relaxed);
+      if (Status s = team.check_children(); !s.is_ok()) child_error_ = s;
+      if (!child_error_.is_ok() || monotonic_ns() > attach_deadline) {
+        wind_down(plan, board, team);
         return;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -142,19 +161,20 @@ class PhaseRunner {
         received += board.consumers[c].received.load(std::memory_order_relaxed);
       }
       if (all_done) break;
+      // A participant process that died will never say done.
+      if (Status s = team.check_children(); !s.is_ok()) {
+        child_error_ = s;
+        wind_down(plan, board, team);
+        return;
+      }
       const std::int64_t t = monotonic_ns();
       if (seen + received != last_seen) {
         last_seen = seen + received;
         last_change = t;
       } else if (t - last_change > kStallNs) {
-        // Participants stop at their next check; a process blocked in a
-        // system call (a write to a dead reader) is killed a little later.
         stalled_ = true;
-        board.abort.store(1, std::memory_order_relaxed);
-        if (t - last_change > kStallNs + 5'000'000'000) {
-          team.kill();
-          return;
-        }
+        wind_down(plan, board, team);
+        return;
       }
       if (progress_ && !interrupted_ && t - last_progress >= 200'000'000) {
         last_progress = t;
@@ -164,21 +184,26 @@ class PhaseRunner {
         interrupted_ = !progress_(Progress{name, phase, run_, seen,
                            static_cast<double>(std::max<std::int64_t>(0, t - board.start_ns)) / 1e9,
                            live->value_at(0.99)});
-        if (interrupted_) board.abort.store(1, std::memory_order_relaxed);
+        if (interrupted_) {
+          wind_down(plan, board, team);
+          return;
+        }
       }
     }
   }
 
   void collect(const PhasePlan& plan, PhaseBoard& board, PhaseOutcome& out) {
-    std::int64_t last_ns = 0;
+    std::int64_t first_ns = INT64_MAX, last_ns = 0;
     for (int p = 0; p < plan.producers; ++p) {
       out.records += board.producers[p].measured;
+      out.unsent += board.producers[p].unsent;
       if (board.producers[p].failure.failed && out.error.empty()) out.error = board.producers[p].failure.text;
     }
     for (int c = 0; c < plan.consumers; ++c) {
       const ConsumerSlot& slot = board.consumers[c];
       if (slot.failure.failed && out.error.empty()) out.error = slot.failure.text;
       last_ns = std::max(last_ns, slot.last_ns);
+      if (slot.first_ns > 0) first_ns = std::min(first_ns, slot.first_ns);
       out.corrected->merge(slot.corrected);
       out.raw->merge(slot.raw);
       out.deadline.merge(slot.deadline);
@@ -189,8 +214,14 @@ class PhaseRunner {
     if (out.error.empty() && board.abort.load(std::memory_order_relaxed) != 0) out.error = "aborted";
     if (out.error.empty() && out.records == 0) out.error = "no measured record (is the warm-up longer than the run?)";
     if (plan.kind == PhaseKind::kThroughput && out.error.empty()) {
-      if (last_ns <= board.measure_ns) out.error = "the consumers received nothing after the warm-up";
-      else out.throughput_rps = static_cast<double>(out.records) * 1e9 / static_cast<double>(last_ns - board.measure_ns);
+      // From the first measured record a consumer got (warm-up records still
+      // queued at the end of the warm-up are not counted, so their draining
+      // must not be timed either) to the last.
+      if (first_ns == INT64_MAX || last_ns <= first_ns) {
+        out.error = "the consumers received too few records after the warm-up to time";
+      } else {
+        out.throughput_rps = static_cast<double>(out.records) * 1e9 / static_cast<double>(last_ns - first_ns);
+      }
     }
   }
 
@@ -198,6 +229,7 @@ class PhaseRunner {
   const ProgressFn& progress_;
   int run_;
   bool stalled_ = false;
+  Status child_error_;
 
  public:
   bool interrupted_ = false;
@@ -255,7 +287,7 @@ PhaseOutcome run_phase(std::string_view name, const PhasePlan& plan, const Scena
 
 // The floor: one cache line each way between two cores, busy-spinning,
 // one-way = round trip / 2.
-PhaseOutcome run_floor(const PhasePlan& plan, const Scenario& s) {
+PhaseOutcome run_floor(const PhasePlan& plan, const Scenario& s, const ProgressFn& progress, int run) {
   PhaseOutcome out;
   struct alignas(64) Lines {
     alignas(64) std::atomic<std::uint64_t> ping{0};
@@ -281,7 +313,7 @@ PhaseOutcome run_floor(const PhasePlan& plan, const Scenario& s) {
   const std::int64_t start = monotonic_ns();
   const std::int64_t measure = start + plan.warmup_ns;
   const std::int64_t end = measure + plan.duration_ns;
-  std::int64_t now = start;
+  std::int64_t now = start, last_progress = start;
   for (std::uint64_t i = 1;; ++i) {
     const std::uint64_t t0 = plan.clock.now();
     lines->ping.store(i, std::memory_order_release);  // pairs with the echo's acquire
@@ -297,6 +329,15 @@ PhaseOutcome run_floor(const PhasePlan& plan, const Scenario& s) {
       ++out.records;
     }
     if (plan.count > 0 ? out.records >= plan.count : now >= end) break;
+    if ((i & 63) == 0 && progress && now - last_progress >= 200'000'000) {
+      last_progress = now;
+      if (!progress(Progress{"pingpong-floor", "latency", run, i, static_cast<double>(now - start) / 1e9,
+                             out.corrected->value_at(0.99)})) {
+        out.interrupted = true;
+        out.error = "interrupted";
+        break;
+      }
+    }
   }
   lines->ping.store(kStop, std::memory_order_release);
   echo.join();
@@ -330,9 +371,16 @@ TransportRun run_transport(std::string_view name, const Scenario& s, const Bench
     }
   }
   const PhasePlan plan = plan_of(s, PhaseKind::kLatency, clock, wait);
-  PhaseOutcome l = name == "pingpong-floor" ? run_floor(plan, s) : run_phase(name, plan, s, progress, run);
+  PhaseOutcome l = name == "pingpong-floor" ? run_floor(plan, s, progress, run) : run_phase(name, plan, s, progress, run);
   if (!l.error.empty() && tr.result.error.empty()) tr.result.error = "latency phase: " + l.error;
   tr.result.latency_records = l.records;
+  tr.result.unsent = l.unsent;
+  if (l.unsent > 0)
+    tr.result.notes.push_back("fell behind the rate: " + std::to_string(l.unsent) +
+                              " scheduled records were not sent before the end (the transport cannot carry this rate)");
+  if (s.rate_rps && tr.result.throughput_rps && *s.rate_rps > 0.5 * *tr.result.throughput_rps)
+    tr.result.notes.push_back("the latency phase's rate is more than half of this transport's throughput: its "
+                              "latencies include queueing (lower --rate)");
   if (l.corrected->count() > 0) {
     tr.result.latency = figures_of(*l.corrected);
     tr.result.latency_raw = figures_of(*l.raw);
@@ -343,12 +391,6 @@ TransportRun run_transport(std::string_view name, const Scenario& s, const Bench
   tr.deadline = l.deadline;
   tr.interrupted = l.interrupted;
   return tr;
-}
-
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 }  // namespace

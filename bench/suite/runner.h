@@ -46,7 +46,8 @@ struct Progress {
   std::int64_t p99_ns = 0;  // of this phase's measured records so far (latency phase)
 };
 // Returns false to stop the run (e.g. on Ctrl-C): run_bench then returns
-// kTimedOut "interrupted" after removing what it made.
+// kInternal "interrupted" after stopping its participants (within a second)
+// and removing what it made.
 using ProgressFn = std::function<bool(const Progress&)>;
 
 // Runs the scenario (validated first) and returns its report: results with

@@ -75,8 +75,10 @@ Status Team::start(int core, std::function<void()> body) {
   if (child == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(3);  // the parent died before prctl
-    // A child must not run the parent's clean-up on a signal.
+    // A child must not run the parent's clean-up on a signal; a write to a
+    // dead reader is an error (EPIPE), not a silent death.
     for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, SIG_DFL);
+    ::signal(SIGPIPE, SIG_IGN);
     if (core >= 0) (void)pin_to_core(core);
     body();
     ::_exit(0);
@@ -85,23 +87,50 @@ Status Team::start(int core, std::function<void()> body) {
   return Status::ok();
 }
 
+namespace {
+
+Status describe_end(pid_t child, int status) {
+  if (WIFSIGNALED(status))
+    return Status(Code::kInternal, "process " + std::to_string(child) + " died of signal " +
+                                       std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")");
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+    return Status(Code::kInternal,
+                  "process " + std::to_string(child) + " exited with status " + std::to_string(WEXITSTATUS(status)));
+  return Status::ok();
+}
+
+}  // namespace
+
+Status Team::check_children() {
+  Status first;
+  for (std::size_t i = 0; i < children_.size();) {
+    int status = 0;
+    if (::waitpid(children_[i], &status, WNOHANG) != children_[i]) {
+      ++i;
+      continue;
+    }
+    Status s = describe_end(children_[i], status);
+    if (!s.is_ok()) {
+      if (first.is_ok()) first = s;
+      ended_.push_back(s);
+    }
+    children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  return first;
+}
+
 Status Team::join() {
   for (std::thread& t : threads_) t.join();
   threads_.clear();
-  Status first;
+  Status first = ended_.empty() ? Status::ok() : ended_.front();
   for (pid_t child : children_) {
     int status = 0;
     while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
-    if (!first.is_ok()) continue;
-    if (WIFSIGNALED(status))
-      first = Status(Code::kInternal, "process " + std::to_string(child) + " died of signal " +
-                                          std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")");
-    else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-      first = Status(Code::kInternal,
-                     "process " + std::to_string(child) + " exited with status " + std::to_string(WEXITSTATUS(status)));
+    if (first.is_ok()) first = describe_end(child, status);
   }
   children_.clear();
+  ended_.clear();
   return first;
 }
 

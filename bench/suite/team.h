@@ -66,10 +66,15 @@ class Team {
   // they must notice the board's abort flag). join() then reports them.
   void kill() noexcept;
 
+  // Without waiting: the first child found dead of a signal or a non-zero
+  // exit since the last call, as kInternal naming it; OK otherwise.
+  Status check_children();
+
  private:
   Mode mode_;
   std::vector<std::thread> threads_;
-  std::vector<pid_t> children_;
+  std::vector<pid_t> children_;        // still to be reaped
+  std::vector<Status> ended_;          // abnormal ends reaped by check_children(), for join()
 };
 
 }  // namespace rill::bench

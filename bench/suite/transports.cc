@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "core/log/record_format.h"
@@ -20,6 +21,18 @@ constexpr std::size_t kReadBufferRecords = 512;
 // many times, as a long-lived topic does.
 constexpr std::uint64_t kSegmentBytes = 8ull << 20;
 constexpr std::uint32_t kSegmentCount = 8;
+// All partitions together stay within this much memory (for rill-ipc, of
+// /dev/shm): segments shrink as partitions grow, down to 256 KiB.
+constexpr std::uint64_t kMaxRingBytes = 1ull << 30;
+constexpr std::uint64_t kMinSegmentBytes = 256 << 10;
+
+std::uint64_t segment_bytes_for(const PhasePlan& plan) {
+  const std::uint64_t fit = kMaxRingBytes / kSegmentCount / static_cast<std::uint64_t>(plan.partitions);
+  const std::uint64_t frame = log::align_frame(log::kFrameHeaderSize + plan.record_bytes);
+  // A segment holds at least a batch of the largest records with room to spare.
+  const std::uint64_t floor = std::max<std::uint64_t>(kMinSegmentBytes, (frame * plan.batch * 4 + 8192) & ~std::uint64_t{4095});
+  return std::max(std::min(kSegmentBytes, fit & ~std::uint64_t{4095}), floor);
+}
 
 std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
@@ -33,7 +46,8 @@ Result<std::unique_ptr<RillTransport>> RillTransport::create(const PhasePlan& pl
   if (!ns.is_ok()) return ns.status();
   t->ns_ = ns.value();
   t->creator_ = ::getpid();
-  const TopicConfig config{.partitions = plan.partitions, .segment_bytes = kSegmentBytes, .segment_count = kSegmentCount};
+  const TopicConfig config{
+      .partitions = plan.partitions, .segment_bytes = segment_bytes_for(plan), .segment_count = kSegmentCount};
   if (Status s = t->ns_->create_topic("bench", config); !s.is_ok()) return s;
   auto topic = t->ns_->open_topic("bench");
   if (!topic.is_ok()) return topic.status();
@@ -64,7 +78,7 @@ Result<RillTransport::Sender> RillTransport::sender(int) {
   // Half of what each partition retains (N - 3 full segments), so that flow
   // control keeps every consumer well inside the ring.
   const std::size_t frame = log::align_frame(log::kFrameHeaderSize + plan_.record_bytes);
-  const std::uint64_t per_partition = (kSegmentCount - 3) * (kSegmentBytes / frame);
+  const std::uint64_t per_partition = (kSegmentCount - 3) * (segment_bytes_for(plan_) / frame);
   const std::uint64_t window = per_partition * static_cast<std::uint64_t>(plan_.partitions) / 2;
   return Sender(topic.value(), plan_.record_bytes, std::max<std::uint64_t>(window, plan_.batch));
 }
@@ -148,15 +162,32 @@ Result<std::unique_ptr<FdTransport>> FdTransport::create(const PhasePlan& plan, 
   return t;
 }
 
-FdTransport::~FdTransport() {
-  for (int fd : read_fds_) ::close(fd);
-  for (int fd : write_fds_) ::close(fd);
+FdTransport::~FdTransport() { close_parent_ends(); }
+
+// Called in the forked participant: it keeps only its own ends, so that when
+// a consumer dies its producers' writes fail (EPIPE) instead of blocking.
+void FdTransport::keep_only(const std::vector<int>& mine) noexcept {
+  for (std::vector<int>* fds : {&read_fds_, &write_fds_})
+    for (int& fd : *fds)
+      if (std::find(mine.begin(), mine.end(), fd) == mine.end()) {
+        ::close(fd);
+        fd = -1;
+      }
+}
+
+void FdTransport::close_parent_ends() noexcept {
+  for (std::vector<int>* fds : {&read_fds_, &write_fds_})
+    for (int& fd : *fds) {
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+    }
 }
 
 Result<FdTransport::Sender> FdTransport::sender(int producer) {
   Sender s;
   s.plan_ = &plan_;
   for (int c = 0; c < plan_.consumers; ++c) s.to_consumer_.push_back(write_fds_[static_cast<std::size_t>(producer * plan_.consumers + c)]);
+  keep_only(s.to_consumer_);
   return s;
 }
 
@@ -170,6 +201,9 @@ Result<FdTransport::Receiver> FdTransport::receiver(int consumer) {
     r.pollfds_.push_back(pollfd{ch.fd, POLLIN, 0});
     r.channels_.push_back(std::move(ch));
   }
+  std::vector<int> mine;
+  for (const auto& ch : r.channels_) mine.push_back(ch.fd);
+  keep_only(mine);
   return r;
 }
 

@@ -226,11 +226,15 @@ class FdTransport {
     std::vector<struct pollfd> pollfds_;
   };
 
+  // In a forked participant only (each keeps just its own channel ends).
   Result<Sender> sender(int producer);
   Result<Receiver> receiver(int consumer);
+  // In the parent once every participant is forked: it needs no ends.
+  void close_parent_ends() noexcept;
 
  private:
   explicit FdTransport(const PhasePlan& plan) : plan_(plan) {}
+  void keep_only(const std::vector<int>& mine) noexcept;
   PhasePlan plan_;
   std::vector<int> read_fds_, write_fds_;  // [p * consumers + c]
 };

@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <csignal>
 #include <string>
+#include <thread>
 
 #include "tests/tools/cli_harness.h"
 
@@ -89,6 +91,32 @@ TEST_F(CliBench, BadFlagsGiveOneLineErrors) {
     ASSERT_EQ(r.err_lines().size(), 1u) << r.err;
     EXPECT_EQ(r.err.rfind("rill: error: ", 0), 0u) << r.err;
     EXPECT_NE(r.err.find(c.words), std::string::npos) << r.err;
+  }
+}
+
+TEST_F(CliBench, AnUnwritableOutputIsRefusedBeforeTheRun) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = run_rill({"bench", "-d", "30s", "--plot", "/nonexistent-dir/x.svg"});
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s) << "the benchmark ran before the path was checked";
+  EXPECT_EQ(r.exit_code, 1);
+  ASSERT_EQ(r.err_lines().size(), 1u) << r.err;
+  EXPECT_NE(r.err.find("--plot: cannot write in '/nonexistent-dir'"), std::string::npos) << r.err;
+}
+
+TEST_F(CliBench, InterruptStopsEveryTransportPromptlyAndLeavesNothing) {
+  for (const char* transport : {"rill-ipc", "pipe", "pingpong-floor"}) {
+    SCOPED_TRACE(transport);
+    RillProcess bench({"bench", "--transport", transport, "-d", "60s", "--warmup", "0s", "-q"});
+    const std::string ns = "bench-" + std::to_string(bench.pid());
+    std::this_thread::sleep_for(1500ms);
+    const auto t0 = std::chrono::steady_clock::now();
+    bench.signal(SIGINT);
+    auto r = bench.finish({}, 30s);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+    EXPECT_EQ(r.exit_code, 130) << r.err;
+    EXPECT_NE(r.err.find("interrupted"), std::string::npos) << r.err;
+    EXPECT_TRUE(shm_objects(ns).empty());
+    remove_shm_objects(ns);
   }
 }
 

@@ -1,5 +1,5 @@
-// `rill bench`'s quantities as people type them: durations, rates, counts
-// and core lists. Each parser names the text it refused and what it expects.
+// Quantities as people type them (rill bench, rill topic create --overflow-timeout):
+// durations, rates, counts and core lists. Each parser names the text it refused and what it expects.
 #pragma once
 
 #include <cstdint>

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -49,6 +51,7 @@ struct BenchOptions {
   std::string deadline;
   std::string rt_class;
   double max_miss_rate = 0.001;
+  bool max_miss_rate_given = false;
   int repeat = 1;
   std::string json, plot;
   bool quiet = false;
@@ -106,26 +109,44 @@ Result<Scenario> scenario_of(const BenchOptions& o) {
     s.deadline = spec;
   } else if (!o.rt_class.empty()) {
     return Status(Code::kInvalidArgument, "--class needs --deadline (e.g. --deadline 50us --class hard)");
+  } else if (o.max_miss_rate_given) {
+    return Status(Code::kInvalidArgument, "--max-miss-rate needs --deadline (e.g. --deadline 50us --class soft)");
   }
   s.repeat = o.repeat;
   if (Status v = bench::validate_scenario(s); !v) return v;
   return s;
 }
 
-std::string human_ns(std::int64_t ns) {
-  char buf[32];
-  if (ns < 1'000) std::snprintf(buf, sizeof buf, "%lld ns", static_cast<long long>(ns));
-  else if (ns < 1'000'000) std::snprintf(buf, sizeof buf, "%.2f us", static_cast<double>(ns) / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.2f ms", static_cast<double>(ns) / 1e6);
-  return buf;
+// Writes `text` to a temporary file next to `path`, then renames it over
+// `path`: a reader never sees half a file, and a failure leaves `path` as it was.
+Status write_file(const std::string& path, const std::string& text) {
+  const std::string temp = path + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out) return Status(Code::kIoError, "cannot open '" + temp + "' for writing: " + std::strerror(errno));
+    out << text;
+    out.close();
+    if (!out) {
+      std::remove(temp.c_str());
+      return Status(Code::kIoError, "cannot write '" + temp + "'");
+    }
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::remove(temp.c_str());
+    return Status(Code::kIoError, "cannot rename '" + temp + "' to '" + path + "': " + std::strerror(err));
+  }
+  return Status::ok();
 }
 
-Status write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return Status(Code::kIoError, "cannot open '" + path + "' for writing");
-  out << text;
-  out.close();
-  if (!out) return Status(Code::kIoError, "cannot write '" + path + "'");
+// Before a run that may take minutes: can `path` be written at all?
+Status check_writable(const std::string& path, const char* flag) {
+  const std::size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    return Status(Code::kIoError, std::string(flag) + ": cannot write in '" + dir + "': " + std::strerror(errno));
+  if (::access(path.c_str(), F_OK) == 0 && ::access(path.c_str(), W_OK) != 0)
+    return Status(Code::kIoError, std::string(flag) + ": cannot overwrite '" + path + "': " + std::strerror(errno));
   return Status::ok();
 }
 
@@ -141,6 +162,10 @@ Result<bench::Report> read_report(const std::string& path) {
 int run_bench_command(const BenchOptions& o, const GlobalOptions& global) {
   auto scenario = scenario_of(o);
   if (!scenario) return report_error(scenario.status());
+  if (!o.json.empty())
+    if (Status s = check_writable(o.json, "--json"); !s) return report_error(s);
+  if (!o.plot.empty())
+    if (Status s = check_writable(o.plot, "--plot"); !s) return report_error(s);
   if (!o.cpus.empty() && o.cpus == "auto" && scenario->cpus.empty())
     report_warning("more producers and consumers than cores: not pinned (see --cpus)");
   install_stop_handlers();
@@ -151,7 +176,7 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& global) {
       std::printf("\r\033[K[run %d/%d] %-15s %-10s %9.2f M sent  %5.1f s", p.run, scenario->repeat,
                   std::string(p.transport).c_str(), std::string(p.phase).c_str(), static_cast<double>(p.records) / 1e6,
                   p.elapsed_s);
-      if (p.p99_ns > 0) std::printf("  p99 %s", human_ns(p.p99_ns).c_str());
+      if (p.p99_ns > 0) std::printf("  p99 %s", bench::format_ns(p.p99_ns).c_str());
       std::fflush(stdout);
       printed = true;
     }
@@ -160,7 +185,10 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& global) {
   auto report = bench::run_bench(*scenario, progress);
   if (printed) std::printf("\r\033[K");
   std::fflush(stdout);
-  if (stop_requested()) return report_error("interrupted; the benchmark's processes and shared memory were removed");
+  if (!report && stop_requested()) {
+    report_error("interrupted; the benchmark's processes and shared memory were removed");
+    return kExitInterrupted;
+  }
   if (!report) return report_error(report.status());
 
   std::fputs(bench::format_table(*report).c_str(), stdout);
@@ -175,6 +203,8 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& global) {
   }
   for (const bench::TransportResult& r : report->results)
     if (!r.error.empty()) return report_error(r.transport + ": " + r.error);
+  for (const bench::TransportResult& r : report->results)
+    if (r.deadline && !r.deadline->met && bench::is_rill(r.transport)) return kExitDeadlineMissed;
   return kExitOk;
 }
 
@@ -221,11 +251,15 @@ void add_bench_command(CLI::App& root, const GlobalOptions& global, CommandTable
       ->capture_default_str();
   b->add_option("--durability", o->durability, "memory (persistence does not exist yet)")->capture_default_str();
   b->add_option("--acks", o->acks, "none (replication does not exist yet)")->capture_default_str();
-  b->add_option("--deadline", o->deadline, "Latency deadline per record (e.g. 50us): report misses and a verdict");
+  b->add_option("--deadline", o->deadline,
+                "Latency deadline per record (e.g. 50us): report misses and a verdict; the exit status is 3 when a "
+                "rill transport misses it");
   b->add_option("--class", o->rt_class,
                 "Real-time class judged against --deadline: hard (no miss), soft (miss rate <= --max-miss-rate, the "
                 "default), near (p99.9 within the deadline)");
-  b->add_option("--max-miss-rate", o->max_miss_rate, "Misses allowed for --class soft, as a fraction")->capture_default_str();
+  b->add_option("--max-miss-rate", o->max_miss_rate, "Misses allowed for --class soft, as a fraction")
+      ->capture_default_str()
+      ->each([o](const std::string&) { o->max_miss_rate_given = true; });
   b->add_option("--repeat", o->repeat, "Runs of every transport, interleaved; ratios are medians over runs")
       ->capture_default_str();
   b->add_option("--json", o->json, "Write every figure, the scenario and the machine as JSON (doc/bench_json.md)");

@@ -16,6 +16,7 @@ namespace rill::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;        // the command ran and failed (unknown topic, bad data, ...)
 inline constexpr int kExitUsage = 2;          // the command line itself is wrong (CLI11 parse errors)
+inline constexpr int kExitDeadlineMissed = 3; // rill bench ran, and a transport missed its --deadline verdict
 inline constexpr int kExitInterrupted = 130;  // rill demo stopped by SIGINT/SIGTERM (128 + SIGINT)
 
 // Prints "rill: error: <message>" and returns kExitFailure.
