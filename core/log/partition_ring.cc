@@ -186,9 +186,12 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
   // Pairs with the release store of the tail in roll() (and continues the CAS release sequence).
   std::uint64_t t = header_->tail.load(std::memory_order_acquire);
   std::uint32_t readers_checked = ~0u;  // overflow=block: the segment tag whose roll the readers allow
-  for (;;) {
+  for (std::uint32_t spins = 0;;) {
     if ((t & kPositionMask) == kRolling) {
-      cpu_relax();
+      // Another producer is rolling; if it takes long, it may have died mid-roll.
+      if (++spins % 65536 == 0) (void)rescue_roll(t);
+      if (spins < 1024) cpu_relax();
+      else ::sched_yield();
       t = header_->tail.load(std::memory_order_acquire);
       continue;
     }
@@ -229,9 +232,17 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
       t = header_->tail.load(std::memory_order_acquire);
       continue;
     }
-    if (header_->tail.compare_exchange_weak(t, t | kRolling, std::memory_order_acquire, std::memory_order_acquire)) {
+    // Announced first, so that if this process dies mid-roll another one can
+    // see whose roll it was and finish it (rescue_roll()).
+    slot->tail.store(t, std::memory_order_relaxed);
+    slot->state.store(kSlotRolling, std::memory_order_relaxed);
+    // release: publishes the announcement with the rolling tail.
+    if (header_->tail.compare_exchange_weak(t, t | kRolling, std::memory_order_acq_rel, std::memory_order_acquire)) {
       roll(t);
+      slot->state.store(kSlotIdle, std::memory_order_release);
       t = header_->tail.load(std::memory_order_acquire);
+    } else {
+      slot->state.store(kSlotIdle, std::memory_order_relaxed);
     }
   }
 }
@@ -328,9 +339,24 @@ std::uint32_t PartitionRing::reap_dead() noexcept {
   for (std::uint32_t i = 0, n = slots_used(); i < n; ++i) {
     ClaimSlot& s = *slot(i);
     std::uint64_t o = s.owner.load(std::memory_order_acquire);
-    // A dead owner's claim, if any, is left to its abandonment (readers, rollers).
-    if (o == 0 || s.state.load(std::memory_order_acquire) != kSlotIdle || ipc::liveness_packed(o) != ipc::Liveness::kDead)
-      continue;
+    if (o == 0 || ipc::liveness_packed(o) != ipc::Liveness::kDead) continue;
+    std::uint64_t st = s.state.load(std::memory_order_acquire);
+    if ((st & 0xFF) == kSlotPending || (st & 0xFF) == kSlotWriting) {
+      // Abandon its claim (or clear an announcement with no claim behind it).
+      std::uint64_t abandoned = 0;
+      (void)settle_claims(generation_of_tag(tail_tag(s.tail.load(std::memory_order_relaxed))), Outstanding::kAll, true,
+                          &abandoned);
+      if (s.owner.load(std::memory_order_acquire) == 0) {
+        ++freed;
+        continue;
+      }
+    } else if (st == kSlotRolling) {
+      // A roll announcement whose roll is over (or never happened).
+      const std::uint64_t rolling = header_->tail.load(std::memory_order_acquire);
+      if ((s.tail.load(std::memory_order_relaxed) | kRolling) == rolling) (void)rescue_roll(rolling);
+      else (void)s.state.compare_exchange_strong(st, kSlotIdle, std::memory_order_acq_rel);
+    }
+    if (s.state.load(std::memory_order_acquire) != kSlotIdle) continue;
     if (s.owner.compare_exchange_strong(o, 0, std::memory_order_acq_rel)) ++freed;
   }
   for (std::uint32_t i = 0; i < kReaderSlots; ++i) {
@@ -454,7 +480,7 @@ std::uint32_t PartitionRing::settle_claims(std::uint64_t generation, Outstanding
       if (j == i) continue;
       ClaimSlot& other = *slot(j);
       const std::uint64_t st = other.state.load(std::memory_order_acquire) & 0xFF;
-      if (st == kSlotIdle || other.tail.load(std::memory_order_relaxed) != x) continue;
+      if (st == kSlotIdle || st == kSlotRolling || other.tail.load(std::memory_order_relaxed) != x) continue;
       if (st == kSlotPending) return Announcement::kUnsure;
       return Announcement::kVoid;  // the other one claimed it
     }
@@ -464,13 +490,21 @@ std::uint32_t PartitionRing::settle_claims(std::uint64_t generation, Outstanding
   for (std::uint32_t i = 0; i < n; ++i) {
     ClaimSlot& s = *slot(i);
     const std::uint64_t st = s.state.load(std::memory_order_acquire);
-    if ((st & 0xFF) == kSlotIdle) continue;
+    if ((st & 0xFF) == kSlotIdle || (st & 0xFF) == kSlotRolling) continue;  // a roll is not a claim
     const std::uint64_t x = s.tail.load(std::memory_order_relaxed);
     if (tail_tag(x) != tag) continue;
     if ((st & 0xFF) == kSlotWriting && which == Outstanding::kCleaning) continue;
     if ((st & 0xFF) == kSlotPending) {
       const Announcement a = classify(i, x);
-      if (a == Announcement::kVoid) continue;
+      if (a == Announcement::kVoid) {
+        // No claim behind it; if its owner is dead, nobody will clear it.
+        std::uint64_t seen = st;
+        const std::uint64_t owner = s.owner.load(std::memory_order_relaxed);
+        if (check_owners && ipc::liveness_packed(owner) == ipc::Liveness::kDead &&
+            s.state.compare_exchange_strong(seen, kSlotIdle, std::memory_order_acq_rel))
+          (void)s.owner.compare_exchange_strong(seen = owner, 0, std::memory_order_acq_rel);
+        continue;
+      }
       if (a == Announcement::kUnsure || !check_owners) {
         ++live;
         continue;
@@ -572,10 +606,41 @@ bool PartitionRing::blocked(const ReadCursor& cursor) const noexcept {
   return !readable(cursor) && latest().next_offset > cursor.next_offset;
 }
 
+bool PartitionRing::rescue_roll(std::uint64_t rolling_tail) noexcept {
+  if ((rolling_tail & kPositionMask) != kRolling) return false;
+  ClaimSlot* dead = nullptr;
+  std::uint64_t seen = 0;
+  for (std::uint32_t i = 0, n = slots_used(); i < n; ++i) {
+    ClaimSlot& s = *slot(i);
+    // Acquire: pairs with the roller's release CAS on the tail (it announced first).
+    const std::uint64_t st = s.state.load(std::memory_order_acquire);
+    if ((st & 0xFF) != kSlotRolling || (s.tail.load(std::memory_order_relaxed) | kRolling) != rolling_tail) continue;
+    // A live announcer (the roller, or one whose CAS failed and is about to
+    // say so), or a live rescuer (its pid in the state's high half), means
+    // the roll is not abandoned.
+    const auto rescuer = static_cast<pid_t>(st >> 32);
+    if (rescuer != 0 ? (::kill(rescuer, 0) == 0 || errno == EPERM)
+                     : ipc::liveness_packed(s.owner.load(std::memory_order_relaxed)) != ipc::Liveness::kDead)
+      return false;
+    dead = &s;
+    seen = st;
+  }
+  if (dead == nullptr) return false;
+  const std::uint64_t mine = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(::getpid())) << 32) | kSlotRolling;
+  if (!dead->state.compare_exchange_strong(seen, mine, std::memory_order_acq_rel)) return false;
+  // Every step of a roll can be done again with the same result, and the
+  // tail is still rolling (the last step, which releases it, is a CAS).
+  if (header_->tail.load(std::memory_order_acquire) == rolling_tail) roll(dead->tail.load(std::memory_order_relaxed));
+  dead->state.store(kSlotIdle, std::memory_order_release);
+  dead->owner.store(0, std::memory_order_release);
+  return true;
+}
+
 void PartitionRing::roll(std::uint64_t t) noexcept {
-  // Relaxed: only a roller stores it, before releasing the tail that this
-  // roller's CAS acquired, so the previous roll's value is visible here.
-  const std::uint64_t gen = header_->current_generation.load(std::memory_order_relaxed);
+  // From the tail the roll started from, not current_generation: a roll that
+  // finishes another's (rescue_roll()) may find current_generation already
+  // advanced; generation_of_tag() gives the same answer either way.
+  const std::uint64_t gen = generation_of_tag(tail_tag(t));
   if (gen > 0) await_claims(gen - 1, Outstanding::kCleaning);
   // The generation whose bytes the retiring below hands to gen+3.
   const std::uint64_t leaving = gen + 3 >= header_->segment_count ? gen + 3 - header_->segment_count : kUnusedGeneration;
@@ -601,8 +666,11 @@ void PartitionRing::roll(std::uint64_t t) noexcept {
   if (end + kFrameAlignment <= capacity)
     // Pairs with read()'s acquire load of the commit word.
     commit_word(data(gen) + end).store(make_commit_word(generation_tag(gen), kEndOfSegment), std::memory_order_release);
-  // Pairs with claim()'s acquire loads of the tail.
-  header_->tail.store(make_tail(gen + 1, 0, 0), std::memory_order_release);
+  // Pairs with claim()'s acquire loads of the tail. A CAS, so that a roll
+  // finished twice (rescue_roll()) releases the tail once.
+  std::uint64_t rolling = t | kRolling;
+  (void)header_->tail.compare_exchange_strong(rolling, make_tail(gen + 1, 0, 0), std::memory_order_release,
+                                              std::memory_order_relaxed);
   notify();
 }
 
@@ -751,11 +819,14 @@ ReadCursor PartitionRing::earliest() const noexcept {
 }
 
 ReadCursor PartitionRing::latest() const noexcept {
-  for (;;) {
+  for (std::uint32_t spins = 0;;) {
     // Pairs with the release store of the tail in roll().
     const std::uint64_t t = header_->tail.load(std::memory_order_acquire);
     if ((t & kPositionMask) == kRolling) {
-      cpu_relax();
+      // A roll that takes this long may have lost its roller: finish it.
+      if (++spins % 65536 == 0) (void)const_cast<PartitionRing*>(this)->rescue_roll(t);
+      if (spins < 1024) cpu_relax();
+      else ::sched_yield();
       continue;
     }
     const std::uint64_t gen = generation_of_tag(tail_tag(t));

@@ -104,6 +104,8 @@ inline constexpr std::uint64_t kSlotIdle = 0;        // no claim outstanding
 inline constexpr std::uint64_t kSlotPending = 1;     // about to CAS the tail from `tail` (or did; cleaning g+2)
 inline constexpr std::uint64_t kSlotWriting = 2;     // CASed from `tail` and cleaned g+2; frames being written
 inline constexpr std::uint64_t kSlotAbandoning = 3;  // its owner is dead; a process is abandoning the claim
+inline constexpr std::uint64_t kSlotRolling = 4;     // not a claim: rolling the segment whose tail was `tail`
+                                                     // (bits 32-63: the pid finishing a dead roller's roll)
 
 // One producer's announcement of its claim on one partition. A line each:
 // only its owner writes it on the hot path.
@@ -326,6 +328,10 @@ class PartitionRing {
   // Returns the number of live claims outstanding; adds abandoned offsets to *abandoned.
   std::uint32_t settle_claims(std::uint64_t generation, Outstanding which, bool check_owners,
                               std::uint64_t* abandoned) noexcept;
+  // A roll whose roller died (the tail stays rolling, announced by a dead
+  // owner's kSlotRolling slot) is finished by the caller. Returns true if it
+  // finished one. Called by whoever waits on a rolling tail for long.
+  bool rescue_roll(std::uint64_t rolling_tail) noexcept;
   // Abandons the claim announced in `s` (observed in state `seen`); returns
   // the offsets its abandoned frame covers (0 if another process does it).
   std::uint64_t abandon(ClaimSlot& s, std::uint64_t seen, std::uint64_t tail, std::uint64_t size) noexcept;

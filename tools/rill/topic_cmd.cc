@@ -1,13 +1,17 @@
 // rill topic create | list | describe | delete
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <limits>
 #include <memory>
 #include <string>
 
+#include "core/log/partition_ring.h"
 #include "rill/topic.h"
 #include "tools/rill/command.h"
 #include "tools/rill/diagnostics.h"
+#include "tools/rill/bench_args.h"
 #include "tools/rill/sizes.h"
 
 namespace rill::cli {
@@ -19,6 +23,8 @@ struct CreateOptions {
   std::string segment_size = format_size(TopicConfig{}.segment_bytes);
   std::uint32_t segments = TopicConfig{}.segment_count;
   std::string index_interval = std::to_string(TopicConfig{}.index_interval);
+  std::string overflow = "retain";
+  std::string overflow_timeout = "5s";
 };
 
 int run_create(const GlobalOptions& global, const CreateOptions& o) {
@@ -33,6 +39,14 @@ int run_create(const GlobalOptions& global, const CreateOptions& o) {
   if (*interval > std::numeric_limits<std::uint32_t>::max())
     return report_error("--index-interval: " + o.index_interval + " is larger than 4 GiB");
   config.index_interval = static_cast<std::uint32_t>(*interval);
+  if (o.overflow != "retain" && o.overflow != "block")
+    return report_error("--overflow: '" + o.overflow + "' is not retain or block");
+  config.overflow = o.overflow == "block" ? Overflow::kBlock : Overflow::kRetain;
+  auto timeout = parse_duration(o.overflow_timeout);
+  if (!timeout) return report_error(timeout.status().with_context("--overflow-timeout"));
+  if (*timeout < 1'000'000 || *timeout > 3'600'000'000'000)
+    return report_error("--overflow-timeout: '" + o.overflow_timeout + "' is not between 1ms and 1h");
+  config.overflow_timeout_ms = static_cast<std::uint32_t>(*timeout / 1'000'000);
 
   // Checked before the namespace is opened (and maybe created): a bad command creates nothing.
   if (Status s = Namespace::validate_topic_name(o.name); !s) return report_error(s);
@@ -59,9 +73,32 @@ int run_list(const GlobalOptions& global) {
   return kExitOk;
 }
 
+std::string yes_no(bool b) { return b ? "yes" : "NO (dead)"; }
+
+const char* claim_state(std::uint64_t state) {
+  switch (state) {
+    case log::kSlotIdle: return "idle";
+    case log::kSlotPending: return "claiming";
+    case log::kSlotWriting: return "writing";
+    case log::kSlotAbandoning: return "abandoning";
+    case log::kSlotRolling: return "rolling";
+    default: return "?";
+  }
+}
+
+std::string local_time(std::int64_t ns) {
+  const std::time_t t = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm{};
+  ::localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
 int run_describe(const GlobalOptions& global, const std::string& name) {
   // Opening the topic first gives a missing topic its how-to-create hint.
-  if (auto topic = open_topic(global, name); !topic) return report_error(topic.status());
+  auto topic = open_topic(global, name);
+  if (!topic) return report_error(topic.status());
   auto ns = open_namespace(global);
   if (!ns) return report_error(ns.status());
   auto info = (*ns)->describe_topic(name);
@@ -79,6 +116,34 @@ int run_describe(const GlobalOptions& global, const std::string& name) {
   std::printf("shared memory    %s (%s per partition)\n",
               format_size(partition_bytes * static_cast<std::uint64_t>(c.partitions)).c_str(),
               format_size(partition_bytes).c_str());
+  if (c.overflow == Overflow::kBlock)
+    std::printf("overflow         block (producers wait up to %u ms for the slowest registered reader)\n",
+                c.overflow_timeout_ms);
+  else
+    std::printf("overflow         retain (a reader the ring overtakes is told how many records it lost)\n");
+  // Who writes and reads, from the partitions' slots (live or dead: a dead
+  // process's slots go when `rill ns gc` or the next user reaps them).
+  std::printf("\nproducers\n%9s %10s %10s %10s\n", "partition", "pid", "alive", "claim");
+  int producers = 0;
+  for (std::int32_t p = 0; p < c.partitions; ++p)
+    for (const auto& s : (*topic)->ring(p).producers()) {
+      std::printf("%9d %10d %10s %10s\n", p, s.owner.pid, yes_no(s.alive).c_str(), claim_state(s.state));
+      ++producers;
+    }
+  if (producers == 0) std::printf("%9s\n", "(none)");
+  std::printf("\nreaders\n%9s %10s %10s %20s %12s  %s\n", "partition", "pid", "alive", "position", "lag", "registered");
+  int readers = 0;
+  for (std::int32_t p = 0; p < c.partitions; ++p) {
+    const std::int64_t latest = (*topic)->ring(p).latest_offset();
+    for (const auto& r : (*topic)->ring(p).readers()) {
+      std::printf("%9d %10d %10s %20lld %12lld  %s\n", p, r.owner.pid, yes_no(r.alive).c_str(),
+                  static_cast<long long>(r.position), static_cast<long long>(std::max<std::int64_t>(0, latest - r.position)),
+                  local_time(r.registered_ns).c_str());
+      ++readers;
+    }
+  }
+  if (readers == 0) std::printf("%9s\n", "(none)");
+  std::printf("\n");
   std::printf("%9s %20s %20s %20s\n", "partition", "earliest offset", "latest offset", "records retained");
   for (const PartitionInfo& p : info->partitions)
     std::printf("%9d %20lld %20lld %20lld\n", p.partition, static_cast<long long>(p.earliest_offset),
@@ -123,6 +188,13 @@ void add_topic_command(CLI::App& root, const GlobalOptions& global, CommandTable
   c->add_option("--index-interval", create->index_interval,
                 "Data bytes between sparse index entries (a power of two >= 64)")
       ->capture_default_str();
+  c->add_option("--overflow", create->overflow,
+                "When the ring is full: retain (overwrite; an overtaken reader is told what it lost) or block "
+                "(producers wait for the slowest registered reader, then fail)")
+      ->capture_default_str();
+  c->add_option("--overflow-timeout", create->overflow_timeout,
+                "With --overflow block: how long a producer waits before send fails (e.g. 500ms, 5s)")
+      ->capture_default_str();
   table.add(c, [&global, create] { return run_create(global, *create); });
 
   CLI::App* l = topic->add_subcommand("list", "List the namespace's topics, one name per line");
@@ -131,7 +203,9 @@ void add_topic_command(CLI::App& root, const GlobalOptions& global, CommandTable
 
   auto describe_name = std::make_shared<std::string>();
   CLI::App* d = topic->add_subcommand(
-      "describe", "Show a topic's configuration and, per partition, its earliest and latest offsets");
+      "describe",
+      "Show a topic's configuration; per partition its earliest and latest offsets; its producer and reader\n"
+      "processes (alive or dead) and each reader's position and lag");
   d->fallthrough();
   d->add_option("NAME", *describe_name, "Topic name")->required();
   table.add(d, [&global, describe_name] { return run_describe(global, *describe_name); });

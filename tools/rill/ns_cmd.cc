@@ -1,0 +1,210 @@
+// rill ns list | gc: the namespaces in /dev/shm, and housekeeping after
+// crashes. No daemon keeps a namespace tidy; any process may run gc at any
+// time, alongside live producers and consumers.
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/client/object_names.h"
+#include "core/log/partition_ring.h"
+#include "ipc/liveness.h"
+#include "ipc/shm_region.h"
+#include "rill/topic.h"
+#include "tools/rill/command.h"
+#include "tools/rill/diagnostics.h"
+#include "tools/rill/sizes.h"
+
+namespace rill::cli {
+namespace {
+
+constexpr const char* kShmDir = "/dev/shm";
+// An object no topic owns is removed only once it is this old: a topic being
+// created right now has objects that its registry entry does not list yet.
+constexpr std::time_t kOrphanAgeSeconds = 60;
+
+struct ShmObject {
+  std::string name;  // without /dev/shm/
+  std::uint64_t bytes = 0;
+  std::time_t modified = 0;
+};
+
+// rill.<ns>.* objects by namespace.
+std::map<std::string, std::vector<ShmObject>> scan_shm() {
+  std::map<std::string, std::vector<ShmObject>> by_ns;
+  DIR* dir = ::opendir(kShmDir);
+  if (dir == nullptr) return by_ns;
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string name = e->d_name;
+    if (name.rfind("rill.", 0) != 0) continue;
+    const std::size_t dot = name.find('.', 5);
+    if (dot == std::string::npos) continue;
+    struct stat st {};
+    if (::stat((std::string(kShmDir) + "/" + name).c_str(), &st) != 0) continue;
+    by_ns[name.substr(5, dot - 5)].push_back(
+        {name, static_cast<std::uint64_t>(st.st_blocks) * 512, st.st_mtime});
+  }
+  ::closedir(dir);
+  for (auto& [ns, objects] : by_ns)
+    std::sort(objects.begin(), objects.end(), [](const ShmObject& a, const ShmObject& b) { return a.name < b.name; });
+  return by_ns;
+}
+
+bool has_registry(const std::vector<ShmObject>& objects, const std::string& ns) {
+  const std::string registry = client::registry_object_name(ns);
+  return std::any_of(objects.begin(), objects.end(), [&](const ShmObject& o) { return o.name == registry; });
+}
+
+// The private namespaces of `rill demo` and `rill bench` ("demo-<pid>",
+// "bench-<pid>") belong to one process: once it is gone, so is the namespace.
+bool private_namespace_of_dead_process(const std::string& ns) {
+  for (const char* prefix : {"demo-", "bench-"}) {
+    const std::string p = prefix;
+    if (ns.rfind(p, 0) != 0 || ns.size() == p.size()) continue;
+    const std::string digits = ns.substr(p.size());
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) return false;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    return ipc::identify(pid).empty() || ipc::liveness(ipc::identify(pid)) == ipc::Liveness::kDead;
+  }
+  return false;
+}
+
+int run_list() {
+  const auto by_ns = scan_shm();
+  std::printf("%-24s %7s %14s %8s %10s %10s\n", "namespace", "topics", "shared memory", "objects", "producers",
+              "readers");
+  for (const auto& [name, objects] : by_ns) {
+    std::uint64_t bytes = 0;
+    for (const ShmObject& o : objects) bytes += o.bytes;
+    std::string topics = "-", producers = "-", readers = "-";
+    if (has_registry(objects, name)) {
+      if (auto ns = Namespace::open_shared(name); ns) {
+        if (auto names = (*ns)->list_topics(); names) {
+          topics = std::to_string(names->size());
+          std::set<std::int32_t> writing, reading;
+          for (const std::string& t : *names) {
+            auto topic = (*ns)->open_topic(t);
+            if (!topic) continue;
+            for (std::int32_t p = 0; p < (*topic)->partition_count(); ++p) {
+              for (const auto& s : (*topic)->ring(p).producers())
+                if (s.alive) writing.insert(s.owner.pid);
+              for (const auto& r : (*topic)->ring(p).readers())
+                if (r.alive) reading.insert(r.owner.pid);
+            }
+          }
+          producers = std::to_string(writing.size());
+          readers = std::to_string(reading.size());
+        }
+      } else {
+        topics = "?";  // e.g. permission denied: shown, not fatal
+      }
+    } else {
+      topics = "none";  // objects without a registry: leftovers (rill ns gc)
+    }
+    std::printf("%-24s %7s %14s %8zu %10s %10s\n", name.c_str(), topics.c_str(), format_size(bytes).c_str(),
+                objects.size(), producers.c_str(), readers.c_str());
+  }
+  return kExitOk;
+}
+
+struct GcReport {
+  std::uint32_t slots = 0;
+  std::uint64_t abandoned = 0;
+  std::vector<std::string> removed;
+};
+
+Status gc_namespace(const std::string& name, const std::vector<ShmObject>& objects, GcReport& report) {
+  const std::time_t now = std::time(nullptr);
+  if (private_namespace_of_dead_process(name)) {
+    for (const ShmObject& o : objects)
+      if (ipc::remove_shared_region(o.name).is_ok()) report.removed.push_back(o.name);
+    return Status::ok();
+  }
+  if (!has_registry(objects, name)) {
+    // Partition objects with no registry at all: nothing can open them.
+    for (const ShmObject& o : objects)
+      if (now - o.modified >= kOrphanAgeSeconds && ipc::remove_shared_region(o.name).is_ok())
+        report.removed.push_back(o.name);
+    return Status::ok();
+  }
+  // Opening the namespace repairs a create or delete its process did not finish.
+  auto ns = Namespace::open_shared(name);
+  if (!ns) return ns.status().with_context("namespace '" + name + "'");
+  auto names = (*ns)->list_topics();
+  if (!names) return names.status().with_context("namespace '" + name + "'");
+  std::set<std::string> owned{client::registry_object_name(name)};
+  for (const std::string& t : *names) {
+    auto topic = (*ns)->open_topic(t);
+    if (!topic) continue;  // deleted meanwhile
+    for (std::int32_t p = 0; p < (*topic)->partition_count(); ++p) {
+      owned.insert(client::partition_object_name(name, t, p));
+      log::PartitionRing& ring = (*topic)->ring(p);
+      // Claims of dead producers in every retained generation, then the slots
+      // of dead producers and readers.
+      const std::uint64_t last = ring.latest().generation;
+      for (std::uint64_t g = ring.earliest().generation; g <= last; ++g) report.abandoned += ring.recover_abandoned(g);
+      report.slots += ring.reap_dead();
+    }
+  }
+  for (const ShmObject& o : objects)
+    if (!owned.count(o.name) && now - o.modified >= kOrphanAgeSeconds && ipc::remove_shared_region(o.name).is_ok())
+      report.removed.push_back(o.name);
+  return Status::ok();
+}
+
+int run_gc(const std::vector<std::string>& only) {
+  const auto by_ns = scan_shm();
+  for (const std::string& n : only)
+    if (Status s = Namespace::validate_namespace_name(n); !s) return report_error(s);
+  int failures = 0;
+  for (const auto& [name, objects] : by_ns) {
+    if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
+    GcReport report;
+    if (Status s = gc_namespace(name, objects, report); !s) {
+      report_warning(s.message());
+      ++failures;
+      continue;
+    }
+    if (report.slots == 0 && report.abandoned == 0 && report.removed.empty()) continue;
+    std::printf("%s: freed %u slots of dead processes, abandoned %llu records of dead producers, removed %zu objects\n",
+                name.c_str(), report.slots, static_cast<unsigned long long>(report.abandoned), report.removed.size());
+    for (const std::string& r : report.removed) std::printf("  removed /dev/shm/%s\n", r.c_str());
+  }
+  return failures == 0 ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+void add_ns_command(CLI::App& root, const GlobalOptions& /*global: ns works on every namespace*/,
+                    CommandTable& table) {
+  CLI::App* ns = root.add_subcommand("ns", "List namespaces and clean up after crashed processes");
+  ns->require_subcommand(1);
+  ns->fallthrough();
+
+  CLI::App* l = ns->add_subcommand(
+      "list", "Every namespace in /dev/shm: its topics, shared memory, objects, and live producer and reader processes");
+  l->fallthrough();
+  table.add(l, [] { return run_list(); });
+
+  auto names = std::make_shared<std::vector<std::string>>();
+  CLI::App* g = ns->add_subcommand(
+      "gc",
+      "Clean up after processes that died: free their producer and reader registrations, skip their unfinished\n"
+      "records, finish topic creations and deletions they left half done, remove shared-memory objects no topic\n"
+      "owns (at least a minute old), and remove the private namespaces of dead `rill demo`/`rill bench` runs.\n"
+      "Safe while other processes use the namespaces.");
+  g->fallthrough();
+  g->add_option("NAMESPACE", *names, "Only these namespaces (default: all)");
+  table.add(g, [names] { return run_gc(*names); });
+}
+
+}  // namespace rill::cli
