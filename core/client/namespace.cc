@@ -323,6 +323,9 @@ class NamespaceImpl final : public Namespace {
     info.max_record_bytes = (*t)->ring(0).max_frame_bytes();
     for (std::int32_t p = 0; p < (*t)->partition_count(); ++p) {
       log::PartitionRing& r = (*t)->ring(p);
+      if (r.wedged())
+        return Status(Code::kCorrupt, "topic '" + std::string(topic) + "' partition " + std::to_string(p) +
+                                          " is stuck mid-roll with no process to finish it (damaged); delete the topic");
       info.partitions.push_back(PartitionInfo{p, r.earliest_offset(), r.latest_offset()});
     }
     return info;

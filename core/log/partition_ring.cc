@@ -368,6 +368,20 @@ std::uint32_t PartitionRing::reap_dead() noexcept {
   return freed;
 }
 
+bool PartitionRing::wedged() const noexcept {
+  const std::uint64_t t = header_->tail.load(std::memory_order_acquire);
+  if ((t & kPositionMask) != kRolling) return false;
+  for (std::uint32_t i = 0, n = slots_used(); i < n; ++i) {
+    const ClaimSlot& s = *slot(i);
+    if ((s.state.load(std::memory_order_acquire) & 0xFF) == kSlotRolling &&
+        (s.tail.load(std::memory_order_relaxed) | kRolling) == t)
+      return false;
+  }
+  // The announcement precedes the roll's CAS, so a live roll is always
+  // announced; look once more in case this one just finished.
+  return header_->tail.load(std::memory_order_acquire) == t;
+}
+
 std::pair<std::int64_t, std::int32_t> PartitionRing::slowest_reader() const {
   std::pair<std::int64_t, std::int32_t> slowest{0, 0};
   for (const ReaderInfo& r : readers())

@@ -277,6 +277,9 @@ class PartitionRing {
   // Frees the producer slots (without a claim) and reader slots of dead
   // processes. Returns how many it freed.
   std::uint32_t reap_dead() noexcept;
+  // True if the tail is rolling and no slot announces that roll: nobody can
+  // finish it (a damaged region). latest()/earliest() would wait on it.
+  bool wedged() const noexcept;
   // The slowest live registered reader: its position and pid (pid 0: none).
   std::pair<std::int64_t, std::int32_t> slowest_reader() const;
   // True while the bytes of generation `generation` have not been reused.

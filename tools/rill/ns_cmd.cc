@@ -95,6 +95,7 @@ int run_list() {
             auto topic = (*ns)->open_topic(t);
             if (!topic) continue;
             for (std::int32_t p = 0; p < (*topic)->partition_count(); ++p) {
+              if ((*topic)->ring(p).wedged()) continue;
               for (const auto& s : (*topic)->ring(p).producers())
                 if (s.alive) writing.insert(s.owner.pid);
               for (const auto& r : (*topic)->ring(p).readers())
@@ -148,6 +149,11 @@ Status gc_namespace(const std::string& name, const std::vector<ShmObject>& objec
     for (std::int32_t p = 0; p < (*topic)->partition_count(); ++p) {
       owned.insert(client::partition_object_name(name, t, p));
       log::PartitionRing& ring = (*topic)->ring(p);
+      if (ring.wedged()) {
+        report_warning("namespace '" + name + "' topic '" + t + "' partition " + std::to_string(p) +
+                       " is stuck mid-roll with no process to finish it (damaged); delete the topic");
+        continue;
+      }
       // Claims of dead producers in every retained generation, then the slots
       // of dead producers and readers.
       const std::uint64_t last = ring.latest().generation;

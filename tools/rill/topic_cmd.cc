@@ -7,7 +7,9 @@
 #include <memory>
 #include <string>
 
+#include "core/client/object_names.h"
 #include "core/log/partition_ring.h"
+#include "ipc/shm_region.h"
 #include "rill/topic.h"
 #include "tools/rill/command.h"
 #include "tools/rill/diagnostics.h"
@@ -51,9 +53,19 @@ int run_create(const GlobalOptions& global, const CreateOptions& o) {
   // Checked before the namespace is opened (and maybe created): a bad command creates nothing.
   if (Status s = Namespace::validate_topic_name(o.name); !s) return report_error(s);
   if (Status s = config.validate(); !s) return report_error(s.with_context("topic '" + o.name + "'"));
+  // A namespace this command makes is removed again if the topic cannot be
+  // created (no space, ...): a failed command leaves nothing behind.
+  const std::string registry = client::registry_object_name(global.ns);
+  const bool existed = ipc::shared_region_exists(registry);
   auto ns = open_namespace(global, /*create=*/true);
   if (!ns) return report_error(ns.status());
-  if (Status s = (*ns)->create_topic(o.name, config); !s) return report_error(s);
+  if (Status s = (*ns)->create_topic(o.name, config); !s) {
+    if (!existed) {
+      auto topics = (*ns)->list_topics();
+      if (topics && topics->empty()) (void)ipc::remove_shared_region(registry);
+    }
+    return report_error(s);
+  }
   if (global.verbose)
     std::fprintf(
         stderr, "rill: created topic '%s' in namespace '%s': %d partitions x %u segments of %s (%s of shared memory)\n",
