@@ -117,6 +117,9 @@ class ConsumeLoop {
       if (r.skipped > 0) {
         if (int rc = overrun(r.skipped, "the ring overwrote them before they were read"); rc != kExitOk) return rc;
       }
+      if (r.abandoned > 0)
+        report_warning(std::to_string(r.abandoned) + (r.abandoned == 1 ? " offset" : " offsets") +
+                       " skipped: claimed by a producer that died before committing them (no record was lost)");
       const std::size_t n = limit(r.records.size());
       const std::size_t printed = print(r.records.first(n));
       consumed_ += static_cast<std::int64_t>(printed);
