@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 
+#include <sys/stat.h>
 #include <xxhash.h>
 
 #include "core/client/object_names.h"
@@ -336,6 +337,18 @@ class NamespaceImpl final : public Namespace {
     Lock lock(this);
     registry::TopicEntry* e = find_locked(topic, false);
     if (!e) return Status(Code::kNotFound, "topic '" + std::string(topic) + "' does not exist in namespace '" + name_ + "'");
+    if (shared_) {
+      // /dev/shm is sticky: only an object's owner (or root) may remove it.
+      // Refuse before touching the entry rather than free it and leak the objects.
+      for (std::int32_t p = 0; p < std::clamp(e->partitions, 0, 4096); ++p) {
+        struct stat st {};
+        const std::string path = "/dev/shm/" + partition_object_name(name_, topic, p);
+        if (::stat(path.c_str(), &st) == 0 && ::geteuid() != 0 && st.st_uid != ::geteuid())
+          return Status(Code::kPermissionDenied, "topic '" + std::string(topic) + "' of namespace '" + name_ +
+                                                     "' was created by user " + std::to_string(st.st_uid) +
+                                                     "; only that user (or root) can delete it");
+      }
+    }
     e->state.store(registry::kDeleting, std::memory_order_release);
     Status removed = remove_partitions(*e);
     e->state.store(registry::kFree, std::memory_order_release);

@@ -436,6 +436,12 @@ TEST_F(OtherUser, AGroupNamespaceIsSharedWithItsMembers) {
     auto consumed =
         cli::testing::run_rill({"--ns", ns_name, "consume", "t", "-o", "beginning", "-e", "-f", "%s\n"});
     check.expect(consumed.out == "from root\nfrom member\nfrom cli\n", "rill consume: " + consumed.out + consumed.err);
+    // /dev/shm is sticky: root's topic is not the member's to delete, and
+    // refusing leaves it whole (not unlisted with its objects leaked).
+    Status deleted = (*opened)->delete_topic("t");
+    check.expect(deleted.code() == Code::kPermissionDenied && contains(deleted.message(), "only that user (or root)"),
+                 "member deleting root's topic: " + deleted.to_string());
+    check.expect((*opened)->open_topic("t").is_ok(), "root's topic is gone after a refused delete");
     return check.exit_code();
   });
   EXPECT_TRUE(r.ok()) << r.describe();
