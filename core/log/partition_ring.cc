@@ -142,11 +142,14 @@ Result<PartitionRing> PartitionRing::attach(std::span<std::byte> region, std::in
     return Status(Code::kCorrupt, "partition format version " + std::to_string(h->version) + ", this build reads " +
                                       std::to_string(kPartitionVersion));
   PartitionGeometry g{h->segment_bytes, h->segment_count, h->index_interval};
-  SegmentLayout layout = layout_of(g);
-  if (!g.validate() || h->region_bytes != g.region_bytes() || h->region_bytes > region.size() ||
-      h->data_start != layout.data_start || h->data_capacity != layout.data_capacity ||
-      h->index_entries != layout.index_entries)
+  const auto inconsistent = [] {
     return Status(Code::kCorrupt, "partition header geometry is inconsistent with its region");
+  };
+  if (!g.validate()) return inconsistent();  // first: layout_of() divides by the index interval
+  SegmentLayout layout = layout_of(g);
+  if (h->region_bytes != g.region_bytes() || h->region_bytes > region.size() || h->data_start != layout.data_start ||
+      h->data_capacity != layout.data_capacity || h->index_entries != layout.index_entries)
+    return inconsistent();
   return PartitionRing(h, partition_id, doorbell ? doorbell : &h->own_doorbell);
 }
 
