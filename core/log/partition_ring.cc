@@ -662,9 +662,11 @@ void PartitionRing::roll(std::uint64_t t) noexcept {
   // The generation whose bytes the retiring below hands to gen+3.
   const std::uint64_t leaving = gen + 3 >= header_->segment_count ? gen + 3 - header_->segment_count : kUnusedGeneration;
   if (leaving != kUnusedGeneration) await_claims(leaving, Outstanding::kAll);
-  const std::uint64_t end = tail_position(t);
-  const std::uint32_t count = tail_count(t);
   const std::uint64_t capacity = header_->data_capacity;
+  // Bounded: a damaged tail word (or a dead roller's slot) may name a position
+  // past the data area, and the cleaning below would run off the segment.
+  const std::uint64_t end = std::min(tail_position(t), capacity);
+  const std::uint32_t count = tail_count(t);
   SegmentHeader* sealed = segment_header(gen);
   SegmentHeader* opened = segment_header(gen + 1);  // zero since gen-1 filled; generation already gen+1
   opened->base_offset.store(sealed->base_offset.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
