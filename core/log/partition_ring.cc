@@ -832,8 +832,16 @@ ReadCursor PartitionRing::earliest() const noexcept {
     // Pairs with roll()'s release store of current_generation.
     const std::uint64_t current = header_->current_generation.load(std::memory_order_acquire);
     const std::uint64_t oldest = current > retained_past ? current - retained_past : 0;
-    ReadCursor c = segment_start(oldest);
-    if (generation_live(oldest)) return c;
+    // The roll into current+1 retires `oldest` before it advances
+    // current_generation: then the next generation is the oldest retained.
+    for (std::uint64_t g = oldest, left = current - oldest + 1; left > 0; ++g, --left) {
+      ReadCursor c = segment_start(g);
+      if (generation_live(g)) return c;
+    }
+    // None is live: the ring moved on meanwhile (look again) or, if it has
+    // not, its headers contradict each other (damaged shared memory) and the
+    // cursor reads as out of range rather than this loop spinning forever.
+    if (header_->current_generation.load(std::memory_order_acquire) == current) return segment_start(current);
   }
 }
 
