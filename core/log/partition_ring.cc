@@ -849,17 +849,25 @@ ReadCursor PartitionRing::latest() const noexcept {
   for (std::uint32_t spins = 0;;) {
     // Pairs with the release store of the tail in roll().
     const std::uint64_t t = header_->tail.load(std::memory_order_acquire);
-    if ((t & kPositionMask) == kRolling) {
-      // A roll that takes this long may have lost its roller: finish it.
-      if (++spins % 65536 == 0) (void)const_cast<PartitionRing*>(this)->rescue_roll(t);
+    const std::uint64_t gen = generation_of_tag(tail_tag(t));
+    ReadCursor c = segment_start(gen);
+    c.next_offset += tail_count(t);
+    if ((t & kPositionMask) != kRolling) {
+      c.position = static_cast<std::uint32_t>(tail_position(t));
+      return c;
+    }
+    if (++spins % 4096 != 0) {
       if (spins < 1024) cpu_relax();
       else ::sched_yield();
       continue;
     }
-    const std::uint64_t gen = generation_of_tag(tail_tag(t));
-    ReadCursor c = segment_start(gen);
-    c.position = static_cast<std::uint32_t>(tail_position(t));
-    c.next_offset += tail_count(t);
+    // A roll that takes this long may have lost its roller: finish it. If
+    // its roller lives (even stopped), or no slot announces the roll (damaged
+    // shared memory), answer without it rather than wait without end: the
+    // rolling tail keeps its tag and count, and a reader at the end of the
+    // segment moves on once the segment is sealed.
+    if (const_cast<PartitionRing*>(this)->rescue_roll(t)) continue;
+    c.position = static_cast<std::uint32_t>(header_->data_capacity);
     return c;
   }
 }
