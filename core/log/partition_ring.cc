@@ -753,12 +753,17 @@ ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t m
       std::uint16_t attributes;
       std::memcpy(&attributes, d + c.position + kAttributesOffset, sizeof attributes);
       if (attributes & kAttrAbandoned) {
-        // A dead producer's claim: skip the offsets it covers.
+        // A dead producer's claim: skip the offsets it covers. Only if its
+        // checksum holds: a record whose attributes were damaged must be
+        // reported, not skipped with as many offsets as its value is long.
         std::int64_t offset;
         std::uint32_t covered;
+        std::uint64_t checksum;
         std::memcpy(&offset, d + c.position + kOffsetOffset, sizeof offset);
         std::memcpy(&covered, d + c.position + kValueLengthOffset, sizeof covered);
-        if (offset != c.next_offset || covered == 0 || covered > kMaxRecordsPerSegment) {
+        std::memcpy(&checksum, d + c.position + kChecksumOffset, sizeof checksum);
+        if (offset != c.next_offset || covered == 0 || covered > kMaxRecordsPerSegment ||
+            checksum != frame_checksum(d + c.position, static_cast<std::uint32_t>(kFrameHeaderSize))) {
           batch.status = ReadStatus::kCorrupt;
           break;
         }
