@@ -1,6 +1,7 @@
 #include "rill/consumer.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "core/log/partition_ring.h"
 #include "ipc/liveness.h"
@@ -123,7 +124,11 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
           result.earliest_offset = earliest.next_offset;
           break;
         }
-        result.skipped += std::max<std::int64_t>(0, earliest.next_offset - c.at.next_offset);
+        // Offsets of damaged segment headers may be far apart: no signed overflow.
+        const std::uint64_t lost =
+            static_cast<std::uint64_t>(earliest.next_offset) - static_cast<std::uint64_t>(c.at.next_offset);
+        const auto room = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() - result.skipped);
+        result.skipped += static_cast<std::int64_t>(std::min(lost, room));
         c.at = earliest;
         before = c.at;
         batch = ring.read(c.at, views_.data() + total, max - total);

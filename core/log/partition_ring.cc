@@ -54,6 +54,13 @@ bool field_lengths_match(const std::byte* frame, std::uint32_t length) noexcept 
 
 constexpr std::uint64_t align64(std::uint64_t n) { return (n + 63) & ~std::uint64_t{63}; }
 
+// Offsets derive from shared memory (base offsets, frame fields) and may be
+// damaged: they advance modulo 2^64, as the base offsets themselves do, never
+// by a signed overflow (undefined behaviour).
+constexpr std::int64_t advance(std::int64_t offset, std::uint64_t n) {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(offset) + n);
+}
+
 struct SegmentLayout {
   std::uint64_t data_start;
   std::uint64_t data_capacity;
@@ -768,7 +775,7 @@ ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t m
           break;
         }
         c.position += static_cast<std::uint32_t>(align_frame(length));
-        c.next_offset += covered;
+        c.next_offset = advance(c.next_offset, covered);
         batch.abandoned += covered;
         continue;
       }
@@ -779,7 +786,7 @@ ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t m
       }
       out[batch.count++] = view;
       c.position += static_cast<std::uint32_t>(align_frame(length));
-      ++c.next_offset;
+      c.next_offset = advance(c.next_offset, 1);
     }
     // Seqlock-style check: pairs with the release fence in roll() after retiring a segment.
     std::atomic_thread_fence(std::memory_order_acquire);
@@ -856,7 +863,7 @@ ReadCursor PartitionRing::latest() const noexcept {
     const std::uint64_t t = header_->tail.load(std::memory_order_acquire);
     const std::uint64_t gen = generation_of_tag(tail_tag(t));
     ReadCursor c = segment_start(gen);
-    c.next_offset += tail_count(t);
+    c.next_offset = advance(c.next_offset, tail_count(t));
     if ((t & kPositionMask) != kRolling) {
       c.position = static_cast<std::uint32_t>(tail_position(t));
       return c;
