@@ -153,16 +153,21 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
         }
         if (good < batch.count) {
           // Deliver the records before the bad one and leave this partition's
-          // cursor on it, as read() does for a bad frame: the error names its
-          // offset, and neither the records after it nor other partitions'
-          // records are consumed unseen. A batch is contiguous in one segment.
-          std::uint64_t back = 0;
-          for (std::size_t j = good; j < batch.count; ++j) back += log::align_frame(views_[total + j].frame_size());
-          c.at.position -= static_cast<std::uint32_t>(back);
-          c.at.next_offset -= static_cast<std::int64_t>(batch.count - good);
+          // cursor after them, as read() does for a bad frame: the error names
+          // its offset, and neither the records after it nor other partitions'
+          // records are consumed unseen. The good records are read again (the
+          // same bytes: their generation is live) rather than stepped back
+          // over: abandoned frames among the rest have no view to step over.
+          const std::int64_t bad = views_[total + good].offset();
+          c.at = before;
+          const log::ReadBatch again = ring.read(c.at, views_.data() + total, good);
+          if (again.status != log::ReadStatus::kOk || again.count != good) {
+            c.at = before;  // the bytes changed meanwhile: the next poll reads them afresh
+            continue;
+          }
+          result.abandoned += static_cast<std::int64_t>(again.abandoned);
           result.status = Status(Code::kCorrupt, "partition " + std::to_string(assigned_[i]) +
-                                                     ": checksum mismatch at offset " +
-                                                     std::to_string(c.at.next_offset));
+                                                     ": checksum mismatch at offset " + std::to_string(bad));
           c.polled_generation = batch.generation;
           c.polled = good > 0;
           total += good;
