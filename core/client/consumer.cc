@@ -114,6 +114,16 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
       log::ReadBatch batch = ring.read(c.at, views_.data() + total, max - total);
       if (batch.status == log::ReadStatus::kOutOfRange) {
         const log::ReadCursor earliest = ring.earliest();
+        if (earliest.next_offset < c.at.next_offset) {
+          // Reused bytes are older than every retained one: segment headers
+          // that say otherwise are damaged, and resetting would go back.
+          result.status = Status(Code::kCorrupt, "partition " + std::to_string(assigned_[i]) + ": offset " +
+                                                     std::to_string(c.at.next_offset) +
+                                                     " reads as overwritten, yet the earliest retained offset " +
+                                                     std::to_string(earliest.next_offset) +
+                                                     " is before it (damaged segment headers)");
+          break;
+        }
         if (options_.on_overrun == OffsetReset::kError) {
           result.status = Status(Code::kOffsetOutOfRange,
                                  "partition " + std::to_string(assigned_[i]) + ": offset " +
