@@ -8,6 +8,8 @@
 
 namespace rill {
 
+// A seek replaces every field but `reader`: the registration stays the
+// consumer's until it is destroyed or reassigned.
 struct Consumer::Cursor {
   log::ReadCursor at;
   std::uint64_t polled_generation = 0;  // segment behind the last poll's views
@@ -254,12 +256,14 @@ Status Consumer::seek(std::int32_t p, std::int64_t offset) {
 }
 
 Status Consumer::seek_to_beginning() {
-  for (std::size_t i = 0; i < assigned_.size(); ++i) cursors_[i] = Cursor{topic_->ring(assigned_[i]).earliest()};
+  for (std::size_t i = 0; i < assigned_.size(); ++i)
+    cursors_[i] = Cursor{.at = topic_->ring(assigned_[i]).earliest(), .reader = cursors_[i].reader};
   return Status::ok();
 }
 
 Status Consumer::seek_to_end() {
-  for (std::size_t i = 0; i < assigned_.size(); ++i) cursors_[i] = Cursor{topic_->ring(assigned_[i]).latest()};
+  for (std::size_t i = 0; i < assigned_.size(); ++i)
+    cursors_[i] = Cursor{.at = topic_->ring(assigned_[i]).latest(), .reader = cursors_[i].reader};
   return Status::ok();
 }
 
@@ -267,7 +271,7 @@ Status Consumer::seek_to_time(std::int64_t timestamp_ns) {
   for (std::size_t i = 0; i < assigned_.size(); ++i) {
     auto c = topic_->ring(assigned_[i]).seek_time(timestamp_ns);
     if (!c) return c.status().with_context("partition " + std::to_string(assigned_[i]));
-    cursors_[i] = Cursor{*c};
+    cursors_[i] = Cursor{.at = *c, .reader = cursors_[i].reader};
   }
   return Status::ok();
 }
