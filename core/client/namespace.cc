@@ -172,6 +172,10 @@ class NamespaceImpl final : public Namespace {
 
   // Removes every partition object of `e`; returns the first failure.
   Status remove_partitions(const registry::TopicEntry& e) {
+    // A damaged name could name other objects: "t.0" and NULs would unlink
+    // topic t's partition 0 (object names end at the first NUL).
+    if (Status s = validate_topic_name(entry_name(e)); !s)
+      return s.with_context("registry entry is damaged; its partition objects are left in place");
     Status first;
     std::int32_t n = std::clamp(e.partitions, 0, 4096);
     for (std::int32_t p = 0; p < n; ++p) {
