@@ -59,7 +59,9 @@ ProcessId self() noexcept {
 namespace {
 
 Liveness probe(const ProcessId& id, std::uint64_t start_mask) noexcept {
-  if (id.empty()) return Liveness::kDead;
+  // pid <= 0 names no process (kill() would read it as a process group): a
+  // damaged word, never a live owner.
+  if (id.pid <= 0) return Liveness::kDead;
   char state = 0;
   std::uint64_t start = 0;
   if (!read_stat(id.pid, &state, &start)) {

@@ -505,7 +505,16 @@ std::uint32_t PartitionRing::settle_claims(std::uint64_t generation, Outstanding
       ClaimSlot& other = *slot(j);
       const std::uint64_t st = other.state.load(std::memory_order_acquire) & 0xFF;
       if (st == kSlotIdle || st == kSlotRolling || other.tail.load(std::memory_order_relaxed) != x) continue;
-      if (st == kSlotPending) return Announcement::kUnsure;
+      if (st == kSlotPending) {
+        // Two announcements of one tail: one of them claimed it. While either
+        // owner lives it may still say which; if both are dead, the lower
+        // slot stands for the claim, so that it is abandoned exactly once.
+        if (!check_owners || ipc::liveness_packed(other.owner.load(std::memory_order_relaxed)) != ipc::Liveness::kDead ||
+            ipc::liveness_packed(slot(i)->owner.load(std::memory_order_relaxed)) != ipc::Liveness::kDead)
+          return Announcement::kUnsure;
+        if (j < i) return Announcement::kVoid;
+        continue;
+      }
       return Announcement::kVoid;  // the other one claimed it
     }
     return Announcement::kClaim;
@@ -540,7 +549,7 @@ std::uint32_t PartitionRing::settle_claims(std::uint64_t generation, Outstanding
     if ((st & 0xFF) == kSlotAbandoning) {
       // Another process is abandoning it; take over only if that one died.
       const pid_t by = static_cast<pid_t>(st >> 32);
-      if (::kill(by, 0) == 0 || errno == EPERM) {
+      if (by > 0 && (::kill(by, 0) == 0 || errno == EPERM)) {
         ++live;
         continue;
       }
@@ -643,7 +652,7 @@ bool PartitionRing::rescue_roll(std::uint64_t rolling_tail) noexcept {
     // say so), or a live rescuer (its pid in the state's high half), means
     // the roll is not abandoned.
     const auto rescuer = static_cast<pid_t>(st >> 32);
-    if (rescuer != 0 ? (::kill(rescuer, 0) == 0 || errno == EPERM)
+    if (rescuer != 0 ? (rescuer > 0 && (::kill(rescuer, 0) == 0 || errno == EPERM))
                      : ipc::liveness_packed(s.owner.load(std::memory_order_relaxed)) != ipc::Liveness::kDead)
       return false;
     dead = &s;

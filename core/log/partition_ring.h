@@ -278,7 +278,8 @@ class PartitionRing {
   // processes. Returns how many it freed.
   std::uint32_t reap_dead() noexcept;
   // True if the tail is rolling and no slot announces that roll: nobody can
-  // finish it (a damaged region). latest()/earliest() would wait on it.
+  // finish it (a damaged region). Producers would wait on it; latest()
+  // answers with the end of the segment after a while.
   bool wedged() const noexcept;
   // The slowest live registered reader: its position and pid (pid 0: none).
   std::pair<std::int64_t, std::int32_t> slowest_reader() const;
