@@ -99,6 +99,7 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
   // The deadline is computed only when there is nothing to return at once:
   // reading the clock costs as much as reading a record.
   std::int64_t deadline = -2;  // -2: not computed yet; -1: no deadline
+  std::int64_t wait_started = -1;  // monotonic ns of this call's first wait
   const std::size_t max = views_.size();
   // This call ends the previous poll's views: the reader is done with them.
   for (Cursor& c : cursors_)
@@ -199,28 +200,36 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
     }
     const std::int64_t now = log::monotonic_ns();
     if (deadline == -2) deadline = timeout.count() < 0 ? -1 : now + timeout.count();
+    if (deadline >= 0 && now >= deadline) return result;
     // A partition whose next record is claimed but not committed: after the
     // timeout, abandon it if its producer is dead (then read on at once).
+    // Looked at only once a wait has come back empty: the check reads the
+    // producers' tail, whose cache line must not be pulled away from them
+    // while records flow.
     std::int64_t wake = deadline;
-    bool recovered = false;
     const std::int64_t patience = std::chrono::nanoseconds(options_.abandoned_claim_timeout).count();
-    for (std::size_t i = 0; i < n; ++i) {
-      Cursor& c = cursors_[i];
-      log::PartitionRing& ring = topic_->ring(assigned_[i]);
-      if (!ring.blocked(c.at)) {
-        c.blocked_since = 0;
-        continue;
+    if (wait_started < 0) {
+      wait_started = now;
+      if (wake < 0 || now + patience < wake) wake = now + patience;
+    } else {
+      bool recovered = false;
+      for (std::size_t i = 0; i < n; ++i) {
+        Cursor& c = cursors_[i];
+        log::PartitionRing& ring = topic_->ring(assigned_[i]);
+        if (!ring.blocked(c.at)) {
+          c.blocked_since = 0;
+          continue;
+        }
+        if (c.blocked_since == 0) c.blocked_since = wait_started;
+        if (now - c.blocked_since >= patience) {
+          recovered |= ring.recover_abandoned(c.at.generation) > 0;
+          c.blocked_since = now;  // look again after another timeout
+        }
+        const std::int64_t again = c.blocked_since + patience;
+        if (wake < 0 || again < wake) wake = again;
       }
-      if (c.blocked_since == 0) c.blocked_since = now;
-      if (now - c.blocked_since >= patience) {
-        recovered |= ring.recover_abandoned(c.at.generation) > 0;
-        c.blocked_since = now;  // look again after another timeout
-      }
-      const std::int64_t again = c.blocked_since + patience;
-      if (wake < 0 || again < wake) wake = again;
+      if (recovered) continue;
     }
-    if (recovered) continue;
-    if (deadline >= 0 && now >= deadline) return result;
     auto ready = [this] {
       for (std::size_t i = 0; i < cursors_.size(); ++i)
         if (topic_->ring(assigned_[i]).readable(cursors_[i].at)) return true;
