@@ -161,13 +161,13 @@ Result<PartitionRing> PartitionRing::attach(std::span<std::byte> region, std::in
 }
 
 std::uint32_t PartitionRing::max_frame_bytes() const noexcept {
-  std::uint64_t cap = header_->data_capacity;
+  std::uint64_t cap = data_capacity_;
   return static_cast<std::uint32_t>(cap > 0xFFFFFFF0ull ? 0xFFFFFFF0ull : cap);
 }
 
 std::byte* PartitionRing::segment(std::uint64_t generation) const noexcept {
   return reinterpret_cast<std::byte*>(header_) + kPartitionHeaderBytes +
-         (generation % header_->segment_count) * header_->segment_bytes;
+         (generation % segment_count_) * segment_bytes_;
 }
 SegmentHeader* PartitionRing::segment_header(std::uint64_t generation) const noexcept {
   return reinterpret_cast<SegmentHeader*>(segment(generation));
@@ -176,7 +176,7 @@ IndexEntry* PartitionRing::index(std::uint64_t generation) const noexcept {
   return reinterpret_cast<IndexEntry*>(segment(generation) + sizeof(SegmentHeader));
 }
 std::byte* PartitionRing::data(std::uint64_t generation) const noexcept {
-  return segment(generation) + header_->data_start;
+  return segment(generation) + data_start_;
 }
 
 std::uint64_t PartitionRing::generation_of_tag(std::uint16_t tag) const noexcept {
@@ -188,7 +188,7 @@ std::uint64_t PartitionRing::generation_of_tag(std::uint16_t tag) const noexcept
 // ---------------------------------------------------------------- producers
 
 ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, ClaimSlot* slot, Claim* out) noexcept {
-  const std::uint64_t capacity = header_->data_capacity;
+  const std::uint64_t capacity = data_capacity_;
   if (bytes == 0 || bytes > capacity || records == 0 || records > kMaxRecordsPerSegment) return ClaimStatus::kTooLarge;
   // The announcement: published by the release of the CAS below to whoever
   // acquires the tail after it (a roller, a reader recovering claims).
@@ -400,7 +400,7 @@ std::pair<std::int64_t, std::int32_t> PartitionRing::slowest_reader() const {
 }
 
 bool PartitionRing::await_readers(std::uint64_t generation) noexcept {
-  const std::uint64_t n = header_->segment_count;
+  const std::uint64_t n = segment_count_;
   if (generation + 3 < n) return true;  // the roll retires no generation yet
   // The roll out of `generation` hands generation+3-N's bytes on; a reader
   // still needs them while its position is before the next generation's base.
@@ -486,7 +486,7 @@ std::uint32_t PartitionRing::settle_claims(std::uint64_t generation, Outstanding
   // visible below (the claim CAS releases it).
   const std::uint64_t tail_now = header_->tail.load(std::memory_order_acquire);
   const std::uint16_t tag = static_cast<std::uint16_t>(generation);
-  const std::uint64_t capacity = header_->data_capacity;
+  const std::uint64_t capacity = data_capacity_;
   const std::uint32_t n = slots_used();
   // What a pending announcement stands for. A pending slot either claimed
   // (its CAS succeeded; it has not marked itself claimed yet, or died first)
@@ -569,7 +569,7 @@ std::uint64_t PartitionRing::abandon(ClaimSlot& s, std::uint64_t seen, std::uint
   // stores (it is dead; nothing more will come) and with a previous abandoner's.
   if (!s.state.compare_exchange_strong(seen, mine, std::memory_order_acq_rel)) return 0;
   const std::uint64_t generation = generation_of_tag(tail_tag(x));
-  const std::uint64_t capacity = header_->data_capacity;
+  const std::uint64_t capacity = data_capacity_;
   const std::uint64_t position = tail_position(x);
   const auto bytes = static_cast<std::uint32_t>(size);
   const auto records = static_cast<std::uint32_t>(size >> 32);
@@ -676,9 +676,9 @@ void PartitionRing::roll(std::uint64_t t) noexcept {
   const std::uint64_t gen = generation_of_tag(tail_tag(t));
   if (gen > 0) await_claims(gen - 1, Outstanding::kCleaning);
   // The generation whose bytes the retiring below hands to gen+3.
-  const std::uint64_t leaving = gen + 3 >= header_->segment_count ? gen + 3 - header_->segment_count : kUnusedGeneration;
+  const std::uint64_t leaving = gen + 3 >= segment_count_ ? gen + 3 - segment_count_ : kUnusedGeneration;
   if (leaving != kUnusedGeneration) await_claims(leaving, Outstanding::kAll);
-  const std::uint64_t capacity = header_->data_capacity;
+  const std::uint64_t capacity = data_capacity_;
   // Bounded: a damaged tail word (or a dead roller's slot) may name a position
   // past the data area, and the cleaning below would run off the segment.
   const std::uint64_t end = std::min(tail_position(t), capacity);
@@ -711,7 +711,7 @@ void PartitionRing::roll(std::uint64_t t) noexcept {
 
 void PartitionRing::index_frame(std::uint64_t generation, std::uint32_t position, std::uint32_t end,
                                 std::int64_t timestamp_ns) noexcept {
-  const std::uint32_t interval = header_->index_interval;
+  const std::uint32_t interval = index_interval_;
   const std::uint32_t boundary = (position + interval - 1) & ~(interval - 1);
   IndexEntry* entries = index(generation);
   for (std::uint32_t at = boundary; at < end; at += interval) {
@@ -725,7 +725,7 @@ void PartitionRing::index_frame(std::uint64_t generation, std::uint32_t position
 void PartitionRing::commit(const Claim& claim, std::byte* frame, std::uint32_t frame_length) noexcept {
   const std::uint32_t position = static_cast<std::uint32_t>(frame - data(claim.generation));
   const std::uint32_t end = position + static_cast<std::uint32_t>(align_frame(frame_length));
-  const std::uint32_t interval = header_->index_interval;
+  const std::uint32_t interval = index_interval_;
   if (((position + interval - 1) & ~(interval - 1)) < end) {
     std::int64_t ts;
     std::memcpy(&ts, frame + kTimestampOffset, sizeof ts);
@@ -742,7 +742,7 @@ void PartitionRing::commit(const Claim& claim, std::byte* frame, std::uint32_t f
 // ---------------------------------------------------------------- readers
 
 ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t max) const noexcept {
-  const std::uint64_t capacity = header_->data_capacity;
+  const std::uint64_t capacity = data_capacity_;
   ReadCursor c = cursor;
   ReadBatch batch;
   for (;;) {
@@ -820,7 +820,7 @@ ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t m
 }
 
 bool PartitionRing::readable(const ReadCursor& cursor) const noexcept {
-  if (cursor.position + kFrameAlignment > header_->data_capacity) {
+  if (cursor.position + kFrameAlignment > data_capacity_) {
     // At the very end of a full segment. Sealed: the next segment is open.
     // Not sealed: still open, or already retired (retiring clears `sealed`),
     // so fall through to the generation check rather than report nothing
@@ -848,7 +848,7 @@ ReadCursor PartitionRing::segment_start(std::uint64_t generation) const noexcept
 }
 
 ReadCursor PartitionRing::earliest() const noexcept {
-  const std::uint64_t retained_past = header_->segment_count - 3;
+  const std::uint64_t retained_past = segment_count_ - 3;
   for (;;) {
     // Pairs with roll()'s release store of current_generation.
     const std::uint64_t current = header_->current_generation.load(std::memory_order_acquire);
@@ -888,7 +888,7 @@ ReadCursor PartitionRing::latest() const noexcept {
     // rolling tail keeps its tag and count, and a reader at the end of the
     // segment moves on once the segment is sealed.
     if (const_cast<PartitionRing*>(this)->rescue_roll(t)) continue;
-    c.position = static_cast<std::uint32_t>(header_->data_capacity);
+    c.position = static_cast<std::uint32_t>(data_capacity_);
     return c;
   }
 }
@@ -907,7 +907,7 @@ ReadCursor PartitionRing::index_start(std::uint64_t generation, bool by_time, st
     const std::uint32_t position = static_cast<std::uint32_t>(tp);
     // Frames start 8-aligned inside the data area; an entry naming anything
     // else is damaged (and a misaligned commit word cannot be loaded atomically).
-    if (position % kFrameAlignment != 0 || position + kFrameHeaderSize > header_->data_capacity) return false;
+    if (position % kFrameAlignment != 0 || position + kFrameHeaderSize > data_capacity_) return false;
     const std::uint64_t word = load_commit(d + position);
     if (commit_tag(word) != tag || commit_length(word) == kEndOfSegment) return false;
     RecordView v(d + position, id_);
@@ -917,7 +917,7 @@ ReadCursor PartitionRing::index_start(std::uint64_t generation, bool by_time, st
     return true;
   };
   ReadCursor best = segment_start(generation);
-  std::uint32_t lo = 1, hi = header_->index_entries;  // entry 0 is the segment start
+  std::uint32_t lo = 1, hi = index_entries_;  // entry 0 is the segment start
   while (lo < hi) {
     const std::uint32_t mid = lo + (hi - lo) / 2;
     ReadCursor at;

@@ -203,9 +203,9 @@ class PartitionRing {
   PartitionRing() = default;
 
   std::int32_t id() const noexcept { return id_; }
-  std::uint64_t data_capacity() const noexcept { return header_->data_capacity; }
-  std::uint32_t segment_count() const noexcept { return header_->segment_count; }
-  std::uint64_t segment_bytes() const noexcept { return header_->segment_bytes; }
+  std::uint64_t data_capacity() const noexcept { return data_capacity_; }
+  std::uint32_t segment_count() const noexcept { return segment_count_; }
+  std::uint64_t segment_bytes() const noexcept { return segment_bytes_; }
   bool blocks_on_readers() const noexcept { return header_->block_on_readers != 0; }
   std::uint32_t block_timeout_ms() const noexcept { return header_->block_timeout_ms; }
   // Largest frame (header + key + value + headers) one record may have.
@@ -308,8 +308,19 @@ class PartitionRing {
   std::int64_t latest_offset() const noexcept { return latest().next_offset; }
 
  private:
+  // The geometry is read once, here, after create()/attach() validated it:
+  // shared memory damaged later cannot make the ring divide by zero or index
+  // outside its region.
   PartitionRing(PartitionHeader* header, std::int32_t id, Doorbell* bell)
-      : header_(header), id_(id), bell_(bell) {}
+      : header_(header),
+        id_(id),
+        bell_(bell),
+        segment_count_(header->segment_count),
+        index_interval_(header->index_interval),
+        index_entries_(header->index_entries),
+        segment_bytes_(header->segment_bytes),
+        data_start_(header->data_start),
+        data_capacity_(header->data_capacity) {}
   std::byte* segment(std::uint64_t generation) const noexcept;
   SegmentHeader* segment_header(std::uint64_t generation) const noexcept;
   IndexEntry* index(std::uint64_t generation) const noexcept;
@@ -351,6 +362,12 @@ class PartitionRing {
   PartitionHeader* header_ = nullptr;
   std::int32_t id_ = -1;
   Doorbell* bell_ = nullptr;
+  std::uint32_t segment_count_ = 0;
+  std::uint32_t index_interval_ = 0;
+  std::uint32_t index_entries_ = 0;
+  std::uint64_t segment_bytes_ = 0;
+  std::uint64_t data_start_ = 0;
+  std::uint64_t data_capacity_ = 0;
 };
 
 // Frame size for a record (header + key + value + header block), unpadded;
