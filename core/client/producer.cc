@@ -57,6 +57,17 @@ Status Producer::blocked(std::int32_t p) const {
                                      " ms; speed up or stop that consumer, or use overflow=retain");
 }
 
+Status Producer::claim_failed(log::ClaimStatus status, std::uint64_t bytes, std::int32_t partition) const {
+  switch (status) {
+    case log::ClaimStatus::kBlocked: return blocked(partition);
+    case log::ClaimStatus::kCorrupt:
+      return Status(Code::kCorrupt, "topic '" + topic_->name() + "' partition " + std::to_string(partition) +
+                                        " is stuck mid-roll with no process to finish it (damaged shared memory); "
+                                        "nothing was written. Delete and recreate the topic");
+    default: return too_large(bytes, partition);
+  }
+}
+
 Status Producer::take_slot(std::size_t index) noexcept {
   const auto p = static_cast<std::int32_t>(index % static_cast<std::size_t>(partitions_));
   auto slot = topic_->ring(p).acquire_slot(ipc::self());
@@ -99,6 +110,14 @@ Status bad_partition(std::int32_t p, std::int32_t n) {
 // -1 means "choose"; any other negative number is as wrong as one past the end.
 bool valid_partition_choice(std::int32_t p, std::int32_t n) { return p >= -1 && p < n; }
 
+// The offset n records after `offset`. A claim's first offset comes from a
+// base offset in shared memory, which damage may have put near the int64
+// limit: offsets advance modulo 2^64 (as the ring's do), never by a signed
+// overflow (undefined behaviour).
+std::int64_t advance(std::int64_t offset, std::size_t n) {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(offset) + n);
+}
+
 // The frame stores the header count and each header key's length in 16 bits
 // and each value's length in 31 (see record_format.h): refuse headers that
 // would be truncated into a header block that no longer decodes.
@@ -130,16 +149,16 @@ Status check_headers(std::span<const Header> headers) {
   log::PartitionRing& ring = topic_->ring(*partition);
   const std::size_t headers_len = options.headers.empty() ? 0 : log::header_block_size(options.headers);
   *length = log::frame_size(key ? key->size() : 0, value_size, headers_len);
-  const std::size_t slot_index = static_cast<std::size_t>(*partition) + (reservation ? static_cast<std::size_t>(partitions_) : 0);
-  log::ClaimSlot* slot = slots_[slot_index];
+  const std::size_t index = slot_index(*partition, reservation);
+  log::ClaimSlot* slot = slots_[index];
   if (slot == nullptr) [[unlikely]] {
-    if (Status st = take_slot(slot_index); !st) return st;
-    slot = slots_[slot_index];
+    if (Status st = take_slot(index); !st) return st;
+    slot = slots_[index];
   }
   if (*length > ring.max_frame_bytes()) return too_large(*length, *partition);
   const log::ClaimStatus claimed = ring.claim(static_cast<std::uint32_t>(log::align_frame(*length)), 1, slot, claim);
   if (claimed != log::ClaimStatus::kOk) [[unlikely]]
-    return claimed == log::ClaimStatus::kBlocked ? blocked(*partition) : too_large(*length, *partition);
+    return claim_failed(claimed, *length, *partition);
   return Status::ok();
 }
 
@@ -191,21 +210,22 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
       bytes += aligned;
       ++end;
     }
-    if (slots_[static_cast<std::size_t>(p)] == nullptr)
-      if (Status st = take_slot(static_cast<std::size_t>(p)); !st) return st;
+    const std::size_t index = slot_index(p, false);
+    if (slots_[index] == nullptr)
+      if (Status st = take_slot(index); !st) return st;
     log::Claim claim;
-    const log::ClaimStatus claimed = ring.claim(static_cast<std::uint32_t>(bytes), static_cast<std::uint32_t>(end - done),
-                                                slots_[static_cast<std::size_t>(p)], &claim);
+    const log::ClaimStatus claimed =
+        ring.claim(static_cast<std::uint32_t>(bytes), static_cast<std::uint32_t>(end - done), slots_[index], &claim);
     if (claimed != log::ClaimStatus::kOk) {
       if (done > 0) return done;  // the messages before were sent; the next call reports the error
-      return claimed == log::ClaimStatus::kBlocked ? blocked(p) : too_large(bytes, p);
+      return claim_failed(claimed, bytes, p);
     }
     const std::int64_t now = now_ns();
     std::byte* frame = claim.data;
     for (std::size_t i = done; i < end; ++i) {
       const Message& m = messages[i];
       const std::uint32_t length =
-          log::encode_frame(frame, claim.first_offset + static_cast<std::int64_t>(i - done),
+          log::encode_frame(frame, advance(claim.first_offset, i - done),
                             m.timestamp_ns >= 0 ? m.timestamp_ns : now, m.key, m.value, m.headers, 0);
       ring.commit(claim, frame, length);
       frame += log::align_frame(length);
@@ -240,7 +260,7 @@ void Producer::publish(Reservation& r) noexcept {
   log::seal_frame(r.frame_, r.frame_length_);
   log::PartitionRing& ring = topic_->ring(r.partition_);
   log::Claim claim;  // the reservation's claim: its one frame
-  claim.slot = slots_[static_cast<std::size_t>(partitions_ + r.partition_)];
+  claim.slot = slots_[slot_index(r.partition_, true)];
   claim.generation = r.generation_;
   claim.data = r.frame_;
   claim.bytes = static_cast<std::uint32_t>(log::align_frame(r.frame_length_));

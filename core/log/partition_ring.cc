@@ -196,10 +196,21 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
   // Pairs with the release store of the tail in roll() (and continues the CAS release sequence).
   std::uint64_t t = header_->tail.load(std::memory_order_acquire);
   std::uint32_t readers_checked = ~0u;  // overflow=block: the segment tag whose roll the readers allow
+  std::int64_t wedged_since = 0;       // when the rolling tail was first seen unannounced
   for (std::uint32_t spins = 0;;) {
     if ((t & kPositionMask) == kRolling) {
-      // Another producer is rolling; if it takes long, it may have died mid-roll.
-      if (++spins % 65536 == 0) (void)rescue_roll(t);
+      // Another producer is rolling; if it takes long, it may have died
+      // mid-roll (finish its roll), or nobody may be rolling at all.
+      if (++spins % 65536 == 0 && !rescue_roll(t)) {
+        if (!wedged()) {
+          wedged_since = 0;
+        } else if (wedged_since == 0) {
+          wedged_since = monotonic_ns();
+        } else if (monotonic_ns() - wedged_since > kWedgedPatienceNs) {
+          slot->state.store(kSlotIdle, std::memory_order_relaxed);  // a failed CAS may have left it pending
+          return ClaimStatus::kCorrupt;
+        }
+      }
       if (spins < 1024) cpu_relax();
       else ::sched_yield();
       t = header_->tail.load(std::memory_order_acquire);
@@ -574,14 +585,20 @@ std::uint64_t PartitionRing::abandon(ClaimSlot& s, std::uint64_t seen, std::uint
   const auto bytes = static_cast<std::uint32_t>(size);
   const auto records = static_cast<std::uint32_t>(size >> 32);
   std::uint64_t covered = 0;
-  // Every number comes from shared memory: a damaged slot is dropped, never followed.
+  // Every number comes from shared memory: a damaged slot is dropped, never
+  // followed. Claims exist only in generations that have opened: a forged
+  // one in a segment still being prepared would have this clean ahead into
+  // a retained segment.
+  const std::uint64_t current = header_->current_generation.load(std::memory_order_acquire);
   if (bytes >= kFrameHeaderSize && bytes % kFrameAlignment == 0 && position + bytes <= capacity && records > 0 &&
-      records <= kMaxRecordsPerSegment && generation_live(generation)) {
+      records <= kMaxRecordsPerSegment && generation_live(generation) && generation <= current &&
+      sealed_before(generation)) {
     // A pending claim may not have finished its cleaning of generation+2,
     // which cannot have opened (its roller waits for pending claims of
     // `generation`): finish it. A writing claim's cleaning is done, and
-    // generation+2 may be taking appends: hands off.
-    if ((seen & 0xFF) == kSlotPending && header_->current_generation.load(std::memory_order_acquire) < generation + 2)
+    // generation+2 may be taking appends: hands off. Both accounts of
+    // whether it opened must agree that it has not.
+    if ((seen & 0xFF) == kSlotPending && current < generation + 2 && !sealed_before(generation + 2))
       std::memset(data(generation + 2) + position, 0, bytes);
     // Frames the owner committed stand; the rest becomes one abandoned frame.
     std::byte* d = data(generation);
@@ -832,6 +849,12 @@ bool PartitionRing::readable(const ReadCursor& cursor) const noexcept {
   }
   std::atomic_thread_fence(std::memory_order_acquire);
   return segment_header(cursor.generation)->generation.load(std::memory_order_relaxed) != cursor.generation;
+}
+
+bool PartitionRing::sealed_before(std::uint64_t generation) const noexcept {
+  if (generation == 0 || !generation_live(generation - 1)) return true;
+  // Pairs with roll()'s release store of `sealed` (before the generation opens).
+  return segment_header(generation - 1)->sealed.load(std::memory_order_acquire) != 0;
 }
 
 bool PartitionRing::generation_live(std::uint64_t generation) const noexcept {

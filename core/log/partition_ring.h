@@ -58,6 +58,10 @@ inline constexpr std::uint32_t kMaxRecordsPerSegment = (1u << 20) - 1;
 inline constexpr std::uint64_t kUnusedGeneration = ~0ull;
 inline constexpr std::uint32_t kClaimSlots = 1024;
 inline constexpr std::uint32_t kReaderSlots = 256;
+// How long a producer waits on a rolling tail that no process announces
+// (wedged()) before claim() gives up with kCorrupt. A live roll is always
+// announced, so this is damage, not a slow roller.
+inline constexpr std::int64_t kWedgedPatienceNs = 1'000'000'000;
 // The header page, then the claim slots (64 KiB), then the reader slots (16 KiB).
 inline constexpr std::size_t kClaimSlotsOffset = 4096;
 inline constexpr std::size_t kReaderSlotsOffset = kClaimSlotsOffset + std::size_t{kClaimSlots} * 64;
@@ -168,6 +172,7 @@ enum class ClaimStatus : std::uint8_t {
   kOk,
   kTooLarge,
   kBlocked,  // overflow=block: a live reader kept the ring from rolling for block_timeout_ms
+  kCorrupt,  // the tail stays rolling and no process announces the roll (damaged region; see wedged())
 };
 
 // Where a reader is: the next record it will read.
@@ -223,7 +228,8 @@ class PartitionRing {
   // Reserves `records` consecutive offsets and `bytes` (sum of aligned frame
   // sizes) in one atomic step, rolling to the next segment if needed,
   // announced in `slot` (see the class comment).
-  // kTooLarge when `bytes` exceeds a segment or `records` its record limit.
+  // kTooLarge when `bytes` exceeds a segment or `records` its record limit;
+  // kCorrupt when the tail has been wedged() for kWedgedPatienceNs.
   // Also zeroes the same byte range two segments ahead (cleaning ahead).
   // REQUIRES: slot came from acquire_slot() and holds no claim.
   [[nodiscard]] ClaimStatus claim(std::uint32_t bytes, std::uint32_t records, ClaimSlot* slot, Claim* out) noexcept;
@@ -326,6 +332,10 @@ class PartitionRing {
   IndexEntry* index(std::uint64_t generation) const noexcept;
   std::byte* data(std::uint64_t generation) const noexcept;
   std::uint64_t generation_of_tag(std::uint16_t tag) const noexcept;
+  // Whether the generation before `generation` is sealed (true if its bytes
+  // were reused, or there is none): `generation` has opened, by the segment
+  // headers' account, which damage to current_generation does not change.
+  bool sealed_before(std::uint64_t generation) const noexcept;
   void roll(std::uint64_t tail) noexcept;
   ClaimSlot* slot(std::uint32_t i) const noexcept;
   std::uint32_t slots_used() const noexcept;

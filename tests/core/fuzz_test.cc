@@ -1442,6 +1442,87 @@ TEST_F(SegmentDamage, LatestAnswersARollingTailThatNoSlotAnnounces) {
   EXPECT_EQ(c.position(1), sound);
 }
 
+TEST_F(SegmentDamage, AProducerOnARollingTailThatNoSlotAnnouncesGetsCorrupt) {
+  // claim() waited for the roll to end, rescuing it every so often; with no
+  // roller announced there was nothing to rescue, and send() spun forever.
+  const auto tail = load<std::uint64_t>(region(1), kTailAt);
+  store<std::uint64_t>(region(1), kTailAt, tail | kTailPositionMask);
+  ASSERT_TRUE(ring(1).wedged());
+  Producer producer(t_.topic);
+  const auto sent = producer.send(std::nullopt, "never written", {.partition = 1});
+  ASSERT_FALSE(sent.is_ok());
+  EXPECT_EQ(sent.status().code(), Code::kCorrupt) << sent.status().to_string();
+  EXPECT_NE(sent.status().message().find("partition 1 is stuck mid-roll"), std::string::npos) << sent.status().message();
+  const std::string value = "never written either";
+  const Message batch[] = {{std::nullopt, value}, {std::nullopt, value}};
+  const auto batched = producer.send_batch(batch, 1);
+  EXPECT_EQ(batched.status().code(), Code::kCorrupt) << batched.status().to_string();
+  // Nothing was written, and the producer's slot holds no claim: mended, the
+  // partition takes records again where it stopped.
+  for (const auto& p : ring(1).producers()) {
+    if (p.owner.pid == ::getpid()) {
+      EXPECT_EQ(p.state, log::kSlotIdle);
+    }
+  }
+  store<std::uint64_t>(region(1), kTailAt, tail);
+  const std::int64_t next = ring(1).latest_offset();
+  const auto after = producer.send(std::nullopt, "after the mend", {.partition = 1});
+  ASSERT_TRUE(after.is_ok()) << after.status().to_string();
+  EXPECT_EQ(after->offset, next);
+}
+
+TEST_F(SegmentDamage, AForgedClaimInAGenerationNotYetOpenIsNotAbandoned) {
+  // abandon() took a dead owner's pending claim in a generation being
+  // prepared (its segment header already stamped) for real, cleaning ahead
+  // two generations further: into a retained segment, whose records were lost.
+  const auto current = load<std::uint64_t>(region(0), kCurrentGenerationAt);
+  for (const bool damaged_current : {false, true}) {
+    SCOPED_TRACE(damaged_current ? "current_generation moved ahead" : "asked for that generation");
+    const std::uint64_t forged = current + 2;
+    ASSERT_TRUE(ring(0).generation_live(forged)) << "its header is stamped";
+    auto slot = ring(0).acquire_slot(dead_process());
+    ASSERT_TRUE(slot.is_ok()) << slot.status().to_string();
+    (*slot)->tail.store((forged & 0xFFFF) << 48, std::memory_order_relaxed);
+    (*slot)->size.store(64 | (std::uint64_t{1} << 32), std::memory_order_relaxed);
+    (*slot)->state.store(log::kSlotPending, std::memory_order_release);
+    if (damaged_current) {
+      store<std::uint64_t>(region(0), kCurrentGenerationAt, forged);
+      (void)ring(0).reap_dead();
+      store<std::uint64_t>(region(0), kCurrentGenerationAt, current);
+    } else {
+      EXPECT_EQ(ring(0).recover_abandoned(forged), 0u);
+    }
+    EXPECT_EQ((*slot)->state.load(), log::kSlotIdle) << "the forged claim is dropped";
+    expect_sound(t_);  // every record, in order, checksums verified
+    t_.restore();
+  }
+}
+
+TEST_F(SegmentDamage, ABatchFromADamagedBaseOffsetWrapsWithoutOverflow) {
+  // send_batch numbered its records first_offset + i in int64: a base offset
+  // damaged to near the limit overflowed (undefined; UBSan aborts).
+  const Layout l(region(1));
+  const auto current = load<std::uint64_t>(region(1), kCurrentGenerationAt);
+  const auto tail = load<std::uint64_t>(region(1), kTailAt);
+  const auto count = static_cast<std::int64_t>((tail >> 28) & ((1u << 20) - 1));
+  const std::int64_t base = std::numeric_limits<std::int64_t>::max() - count;  // the batch's first offset: max
+  store<std::int64_t>(region(1), l.segment(current) + 8, base);
+  Producer producer(t_.topic);
+  const Message batch[] = {{std::nullopt, "a"}, {std::nullopt, "b"}, {std::nullopt, "c"}};
+  const auto sent = producer.send_batch(batch, 1);
+  ASSERT_TRUE(sent.is_ok()) << sent.status().to_string();
+  EXPECT_EQ(*sent, 3u);
+  std::vector<std::int64_t> offsets;
+  for (const FrameAt& f : frames_in(region(1)))
+    if (load<std::int64_t>(region(1), f.at + log::kOffsetOffset) < 0 ||
+        load<std::int64_t>(region(1), f.at + log::kOffsetOffset) == std::numeric_limits<std::int64_t>::max())
+      offsets.push_back(load<std::int64_t>(region(1), f.at + log::kOffsetOffset));
+  std::sort(offsets.begin(), offsets.end());
+  EXPECT_EQ(offsets, (std::vector<std::int64_t>{std::numeric_limits<std::int64_t>::min(),
+                                                std::numeric_limits<std::int64_t>::min() + 1,
+                                                std::numeric_limits<std::int64_t>::max()}));
+}
+
 TEST_F(SegmentDamage, AttachRefusesAZeroIndexInterval) {
   // attach() computed the layout, dividing by the interval, before checking it.
   store<std::uint32_t>(region(1), offsetof(log::PartitionHeader, index_interval), 0);

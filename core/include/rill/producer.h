@@ -25,6 +25,7 @@ namespace rill {
 namespace log {
 struct Claim;
 struct ClaimSlot;
+enum class ClaimStatus : std::uint8_t;
 }
 
 struct SendOptions {
@@ -124,13 +125,19 @@ class alignas(64) Producer {
   std::int32_t next_round_robin() noexcept;
   Status too_large(std::uint64_t bytes, std::int32_t partition) const;
   Status blocked(std::int32_t partition) const;  // overflow=block timed out
+  // The error for a claim of `bytes` on `partition` that returned `status` (not kOk).
+  Status claim_failed(log::ClaimStatus status, std::uint64_t bytes, std::int32_t partition) const;
+  // Index in slots_ of the claim slot for `partition`: send() and
+  // send_batch() share one, reserve() has its own.
+  std::size_t slot_index(std::int32_t partition, bool reservation) const noexcept {
+    return static_cast<std::size_t>(partition) + (reservation ? static_cast<std::size_t>(partitions_) : 0);
+  }
   // Checks the options, picks the partition and claims one frame of a record
   // with a value of `value_size` bytes (shared by send() and reserve()).
   // `reservation`: for reserve(), whose claim has a slot of its own.
   Status claim_one(const std::optional<std::string_view>& key, std::size_t value_size, const SendOptions& options,
                    bool reservation, std::int32_t* partition, std::uint32_t* length, log::Claim* claim) noexcept;
-  // Takes claim slot `index` (partition, or partitions + partition for
-  // reserve()) on its first use.
+  // Takes claim slot `index` (see slot_index()) on its first use.
   Status take_slot(std::size_t index) noexcept;
   void release_slots() noexcept;
 
