@@ -1,7 +1,9 @@
 // Namespace and Topic over a topic registry and one Region per partition.
 // The two modes differ only in the RegionStore: anonymous memory kept in this
 // process, or named shared-memory objects.
+#include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +21,7 @@
 #include "core/client/object_names.h"
 #include "core/client/registry_format.h"
 #include "core/log/partition_ring.h"
+#include "ipc/futex.h"
 #include "ipc/region.h"
 #include "ipc/shm_region.h"
 #include "rill/producer.h"
@@ -126,6 +129,50 @@ class TopicImpl final : public Topic {
   std::uint64_t incarnation_;
 };
 
+// ---- the registry lock: a robust, process-shared pthread mutex.
+
+// How long a live thread may hold the registry lock before a locker gives up:
+// every registry operation holds it for microseconds, a topic creation for as
+// long as allocating its partitions takes.
+constexpr std::int64_t kRegistryLockPatienceNs = 30'000'000'000;
+
+std::int64_t monotonic_now_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+int init_registry_mutex(pthread_mutex_t* m) {
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  const int rc = pthread_mutex_init(m, &attr);
+  pthread_mutexattr_destroy(&attr);
+  return rc;
+}
+
+// What follows reads two fields of glibc's pthread_mutex_t (bits/struct_mutex.h,
+// part of its ABI): `__lock`, the futex word, which for a robust mutex holds
+// the owner's thread id and the kernel's FUTEX_WAITERS / FUTEX_OWNER_DIED bits
+// (the robust-futex ABI, futex(2)); and `__kind`, the type glibc set at init
+// and never changes.
+std::uint32_t* registry_lock_word(pthread_mutex_t* m) { return reinterpret_cast<std::uint32_t*>(&m->__data.__lock); }
+
+// True if the mutex has the type init_registry_mutex() gives it. Damage there
+// would make glibc treat the lock word by another protocol (a plain mutex's
+// 0/1/2), where no owner death is ever noticed.
+bool registry_lock_kind_sound(pthread_mutex_t& m) {
+  static const int expected = [] {
+    pthread_mutex_t probe;
+    (void)init_registry_mutex(&probe);
+    const int kind = probe.__data.__kind;
+    pthread_mutex_destroy(&probe);
+    return kind;
+  }();
+  return std::atomic_ref<int>(m.__data.__kind).load(std::memory_order_relaxed) == expected;
+}
+
 class NamespaceImpl final : public Namespace {
  public:
   NamespaceImpl(std::string name, bool shared, std::unique_ptr<RegionStore> store,
@@ -140,23 +187,86 @@ class NamespaceImpl final : public Namespace {
     return reinterpret_cast<registry::TopicEntry*>(registry_->bytes().data() + registry::kEntriesOffset);
   }
 
-  // Locks the registry; if the previous holder died, repairs what it left half done.
+  // Locks the registry (see lock_registry()); every caller checks status()
+  // first and touches nothing when it is not ok.
   class Lock {
    public:
-    explicit Lock(NamespaceImpl* ns) : ns_(ns) {
-      int rc = pthread_mutex_lock(&ns_->header()->lock);
-      if (rc == EOWNERDEAD) {
-        ns_->repair_locked();
-        pthread_mutex_consistent(&ns_->header()->lock);
-      }
+    explicit Lock(NamespaceImpl* ns) : ns_(ns), status_(ns->lock_registry(kRegistryLockPatienceNs)) {}
+    ~Lock() {
+      if (status_.is_ok()) pthread_mutex_unlock(&ns_->header()->lock);
     }
-    ~Lock() { pthread_mutex_unlock(&ns_->header()->lock); }
     Lock(const Lock&) = delete;
     Lock& operator=(const Lock&) = delete;
+    const Status& status() const { return status_; }
 
    private:
     NamespaceImpl* ns_;
+    Status status_;
   };
+
+  // Takes the registry's lock; if the previous holder died, repairs what it
+  // left half done. The lock is a robust process-shared mutex in memory other
+  // processes can write, so its bytes are not trusted to be sound:
+  //   - a mutex glibc refuses (EINVAL, ENOTRECOVERABLE, ...) is kCorrupt;
+  //   - a holder that is gone although the kernel never marked it dead (its
+  //     thread id in the lock word names no thread: damage, or a forged word)
+  //     is handled as the kernel handles a dead robust-futex owner;
+  //   - a live holder that keeps the lock for `patience_ns` is kTimedOut.
+  Status lock_registry(std::int64_t patience_ns) {
+    pthread_mutex_t* m = &header()->lock;
+    if (!registry_lock_kind_sound(*m))
+      return Status(Code::kCorrupt, "the lock of namespace '" + name_ + "' is damaged (its mutex type changed); " +
+                                        damaged_registry_advice());
+    std::atomic_ref<std::uint32_t> word(*registry_lock_word(m));
+    std::uint32_t last = word.load(std::memory_order_relaxed);
+    std::int64_t held_since = monotonic_now_ns();
+    for (;;) {
+      timespec until{};
+      ::clock_gettime(CLOCK_MONOTONIC, &until);
+      until.tv_sec += 1;
+      const int rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &until);
+      if (rc == 0) return Status::ok();
+      if (rc == EOWNERDEAD) {
+        repair_locked();
+        pthread_mutex_consistent(m);
+        return Status::ok();
+      }
+      if (rc != ETIMEDOUT)
+        return Status(Code::kCorrupt, "the lock of namespace '" + name_ + "' is damaged (" + std::strerror(rc) +
+                                          "); " + damaged_registry_advice());
+      const std::uint32_t seen = word.load(std::memory_order_relaxed);
+      const std::int64_t now = monotonic_now_ns();
+      if (seen != last) {  // it changed hands: a new holder, a new wait
+        last = seen;
+        held_since = now;
+        continue;
+      }
+      const auto holder = static_cast<pid_t>(seen & FUTEX_TID_MASK);
+      if (holder == 0 || (::kill(holder, 0) != 0 && errno == ESRCH)) {
+        // Unchanged for a round and held by no thread: do what the kernel does
+        // when a robust futex's owner dies (futex(2), "robust futexes"): keep
+        // the waiters bit, set FUTEX_OWNER_DIED, wake the waiters. The next
+        // locker then gets EOWNERDEAD and repairs. A CAS, so that of several
+        // processes finding it so only one does it.
+        std::uint32_t expected = seen;
+        if (word.compare_exchange_strong(expected, (seen & FUTEX_WAITERS) | FUTEX_OWNER_DIED,
+                                         std::memory_order_acq_rel))
+          ipc::futex_wake_all(reinterpret_cast<std::atomic<std::uint32_t>*>(registry_lock_word(m)));
+        continue;
+      }
+      if (now - held_since >= patience_ns)
+        return Status(Code::kTimedOut, "the registry of namespace '" + name_ + "' has been locked by thread " +
+                                           std::to_string(holder) + " for " +
+                                           std::to_string((now - held_since) / 1'000'000'000) +
+                                           " s; if that process is stuck, stop it (`kill " + std::to_string(holder) +
+                                           "`) and try again");
+    }
+  }
+
+  std::string damaged_registry_advice() const {
+    return "when no process uses the namespace, remove it (`rm /dev/shm/rill." + name_ +
+           ".*`) and create its topics again";
+  }
 
   // Rolls back half-created topics and finishes half-deleted ones.
   void repair_locked() {
@@ -164,7 +274,11 @@ class NamespaceImpl final : public Namespace {
       registry::TopicEntry& e = entries()[i];
       std::uint32_t state = e.state.load(std::memory_order_acquire);
       if (state == registry::kCreating || state == registry::kDeleting) {
-        (void)remove_partitions(e);  // best effort: a leftover object is replaced on the next create
+        // create_topic() refuses a name that exists, so a ready topic of the
+        // same name means this entry is damaged or forged: its objects are
+        // that topic's, and stay.
+        if (find_locked(entry_name(e), false) == nullptr)
+          (void)remove_partitions(e);  // best effort: a leftover object is replaced on the next create
         e.state.store(registry::kFree, std::memory_order_release);
       }
     }
@@ -217,6 +331,7 @@ class NamespaceImpl final : public Namespace {
     if (Status s = validate_topic_name(topic); !s) return s;
     if (Status s = config.validate(); !s) return s.with_context("topic '" + std::string(topic) + "'");
     Lock lock(this);
+    if (!lock.status().is_ok()) return lock.status();
     if (find_locked(topic, true)) return Status(Code::kAlreadyExists, "topic '" + std::string(topic) + "' already exists");
     registry::TopicEntry* e = nullptr;
     for (std::uint32_t i = 0; i < registry::kCapacity && !e; ++i)
@@ -275,6 +390,7 @@ class NamespaceImpl final : public Namespace {
   Result<std::shared_ptr<Topic>> open_topic(std::string_view topic) override {
     if (Status s = validate_topic_name(topic); !s) return s;
     Lock lock(this);
+    if (!lock.status().is_ok()) return lock.status();
     registry::TopicEntry* e = find_locked(topic, false);
     if (!e) return Status(Code::kNotFound, "topic '" + std::string(topic) + "' does not exist in namespace '" + name_ + "'");
     {
@@ -312,6 +428,7 @@ class NamespaceImpl final : public Namespace {
   Result<std::vector<std::string>> list_topics() override {
     std::vector<std::string> names;
     Lock lock(this);
+    if (!lock.status().is_ok()) return lock.status();
     for (std::uint32_t i = 0; i < registry::kCapacity; ++i)
       if (entries()[i].state.load(std::memory_order_acquire) == registry::kReady)
         names.emplace_back(entry_name(entries()[i]));
@@ -339,6 +456,7 @@ class NamespaceImpl final : public Namespace {
   Status delete_topic(std::string_view topic) override {
     if (Status s = validate_topic_name(topic); !s) return s;
     Lock lock(this);
+    if (!lock.status().is_ok()) return lock.status();
     registry::TopicEntry* e = find_locked(topic, false);
     if (!e) return Status(Code::kNotFound, "topic '" + std::string(topic) + "' does not exist in namespace '" + name_ + "'");
     if (shared_) {
@@ -377,12 +495,7 @@ Status init_registry(ipc::Region& region, const ipc::ShmAccess& access) {
   h->next_incarnation = 1;
   h->object_mode = access.group ? registry::kGroupMode : registry::kOwnerOnlyMode;
   h->group_id = access.group ? static_cast<std::uint32_t>(*access.group) : 0;
-  pthread_mutexattr_t attr;
-  pthread_mutexattr_init(&attr);
-  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-  int rc = pthread_mutex_init(&h->lock, &attr);
-  pthread_mutexattr_destroy(&attr);
+  const int rc = init_registry_mutex(&h->lock);
   if (rc != 0) return Status(Code::kInternal, std::string("pthread_mutex_init: ") + std::strerror(rc));
   // Pairs with the acquire load in check_registry().
   h->magic.store(registry::kMagic, std::memory_order_release);

@@ -1,8 +1,14 @@
 #include <gtest/gtest.h>
+#include <linux/futex.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include <cstdlib>
+#include <cstring>
 #include <set>
 #include <string>
 #include <vector>
@@ -322,6 +328,141 @@ TEST(SharedNamespace, RegistryWhoseCreatorDiedSaysWhichFileToRemove) {
   // Following the advice works.
   ASSERT_TRUE(ipc::remove_shared_region(object).is_ok());
   EXPECT_TRUE(Namespace::open_shared(guard.ns()).is_ok());
+}
+
+// ---------------------------------------------------------------- the registry lock
+
+// The registry of namespace `ns`, mapped a second time: the bytes other
+// processes share, to damage or to lock from a child.
+struct RegistryBytes {
+  explicit RegistryBytes(const std::string& ns) {
+    auto r = ipc::open_shared_region("rill." + ns + ".registry");
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    if (r) region = std::move(*r);
+  }
+  registry::Header* header() const { return reinterpret_cast<registry::Header*>(region->bytes().data()); }
+  registry::TopicEntry* entry(std::uint32_t i) const {
+    return reinterpret_cast<registry::TopicEntry*>(region->bytes().data() + registry::kEntriesOffset) + i;
+  }
+  std::atomic_ref<int> lock_word() const { return std::atomic_ref<int>(header()->lock.__data.__lock); }
+  std::unique_ptr<ipc::Region> region;
+};
+
+// A pid (and thread id) that names no process any more: a child's, reaped.
+pid_t gone_thread_id() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return child;
+}
+
+// Topic "x" with 100 records whose values are their numbers.
+void create_x(Namespace& ns) {
+  ASSERT_TRUE(ns.create_topic("x", kSmall).is_ok());
+  auto topic = ns.open_topic("x");
+  ASSERT_TRUE(topic.is_ok());
+  Producer producer(*topic);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(producer.send(std::nullopt, std::to_string(i)).is_ok());
+}
+
+void expect_x_intact(Namespace& ns) {
+  auto topic = ns.open_topic("x");
+  ASSERT_TRUE(topic.is_ok()) << topic.status().to_string();
+  std::vector<std::string> expected;
+  for (int i = 0; i < 100; ++i) expected.push_back(std::to_string(i));
+  EXPECT_EQ(produce_and_read_values(*topic), expected);
+}
+
+TEST(RegistryLock, AHolderThatNoLongerExistsIsTreatedAsDead) {
+  // The lock word names a thread that does not exist, and the kernel never
+  // marked the lock owner-dead (damage, or a forged word): lockers waited on
+  // the futex forever.
+  ShmGuard guard;
+  auto ns = Namespace::open_shared(guard.ns());
+  ASSERT_TRUE(ns.is_ok());
+  create_x(**ns);
+  RegistryBytes reg(guard.ns());
+  ASSERT_TRUE(reg.region);
+  reg.lock_word().store(gone_thread_id() | static_cast<int>(FUTEX_WAITERS));
+  const auto start = std::chrono::steady_clock::now();
+  auto names = (*ns)->list_topics();
+  ASSERT_TRUE(names.is_ok()) << names.status().to_string();
+  EXPECT_EQ(*names, std::vector<std::string>{"x"});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  // The lock works as before: creation, deletion, and records intact.
+  ASSERT_TRUE((*ns)->create_topic("y", kSmall).is_ok());
+  ASSERT_TRUE((*ns)->delete_topic("y").is_ok());
+  expect_x_intact(**ns);
+  EXPECT_EQ(reg.lock_word().load(), 0) << "unlocked";
+}
+
+TEST(RegistryLock, ADamagedMutexIsCorruptAndChangesNothing) {
+  // pthread_mutex_lock's errors were ignored: the operation went on without
+  // the lock and then unlocked a lock it did not hold.
+  ShmGuard guard;
+  auto ns = Namespace::open_shared(guard.ns());
+  ASSERT_TRUE(ns.is_ok());
+  create_x(**ns);
+  RegistryBytes reg(guard.ns());
+  ASSERT_TRUE(reg.region);
+  pthread_mutex_t& m = reg.header()->lock;
+  const pthread_mutex_t sound = m;
+  // Its type: no longer robust (glibc would follow a plain mutex's protocol,
+  // where a dead holder is never noticed), or no type at all (EINVAL).
+  for (const int kind : {m.__data.__kind ^ 0x10, 12345}) {
+    SCOPED_TRACE(kind);
+    m.__data.__kind = kind;
+    const auto start = std::chrono::steady_clock::now();
+    const Status created = (*ns)->create_topic("y", kSmall);
+    EXPECT_EQ(created.code(), Code::kCorrupt) << created.to_string();
+    EXPECT_NE(created.message().find("lock of namespace '" + guard.ns() + "' is damaged"), std::string::npos)
+        << created.message();
+    EXPECT_NE(created.message().find("rm /dev/shm/rill." + guard.ns() + ".*"), std::string::npos) << created.message();
+    EXPECT_EQ((*ns)->delete_topic("x").code(), Code::kCorrupt);
+    EXPECT_EQ((*ns)->list_topics().status().code(), Code::kCorrupt);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+    // Mended: nothing was created or deleted meanwhile.
+    std::memcpy(static_cast<void*>(&m), &sound, sizeof m);
+    auto names = (*ns)->list_topics();
+    ASSERT_TRUE(names.is_ok()) << names.status().to_string();
+    EXPECT_EQ(*names, std::vector<std::string>{"x"});
+    expect_x_intact(**ns);
+  }
+}
+
+TEST(RegistryLock, RepairLeavesTheObjectsOfAReadyTopicOfTheSameName) {
+  // The holder of the lock died; the next locker repairs half-done entries,
+  // removing their partition objects. A damaged entry "being created" under
+  // the name of a ready topic had that topic's objects removed.
+  ShmGuard guard;
+  auto ns = Namespace::open_shared(guard.ns());
+  ASSERT_TRUE(ns.is_ok());
+  create_x(**ns);
+  RegistryBytes reg(guard.ns());
+  ASSERT_TRUE(reg.region);
+  std::uint32_t x = registry::kCapacity;
+  for (std::uint32_t i = 0; i < registry::kCapacity; ++i)
+    if (reg.entry(i)->state.load() == registry::kReady) x = i;
+  ASSERT_LT(x, registry::kCapacity);
+  registry::TopicEntry* forged = reg.entry(registry::kCapacity - 1);
+  std::memcpy(static_cast<void*>(forged), reg.entry(x), sizeof *forged);
+  forged->state.store(registry::kCreating);
+  // A child takes the lock and dies holding it: the kernel marks it owner-dead.
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(pthread_mutex_lock(&reg.header()->lock) == 0 ? 0 : 1);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  auto names = (*ns)->list_topics();  // gets EOWNERDEAD and repairs
+  ASSERT_TRUE(names.is_ok()) << names.status().to_string();
+  EXPECT_EQ(*names, std::vector<std::string>{"x"});
+  EXPECT_EQ(forged->state.load(), registry::kFree) << "the damaged entry is freed";
+  expect_x_intact(**ns);
+  ns->reset();
+  auto fresh = Namespace::open_shared(guard.ns());  // the objects themselves, not a cached mapping
+  ASSERT_TRUE(fresh.is_ok());
+  expect_x_intact(**fresh);
 }
 
 TEST(SharedNamespace, LongestNamesFitTheObjectNameLimit) {
