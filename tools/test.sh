@@ -2,7 +2,8 @@
 # The README's second command, and all that CI runs (.ci/run calls it):
 # installs dependencies, builds Release and runs every test except the long
 # "stress" label, then builds with ThreadSanitizer and with
-# AddressSanitizer+UBSan and runs the concurrency tests (short form) under each.
+# AddressSanitizer+UBSan and runs the concurrency tests (short form) under
+# each, and the shared-memory fuzzing (label fuzz) under the latter.
 #   RILL_SKIP_SANITIZERS=1  skip the two sanitizer passes (local quick run)
 #   RILL_STRESS=1           also run the long "stress" label
 set -euo pipefail
@@ -21,10 +22,12 @@ fi
 
 if [ "${RILL_SKIP_SANITIZERS:-0}" != 1 ]; then
   for preset in tsan asan; do
-    echo "== $preset build, concurrency tests"
+    labels=concurrency
+    [ "$preset" = asan ] && labels='concurrency|fuzz'
+    echo "== $preset build, tests labelled $labels"
     cmake --preset "$preset"
     cmake --build --preset "$preset" -j "$jobs"
-    ctest --preset "$preset" -j "$jobs" --timeout 900 -L concurrency -LE stress
+    ctest --preset "$preset" -j "$jobs" --timeout 900 -L "$labels" -LE stress
   done
 fi
 echo "== all tests passed"

@@ -604,16 +604,22 @@ std::uint64_t PartitionRing::abandon(ClaimSlot& s, std::uint64_t seen, std::uint
     std::byte* d = data(generation);
     const std::uint32_t tag = generation_tag(generation);
     std::uint64_t at = position, done = 0;
-    while (at < position + bytes && done < records) {
+    // A committed frame ends the claim or leaves room for at least one more
+    // frame header: a damaged length that leaves less is not believed, and
+    // the abandoned frame starts at it instead of past the claim's end.
+    const std::uint64_t end = position + bytes;
+    while (at < end && done < records) {
       const std::uint64_t word = load_commit(d + at);
       const std::uint32_t length = commit_length(word);
-      if (commit_tag(word) != tag || length < kFrameHeaderSize || length > position + bytes - at) break;
+      if (commit_tag(word) != tag || length < kFrameHeaderSize || length > end - at) break;
+      const std::uint64_t next = at + align_frame(length);
+      if (next < end && end - next < kFrameHeaderSize) break;
       ++done;
-      at += align_frame(length);
+      at = next;
     }
-    if (at < position + bytes && done < records) {
+    if (at < end && done < records) {
       std::byte* frame = d + at;
-      const auto length = static_cast<std::uint32_t>(position + bytes - at);
+      const auto length = static_cast<std::uint32_t>(end - at);
       const std::int64_t offset =
           static_cast<std::int64_t>(segment_header(generation)->base_offset.load(std::memory_order_relaxed) +
                                     tail_count(x) + done);

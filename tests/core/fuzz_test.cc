@@ -1499,6 +1499,46 @@ TEST_F(SegmentDamage, AForgedClaimInAGenerationNotYetOpenIsNotAbandoned) {
   }
 }
 
+TEST_F(SegmentDamage, ADamagedCommitLengthInADeadClaimIsNotFollowedPastTheClaim) {
+  // abandon() believed any committed length that fit the claim: one leaving
+  // 8..40 bytes had it write a 48-byte frame header past the claim's end -
+  // into the next claim, the next segment's header or off the mapping.
+  log::PartitionRing& r = ring(1);
+  auto slot = r.acquire_slot(dead_process());
+  ASSERT_TRUE(slot.is_ok()) << slot.status().to_string();
+  constexpr std::uint32_t kBytes = 192;
+  log::Claim claim;
+  ASSERT_EQ(r.claim(kBytes, 2, *slot, &claim), log::ClaimStatus::kOk);
+  const std::size_t at = static_cast<std::size_t>(claim.data - region(1).data());
+  const std::vector<std::byte> after(region(1).begin() + static_cast<std::ptrdiff_t>(at + kBytes),
+                                     region(1).begin() + static_cast<std::ptrdiff_t>(at + kBytes + 64));
+  // The dead owner "committed" a first frame of 176 bytes: 16 left, no room for a frame.
+  store<std::uint64_t>(region(1), at, log::make_commit_word(log::generation_tag(claim.generation), 176));
+  EXPECT_EQ(r.recover_abandoned(claim.generation), 2u) << "both offsets are abandoned";
+  EXPECT_EQ((*slot)->state.load(), log::kSlotIdle);
+  EXPECT_TRUE(std::equal(after.begin(), after.end(), region(1).begin() + static_cast<std::ptrdiff_t>(at + kBytes)))
+      << "nothing past the claim was written";
+  const auto word = load<std::uint64_t>(region(1), at);
+  EXPECT_EQ(log::commit_length(word), kBytes) << "one abandoned frame covers the whole claim";
+  EXPECT_EQ(load<std::uint16_t>(region(1), at + log::kAttributesOffset), log::kAttrAbandoned);
+  // A reader skips the two offsets and reads on.
+  Consumer c(t_.topic, {.verify_checksums = true});
+  ASSERT_TRUE(c.assign(std::vector<std::int32_t>{1}).is_ok());
+  const std::int64_t before = claim.first_offset - 1;
+  ASSERT_TRUE(t_.logs[1].records.count(before)) << "a record precedes the claim";
+  ASSERT_TRUE(c.seek(1, before).is_ok());
+  Producer producer(t_.topic);
+  ASSERT_TRUE(producer.send(std::nullopt, "after", {.partition = 1}).is_ok());
+  PollResult res = poll_once(c);
+  ASSERT_TRUE(res.status.is_ok()) << res.status.to_string();
+  EXPECT_EQ(res.abandoned, 2);
+  ASSERT_EQ(res.records.size(), 2u);
+  EXPECT_EQ(res.records[0].offset(), before);
+  EXPECT_EQ(res.records[0].value(), t_.logs[1].records.at(before).value);
+  EXPECT_EQ(res.records[1].offset(), claim.first_offset + 2);
+  EXPECT_EQ(res.records[1].value(), "after");
+}
+
 TEST_F(SegmentDamage, ABatchFromADamagedBaseOffsetWrapsWithoutOverflow) {
   // send_batch numbered its records first_offset + i in int64: a base offset
   // damaged to near the limit overflowed (undefined; UBSan aborts).
