@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -213,8 +214,9 @@ class NamespaceImpl final : public Namespace {
   // processes can write, so its bytes are not trusted to be sound:
   //   - a mutex glibc refuses (EINVAL, ENOTRECOVERABLE, ...) is kCorrupt;
   //   - a holder that is gone although the kernel never marked it dead (its
-  //     thread id in the lock word names no thread: damage, or a forged word)
-  //     is handled as the kernel handles a dead robust-futex owner;
+  //     thread id in the lock word names no thread, or one that does not map
+  //     the registry: damage, or a forged word) is handled as the kernel
+  //     handles a dead robust-futex owner;
   //   - a live holder that keeps the lock for `patience_ns` is kTimedOut.
   Status lock_registry(std::int64_t patience_ns) {
     pthread_mutex_t* m = &header()->lock;
@@ -254,7 +256,7 @@ class NamespaceImpl final : public Namespace {
         continue;
       }
       const auto holder = static_cast<pid_t>(seen & FUTEX_TID_MASK);
-      if (holder == 0 || (::kill(holder, 0) != 0 && errno == ESRCH)) {
+      if (holder == 0 || (::kill(holder, 0) != 0 && errno == ESRCH) || !may_map_registry(holder)) {
         // Unchanged for a round and held by no thread: do what the kernel does
         // when a robust futex's owner dies (futex(2), "robust futexes"): keep
         // the waiters bit, set FUTEX_OWNER_DIED, wake the waiters. The next
@@ -273,6 +275,25 @@ class NamespaceImpl final : public Namespace {
                                            " s; if that process is stuck, stop it (`kill " + std::to_string(holder) +
                                            "`) and try again");
     }
+  }
+
+  // False only when thread `tid`'s memory map is readable and has no mapping
+  // of this registry: it cannot hold the lock, so the lock word naming it is
+  // damaged or forged. True when that cannot be told (another user's thread).
+  bool may_map_registry(pid_t tid) const {
+    std::FILE* maps = std::fopen(("/proc/" + std::to_string(tid) + "/maps").c_str(), "re");
+    if (maps == nullptr) return true;
+    const std::string object = "/dev/shm/" + client::registry_object_name(name_);
+    bool found = false, read_all = true;
+    char line[4096];
+    while (!found && std::fgets(line, sizeof line, maps) != nullptr) {
+      std::string_view l(line);
+      if (l.ends_with('\n')) l.remove_suffix(1);
+      found = l.ends_with(object) || l.ends_with(object + " (deleted)");
+    }
+    if (std::ferror(maps)) read_all = false;
+    std::fclose(maps);
+    return found || !read_all;
   }
 
   std::string damaged_registry_advice() const {

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -80,6 +82,43 @@ TEST_F(NsCmd, GcFreesTheSlotsOfDeadProducersAndReaders) {
   EXPECT_EQ(rill({"consume", "t", "-o", "beginning", "-e"}).out, "x\n");
 }
 
+TEST_F(NsCmd, DescribeShowsEachReadersPositionAndLag) {
+  ASSERT_EQ(rill({"topic", "create", "t"}).exit_code, 0);
+  auto topic = Namespace::open_shared(ns()).value()->open_topic("t").value();
+  Producer producer(topic);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(producer.send(std::nullopt, "v" + std::to_string(i)).is_ok());
+  Consumer consumer(topic, {.max_poll_records = 3, .start_at_earliest = true});
+  ASSERT_TRUE(consumer.assign_all().is_ok());
+  const PollResult r = consumer.poll(std::chrono::milliseconds(0));
+  ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
+  ASSERT_EQ(r.records.size(), 3u);
+  // The next poll ends the first one's views: it publishes offset 3, while its own views (3..5) are held.
+  ASSERT_EQ(consumer.poll(std::chrono::milliseconds(0)).records.size(), 3u);
+  const std::string me = std::to_string(::getpid());
+  auto d = rill({"topic", "describe", "t"});
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  bool reader = false, writer = false;
+  for (const std::string& line : d.out_lines()) {
+    std::istringstream in(line);
+    std::string partition, pid, alive;
+    in >> partition >> pid >> alive;
+    if (pid != me) continue;
+    std::string rest;
+    std::getline(in, rest);
+    if (contains(rest, "idle")) writer = true;
+    long long position = -1, lag = -1;
+    if (std::istringstream(rest) >> position >> lag) {
+      reader = true;
+      EXPECT_EQ(partition, "0") << line;
+      EXPECT_EQ(alive, "yes") << line;
+      EXPECT_EQ(position, 3) << line;
+      EXPECT_EQ(lag, 7) << line;
+    }
+  }
+  EXPECT_TRUE(writer) << "this process is listed as an idle producer:\n" << d.out;
+  EXPECT_TRUE(reader) << "this process is listed as a reader:\n" << d.out;
+}
+
 TEST_F(NsCmd, GcRemovesOldLeftoversButNotTopicsOrFreshObjects) {
   ASSERT_EQ(rill({"topic", "create", "t"}).exit_code, 0);
   make_object("rill." + ns() + ".ghost.0", 3600);  // a partition no registry entry owns, an hour old
@@ -97,15 +136,19 @@ TEST_F(NsCmd, GcRemovesThePrivateNamespaceOfADeadBenchRun) {
   // A `rill bench` killed with -9 leaves bench-<pid>.
   const pid_t dead = die_after([] {});
   const std::string bench_ns = "bench-" + std::to_string(dead);
+  struct Remover {
+    std::string ns;
+    ~Remover() { remove_shm_objects(ns); }  // even if an assertion fails
+  } remover{bench_ns};
   {
     auto ns = Namespace::open_shared(bench_ns).value();
     ASSERT_TRUE(ns->create_topic("bench", {.segment_bytes = 16384, .segment_count = 4}).is_ok());
   }
   ASSERT_EQ(shm_objects(bench_ns).size(), 2u);
-  auto gc = run_rill({"ns", "gc"});
+  // Named, so that the gc leaves alone the namespaces of tests running beside this one.
+  auto gc = run_rill({"ns", "gc", bench_ns});
   EXPECT_EQ(gc.exit_code, 0) << gc.err;
   EXPECT_TRUE(shm_objects(bench_ns).empty()) << gc.out;
-  remove_shm_objects(bench_ns);
 }
 
 TEST_F(NsCmd, CreateWithOverflowBlockIsDescribed) {

@@ -156,8 +156,10 @@ Status gc_namespace(const std::string& name, const std::vector<ShmObject>& objec
       }
       // Claims of dead producers in every retained generation, then the slots
       // of dead producers and readers.
-      const std::uint64_t last = ring.latest().generation;
-      for (std::uint64_t g = ring.earliest().generation; g <= last; ++g) report.abandoned += ring.recover_abandoned(g);
+      // At most one pass per segment: damaged generations cannot make it loop.
+      const std::uint64_t first = ring.earliest().generation, last = ring.latest().generation;
+      const std::uint64_t span = last >= first ? std::min<std::uint64_t>(last - first, ring.segment_count()) : 0;
+      for (std::uint64_t i = 0; i <= span; ++i) report.abandoned += ring.recover_abandoned(first + i);
       report.slots += ring.reap_dead();
     }
   }

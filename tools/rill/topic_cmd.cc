@@ -148,8 +148,11 @@ int run_describe(const GlobalOptions& global, const std::string& name) {
   for (std::int32_t p = 0; p < c.partitions; ++p) {
     const std::int64_t latest = (*topic)->ring(p).latest_offset();
     for (const auto& r : (*topic)->ring(p).readers()) {
-      std::printf("%9d %10d %10s %20lld %12lld  %s\n", p, r.owner.pid, yes_no(r.alive).c_str(),
-                  static_cast<long long>(r.position), static_cast<long long>(std::max<std::int64_t>(0, latest - r.position)),
+      // Unsigned: a damaged position cannot overflow the subtraction.
+      const std::uint64_t lag =
+          latest > r.position ? static_cast<std::uint64_t>(latest) - static_cast<std::uint64_t>(r.position) : 0;
+      std::printf("%9d %10d %10s %20lld %12llu  %s\n", p, r.owner.pid, yes_no(r.alive).c_str(),
+                  static_cast<long long>(r.position), static_cast<unsigned long long>(lag),
                   local_time(r.registered_ns).c_str());
       ++readers;
     }

@@ -9,8 +9,10 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/client/registry_format.h"
@@ -393,6 +395,82 @@ TEST(RegistryLock, AHolderThatNoLongerExistsIsTreatedAsDead) {
   // The lock works as before: creation, deletion, and records intact.
   ASSERT_TRUE((*ns)->create_topic("y", kSmall).is_ok());
   ASSERT_TRUE((*ns)->delete_topic("y").is_ok());
+  expect_x_intact(**ns);
+  EXPECT_EQ(reg.lock_word().load(), 0) << "unlocked";
+}
+
+TEST(RegistryLock, AHolderThatDoesNotMapTheRegistryIsTreatedAsDead) {
+  // The lock word names a live thread of a process that has no mapping of
+  // the registry, so cannot hold its lock: lockers waited 30 s for it and
+  // were told to kill it.
+  ShmGuard guard;
+  auto ns = Namespace::open_shared(guard.ns());
+  ASSERT_TRUE(ns.is_ok());
+  create_x(**ns);
+  const pid_t stranger = ::fork();  // exec drops the inherited mapping
+  if (stranger == 0) {
+    ::execl("/bin/sleep", "sleep", "60", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(stranger, 0);
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reaper{stranger};
+  // Until its exec is done it still maps the registry.
+  for (int i = 0; i < 500; ++i) {
+    std::ifstream exe("/proc/" + std::to_string(stranger) + "/comm");
+    std::string comm;
+    if (std::getline(exe, comm) && comm == "sleep") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  RegistryBytes reg(guard.ns());
+  ASSERT_TRUE(reg.region);
+  reg.lock_word().store(stranger);
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE((*ns)->create_topic("y", kSmall).is_ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << "not the 30 s patience";
+  EXPECT_EQ(::kill(stranger, 0), 0) << "the stranger is left alone";
+  ASSERT_TRUE((*ns)->delete_topic("y").is_ok());
+  expect_x_intact(**ns);
+  EXPECT_EQ(reg.lock_word().load(), 0) << "unlocked";
+}
+
+TEST(RegistryLock, ALiveHolderIsWaitedFor) {
+  // The checks above must not take a live holder for a dead one: a process
+  // of the namespace holding the lock for three rounds keeps it, and then
+  // releases it normally.
+  ShmGuard guard;
+  auto ns = Namespace::open_shared(guard.ns());
+  ASSERT_TRUE(ns.is_ok());
+  create_x(**ns);
+  RegistryBytes reg(guard.ns());
+  ASSERT_TRUE(reg.region);
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t holder = ::fork();
+  if (holder == 0) {
+    if (pthread_mutex_lock(&reg.header()->lock) != 0) ::_exit(2);
+    (void)!::write(ready[1], "x", 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+    ::_exit(pthread_mutex_unlock(&reg.header()->lock) == 0 ? 0 : 3);
+  }
+  ASSERT_GT(holder, 0);
+  ::close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
+  const auto start = std::chrono::steady_clock::now();
+  const Status created = (*ns)->create_topic("y", kSmall);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  int status = 0;
+  ASSERT_EQ(::waitpid(holder, &status, 0), holder);
+  ASSERT_TRUE(created.is_ok()) << created.to_string();
+  EXPECT_GE(waited, std::chrono::seconds(3)) << "it waited for the holder";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the holder still held the lock when it unlocked";
   expect_x_intact(**ns);
   EXPECT_EQ(reg.lock_word().load(), 0) << "unlocked";
 }
