@@ -1,13 +1,17 @@
 // Processes killed with SIGKILL at random moments (seeded) while they produce
 // and consume, then restarted, many times. Afterwards:
 //   - every record committed by a producer incarnation is present exactly
-//     once, in order (its sequence numbers are dense from 0 up to where it
-//     died; a claim it died holding is skipped as abandoned);
+//     once, in order: its sequence numbers are dense from 0, and reach at
+//     least the last one whose send returned before it died (at most one
+//     more: committed, but killed before it could say so); a claim it died
+//     holding is skipped as abandoned;
 //   - the final incarnations, which run to completion, are there in full;
 //   - no reader is stuck: a checker registered from the start reads to the
 //     end of every partition;
-//   - after gc (reap_dead), no slot of a dead process is left, and /dev/shm
-//     holds exactly the registry and the topic's partitions.
+//   - after `rill ns gc`, no slot of a dead process is left, and /dev/shm
+//     holds exactly the registry and the topic's partitions;
+//   - in the long form, claims were abandoned (the kills did land between
+//     claim and commit).
 // The topic is overflow=block, so the checker (never killed) is never
 // overrun: it sees every committed record. Killed consumers are registered
 // readers too: once dead, they must not hold the producers back.
@@ -31,6 +35,7 @@
 #include "support/child_process.h"
 #include "support/shm_guard.h"
 #include "support/test_scale.h"
+#include "tools/cli_harness.h"
 
 namespace rill {
 namespace {
@@ -49,6 +54,9 @@ struct Plan {
   std::atomic<std::uint32_t> incarnations{0};
   std::int32_t partition[kMaxIncarnations];
   std::int64_t final_records[kMaxIncarnations];  // -1: killed (unknown), else how many it sent
+  // Written by the producers: how many sends (or publishes) have returned.
+  std::atomic<std::int64_t> returned[kMaxIncarnations];
+  std::atomic<std::int64_t> checker_abandoned{-1};  // written by the checker at the end
 };
 
 std::shared_ptr<Topic> open_in_child(const std::string& ns_name, const std::string& topic, std::string& report) {
@@ -139,6 +147,7 @@ class CrashTest : public ::testing::Test {
     const std::uint32_t inc = plan_->incarnations.load(std::memory_order_relaxed);
     plan_->partition[inc] = slot % kPartitions;
     plan_->final_records[inc] = -1;
+    plan_->returned[inc].store(0, std::memory_order_relaxed);
     plan_->incarnations.store(inc + 1, std::memory_order_release);
     return inc;
   }
@@ -146,6 +155,7 @@ class CrashTest : public ::testing::Test {
   pid_t spawn_producer(testing::Children& children, std::uint32_t inc, std::int64_t records) {
     const std::string name = guard_.ns();
     const std::int32_t partition = plan_->partition[inc];
+    std::atomic<std::int64_t>* returned = &plan_->returned[inc];
     return children.spawn("producer " + std::to_string(inc), [=](std::string& report) {
       auto topic = open_in_child(name, "crash", report);
       if (!topic) return 2;
@@ -158,6 +168,7 @@ class CrashTest : public ::testing::Test {
             report = r.status().to_string();
             return 1;
           }
+          returned->store(seq + 1, std::memory_order_release);
           continue;
         }
         // Odd incarnations write in place, byte by byte: a long window
@@ -172,6 +183,7 @@ class CrashTest : public ::testing::Test {
           std::atomic_signal_fence(std::memory_order_seq_cst);  // keep the loop a loop
         }
         producer.publish(*r);
+        returned->store(seq + 1, std::memory_order_release);
       }
       return 0;
     });
@@ -222,7 +234,16 @@ TEST_F(CrashTest, RandomSigkillsLoseOrDuplicateNothingCommittedAndLeakNothing) {
                  " records, the checker saw " + std::to_string(next[inc]);
         return 1;
       }
+      // Every incarnation has exited: what it said it sent is final.
+      const std::int64_t sent = plan->returned[inc].load(std::memory_order_acquire);
+      if (next[inc] < sent || next[inc] > sent + 1) {
+        report = "incarnation " + std::to_string(inc) + ": " + std::to_string(sent) +
+                 " sends returned before it died, the checker saw " + std::to_string(next[inc]) + " records" +
+                 (next[inc] < sent ? " (committed records lost)" : " (more than one unacknowledged)");
+        return 1;
+      }
     }
+    const_cast<Plan*>(plan)->checker_abandoned.store(abandoned, std::memory_order_release);
     report = "records " + std::to_string(records) + " abandoned " + std::to_string(abandoned);
     return 0;
   });
@@ -284,11 +305,16 @@ TEST_F(CrashTest, RandomSigkillsLoseOrDuplicateNothingCommittedAndLeakNothing) {
   std::printf("[ crash    ] %d producer and %d consumer kills; checker: %s\n", producer_kills, consumer_kills,
               checked.report.c_str());
 
-  // Housekeeping: the slots of every dead process are reaped; nothing else is in /dev/shm.
+  if (testing::test_scale() >= 10) {
+    EXPECT_GT(plan_->checker_abandoned.load(), 0) << "no kill landed between a claim and its commit";
+  }
+
+  // Housekeeping: `rill ns gc` reaps the slots of every dead process; nothing else is in /dev/shm.
+  const auto gc = cli::testing::run_rill({"ns", "gc", name});
+  EXPECT_EQ(gc.exit_code, 0) << gc.err;
   auto ns = Namespace::open_shared(name).value();
   auto topic = ns->open_topic("crash").value();
   for (std::int32_t p = 0; p < kPartitions; ++p) {
-    (void)topic->ring(p).reap_dead();
     for (const auto& s : topic->ring(p).producers()) EXPECT_TRUE(s.alive) << "partition " << p << " pid " << s.owner.pid;
     for (const auto& r : topic->ring(p).readers()) EXPECT_TRUE(r.alive) << "partition " << p << " pid " << r.owner.pid;
   }
