@@ -2,6 +2,8 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
+#include <chrono>
 #include <ctime>
 
 #include "core/log/partition_ring.h"
@@ -15,11 +17,14 @@ std::int64_t now_ns() noexcept {
   return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
 }
 
-Producer::Producer(std::shared_ptr<Topic> topic)
+Producer::Producer(std::shared_ptr<Topic> topic, const ProducerOptions& options)
     : topic_(std::move(topic)),
       partitions_(topic_->partition_count()),
       // Per partition: one slot for send()/send_batch(), one for reserve().
-      slots_(new log::ClaimSlot*[2 * static_cast<std::size_t>(partitions_)]()) {}
+      slots_(new log::ClaimSlot*[2 * static_cast<std::size_t>(partitions_)]()),
+      max_block_ns_(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::clamp(options.max_block, std::chrono::milliseconds(0), std::chrono::milliseconds(86'400'000)))
+                        .count()) {}
 
 Producer::~Producer() { release_slots(); }
 
@@ -27,7 +32,8 @@ Producer::Producer(Producer&& other) noexcept
     : topic_(std::move(other.topic_)),
       partitions_(other.partitions_),
       round_robin_(other.round_robin_),
-      slots_(std::move(other.slots_)) {}
+      slots_(std::move(other.slots_)),
+      max_block_ns_(other.max_block_ns_) {}
 
 Producer& Producer::operator=(Producer&& other) noexcept {
   if (this != &other) {
@@ -36,6 +42,7 @@ Producer& Producer::operator=(Producer&& other) noexcept {
     partitions_ = other.partitions_;
     round_robin_ = other.round_robin_;
     slots_ = std::move(other.slots_);
+    max_block_ns_ = other.max_block_ns_;
   }
   return *this;
 }
@@ -57,9 +64,20 @@ Status Producer::blocked(std::int32_t p) const {
                                      " ms; speed up or stop that consumer, or use overflow=retain");
 }
 
-Status Producer::claim_failed(log::ClaimStatus status, std::uint64_t bytes, std::int32_t partition) const {
+Status Producer::claim_failed(log::ClaimStatus status, std::uint64_t bytes, std::int32_t partition,
+                              const log::Claim& claim) const {
   switch (status) {
     case log::ClaimStatus::kBlocked: return blocked(partition);
+    case log::ClaimStatus::kStalled: {
+      const std::string who = claim.stalled_by > 0 ? "producer process " + std::to_string(claim.stalled_by)
+                                                   : "a live producer";
+      return Status(Code::kTimedOut,
+                    "topic '" + topic_->name() + "' partition " + std::to_string(partition) + " must roll to a new " +
+                        "segment, and " + who + " has held a claim the roll waits for, for over " +
+                        std::to_string(max_block_ns_ / 1'000'000) +
+                        " ms (stopped or hung? a live process is never skipped); nothing was written. Its record "
+                        "lands when it resumes, or is skipped once it dies: see `rill topic describe`");
+    }
     case log::ClaimStatus::kCorrupt:
       return Status(Code::kCorrupt, "topic '" + topic_->name() + "' partition " + std::to_string(partition) +
                                         " is stuck mid-roll with no process to finish it (damaged shared memory); "
@@ -156,9 +174,10 @@ Status check_headers(std::span<const Header> headers) {
     slot = slots_[index];
   }
   if (*length > ring.max_frame_bytes()) return too_large(*length, *partition);
-  const log::ClaimStatus claimed = ring.claim(static_cast<std::uint32_t>(log::align_frame(*length)), 1, slot, claim);
+  const log::ClaimStatus claimed =
+      ring.claim(static_cast<std::uint32_t>(log::align_frame(*length)), 1, slot, claim, max_block_ns_);
   if (claimed != log::ClaimStatus::kOk) [[unlikely]]
-    return claim_failed(claimed, *length, *partition);
+    return claim_failed(claimed, *length, *partition, *claim);
   return Status::ok();
 }
 
@@ -215,10 +234,11 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
       if (Status st = take_slot(index); !st) return st;
     log::Claim claim;
     const log::ClaimStatus claimed =
-        ring.claim(static_cast<std::uint32_t>(bytes), static_cast<std::uint32_t>(end - done), slots_[index], &claim);
+        ring.claim(static_cast<std::uint32_t>(bytes), static_cast<std::uint32_t>(end - done), slots_[index], &claim,
+                   max_block_ns_);
     if (claimed != log::ClaimStatus::kOk) {
       if (done > 0) return done;  // the messages before were sent; the next call reports the error
-      return claim_failed(claimed, bytes, p);
+      return claim_failed(claimed, bytes, p, claim);
     }
     const std::int64_t now = now_ns();
     std::byte* frame = claim.data;

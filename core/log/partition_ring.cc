@@ -187,7 +187,8 @@ std::uint64_t PartitionRing::generation_of_tag(std::uint16_t tag) const noexcept
 
 // ---------------------------------------------------------------- producers
 
-ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, ClaimSlot* slot, Claim* out) noexcept {
+ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, ClaimSlot* slot, Claim* out,
+                                 std::int64_t patience_ns) noexcept {
   const std::uint64_t capacity = data_capacity_;
   if (bytes == 0 || bytes > capacity || records == 0 || records > kMaxRecordsPerSegment) return ClaimStatus::kTooLarge;
   // The announcement: published by the release of the CAS below to whoever
@@ -197,18 +198,29 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
   std::uint64_t t = header_->tail.load(std::memory_order_acquire);
   std::uint32_t readers_checked = ~0u;  // overflow=block: the segment tag whose roll the readers allow
   std::int64_t wedged_since = 0;       // when the rolling tail was first seen unannounced
+  std::int64_t deadline = 0;           // monotonic; set when this claim first waits on a roll
   for (std::uint32_t spins = 0;;) {
     if ((t & kPositionMask) == kRolling) {
       // Another producer is rolling; if it takes long, it may have died
-      // mid-roll (finish its roll), or nobody may be rolling at all.
-      if (++spins % 65536 == 0 && !rescue_roll(t)) {
-        if (!wedged()) {
-          wedged_since = 0;
-        } else if (wedged_since == 0) {
-          wedged_since = monotonic_ns();
-        } else if (monotonic_ns() - wedged_since > kWedgedPatienceNs) {
-          slot->state.store(kSlotIdle, std::memory_order_relaxed);  // a failed CAS may have left it pending
-          return ClaimStatus::kCorrupt;
+      // mid-roll (finish its roll), nobody may be rolling at all, or the
+      // roll may wait for a live process's claim (give up at the deadline).
+      if (++spins % 65536 == 0) {
+        const std::int64_t now = monotonic_ns();
+        if (deadline == 0) deadline = now + patience_ns;
+        if (!rescue_roll(t, deadline)) {
+          if (!wedged()) {
+            wedged_since = 0;
+          } else if (wedged_since == 0) {
+            wedged_since = now;
+          } else if (now - wedged_since > kWedgedPatienceNs) {
+            slot->state.store(kSlotIdle, std::memory_order_relaxed);  // a failed CAS may have left it pending
+            return ClaimStatus::kCorrupt;
+          }
+          if (now > deadline) {
+            slot->state.store(kSlotIdle, std::memory_order_relaxed);
+            out->stalled_by = stalled_by(t);
+            return ClaimStatus::kStalled;
+          }
         }
       }
       if (spins < 1024) cpu_relax();
@@ -259,8 +271,10 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
     slot->state.store(kSlotRolling, std::memory_order_relaxed);
     // release: publishes the announcement with the rolling tail.
     if (header_->tail.compare_exchange_weak(t, t | kRolling, std::memory_order_acq_rel, std::memory_order_acquire)) {
-      roll(t);
+      if (deadline == 0) deadline = monotonic_ns() + patience_ns;
+      const bool rolled = roll(t, deadline, &out->stalled_by);
       slot->state.store(kSlotIdle, std::memory_order_release);
+      if (!rolled) return ClaimStatus::kStalled;
       t = header_->tail.load(std::memory_order_acquire);
     } else {
       slot->state.store(kSlotIdle, std::memory_order_relaxed);
@@ -281,13 +295,15 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
 // A claim whose owner process is dead is abandoned (its cleaning finished,
 // its offsets covered by an abandoned frame) rather than waited for; a live
 // owner, even a stopped one, is waited for: its bytes may still land.
-void PartitionRing::await_claims(std::uint64_t generation, Outstanding which) noexcept {
+bool PartitionRing::await_claims(std::uint64_t generation, Outstanding which, std::int64_t deadline_ns,
+                                 std::int32_t* stalled_by) noexcept {
   for (std::uint32_t i = 1;; ++i) {
     // Owners are looked up (in /proc) only once the claims have had time to
-    // finish on their own, and then not on every round.
+    // finish on their own, and then not on every round; so is the clock.
     const bool check_owners = i >= 1024 && (i & 255) == 0;
     std::uint64_t abandoned = 0;
-    if (settle_claims(generation, which, check_owners, &abandoned) == 0) return;
+    if (settle_claims(generation, which, check_owners, &abandoned, stalled_by) == 0) return true;
+    if (check_owners && monotonic_ns() > deadline_ns) return false;
     if (i < 256) cpu_relax();
     else ::sched_yield();  // the writer may need this core
   }
@@ -374,7 +390,8 @@ std::uint32_t PartitionRing::reap_dead() noexcept {
     } else if (st == kSlotRolling) {
       // A roll announcement whose roll is over (or never happened).
       const std::uint64_t rolling = header_->tail.load(std::memory_order_acquire);
-      if ((s.tail.load(std::memory_order_relaxed) | kRolling) == rolling) (void)rescue_roll(rolling);
+      if ((s.tail.load(std::memory_order_relaxed) | kRolling) == rolling)
+        (void)rescue_roll(rolling, monotonic_ns() + kRescuePatienceNs);
       else (void)s.state.compare_exchange_strong(st, kSlotIdle, std::memory_order_acq_rel);
     }
     if (s.state.load(std::memory_order_acquire) != kSlotIdle) continue;
@@ -492,7 +509,7 @@ enum class Announcement : std::uint8_t {
 }  // namespace
 
 std::uint32_t PartitionRing::settle_claims(std::uint64_t generation, Outstanding which, bool check_owners,
-                                           std::uint64_t* abandoned) noexcept {
+                                           std::uint64_t* abandoned, std::int32_t* live_owner) noexcept {
   // Acquire: every announcement made before a claim in the tail's history is
   // visible below (the claim CAS releases it).
   const std::uint64_t tail_now = header_->tail.load(std::memory_order_acquire);
@@ -533,6 +550,11 @@ std::uint32_t PartitionRing::settle_claims(std::uint64_t generation, Outstanding
   std::uint32_t live = 0;
   for (std::uint32_t i = 0; i < n; ++i) {
     ClaimSlot& s = *slot(i);
+    const auto still_out = [&] {
+      ++live;
+      if (live_owner != nullptr)
+        *live_owner = ipc::ProcessId::unpacked(s.owner.load(std::memory_order_relaxed)).pid;
+    };
     const std::uint64_t st = s.state.load(std::memory_order_acquire);
     if ((st & 0xFF) == kSlotIdle || (st & 0xFF) == kSlotRolling) continue;  // a roll is not a claim
     const std::uint64_t x = s.tail.load(std::memory_order_relaxed);
@@ -550,26 +572,26 @@ std::uint32_t PartitionRing::settle_claims(std::uint64_t generation, Outstanding
         continue;
       }
       if (a == Announcement::kUnsure || !check_owners) {
-        ++live;
+        still_out();
         continue;
       }
     } else if (!check_owners) {
-      ++live;
+      still_out();
       continue;
     }
     if ((st & 0xFF) == kSlotAbandoning) {
       // Another process is abandoning it; take over only if that one died.
       const pid_t by = static_cast<pid_t>(st >> 32);
       if (by > 0 && (::kill(by, 0) == 0 || errno == EPERM)) {
-        ++live;
+        still_out();
         continue;
       }
     } else if (ipc::liveness_packed(s.owner.load(std::memory_order_relaxed)) != ipc::Liveness::kDead) {
-      ++live;
+      still_out();
       continue;
     }
     *abandoned += abandon(s, st, x, s.size.load(std::memory_order_relaxed));
-    if ((s.state.load(std::memory_order_acquire) & 0xFF) != kSlotIdle) ++live;
+    if ((s.state.load(std::memory_order_acquire) & 0xFF) != kSlotIdle) still_out();
   }
   return live;
 }
@@ -662,7 +684,7 @@ bool PartitionRing::blocked(const ReadCursor& cursor) const noexcept {
   return !readable(cursor) && latest().next_offset > cursor.next_offset;
 }
 
-bool PartitionRing::rescue_roll(std::uint64_t rolling_tail) noexcept {
+bool PartitionRing::rescue_roll(std::uint64_t rolling_tail, std::int64_t deadline_ns) noexcept {
   if ((rolling_tail & kPositionMask) != kRolling) return false;
   ClaimSlot* dead = nullptr;
   std::uint64_t seen = 0;
@@ -685,22 +707,38 @@ bool PartitionRing::rescue_roll(std::uint64_t rolling_tail) noexcept {
   const std::uint64_t mine = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(::getpid())) << 32) | kSlotRolling;
   if (!dead->state.compare_exchange_strong(seen, mine, std::memory_order_acq_rel)) return false;
   // Every step of a roll can be done again with the same result, and the
-  // tail is still rolling (the last step, which releases it, is a CAS).
-  if (header_->tail.load(std::memory_order_acquire) == rolling_tail) roll(dead->tail.load(std::memory_order_relaxed));
+  // tail is still rolling (the last step, which releases it, is a CAS). If
+  // a live claim holds the roll back past the deadline, the dead roller had
+  // not got past the same wait, so had changed nothing: the roll is undone
+  // and whoever needs it next starts it afresh.
+  std::int32_t stalled = 0;
+  if (header_->tail.load(std::memory_order_acquire) == rolling_tail)
+    (void)roll(dead->tail.load(std::memory_order_relaxed), deadline_ns, &stalled);
   dead->state.store(kSlotIdle, std::memory_order_release);
   dead->owner.store(0, std::memory_order_release);
   return true;
 }
 
-void PartitionRing::roll(std::uint64_t t) noexcept {
+bool PartitionRing::roll(std::uint64_t t, std::int64_t deadline_ns, std::int32_t* stalled_by) noexcept {
   // From the tail the roll started from, not current_generation: a roll that
   // finishes another's (rescue_roll()) may find current_generation already
   // advanced; generation_of_tag() gives the same answer either way.
   const std::uint64_t gen = generation_of_tag(tail_tag(t));
-  if (gen > 0) await_claims(gen - 1, Outstanding::kCleaning);
   // The generation whose bytes the retiring below hands to gen+3.
   const std::uint64_t leaving = gen + 3 >= segment_count_ ? gen + 3 - segment_count_ : kUnusedGeneration;
-  if (leaving != kUnusedGeneration) await_claims(leaving, Outstanding::kAll);
+  // The waits come before any change: a roll that gives up at the deadline
+  // (a stopped or hung producer's claim) undoes itself by handing back the
+  // tail it took. Both waits stay passed once passed (no claim of those
+  // generations can start while the tail is rolling), so a roll redone by
+  // rescue_roll() gives up only where the first one had changed nothing.
+  if ((gen > 0 && !await_claims(gen - 1, Outstanding::kCleaning, deadline_ns, stalled_by)) ||
+      (leaving != kUnusedGeneration && !await_claims(leaving, Outstanding::kAll, deadline_ns, stalled_by))) {
+    std::uint64_t rolling = t | kRolling;
+    // Release: pairs with claim()'s acquire loads of the tail.
+    (void)header_->tail.compare_exchange_strong(rolling, t, std::memory_order_release, std::memory_order_relaxed);
+    notify();
+    return false;
+  }
   const std::uint64_t capacity = data_capacity_;
   // Bounded: a damaged tail word (or a dead roller's slot) may name a position
   // past the data area, and the cleaning below would run off the segment.
@@ -730,6 +768,18 @@ void PartitionRing::roll(std::uint64_t t) noexcept {
   (void)header_->tail.compare_exchange_strong(rolling, make_tail(gen + 1, 0, 0), std::memory_order_release,
                                               std::memory_order_relaxed);
   notify();
+  return true;
+}
+
+std::int32_t PartitionRing::stalled_by(std::uint64_t rolling_tail) noexcept {
+  // What roll() from this tail waits for, counted without looking up owners.
+  const std::uint64_t gen = generation_of_tag(tail_tag(rolling_tail));
+  const std::uint64_t leaving = gen + 3 >= segment_count_ ? gen + 3 - segment_count_ : kUnusedGeneration;
+  std::int32_t pid = 0;
+  std::uint64_t abandoned = 0;
+  if (gen > 0 && settle_claims(gen - 1, Outstanding::kCleaning, false, &abandoned, &pid) > 0) return pid;
+  if (leaving != kUnusedGeneration) (void)settle_claims(leaving, Outstanding::kAll, false, &abandoned, &pid);
+  return pid;
 }
 
 void PartitionRing::index_frame(std::uint64_t generation, std::uint32_t position, std::uint32_t end,
@@ -916,7 +966,7 @@ ReadCursor PartitionRing::latest() const noexcept {
     // shared memory), answer without it rather than wait without end: the
     // rolling tail keeps its tag and count, and a reader at the end of the
     // segment moves on once the segment is sealed.
-    if (const_cast<PartitionRing*>(this)->rescue_roll(t)) continue;
+    if (const_cast<PartitionRing*>(this)->rescue_roll(t, monotonic_ns() + kRescuePatienceNs)) continue;
     c.position = static_cast<std::uint32_t>(data_capacity_);
     return c;
   }

@@ -62,6 +62,13 @@ inline constexpr std::uint32_t kReaderSlots = 256;
 // (wedged()) before claim() gives up with kCorrupt. A live roll is always
 // announced, so this is damage, not a slow roller.
 inline constexpr std::int64_t kWedgedPatienceNs = 1'000'000'000;
+// How long claim() waits, by default, for a roll that a live process's claim
+// holds back (a stopped or hung producer: it is never taken for dead) before
+// giving up with kStalled. Producers pass their own (ProducerOptions::max_block).
+inline constexpr std::int64_t kDefaultStallPatienceNs = 10'000'000'000;
+// How long a reader or the reaper finishing a dead roller's roll waits for
+// the claims it needs before undoing the roll (the next producer redoes it).
+inline constexpr std::int64_t kRescuePatienceNs = 100'000'000;
 // The header page, then the claim slots (64 KiB), then the reader slots (16 KiB).
 inline constexpr std::size_t kClaimSlotsOffset = 4096;
 inline constexpr std::size_t kReaderSlotsOffset = kClaimSlotsOffset + std::size_t{kClaimSlots} * 64;
@@ -166,6 +173,7 @@ struct Claim {
   std::uint32_t position = 0;
   std::uint32_t bytes = 0;
   std::uint32_t records = 0;
+  std::int32_t stalled_by = 0;  // kStalled: the pid of a live claim the roll waits for (0: unknown)
 };
 
 enum class ClaimStatus : std::uint8_t {
@@ -173,6 +181,7 @@ enum class ClaimStatus : std::uint8_t {
   kTooLarge,
   kBlocked,  // overflow=block: a live reader kept the ring from rolling for block_timeout_ms
   kCorrupt,  // the tail stays rolling and no process announces the roll (damaged region; see wedged())
+  kStalled,  // the ring must roll, and a live process's claim held the roll back for the patience given
 };
 
 // Where a reader is: the next record it will read.
@@ -229,10 +238,14 @@ class PartitionRing {
   // sizes) in one atomic step, rolling to the next segment if needed,
   // announced in `slot` (see the class comment).
   // kTooLarge when `bytes` exceeds a segment or `records` its record limit;
-  // kCorrupt when the tail has been wedged() for kWedgedPatienceNs.
+  // kCorrupt when the tail has been wedged() for kWedgedPatienceNs; kStalled
+  // when the ring must roll and, for about `patience_ns`, a live process's
+  // outstanding claim held the roll back (out->stalled_by names it): the
+  // roll is undone, nothing is written, and a later claim tries again.
   // Also zeroes the same byte range two segments ahead (cleaning ahead).
   // REQUIRES: slot came from acquire_slot() and holds no claim.
-  [[nodiscard]] ClaimStatus claim(std::uint32_t bytes, std::uint32_t records, ClaimSlot* slot, Claim* out) noexcept;
+  [[nodiscard]] ClaimStatus claim(std::uint32_t bytes, std::uint32_t records, ClaimSlot* slot, Claim* out,
+                                  std::int64_t patience_ns = kDefaultStallPatienceNs) noexcept;
   // Publishes one frame written in a claim: release-stores its commit word.
   // REQUIRES: the frame that ends the claim is committed last (it retires
   // the claim from its slot).
@@ -336,7 +349,11 @@ class PartitionRing {
   // were reused, or there is none): `generation` has opened, by the segment
   // headers' account, which damage to current_generation does not change.
   bool sealed_before(std::uint64_t generation) const noexcept;
-  void roll(std::uint64_t tail) noexcept;
+  // Rolls from `tail` (its rolling form is in the header). False, with the
+  // tail set back to `tail` and nothing changed, if a live claim the roll
+  // must wait for is still outstanding at `deadline_ns` (monotonic); then
+  // *stalled_by names its owner.
+  bool roll(std::uint64_t tail, std::int64_t deadline_ns, std::int32_t* stalled_by) noexcept;
   ClaimSlot* slot(std::uint32_t i) const noexcept;
   std::uint32_t slots_used() const noexcept;
   ReaderSlot* reader_slot(std::uint32_t i) const noexcept;
@@ -346,17 +363,24 @@ class PartitionRing {
   // Which claims a roller waits for: those still cleaning ahead, or all.
   enum class Outstanding : std::uint8_t { kCleaning, kAll };
   // Waits until no claim of `generation` is outstanding in that sense,
-  // abandoning those of dead owners. Called by the roller.
-  void await_claims(std::uint64_t generation, Outstanding which) noexcept;
+  // abandoning those of dead owners. Called by the roller. False if one is
+  // still outstanding at `deadline_ns` (*stalled_by: its owner's pid).
+  bool await_claims(std::uint64_t generation, Outstanding which, std::int64_t deadline_ns,
+                    std::int32_t* stalled_by) noexcept;
   // One pass over the slots for claims of `generation`: abandons those of
   // dead owners when check_owners (else counts every claim as live).
-  // Returns the number of live claims outstanding; adds abandoned offsets to *abandoned.
+  // Returns the number of live claims outstanding; adds abandoned offsets to
+  // *abandoned; *live_owner (if not null) gets the pid of one of them.
   std::uint32_t settle_claims(std::uint64_t generation, Outstanding which, bool check_owners,
-                              std::uint64_t* abandoned) noexcept;
+                              std::uint64_t* abandoned, std::int32_t* live_owner = nullptr) noexcept;
   // A roll whose roller died (the tail stays rolling, announced by a dead
-  // owner's kSlotRolling slot) is finished by the caller. Returns true if it
-  // finished one. Called by whoever waits on a rolling tail for long.
-  bool rescue_roll(std::uint64_t rolling_tail) noexcept;
+  // owner's kSlotRolling slot) is finished by the caller, or undone if a
+  // live claim holds it back past `deadline_ns` (see roll()). Returns true
+  // if it took the dead roller's roll over. Called by whoever waits on a
+  // rolling tail for long.
+  bool rescue_roll(std::uint64_t rolling_tail, std::int64_t deadline_ns) noexcept;
+  // The pid of a live claim a roll from `rolling_tail` waits for (0: none seen).
+  std::int32_t stalled_by(std::uint64_t rolling_tail) noexcept;
   // Abandons the claim announced in `s` (observed in state `seen`); returns
   // the offsets its abandoned frame covers (0 if another process does it).
   std::uint64_t abandon(ClaimSlot& s, std::uint64_t seen, std::uint64_t tail, std::uint64_t size) noexcept;

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/log/partition_ring.h"
 #include "rill/rill.h"
 #include "stress/workload.h"
 #include "support/child_process.h"
@@ -403,13 +404,37 @@ TEST_F(MultiProcess, AStoppedProducerIsWaitedForAndResumes) {
     EXPECT_TRUE(r.records.empty());
     EXPECT_EQ(r.abandoned, 0);
   }
+  // Another producer fills the ring until it must roll into the stopped
+  // claim's segment: it is not taken for dead there either. The send gives
+  // up after max_block naming it, writes nothing, and leaves the ring
+  // usable (the roll it began is undone).
+  Producer filler(topic, {.max_block = 200ms});
+  const std::string value(200, 'f');
+  std::int64_t filled = 0;
+  Status stalled;
+  while (stalled.is_ok() && filled < 100'000) {
+    auto sent = filler.send(std::nullopt, value);
+    if (sent.is_ok()) ++filled;
+    else stalled = sent.status();
+  }
+  EXPECT_EQ(stalled.code(), Code::kTimedOut) << stalled.to_string();
+  EXPECT_NE(stalled.message().find("producer process " + std::to_string(stopped)), std::string::npos)
+      << stalled.message();
+  EXPECT_EQ(topic->ring(0).latest_offset(), filled + 2) << "the failed send wrote nothing";
+  EXPECT_EQ(filler.send(std::nullopt, value).status().code(), Code::kTimedOut) << "and the next fails alike";
   children.signal(stopped, SIGCONT);
   ASSERT_TRUE(children.wait_one(stopped, 30s).ok());
   std::vector<std::string> got;
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (got.size() < 2 && std::chrono::steady_clock::now() < deadline)
+  while (got.size() < static_cast<std::size_t>(filled) + 2 && std::chrono::steady_clock::now() < deadline)
     for (const RecordView& v : consumer.poll(100ms).records) got.emplace_back(v.value());
-  EXPECT_EQ(got, (std::vector<std::string>{"resumed", "next"}));
+  std::vector<std::string> want{"resumed", "next"};
+  want.resize(static_cast<std::size_t>(filled) + 2, value);
+  EXPECT_EQ(got, want);
+  // Resumed, the ring rolls on.
+  auto after = filler.send(std::nullopt, "after");
+  ASSERT_TRUE(after.is_ok()) << after.status().to_string();
+  EXPECT_EQ(after->offset, filled + 2);
 }
 
 TEST_F(MultiProcess, RegistryLockHolderKilledAtRandomLeavesAConsistentRegistry) {

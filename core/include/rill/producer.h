@@ -9,6 +9,7 @@
 // consumer that sleeps on the topic's futex.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -69,6 +70,15 @@ class Reservation {
   bool published_ = false;
 };
 
+struct ProducerOptions {
+  // How long send(), send_batch() and reserve() wait for the ring to roll
+  // past the claim of a live producer that is stopped or hung (a process is
+  // never taken for dead while it exists) before failing with kTimedOut,
+  // naming its pid; nothing is written then, and a later call tries again.
+  // Kafka's max.block.ms. Only a full segment that must roll waits for it.
+  std::chrono::milliseconds max_block{10'000};
+};
+
 // Cache-line aligned: a send with a null key writes round_robin_, which must
 // not share a line with another thread's hot data (say, a Consumer).
 //
@@ -77,13 +87,14 @@ class Reservation {
 // destroyed), with the identity of this process. If the process dies between
 // a claim and its commit, readers skip the claim's offsets once they see the
 // process gone (ConsumerOptions::abandoned_claim_timeout) and count them in
-// PollResult::abandoned; a process that is only stopped is waited for.
+// PollResult::abandoned; a process that is only stopped is waited for, and
+// a send that needs the ring to roll past its claim fails after max_block.
 //
 // Thread safety: one thread at a time. Move-only (its claim slots are its own).
 class alignas(64) Producer {
  public:
   // REQUIRES: topic is not null.
-  explicit Producer(std::shared_ptr<Topic> topic);
+  explicit Producer(std::shared_ptr<Topic> topic, const ProducerOptions& options = {});
   ~Producer();
   Producer(Producer&& other) noexcept;
   Producer& operator=(Producer&& other) noexcept;
@@ -93,7 +104,8 @@ class alignas(64) Producer {
   // Appends one record and makes it visible. Returns where it went, or
   // kRecordTooLarge (it cannot fit a segment), kInvalidArgument (bad partition),
   // kResourceExhausted (the partition's claim slots are all taken), kTimedOut
-  // (overflow=block: a registered reader kept the ring full too long).
+  // (overflow=block: a registered reader kept the ring full too long; or a
+  // stopped or hung producer's claim held the ring's roll for max_block).
   Result<RecordMetadata> send(std::optional<std::string_view> key, std::string_view value,
                               const SendOptions& options = {}) noexcept;
 
@@ -126,7 +138,8 @@ class alignas(64) Producer {
   Status too_large(std::uint64_t bytes, std::int32_t partition) const;
   Status blocked(std::int32_t partition) const;  // overflow=block timed out
   // The error for a claim of `bytes` on `partition` that returned `status` (not kOk).
-  Status claim_failed(log::ClaimStatus status, std::uint64_t bytes, std::int32_t partition) const;
+  Status claim_failed(log::ClaimStatus status, std::uint64_t bytes, std::int32_t partition,
+                      const log::Claim& claim) const;
   // Index in slots_ of the claim slot for `partition`: send() and
   // send_batch() share one, reserve() has its own.
   std::size_t slot_index(std::int32_t partition, bool reservation) const noexcept {
@@ -145,6 +158,7 @@ class alignas(64) Producer {
   std::int32_t partitions_;
   std::int32_t round_robin_ = 0;  // next partition for a null key, in [0, partitions_)
   std::unique_ptr<log::ClaimSlot*[]> slots_;  // 2 per partition (send, reserve); null until first used
+  std::int64_t max_block_ns_;                  // ProducerOptions::max_block
 };
 
 // Nanoseconds since the Unix epoch (CLOCK_REALTIME): the default timestamp.

@@ -1,6 +1,8 @@
 #include "core/log/partition_ring.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <functional>
@@ -713,6 +715,70 @@ TEST(PartitionRing, FlippedValueByteFailsTheChecksum) {
   EXPECT_TRUE(v[0].verify_checksum());
   c.data[kTimestampOffset] ^= std::byte{1};  // header fields are covered too
   EXPECT_FALSE(v[0].verify_checksum());
+}
+
+// ---------------------------------------------------------------- stalled rolls
+
+// A process that has exited: its claims and rolls are abandoned, not waited for.
+ipc::ProcessId exited_process() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);
+  return ipc::ProcessId{child, 0, 12345};
+}
+
+TEST(PartitionRing, ARollHeldBackByALiveClaimIsUndoneAtTheDeadline) {
+  // A live producer's claim (this process: never taken for dead) is not
+  // committed. Others fill the ring until the roll that would retire its
+  // segment: that roll waits for it, then gives up at the claimer's
+  // deadline, handing the tail back - nothing written, nothing left rolling.
+  Ring r = make_ring({4096, 4, 64});
+  Claim held;
+  ASSERT_EQ(r.claim(64, 1, &held), ClaimStatus::kOk);
+  ClaimSlot* other = r.ring.acquire_slot(ipc::self()).value();
+  const std::string value = value_for_frame(512);
+  std::int64_t sent = 0;
+  Claim c;
+  ClaimStatus st = ClaimStatus::kOk;
+  for (; sent < 1000; ++sent) {
+    st = r.ring.claim(512, 1, other, &c, 50'000'000);
+    if (st != ClaimStatus::kOk) break;
+    encode_frame(c.data, c.first_offset, 1, std::nullopt, value, {}, 0);
+    r.ring.commit(c, c.data, 512);
+  }
+  ASSERT_EQ(st, ClaimStatus::kStalled);
+  EXPECT_EQ(c.stalled_by, ::getpid());
+  const std::uint64_t tail = r.header().tail.load();
+  EXPECT_NE(tail & 0x0FFFFFFF, 0x0FFFFFFFu) << "the tail is not left rolling";
+  EXPECT_EQ(r.ring.latest().next_offset, sent + 1) << "nothing was written";
+  EXPECT_EQ(other->state.load(), kSlotIdle);
+
+  // The same roll begun by a roller that then died: a reader finishing it
+  // meets the same live claim, and undoes it too after its patience.
+  ClaimSlot* dead = r.ring.acquire_slot(exited_process()).value();
+  dead->tail.store(tail);
+  dead->state.store(kSlotRolling);
+  auto& header_tail = const_cast<PartitionHeader&>(r.header()).tail;
+  header_tail.store(tail | 0x0FFFFFFF);
+  EXPECT_EQ(r.ring.latest().next_offset, sent + 1);
+  EXPECT_EQ(header_tail.load(), tail) << "the dead roller's roll is undone";
+  EXPECT_EQ(dead->state.load(), kSlotIdle);
+
+  // Committed at last, the claim lets the roll through; every offset is there once.
+  encode_frame(held.data, held.first_offset, 1, std::nullopt, value_for_frame(64), {}, 0);
+  r.ring.commit(held, held.data, 64);
+  ASSERT_EQ(r.ring.claim(512, 1, other, &c, 50'000'000), ClaimStatus::kOk);
+  EXPECT_EQ(c.first_offset, sent + 1);
+  encode_frame(c.data, c.first_offset, 1, std::nullopt, value, {}, 0);
+  r.ring.commit(c, c.data, 512);
+  ReadCursor cursor = r.ring.earliest();
+  std::vector<std::int64_t> want(static_cast<std::size_t>(sent + 2));
+  for (std::size_t i = 0; i < want.size(); ++i) want[i] = static_cast<std::int64_t>(i);
+  // The roll retired generation 0 (the held record): what is retained is the tail of that sequence.
+  const std::vector<std::int64_t> got = drain(r.ring, cursor);
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got, std::vector<std::int64_t>(want.end() - static_cast<std::ptrdiff_t>(got.size()), want.end()));
+  EXPECT_EQ(got.back(), sent + 1);
 }
 
 TEST(RecordView, AccessorsStayInsideTheFrameWhenItsBytesAreReused) {
