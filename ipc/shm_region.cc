@@ -153,6 +153,15 @@ Result<std::unique_ptr<Region>> open_shared_region(const std::string& name) {
   }
 }
 
+Status publish_shared_region(const std::string& draft, const std::string& name) {
+  // shm_open's objects are the files of /dev/shm (glibc's shm directory).
+  const int rc = ::link(("/dev/shm/" + draft).c_str(), ("/dev/shm/" + name).c_str());
+  const int err = errno;
+  (void)remove_shared_region(draft);
+  if (rc == 0) return Status::ok();
+  return os_error(err, "cannot publish shm:/" + draft + " as shm:/" + name);
+}
+
 Status remove_shared_region(const std::string& name) {
   if (::shm_unlink(name.c_str()) == 0 || errno == ENOENT) return Status::ok();
   const int err = errno;

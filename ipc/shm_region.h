@@ -62,6 +62,13 @@ Result<std::unique_ptr<Region>> create_shared_region(const std::string& name, st
 // read and write it.
 Result<std::unique_ptr<Region>> open_shared_region(const std::string& name);
 
+// Gives object `draft`, made and filled by this process, the name `name` in
+// one step (a hard link in /dev/shm), then removes the draft's name: another
+// process opening `name` finds it complete or absent, never half made, even
+// if this one dies at any point. kAlreadyExists (and the draft removed) if
+// `name` exists.
+Status publish_shared_region(const std::string& draft, const std::string& name);
+
 // Removes the name; existing mappings stay valid until unmapped. Removing a
 // missing name is not an error. /dev/shm is sticky: only an object's owner
 // (or root) may remove it; otherwise kPermissionDenied saying so.

@@ -535,6 +535,25 @@ Status init_registry(ipc::Region& region, const ipc::ShmAccess& access) {
   return Status::ok();
 }
 
+// Makes a namespace's registry under a draft name and publishes it complete
+// (doc/registry_format.md, "Creation"). kAlreadyExists if another process has
+// published one first.
+Result<std::shared_ptr<ipc::Region>> create_registry(const std::string& ns, const ipc::ShmAccess& access) {
+  const std::string object = client::registry_object_name(ns);
+  if (ipc::shared_region_exists(object)) return Status(Code::kAlreadyExists, "shm:/" + object + " exists");
+  const std::string draft = client::registry_draft_name(ns, ::getpid());
+  (void)ipc::remove_shared_region(draft);  // left by a dead process that had this pid
+  auto created = ipc::create_shared_region(draft, registry::kRegionBytes, access);
+  if (!created) return created.status();
+  std::shared_ptr<ipc::Region> region(std::move(*created));
+  if (Status s = init_registry(*region, access); !s) {
+    (void)ipc::remove_shared_region(draft);
+    return s;
+  }
+  if (Status s = ipc::publish_shared_region(draft, object); !s) return s;
+  return region;
+}
+
 // Checks the header of an opened registry and returns the access it records
 // for the namespace's objects.
 Result<ipc::ShmAccess> check_registry(const ipc::Region& region, const std::string& what) {
@@ -546,7 +565,7 @@ Result<ipc::ShmAccess> check_registry(const ipc::Region& region, const std::stri
   for (int i = 0; i < 1000 && h->magic.load(std::memory_order_acquire) != registry::kMagic; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (h->magic.load(std::memory_order_acquire) != registry::kMagic)
-    return Status(Code::kCorrupt, what + " has no valid header (its creator may have died while creating it; "
+    return Status(Code::kCorrupt, what + " has no valid header (damaged; when no process uses the namespace, "
                                          "remove it with `rm /dev/shm/" + what + "`)");
   if (h->version < registry::kOldestReadableVersion || h->version > registry::kVersion ||
       h->capacity != registry::kCapacity)
@@ -685,10 +704,14 @@ Result<std::shared_ptr<Namespace>> Namespace::open_shared(std::string_view name,
   }
   std::shared_ptr<ipc::Region> registry;
   ipc::ShmAccess access = wanted;
-  auto created = ipc::create_shared_region(object, registry::kRegionBytes, wanted);
+  Result<std::shared_ptr<ipc::Region>> created = Status(Code::kAlreadyExists, "not created");
+  if (options.create) {
+    created = create_registry(ns, wanted);
+  } else if (!ipc::shared_region_exists(object)) {
+    return Status(Code::kNotFound, "namespace '" + ns + "' does not exist");
+  }
   if (created) {
     registry = std::move(*created);
-    if (Status s = init_registry(*registry, wanted); !s) return s;
   } else if (created.status().code() == Code::kAlreadyExists) {
     auto opened = open_registry(object);
     if (!opened && opened.status().code() == Code::kPermissionDenied)

@@ -1,5 +1,6 @@
 // Names of a namespace's shared-memory objects (under /dev/shm):
 //   rill.<ns>.registry           the topic registry (doc/registry_format.md)
+//   rill.<ns>.registry.draft-<pid>  a registry being made, until published
 //   rill.<ns>.<topic>.<p>        partition p of a topic (doc/log_format.md);
 //                                names over 250 bytes keep a 160-byte prefix
 //                                of the topic and add an XXH3 hash of it.
@@ -16,6 +17,12 @@
 namespace rill::client {
 
 inline std::string registry_object_name(std::string_view ns) { return "rill." + std::string(ns) + ".registry"; }
+
+// A registry being made by process `pid`, published under registry_object_name()
+// once complete (a crash leaves only this name behind, which `rill ns gc` removes).
+inline std::string registry_draft_name(std::string_view ns, long pid) {
+  return registry_object_name(ns) + ".draft-" + std::to_string(pid);
+}
 
 inline std::string partition_object_name(std::string_view ns, std::string_view topic, std::int32_t p) {
   std::string name = "rill." + std::string(ns) + "." + std::string(topic) + "." + std::to_string(p);

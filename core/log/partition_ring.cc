@@ -204,7 +204,9 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
       // Another producer is rolling; if it takes long, it may have died
       // mid-roll (finish its roll), nobody may be rolling at all, or the
       // roll may wait for a live process's claim (give up at the deadline).
-      if (++spins % 65536 == 0) {
+      // Once yielding, every 256th round: rounds of sched_yield on a busy
+      // machine can take a timeslice each, so the clock is what bounds this.
+      if (++spins >= 1024 && spins % 256 == 0) {
         const std::int64_t now = monotonic_ns();
         if (deadline == 0) deadline = now + patience_ns;
         if (!rescue_roll(t, deadline)) {
@@ -956,7 +958,7 @@ ReadCursor PartitionRing::latest() const noexcept {
       c.position = static_cast<std::uint32_t>(tail_position(t));
       return c;
     }
-    if (++spins % 4096 != 0) {
+    if (++spins < 1024 || spins % 256 != 0) {
       if (spins < 1024) cpu_relax();
       else ::sched_yield();
       continue;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -509,6 +510,63 @@ TEST_F(MultiProcess, RegistryLockHolderKilledAtRandomLeavesAConsistentRegistry) 
     const ChildResult checked = children.wait_one(checker, 30s);
     ASSERT_TRUE(checked.ok()) << "round " << round << ": " << checked.describe();
   }
+}
+
+TEST_F(MultiProcess, ACreatorOfTheNamespaceKilledAtRandomLeavesItUsable) {
+  // A process creating the namespace over and over (its registry is made
+  // under a draft name, then published whole) is killed at a random moment.
+  // The next process finds no namespace or a complete one - never a registry
+  // without a header, which it could neither use nor repair - and only a
+  // draft of the dead creator besides, which `rill ns gc` removes.
+  const std::string name = guard_.ns();
+  std::mt19937 rng(static_cast<unsigned>(::getpid()));
+  const int rounds = static_cast<int>(testing::scaled(16, 4));
+  int drafts_left = 0;
+  for (int round = 0; round < rounds; ++round) {
+    testing::remove_shm_objects(name);
+    Children children;
+    const pid_t creator = children.spawn("creator", [&](std::string& report) {
+      for (;;) {
+        testing::remove_shm_objects(name);
+        auto ns = Namespace::open_shared(name);
+        if (!ns) {
+          report = ns.status().to_string();
+          return 1;
+        }
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int>(1000, 20000)(rng)));
+    children.signal(creator, SIGKILL);
+    (void)children.wait_one(creator, 30s);
+    const std::string draft = "rill." + name + ".registry.draft-" + std::to_string(creator);
+    const pid_t checker = children.spawn("checker", [&](std::string& report) {
+      auto ns = Namespace::open_shared(name);
+      if (!ns) {
+        report = "open_shared: " + ns.status().to_string();
+        return 1;
+      }
+      if (Status st = (*ns)->create_topic("t", {.partitions = 1, .segment_bytes = 4096, .segment_count = 4}); !st) {
+        report = "create: " + st.to_string();
+        return 1;
+      }
+      if (Status st = (*ns)->delete_topic("t"); !st) {
+        report = "delete: " + st.to_string();
+        return 1;
+      }
+      for (const std::string& o : testing::shm_objects(name)) {
+        if (o != "rill." + name + ".registry" && o != draft) {
+          report = "unexpected object " + o;
+          return 1;
+        }
+      }
+      return 0;
+    });
+    const ChildResult checked = children.wait_one(checker, 30s);
+    ASSERT_TRUE(checked.ok()) << "round " << round << ": " << checked.describe();
+    const auto objects = testing::shm_objects(name);
+    drafts_left += static_cast<int>(std::count(objects.begin(), objects.end(), draft));
+  }
+  std::printf("[ creator  ] %d rounds, %d killed with a draft unpublished\n", rounds, drafts_left);
 }
 
 TEST(MultiProcessCleanup, ChildrenAreKilledAndObjectsRemovedWhenATestStopsEarly) {

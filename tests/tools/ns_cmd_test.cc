@@ -132,6 +132,23 @@ TEST_F(NsCmd, GcRemovesOldLeftoversButNotTopicsOrFreshObjects) {
                                                           "rill." + ns() + ".young.0"}));
 }
 
+TEST_F(NsCmd, GcRemovesTheRegistryDraftOfACreatorThatDied) {
+  // A process killed while creating a namespace leaves its unpublished
+  // draft; a live creator's draft, however old, is left alone.
+  ASSERT_EQ(rill({"topic", "create", "t"}).exit_code, 0);
+  const pid_t dead = die_after([] {});
+  const std::string dead_draft = "rill." + ns() + ".registry.draft-" + std::to_string(dead);
+  const std::string live_draft = "rill." + ns() + ".registry.draft-" + std::to_string(::getpid());
+  make_object(dead_draft, 0);
+  make_object(live_draft, 5);  // younger than the orphan age
+  auto gc = run_rill({"ns", "gc", ns()});
+  EXPECT_EQ(gc.exit_code, 0) << gc.err;
+  EXPECT_TRUE(contains(gc.out, "removed /dev/shm/" + dead_draft)) << gc.out;
+  auto objects = shm_objects(ns());
+  std::sort(objects.begin(), objects.end());
+  EXPECT_EQ(objects, (std::vector<std::string>{"rill." + ns() + ".registry", live_draft, "rill." + ns() + ".t.0"}));
+}
+
 TEST_F(NsCmd, GcRemovesThePrivateNamespaceOfADeadBenchRun) {
   // A `rill bench` killed with -9 leaves bench-<pid>.
   const pid_t dead = die_after([] {});

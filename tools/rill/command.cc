@@ -25,10 +25,11 @@ Status topic_not_found(const GlobalOptions& global, const std::string& message, 
 
 Result<std::shared_ptr<Namespace>> open_namespace(const GlobalOptions& global, bool create) {
   if (Status s = Namespace::validate_namespace_name(global.ns); !s) return s.with_context("--ns");
-  if (!create && !ipc::shared_region_exists("rill." + global.ns + ".registry"))
+  auto ns = Namespace::open_shared(global.ns, SharedOptions{.group = global.group, .create = create});
+  if (!ns && ns.status().code() == Code::kNotFound && !create)
     return Status(Code::kNotFound,
                   "namespace '" + global.ns + "' does not exist (its first `rill topic create` makes it)");
-  return Namespace::open_shared(global.ns, SharedOptions{.group = global.group});
+  return ns;
 }
 
 Result<std::shared_ptr<Topic>> open_topic(const GlobalOptions& global, const std::string& name) {

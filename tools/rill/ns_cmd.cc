@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <map>
@@ -87,7 +89,7 @@ int run_list() {
     for (const ShmObject& o : objects) bytes += o.bytes;
     std::string topics = "-", producers = "-", readers = "-";
     if (has_registry(objects, name)) {
-      if (auto ns = Namespace::open_shared(name); ns) {
+      if (auto ns = Namespace::open_shared(name, {.group = {}, .create = false}); ns) {
         if (auto names = (*ns)->list_topics(); names) {
           topics = std::to_string(names->size());
           std::set<std::int32_t> writing, reading;
@@ -123,8 +125,31 @@ struct GcReport {
   std::vector<std::string> removed;
 };
 
+Status gc_objects(const std::string& name, const std::vector<ShmObject>& objects, std::time_t now, GcReport& report);
+
+// A registry draft (client::registry_draft_name) whose maker is gone: it
+// died before publishing it.
+bool draft_of_dead_process(const std::string& object, const std::string& ns) {
+  const std::string prefix = client::registry_object_name(ns) + ".draft-";
+  if (object.rfind(prefix, 0) != 0) return false;
+  const std::string digits = object.substr(prefix.size());
+  if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) return false;
+  return ::kill(static_cast<pid_t>(std::stol(digits)), 0) != 0 && errno == ESRCH;
+}
+
 Status gc_namespace(const std::string& name, const std::vector<ShmObject>& objects, GcReport& report) {
   const std::time_t now = std::time(nullptr);
+  std::vector<ShmObject> rest;
+  for (const ShmObject& o : objects) {
+    if (draft_of_dead_process(o.name, name) && ipc::remove_shared_region(o.name).is_ok())
+      report.removed.push_back(o.name);
+    else
+      rest.push_back(o);
+  }
+  return gc_objects(name, rest, now, report);
+}
+
+Status gc_objects(const std::string& name, const std::vector<ShmObject>& objects, std::time_t now, GcReport& report) {
   if (private_namespace_of_dead_process(name)) {
     for (const ShmObject& o : objects)
       if (ipc::remove_shared_region(o.name).is_ok()) report.removed.push_back(o.name);
@@ -138,7 +163,8 @@ Status gc_namespace(const std::string& name, const std::vector<ShmObject>& objec
     return Status::ok();
   }
   // Opening the namespace repairs a create or delete its process did not finish.
-  auto ns = Namespace::open_shared(name);
+  auto ns = Namespace::open_shared(name, {.group = {}, .create = false});
+  if (!ns && ns.status().code() == Code::kNotFound) return Status::ok();  // removed meanwhile
   if (!ns) return ns.status().with_context("namespace '" + name + "'");
   auto names = (*ns)->list_topics();
   if (!names) return names.status().with_context("namespace '" + name + "'");

@@ -85,6 +85,9 @@ struct SharedOptions {
   // creating user must be a member of the group (or root). An existing
   // namespace must have been created for the same group.
   std::string group;
+  // False: open only an existing namespace (kNotFound otherwise), as
+  // housekeeping does, which must not bring back one just deleted.
+  bool create = true;
 };
 
 class Namespace {

@@ -1,3 +1,5 @@
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <gtest/gtest.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -5,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include <cstdlib>
@@ -15,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/client/object_names.h"
 #include "core/client/registry_format.h"
 #include "core/log/partition_ring.h"
 #include "ipc/shm_region.h"
@@ -250,6 +254,44 @@ TEST_P(EveryNamespace, TopicNamesWithDotsNeverCollideWithPartitionNumbers) {
 
 // ---------------------------------------------------------------- shared namespaces
 
+TEST(SharedNamespace, ALeftoverRegistryDraftDoesNotStopTheNextCreator) {
+  // A creator killed before publishing leaves only its draft: the namespace
+  // does not exist, and the next creator makes it. A draft under this
+  // process's own pid (left by a dead process that had it) is replaced.
+  ShmGuard guard;
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ::waitpid(dead, nullptr, 0);
+  for (const pid_t pid : {dead, ::getpid()}) {
+    const std::string draft = "/" + client::registry_draft_name(guard.ns(), pid);
+    const int fd = ::shm_open(draft.c_str(), O_CREAT | O_RDWR, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::ftruncate(fd, 4096), 0);  // half made: no header
+    ::close(fd);
+  }
+  EXPECT_EQ(Namespace::open_shared(guard.ns(), {.group = {}, .create = false}).status().code(), Code::kNotFound)
+      << "a draft is not a namespace";
+  auto ns = Namespace::open_shared(guard.ns());
+  ASSERT_TRUE(ns.is_ok()) << ns.status().to_string();
+  ASSERT_TRUE((*ns)->create_topic("t", kSmall).is_ok());
+  auto again = Namespace::open_shared(guard.ns(), {.group = {}, .create = false});
+  ASSERT_TRUE(again.is_ok()) << again.status().to_string();
+  EXPECT_EQ(*(*again)->list_topics(), std::vector<std::string>{"t"});
+  auto objects = guard.objects();
+  std::sort(objects.begin(), objects.end());
+  EXPECT_EQ(objects, (std::vector<std::string>{"rill." + guard.ns() + ".registry",
+                                               client::registry_draft_name(guard.ns(), dead),
+                                               "rill." + guard.ns() + ".t.0"}))
+      << "the dead creator's draft is `rill ns gc`'s to remove; this process's own is gone";
+}
+
+TEST(SharedNamespace, OpeningWithoutCreateFindsOnlyAnExistingNamespace) {
+  ShmGuard guard;
+  auto absent = Namespace::open_shared(guard.ns(), {.group = {}, .create = false});
+  EXPECT_EQ(absent.status().code(), Code::kNotFound) << absent.status().to_string();
+  EXPECT_TRUE(guard.objects().empty()) << "nothing was created";
+}
+
 TEST(SharedNamespace, TwoOpensOfOneNameSeeTheSameTopics) {
   ShmGuard guard;
   auto a = Namespace::open_shared(guard.ns());
@@ -318,8 +360,9 @@ TEST(SharedNamespace, ObjectsAreNamedAfterTheNamespaceAndOwnerOnly) {
 }
 
 TEST(SharedNamespace, RegistryWhoseCreatorDiedSaysWhichFileToRemove) {
-  // A registry object of the right size whose header was never published:
-  // its creator died between creating and initialising it.
+  // A registry object of the right size with no header: damage (a creator
+  // killed half way leaves only its draft, see the test above), or a rill
+  // from before drafts whose creator died.
   ShmGuard guard;
   const std::string object = "rill." + guard.ns() + ".registry";
   auto region = ipc::create_shared_region(object, registry::kRegionBytes);
