@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "rill/rill.h"
 #include "tests/tools/cli_harness.h"
 
 namespace rill::cli::testing {
@@ -171,6 +173,29 @@ TEST_F(ConsumeCmd, BadArgumentsAreOneErrorLine) {
   expect_one_error_line(rill({"consume", "t", "-e", "-c", "-1"}), "--count");
   expect_one_error_line(rill({"consume", "t", "-e", "--bogus"}), "--bogus");
   expect_one_error_line(rill({"consume", "bad/name", "-e"}), "bad/name");
+  expect_one_error_line(rill({"consume", "t", "-e", "--abandon-after", "0ms"}), "--abandon-after");
+  expect_one_error_line(rill({"consume", "t", "-e", "--abandon-after", "200"}), "--abandon-after");
+}
+
+TEST_F(ConsumeCmd, SkipsTheClaimOfAProducerThatDiedAndSaysSo) {
+  create("t");
+  produce("t", "before\n");
+  const std::string name = ns();
+  const pid_t child = ::fork();
+  if (child == 0) {  // claims offset 1 and dies before writing it
+    auto topic = Namespace::open_shared(name).value()->open_topic("t").value();
+    Producer producer(topic);
+    auto r = producer.reserve(std::nullopt, 5);
+    ::raise(r.is_ok() ? SIGKILL : SIGABRT);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the child could not claim";
+  produce("t", "after\n");
+  auto r = rill({"consume", "t", "-o", "beginning", "-e", "--abandon-after", "5ms", "-f", "%o %s\n"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "0 before\n2 after\n");
+  EXPECT_NE(r.err.find("1 offset skipped: claimed by a producer that died"), std::string::npos) << r.err;
 }
 
 TEST_F(ConsumeCmd, EveryWaitStrategyReadsEverything) {

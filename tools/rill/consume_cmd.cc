@@ -17,6 +17,7 @@
 #include "rill/consumer.h"
 #include "rill/producer.h"
 #include "rill/wait.h"
+#include "tools/rill/bench_args.h"
 #include "tools/rill/cli_checks.h"
 #include "tools/rill/command.h"
 #include "tools/rill/diagnostics.h"
@@ -42,6 +43,7 @@ struct ConsumeOptions {
   std::string key_delimiter;
   bool strict = false;
   std::string wait = "block";
+  std::string abandon_after = "200ms";
 };
 
 // How the consumer's start differs from what -o asked: offsets no longer
@@ -223,6 +225,9 @@ int run_consume(const GlobalOptions& global, const ConsumeOptions& o) {
   if (!format) return report_error(format.status().with_context("-f"));
   WaitStrategy wait;
   if (!parse_wait_strategy(o.wait, &wait)) return report_error("--wait: '" + o.wait + "' is not spin, yield or block");
+  const auto abandon_after = parse_duration(o.abandon_after);
+  if (!abandon_after || *abandon_after < 1'000'000 || *abandon_after > 3'600'000'000'000)
+    return report_error("--abandon-after: '" + o.abandon_after + "' is not a duration between 1ms and 1h");
   if (o.count == 0) return kExitOk;
 
   auto topic = open_topic(global, o.topic);
@@ -233,6 +238,7 @@ int run_consume(const GlobalOptions& global, const ConsumeOptions& o) {
   options.max_poll_records = kMaxPollRecords;
   options.start_at_earliest = start->kind == StartOffset::Kind::kBeginning;
   options.verify_checksums = true;
+  options.abandoned_claim_timeout = std::chrono::milliseconds(*abandon_after / 1'000'000);
   Consumer consumer(*topic, options);
   Status assigned =
       o.partition >= 0 ? consumer.assign(std::span<const std::int32_t>(&o.partition, 1)) : consumer.assign_all();
@@ -277,6 +283,10 @@ void add_consume_command(CLI::App& root, const GlobalOptions& global, CommandTab
                 "How to wait for new records: block (sleep on a futex, no CPU burned), yield (spin, then "
                 "sched_yield) or spin (busy-poll a whole core; lowest latency)")
       ->check(CLI::IsMember({"spin", "yield", "block"}))
+      ->capture_default_str();
+  c->add_option("--abandon-after", o->abandon_after,
+                "How long to wait at a record whose producer process died before writing it, before skipping its "
+                "offsets as abandoned (a stopped producer is always waited for)")
       ->capture_default_str();
   table.add(c, [&global, o] { return run_consume(global, *o); });
 }
