@@ -17,6 +17,7 @@
 #include <thread>
 
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <xxhash.h>
 
 #if defined(__SANITIZE_THREAD__)
@@ -280,18 +281,23 @@ class NamespaceImpl final : public Namespace {
   // False only when thread `tid`'s memory map is readable and has no mapping
   // of this registry: it cannot hold the lock, so the lock word naming it is
   // damaged or forged. True when that cannot be told (another user's thread).
+  // Mappings are matched by device and inode, not by path: the process that
+  // created the namespace maps it under its draft name (now deleted).
   bool may_map_registry(pid_t tid) const {
+    struct stat registry {};
+    if (::stat(("/dev/shm/" + client::registry_object_name(name_)).c_str(), &registry) != 0) return true;
     std::FILE* maps = std::fopen(("/proc/" + std::to_string(tid) + "/maps").c_str(), "re");
     if (maps == nullptr) return true;
-    const std::string object = "/dev/shm/" + client::registry_object_name(name_);
-    bool found = false, read_all = true;
+    bool found = false;
     char line[4096];
     while (!found && std::fgets(line, sizeof line, maps) != nullptr) {
-      std::string_view l(line);
-      if (l.ends_with('\n')) l.remove_suffix(1);
-      found = l.ends_with(object) || l.ends_with(object + " (deleted)");
+      // "start-end perms offset major:minor inode [path]"
+      unsigned dev_major = 0, dev_minor = 0;
+      unsigned long long inode = 0;
+      found = std::sscanf(line, "%*x-%*x %*s %*x %x:%x %llu", &dev_major, &dev_minor, &inode) == 3 &&
+              inode == registry.st_ino && dev_major == major(registry.st_dev) && dev_minor == minor(registry.st_dev);
     }
-    if (std::ferror(maps)) read_all = false;
+    const bool read_all = !std::ferror(maps);
     std::fclose(maps);
     return found || !read_all;
   }
@@ -541,8 +547,9 @@ Status init_registry(ipc::Region& region, const ipc::ShmAccess& access) {
 Result<std::shared_ptr<ipc::Region>> create_registry(const std::string& ns, const ipc::ShmAccess& access) {
   const std::string object = client::registry_object_name(ns);
   if (ipc::shared_region_exists(object)) return Status(Code::kAlreadyExists, "shm:/" + object + " exists");
-  const std::string draft = client::registry_draft_name(ns, ::getpid());
-  (void)ipc::remove_shared_region(draft);  // left by a dead process that had this pid
+  // Per thread: threads of one process may create the same namespace at once.
+  const std::string draft = client::registry_draft_name(ns, ::getpid(), ::gettid());
+  (void)ipc::remove_shared_region(draft);  // left by a dead process that had this pid and thread id
   auto created = ipc::create_shared_region(draft, registry::kRegionBytes, access);
   if (!created) return created.status();
   std::shared_ptr<ipc::Region> region(std::move(*created));
@@ -550,6 +557,8 @@ Result<std::shared_ptr<ipc::Region>> create_registry(const std::string& ns, cons
     (void)ipc::remove_shared_region(draft);
     return s;
   }
+  // kNotFound: `rill ns gc` took the draft for a dead process's (its pid was
+  // reused by this one at that moment); the caller may simply try again.
   if (Status s = ipc::publish_shared_region(draft, object); !s) return s;
   return region;
 }
@@ -707,6 +716,8 @@ Result<std::shared_ptr<Namespace>> Namespace::open_shared(std::string_view name,
   Result<std::shared_ptr<ipc::Region>> created = Status(Code::kAlreadyExists, "not created");
   if (options.create) {
     created = create_registry(ns, wanted);
+    for (int retry = 0; retry < 3 && !created && created.status().code() == Code::kNotFound; ++retry)
+      created = create_registry(ns, wanted);
   } else if (!ipc::shared_region_exists(object)) {
     return Status(Code::kNotFound, "namespace '" + ns + "' does not exist");
   }

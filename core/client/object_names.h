@@ -1,6 +1,6 @@
 // Names of a namespace's shared-memory objects (under /dev/shm):
 //   rill.<ns>.registry           the topic registry (doc/registry_format.md)
-//   rill.<ns>.registry.draft-<pid>  a registry being made, until published
+//   rill.<ns>.registry.draft-<pid>-<tid>  a registry being made, until published
 //   rill.<ns>.<topic>.<p>        partition p of a topic (doc/log_format.md);
 //                                names over 250 bytes keep a 160-byte prefix
 //                                of the topic and add an XXH3 hash of it.
@@ -18,10 +18,11 @@ namespace rill::client {
 
 inline std::string registry_object_name(std::string_view ns) { return "rill." + std::string(ns) + ".registry"; }
 
-// A registry being made by process `pid`, published under registry_object_name()
-// once complete (a crash leaves only this name behind, which `rill ns gc` removes).
-inline std::string registry_draft_name(std::string_view ns, long pid) {
-  return registry_object_name(ns) + ".draft-" + std::to_string(pid);
+// A registry being made by thread `tid` of process `pid`, published under
+// registry_object_name() once complete (a crash leaves only this name behind,
+// which `rill ns gc` removes once `pid` is gone).
+inline std::string registry_draft_name(std::string_view ns, long pid, long tid) {
+  return registry_object_name(ns) + ".draft-" + std::to_string(pid) + "-" + std::to_string(tid);
 }
 
 inline std::string partition_object_name(std::string_view ns, std::string_view topic, std::int32_t p) {

@@ -199,6 +199,8 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
   std::uint32_t readers_checked = ~0u;  // overflow=block: the segment tag whose roll the readers allow
   std::int64_t wedged_since = 0;       // when the rolling tail was first seen unannounced
   std::int64_t deadline = 0;           // monotonic; set when this claim first waits on a roll
+  // At most a day: no overflow of now + patience.
+  patience_ns = std::clamp<std::int64_t>(patience_ns, 0, 86'400'000'000'000);
   for (std::uint32_t spins = 0;;) {
     if ((t & kPositionMask) == kRolling) {
       // Another producer is rolling; if it takes long, it may have died
@@ -218,7 +220,7 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
             slot->state.store(kSlotIdle, std::memory_order_relaxed);  // a failed CAS may have left it pending
             return ClaimStatus::kCorrupt;
           }
-          if (now > deadline) {
+          if (now > deadline && wedged_since == 0) {  // a wedged tail is kCorrupt, after its own patience
             slot->state.store(kSlotIdle, std::memory_order_relaxed);
             out->stalled_by = stalled_by(t);
             return ClaimStatus::kStalled;
@@ -715,26 +717,32 @@ bool PartitionRing::rescue_roll(std::uint64_t rolling_tail, std::int64_t deadlin
   // and whoever needs it next starts it afresh.
   std::int32_t stalled = 0;
   if (header_->tail.load(std::memory_order_acquire) == rolling_tail)
-    (void)roll(dead->tail.load(std::memory_order_relaxed), deadline_ns, &stalled);
+    (void)roll(dead->tail.load(std::memory_order_relaxed), deadline_ns, &stalled, /*redo=*/true);
   dead->state.store(kSlotIdle, std::memory_order_release);
   dead->owner.store(0, std::memory_order_release);
   return true;
 }
 
-bool PartitionRing::roll(std::uint64_t t, std::int64_t deadline_ns, std::int32_t* stalled_by) noexcept {
+bool PartitionRing::roll(std::uint64_t t, std::int64_t deadline_ns, std::int32_t* stalled_by, bool redo) noexcept {
   // From the tail the roll started from, not current_generation: a roll that
   // finishes another's (rescue_roll()) may find current_generation already
   // advanced; generation_of_tag() gives the same answer either way.
   const std::uint64_t gen = generation_of_tag(tail_tag(t));
   // The generation whose bytes the retiring below hands to gen+3.
   const std::uint64_t leaving = gen + 3 >= segment_count_ ? gen + 3 - segment_count_ : kUnusedGeneration;
-  // The waits come before any change: a roll that gives up at the deadline
-  // (a stopped or hung producer's claim) undoes itself by handing back the
-  // tail it took. Both waits stay passed once passed (no claim of those
-  // generations can start while the tail is rolling), so a roll redone by
-  // rescue_roll() gives up only where the first one had changed nothing.
-  if ((gen > 0 && !await_claims(gen - 1, Outstanding::kCleaning, deadline_ns, stalled_by)) ||
-      (leaving != kUnusedGeneration && !await_claims(leaving, Outstanding::kAll, deadline_ns, stalled_by))) {
+  // The waits come before any change that matters: a roll that gives up at
+  // the deadline (a stopped or hung producer's claim) undoes itself by
+  // handing back the tail it took. A roll redone for a dead roller
+  // (rescue_roll()) that had got as far as retiring gen+3 - the first change
+  // readers can see - had passed both waits: it goes straight on, since
+  // waiting again could meet announcements made since (a stale pending one,
+  // a live process abandoning a claim) and undoing would lose what it did.
+  // Before that point the dead roller had only set gen+1's base offset and
+  // cleaned gen+2's free bytes, which the next roll does again.
+  const bool waits_passed = redo && segment_header(gen + 3)->generation.load(std::memory_order_acquire) == gen + 3;
+  if (!waits_passed &&
+      ((gen > 0 && !await_claims(gen - 1, Outstanding::kCleaning, deadline_ns, stalled_by)) ||
+       (leaving != kUnusedGeneration && !await_claims(leaving, Outstanding::kAll, deadline_ns, stalled_by)))) {
     std::uint64_t rolling = t | kRolling;
     // Release: pairs with claim()'s acquire loads of the tail.
     (void)header_->tail.compare_exchange_strong(rolling, t, std::memory_order_release, std::memory_order_relaxed);

@@ -352,8 +352,9 @@ class PartitionRing {
   // Rolls from `tail` (its rolling form is in the header). False, with the
   // tail set back to `tail` and nothing changed, if a live claim the roll
   // must wait for is still outstanding at `deadline_ns` (monotonic); then
-  // *stalled_by names its owner.
-  bool roll(std::uint64_t tail, std::int64_t deadline_ns, std::int32_t* stalled_by) noexcept;
+  // *stalled_by names its owner. `redo`: finishing a dead roller's roll,
+  // which goes straight on if that one had got past its waits.
+  bool roll(std::uint64_t tail, std::int64_t deadline_ns, std::int32_t* stalled_by, bool redo = false) noexcept;
   ClaimSlot* slot(std::uint32_t i) const noexcept;
   std::uint32_t slots_used() const noexcept;
   ReaderSlot* reader_slot(std::uint32_t i) const noexcept;

@@ -538,7 +538,8 @@ TEST_F(MultiProcess, ACreatorOfTheNamespaceKilledAtRandomLeavesItUsable) {
     std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int>(1000, 20000)(rng)));
     children.signal(creator, SIGKILL);
     (void)children.wait_one(creator, 30s);
-    const std::string draft = "rill." + name + ".registry.draft-" + std::to_string(creator);
+    const std::string draft =
+        "rill." + name + ".registry.draft-" + std::to_string(creator) + "-" + std::to_string(creator);
     const pid_t checker = children.spawn("checker", [&](std::string& report) {
       auto ns = Namespace::open_shared(name);
       if (!ns) {

@@ -80,11 +80,14 @@ bool private_namespace_of_dead_process(const std::string& ns) {
   return false;
 }
 
-int run_list() {
+int run_list(const std::vector<std::string>& only) {
+  for (const std::string& n : only)
+    if (Status s = Namespace::validate_namespace_name(n); !s) return report_error(s);
   const auto by_ns = scan_shm();
   std::printf("%-24s %7s %14s %8s %10s %10s\n", "namespace", "topics", "shared memory", "objects", "producers",
               "readers");
   for (const auto& [name, objects] : by_ns) {
+    if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
     std::uint64_t bytes = 0;
     for (const ShmObject& o : objects) bytes += o.bytes;
     std::string topics = "-", producers = "-", readers = "-";
@@ -127,24 +130,31 @@ struct GcReport {
 
 Status gc_objects(const std::string& name, const std::vector<ShmObject>& objects, std::time_t now, GcReport& report);
 
-// A registry draft (client::registry_draft_name) whose maker is gone: it
-// died before publishing it.
-bool draft_of_dead_process(const std::string& object, const std::string& ns) {
+// The pid in a registry draft's name (client::registry_draft_name), or 0 if
+// `object` is not a draft of namespace `ns`.
+pid_t draft_maker(const std::string& object, const std::string& ns) {
   const std::string prefix = client::registry_object_name(ns) + ".draft-";
-  if (object.rfind(prefix, 0) != 0) return false;
-  const std::string digits = object.substr(prefix.size());
-  if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) return false;
-  return ::kill(static_cast<pid_t>(std::stol(digits)), 0) != 0 && errno == ESRCH;
+  if (object.rfind(prefix, 0) != 0) return 0;
+  const std::string rest = object.substr(prefix.size());
+  const std::size_t dash = rest.find('-');
+  const std::string pid = rest.substr(0, dash);
+  if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) return 0;
+  return static_cast<pid_t>(std::stol(pid));
 }
 
 Status gc_namespace(const std::string& name, const std::vector<ShmObject>& objects, GcReport& report) {
   const std::time_t now = std::time(nullptr);
   std::vector<ShmObject> rest;
   for (const ShmObject& o : objects) {
-    if (draft_of_dead_process(o.name, name) && ipc::remove_shared_region(o.name).is_ok())
-      report.removed.push_back(o.name);
-    else
+    const pid_t maker = draft_maker(o.name, name);
+    if (maker == 0) {
       rest.push_back(o);
+      continue;
+    }
+    // A draft is removed once its maker is gone (it died before publishing
+    // it), and never while it lives, however old the draft.
+    if (::kill(maker, 0) != 0 && errno == ESRCH && ipc::remove_shared_region(o.name).is_ok())
+      report.removed.push_back(o.name);
   }
   return gc_objects(name, rest, now, report);
 }
@@ -227,7 +237,9 @@ void add_ns_command(CLI::App& root, const GlobalOptions& /*global: ns works on e
   CLI::App* l = ns->add_subcommand(
       "list", "Every namespace in /dev/shm: its topics, shared memory, objects, and live producer and reader processes");
   l->fallthrough();
-  table.add(l, [] { return run_list(); });
+  auto listed = std::make_shared<std::vector<std::string>>();
+  l->add_option("NAMESPACE", *listed, "Only these namespaces (default: all)");
+  table.add(l, [listed] { return run_list(*listed); });
 
   auto names = std::make_shared<std::vector<std::string>>();
   CLI::App* g = ns->add_subcommand(
