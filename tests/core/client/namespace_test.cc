@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -419,40 +421,56 @@ void expect_x_intact(Namespace& ns) {
   EXPECT_EQ(produce_and_read_values(*topic), expected);
 }
 
-TEST(RegistryLock, AHolderThatNoLongerExistsIsTreatedAsDead) {
+// A namespace with topic "x" (create_x), and its registry mapped a second time.
+class RegistryLock : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = Namespace::open_shared(guard_.ns());
+    ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+    ns_ = *opened;
+    create_x(*ns_);
+    reg_.emplace(guard_.ns());
+    ASSERT_TRUE(reg_->region);
+  }
+
+  ShmGuard guard_;
+  std::shared_ptr<Namespace> ns_;
+  std::optional<RegistryBytes> reg_;
+};
+
+// After a lock was taken over from (or waited out of) `old_holder` (0: none):
+// neither this thread nor the old holder holds it. Another test's `rill ns
+// list` may hold it by now.
+void expect_released(RegistryBytes& reg, pid_t old_holder) {
+  const int holder = reg.lock_word().load() & FUTEX_TID_MASK;
+  EXPECT_NE(holder, static_cast<int>(::gettid())) << "unlocked";
+  if (old_holder != 0) {
+    EXPECT_NE(holder, old_holder) << "the old holder's lock was taken over";
+  }
+}
+
+TEST_F(RegistryLock, AHolderThatNoLongerExistsIsTreatedAsDead) {
   // The lock word names a thread that does not exist, and the kernel never
   // marked the lock owner-dead (damage, or a forged word): lockers waited on
   // the futex forever.
-  ShmGuard guard;
-  auto ns = Namespace::open_shared(guard.ns());
-  ASSERT_TRUE(ns.is_ok());
-  create_x(**ns);
-  RegistryBytes reg(guard.ns());
-  ASSERT_TRUE(reg.region);
   const pid_t gone = gone_thread_id();
-  reg.lock_word().store(gone | static_cast<int>(FUTEX_WAITERS));
+  reg_->lock_word().store(gone | static_cast<int>(FUTEX_WAITERS));
   const auto start = std::chrono::steady_clock::now();
-  auto names = (*ns)->list_topics();
+  auto names = ns_->list_topics();
   ASSERT_TRUE(names.is_ok()) << names.status().to_string();
   EXPECT_EQ(*names, std::vector<std::string>{"x"});
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   // The lock works as before: creation, deletion, and records intact.
-  ASSERT_TRUE((*ns)->create_topic("y", kSmall).is_ok());
-  ASSERT_TRUE((*ns)->delete_topic("y").is_ok());
-  expect_x_intact(**ns);
-  // Unlocked by this thread (another test's `rill ns list` may hold it now, not the old holder or us).
-  EXPECT_NE(reg.lock_word().load() & FUTEX_TID_MASK, static_cast<int>(::gettid())) << "unlocked";
-  EXPECT_NE(reg.lock_word().load() & FUTEX_TID_MASK, gone);
+  ASSERT_TRUE(ns_->create_topic("y", kSmall).is_ok());
+  ASSERT_TRUE(ns_->delete_topic("y").is_ok());
+  expect_x_intact(*ns_);
+  expect_released(*reg_, gone);
 }
 
-TEST(RegistryLock, AHolderThatDoesNotMapTheRegistryIsTreatedAsDead) {
+TEST_F(RegistryLock, AHolderThatDoesNotMapTheRegistryIsTreatedAsDead) {
   // The lock word names a live thread of a process that has no mapping of
   // the registry, so cannot hold its lock: lockers waited 30 s for it and
   // were told to kill it.
-  ShmGuard guard;
-  auto ns = Namespace::open_shared(guard.ns());
-  ASSERT_TRUE(ns.is_ok());
-  create_x(**ns);
   const pid_t stranger = ::fork();  // exec drops the inherited mapping
   if (stranger == 0) {
     ::execl("/bin/sleep", "sleep", "60", static_cast<char*>(nullptr));
@@ -473,83 +491,36 @@ TEST(RegistryLock, AHolderThatDoesNotMapTheRegistryIsTreatedAsDead) {
     if (std::getline(exe, comm) && comm == "sleep") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  RegistryBytes reg(guard.ns());
-  ASSERT_TRUE(reg.region);
-  reg.lock_word().store(stranger);
+  RegistryBytes reg(guard_.ns());
+  ASSERT_TRUE(reg_->region);
+  reg_->lock_word().store(stranger);
   const auto start = std::chrono::steady_clock::now();
-  ASSERT_TRUE((*ns)->create_topic("y", kSmall).is_ok());
+  ASSERT_TRUE(ns_->create_topic("y", kSmall).is_ok());
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << "not the 30 s patience";
   EXPECT_EQ(::kill(stranger, 0), 0) << "the stranger is left alone";
-  ASSERT_TRUE((*ns)->delete_topic("y").is_ok());
-  expect_x_intact(**ns);
-  // Unlocked by this thread (another test's `rill ns list` may hold it now, not the old holder or us).
-  EXPECT_NE(reg.lock_word().load() & FUTEX_TID_MASK, static_cast<int>(::gettid())) << "unlocked";
-  EXPECT_NE(reg.lock_word().load() & FUTEX_TID_MASK, stranger);
+  ASSERT_TRUE(ns_->delete_topic("y").is_ok());
+  expect_x_intact(*ns_);
+  expect_released(*reg_, stranger);
 }
 
-TEST(RegistryLock, ALiveHolderIsWaitedFor) {
-  // The checks above must not take a live holder for a dead one: a process
-  // of the namespace holding the lock for three rounds keeps it, and then
-  // releases it normally.
-  ShmGuard guard;
-  auto ns = Namespace::open_shared(guard.ns());
-  ASSERT_TRUE(ns.is_ok());
-  create_x(**ns);
-  RegistryBytes reg(guard.ns());
-  ASSERT_TRUE(reg.region);
+// In a child, takes the registry lock `lock_of()` finds (in the child) and
+// keeps it 3.5 s - three of a locker's rounds; meanwhile this process creates
+// topic "y" in namespace `name`. That creation must wait for the child, not
+// take the lock from it: the child's unlock, which reports in its exit
+// status, succeeds.
+void expect_holder_waited_for(const std::string& name, const std::function<pthread_mutex_t*()>& lock_of) {
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
   const pid_t holder = ::fork();
   if (holder == 0) {
-    if (pthread_mutex_lock(&reg.header()->lock) != 0) ::_exit(2);
-    (void)!::write(ready[1], "x", 1);
-    std::this_thread::sleep_for(std::chrono::milliseconds(3500));
-    ::_exit(pthread_mutex_unlock(&reg.header()->lock) == 0 ? 0 : 3);
-  }
-  ASSERT_GT(holder, 0);
-  ::close(ready[1]);
-  char c = 0;
-  ASSERT_EQ(::read(ready[0], &c, 1), 1);
-  ::close(ready[0]);
-  const auto start = std::chrono::steady_clock::now();
-  const Status created = (*ns)->create_topic("y", kSmall);
-  const auto waited = std::chrono::steady_clock::now() - start;
-  int status = 0;
-  ASSERT_EQ(::waitpid(holder, &status, 0), holder);
-  ASSERT_TRUE(created.is_ok()) << created.to_string();
-  EXPECT_GE(waited, std::chrono::seconds(3)) << "it waited for the holder";
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the holder still held the lock when it unlocked";
-  expect_x_intact(**ns);
-  // Unlocked by this thread (another test's `rill ns list` may hold it now, not the old holder or us).
-  EXPECT_NE(reg.lock_word().load() & FUTEX_TID_MASK, static_cast<int>(::gettid())) << "unlocked";
-}
-
-TEST(RegistryLock, TheCreatorOfTheNamespaceHoldingTheLockIsWaitedFor) {
-  // The creator maps the registry under its draft's (deleted) name: a holder
-  // check by path took it for a stranger to the registry, hence dead, and
-  // broke into its critical section.
-  ShmGuard guard;
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  const std::string name = guard.ns();
-  const pid_t creator = ::fork();
-  if (creator == 0) {
-    auto ns = Namespace::open_shared(name);  // creates it
-    if (!ns) ::_exit(2);
-    // Its own mapping of the registry, found as the lock check finds it.
-    std::ifstream maps("/proc/self/maps");
-    std::string line;
-    std::uintptr_t base = 0;
-    while (std::getline(maps, line))
-      if (line.find(".registry.draft-") != std::string::npos) base = std::stoull(line, nullptr, 16);
-    if (base == 0) ::_exit(4);
-    auto* lock = &reinterpret_cast<registry::Header*>(base)->lock;
+    pthread_mutex_t* lock = lock_of();
+    if (lock == nullptr) ::_exit(4);
     if (pthread_mutex_lock(lock) != 0) ::_exit(5);
     (void)!::write(ready[1], "x", 1);
     std::this_thread::sleep_for(std::chrono::milliseconds(3500));
     ::_exit(pthread_mutex_unlock(lock) == 0 ? 0 : 3);
   }
-  ASSERT_GT(creator, 0);
+  ASSERT_GT(holder, 0);
   ::close(ready[1]);
   char c = 0;
   const bool locked = ::read(ready[0], &c, 1) == 1;
@@ -558,29 +529,48 @@ TEST(RegistryLock, TheCreatorOfTheNamespaceHoldingTheLockIsWaitedFor) {
   auto waited = std::chrono::steady_clock::duration::zero();
   if (locked) {
     auto ns = Namespace::open_shared(name);
-    ASSERT_TRUE(ns.is_ok()) << ns.status().to_string();
     const auto start = std::chrono::steady_clock::now();
-    created = (*ns)->create_topic("y", kSmall);
+    created = ns ? (*ns)->create_topic("y", kSmall) : ns.status();
     waited = std::chrono::steady_clock::now() - start;
   }
   int status = 0;
-  ASSERT_EQ(::waitpid(creator, &status, 0), creator);
-  ASSERT_TRUE(locked) << "the creator could not take its lock: exit " << WEXITSTATUS(status);
+  ASSERT_EQ(::waitpid(holder, &status, 0), holder);
+  ASSERT_TRUE(locked) << "the holder could not take the lock: exit " << WEXITSTATUS(status);
   ASSERT_TRUE(created.is_ok()) << created.to_string();
-  EXPECT_GE(waited, std::chrono::seconds(3)) << "it waited for the creator";
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the creator still held the lock when it unlocked";
+  EXPECT_GE(waited, std::chrono::seconds(3)) << "it waited for the holder";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the holder still held the lock when it unlocked";
 }
 
-TEST(RegistryLock, ADamagedMutexIsCorruptAndChangesNothing) {
+TEST_F(RegistryLock, ALiveHolderIsWaitedFor) {
+  // The checks above must not take a live holder for a dead one.
+  expect_holder_waited_for(guard_.ns(), [&] { return &reg_->header()->lock; });
+  expect_x_intact(*ns_);
+  expect_released(*reg_, 0);
+}
+
+TEST_F(RegistryLock, TheCreatorOfTheNamespaceHoldingTheLockIsWaitedFor) {
+  // The creator maps the registry under its draft's (deleted) name: a holder
+  // check by path took it for a stranger to the registry, hence dead, and
+  // broke into its critical section.
+  ShmGuard guard;
+  const std::string name = guard.ns();
+  expect_holder_waited_for(name, [&]() -> pthread_mutex_t* {
+    auto ns = Namespace::open_shared(name);  // creates it, and keeps it mapped until the child exits
+    if (!ns) return nullptr;
+    static std::shared_ptr<Namespace> kept = *ns;
+    // Its own mapping of the registry, found as the lock check finds it.
+    std::ifstream maps("/proc/self/maps");
+    std::uintptr_t base = 0;
+    for (std::string line; std::getline(maps, line);)
+      if (line.find("rill." + name + ".registry.draft-") != std::string::npos) base = std::stoull(line, nullptr, 16);
+    return base == 0 ? nullptr : &reinterpret_cast<registry::Header*>(base)->lock;
+  });
+}
+
+TEST_F(RegistryLock, ADamagedMutexIsCorruptAndChangesNothing) {
   // pthread_mutex_lock's errors were ignored: the operation went on without
   // the lock and then unlocked a lock it did not hold.
-  ShmGuard guard;
-  auto ns = Namespace::open_shared(guard.ns());
-  ASSERT_TRUE(ns.is_ok());
-  create_x(**ns);
-  RegistryBytes reg(guard.ns());
-  ASSERT_TRUE(reg.region);
-  pthread_mutex_t& m = reg.header()->lock;
+  pthread_mutex_t& m = reg_->header()->lock;
   const pthread_mutex_t sound = m;
   // Its type: no longer robust (glibc would follow a plain mutex's protocol,
   // where a dead holder is never noticed), or no type at all (EINVAL).
@@ -588,53 +578,47 @@ TEST(RegistryLock, ADamagedMutexIsCorruptAndChangesNothing) {
     SCOPED_TRACE(kind);
     m.__data.__kind = kind;
     const auto start = std::chrono::steady_clock::now();
-    const Status created = (*ns)->create_topic("y", kSmall);
+    const Status created = ns_->create_topic("y", kSmall);
     EXPECT_EQ(created.code(), Code::kCorrupt) << created.to_string();
-    EXPECT_NE(created.message().find("lock of namespace '" + guard.ns() + "' is damaged"), std::string::npos)
+    EXPECT_NE(created.message().find("lock of namespace '" + guard_.ns() + "' is damaged"), std::string::npos)
         << created.message();
-    EXPECT_NE(created.message().find("rm /dev/shm/rill." + guard.ns() + ".*"), std::string::npos) << created.message();
-    EXPECT_EQ((*ns)->delete_topic("x").code(), Code::kCorrupt);
-    EXPECT_EQ((*ns)->list_topics().status().code(), Code::kCorrupt);
+    EXPECT_NE(created.message().find("rm /dev/shm/rill." + guard_.ns() + ".*"), std::string::npos) << created.message();
+    EXPECT_EQ(ns_->delete_topic("x").code(), Code::kCorrupt);
+    EXPECT_EQ(ns_->list_topics().status().code(), Code::kCorrupt);
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
     // Mended: nothing was created or deleted meanwhile.
     std::memcpy(static_cast<void*>(&m), &sound, sizeof m);
-    auto names = (*ns)->list_topics();
+    auto names = ns_->list_topics();
     ASSERT_TRUE(names.is_ok()) << names.status().to_string();
     EXPECT_EQ(*names, std::vector<std::string>{"x"});
-    expect_x_intact(**ns);
+    expect_x_intact(*ns_);
   }
 }
 
-TEST(RegistryLock, RepairLeavesTheObjectsOfAReadyTopicOfTheSameName) {
+TEST_F(RegistryLock, RepairLeavesTheObjectsOfAReadyTopicOfTheSameName) {
   // The holder of the lock died; the next locker repairs half-done entries,
   // removing their partition objects. A damaged entry "being created" under
   // the name of a ready topic had that topic's objects removed.
-  ShmGuard guard;
-  auto ns = Namespace::open_shared(guard.ns());
-  ASSERT_TRUE(ns.is_ok());
-  create_x(**ns);
-  RegistryBytes reg(guard.ns());
-  ASSERT_TRUE(reg.region);
   std::uint32_t x = registry::kCapacity;
   for (std::uint32_t i = 0; i < registry::kCapacity; ++i)
-    if (reg.entry(i)->state.load() == registry::kReady) x = i;
+    if (reg_->entry(i)->state.load() == registry::kReady) x = i;
   ASSERT_LT(x, registry::kCapacity);
-  registry::TopicEntry* forged = reg.entry(registry::kCapacity - 1);
-  std::memcpy(static_cast<void*>(forged), reg.entry(x), sizeof *forged);
+  registry::TopicEntry* forged = reg_->entry(registry::kCapacity - 1);
+  std::memcpy(static_cast<void*>(forged), reg_->entry(x), sizeof *forged);
   forged->state.store(registry::kCreating);
   // A child takes the lock and dies holding it: the kernel marks it owner-dead.
   const pid_t child = ::fork();
-  if (child == 0) ::_exit(pthread_mutex_lock(&reg.header()->lock) == 0 ? 0 : 1);
+  if (child == 0) ::_exit(pthread_mutex_lock(&reg_->header()->lock) == 0 ? 0 : 1);
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  auto names = (*ns)->list_topics();  // gets EOWNERDEAD and repairs
+  auto names = ns_->list_topics();  // gets EOWNERDEAD and repairs
   ASSERT_TRUE(names.is_ok()) << names.status().to_string();
   EXPECT_EQ(*names, std::vector<std::string>{"x"});
   EXPECT_EQ(forged->state.load(), registry::kFree) << "the damaged entry is freed";
-  expect_x_intact(**ns);
-  ns->reset();
-  auto fresh = Namespace::open_shared(guard.ns());  // the objects themselves, not a cached mapping
+  expect_x_intact(*ns_);
+  ns_.reset();
+  auto fresh = Namespace::open_shared(guard_.ns());  // the objects themselves, not a cached mapping
   ASSERT_TRUE(fresh.is_ok());
   expect_x_intact(**fresh);
 }
