@@ -711,10 +711,9 @@ bool PartitionRing::rescue_roll(std::uint64_t rolling_tail, std::int64_t deadlin
   const std::uint64_t mine = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(::getpid())) << 32) | kSlotRolling;
   if (!dead->state.compare_exchange_strong(seen, mine, std::memory_order_acq_rel)) return false;
   // Every step of a roll can be done again with the same result, and the
-  // tail is still rolling (the last step, which releases it, is a CAS). If
-  // a live claim holds the roll back past the deadline, the dead roller had
-  // not got past the same wait, so had changed nothing: the roll is undone
-  // and whoever needs it next starts it afresh.
+  // tail is still rolling (the last step, which releases it, is a CAS). A
+  // dead roller that had got past its waits is followed straight on; one
+  // that had not is waited for again, and undone at the deadline (see roll()).
   std::int32_t stalled = 0;
   if (header_->tail.load(std::memory_order_acquire) == rolling_tail)
     (void)roll(dead->tail.load(std::memory_order_relaxed), deadline_ns, &stalled, /*redo=*/true);
