@@ -17,7 +17,6 @@
 #include <thread>
 
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <xxhash.h>
 
 #if defined(__SANITIZE_THREAD__)
@@ -281,25 +280,54 @@ class NamespaceImpl final : public Namespace {
   // False only when thread `tid`'s memory map is readable and has no mapping
   // of this registry: it cannot hold the lock, so the lock word naming it is
   // damaged or forged. True when that cannot be told (another user's thread).
-  // Mappings are matched by device and inode, not by path: the process that
-  // created the namespace maps it under its draft name (now deleted).
+  // Mappings are matched by device and inode, those of this process's own
+  // mapping - not by path: the namespace's creator maps it under its draft
+  // name (deleted since), and the name may by now be another registry's.
   bool may_map_registry(pid_t tid) const {
-    struct stat registry {};
-    if (::stat(("/dev/shm/" + client::registry_object_name(name_)).c_str(), &registry) != 0) return true;
+    const auto here = reinterpret_cast<std::uintptr_t>(header());
+    MapsEntry mine;
+    if (!find_mapping(::getpid(), [&](const MapsEntry& e) { return e.start <= here && here < e.end; }, &mine))
+      return true;
+    bool unreadable = false;
+    const auto same_object = [&](const MapsEntry& e) {
+      return e.inode == mine.inode && e.dev_major == mine.dev_major && e.dev_minor == mine.dev_minor;
+    };
+    const bool found = find_mapping(tid, same_object, nullptr, &unreadable);
+    return found || unreadable;
+  }
+
+  struct MapsEntry {
+    std::uintptr_t start = 0, end = 0;
+    unsigned dev_major = 0, dev_minor = 0;
+    unsigned long long inode = 0;
+  };
+  // Whether a line of /proc/<tid>/maps satisfies `match` (stored in *out).
+  // *unreadable (if given): the file could not be read through.
+  template <typename Match>
+  static bool find_mapping(pid_t tid, const Match& match, MapsEntry* out, bool* unreadable = nullptr) {
     std::FILE* maps = std::fopen(("/proc/" + std::to_string(tid) + "/maps").c_str(), "re");
-    if (maps == nullptr) return true;
+    if (maps == nullptr) {
+      if (unreadable != nullptr) *unreadable = true;
+      return false;
+    }
     bool found = false;
     char line[4096];
     while (!found && std::fgets(line, sizeof line, maps) != nullptr) {
       // "start-end perms offset major:minor inode [path]"
-      unsigned dev_major = 0, dev_minor = 0;
-      unsigned long long inode = 0;
-      found = std::sscanf(line, "%*x-%*x %*s %*x %x:%x %llu", &dev_major, &dev_minor, &inode) == 3 &&
-              inode == registry.st_ino && dev_major == major(registry.st_dev) && dev_minor == minor(registry.st_dev);
+      MapsEntry e;
+      unsigned long start = 0, end = 0;
+      if (std::sscanf(line, "%lx-%lx %*s %*x %x:%x %llu", &start, &end, &e.dev_major, &e.dev_minor, &e.inode) != 5)
+        continue;
+      e.start = start;
+      e.end = end;
+      if (match(e)) {
+        found = true;
+        if (out != nullptr) *out = e;
+      }
     }
-    const bool read_all = !std::ferror(maps);
+    if (unreadable != nullptr && std::ferror(maps)) *unreadable = true;
     std::fclose(maps);
-    return found || !read_all;
+    return found;
   }
 
   std::string damaged_registry_advice() const {
