@@ -738,7 +738,10 @@ bool PartitionRing::roll(std::uint64_t t, std::int64_t deadline_ns, std::int32_t
   // a live process abandoning a claim) and undoing would lose what it did.
   // Before that point the dead roller had only set gen+1's base offset and
   // cleaned gen+2's free bytes, which the next roll does again.
-  const bool waits_passed = redo && segment_header(gen + 3)->generation.load(std::memory_order_acquire) == gen + 3;
+  // Only the value matters, not what the dead roller did before it: every
+  // step below is redone here. (Its store is relaxed, followed by the release
+  // fence readers pair with; a dead process's stores are all made.)
+  const bool waits_passed = redo && segment_header(gen + 3)->generation.load(std::memory_order_relaxed) == gen + 3;
   if (!waits_passed &&
       ((gen > 0 && !await_claims(gen - 1, Outstanding::kCleaning, deadline_ns, stalled_by)) ||
        (leaving != kUnusedGeneration && !await_claims(leaving, Outstanding::kAll, deadline_ns, stalled_by)))) {

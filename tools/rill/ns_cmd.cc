@@ -66,28 +66,46 @@ bool has_registry(const std::vector<ShmObject>& objects, const std::string& ns) 
   return std::any_of(objects.begin(), objects.end(), [&](const ShmObject& o) { return o.name == registry; });
 }
 
+// A pid written in an object's name: 1 to 9 digits, else 0.
+pid_t parse_pid(const std::string& digits) {
+  if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) return 0;
+  return static_cast<pid_t>(std::stol(digits));
+}
+
 // The private namespaces of `rill demo` and `rill bench` ("demo-<pid>",
 // "bench-<pid>") belong to one process: once it is gone, so is the namespace.
 bool private_namespace_of_dead_process(const std::string& ns) {
   for (const char* prefix : {"demo-", "bench-"}) {
     const std::string p = prefix;
-    if (ns.rfind(p, 0) != 0 || ns.size() == p.size()) continue;
-    const std::string digits = ns.substr(p.size());
-    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) return false;
-    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (ns.rfind(p, 0) != 0) continue;
+    const pid_t pid = parse_pid(ns.substr(p.size()));
+    if (pid == 0) return false;
     return ipc::identify(pid).empty() || ipc::liveness(ipc::identify(pid)) == ipc::Liveness::kDead;
   }
   return false;
 }
 
+// The namespaces a command was given (all when none): names checked first.
+struct Selection {
+  const std::vector<std::string>& only;
+  Status validate() const {
+    for (const std::string& n : only)
+      if (Status s = Namespace::validate_namespace_name(n); !s) return s;
+    return Status::ok();
+  }
+  bool contains(const std::string& ns) const {
+    return only.empty() || std::find(only.begin(), only.end(), ns) != only.end();
+  }
+};
+
 int run_list(const std::vector<std::string>& only) {
-  for (const std::string& n : only)
-    if (Status s = Namespace::validate_namespace_name(n); !s) return report_error(s);
+  const Selection selected{only};
+  if (Status s = selected.validate(); !s) return report_error(s);
   const auto by_ns = scan_shm();
   std::printf("%-24s %7s %14s %8s %10s %10s\n", "namespace", "topics", "shared memory", "objects", "producers",
               "readers");
   for (const auto& [name, objects] : by_ns) {
-    if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
+    if (!selected.contains(name)) continue;
     std::uint64_t bytes = 0;
     for (const ShmObject& o : objects) bytes += o.bytes;
     std::string topics = "-", producers = "-", readers = "-";
@@ -128,37 +146,7 @@ struct GcReport {
   std::vector<std::string> removed;
 };
 
-Status gc_objects(const std::string& name, const std::vector<ShmObject>& objects, std::time_t now, GcReport& report);
-
-// The pid in a registry draft's name (client::registry_draft_name), or 0 if
-// `object` is not a draft of namespace `ns`.
-pid_t draft_maker(const std::string& object, const std::string& ns) {
-  const std::string prefix = client::registry_object_name(ns) + ".draft-";
-  if (object.rfind(prefix, 0) != 0) return 0;
-  const std::string rest = object.substr(prefix.size());
-  const std::size_t dash = rest.find('-');
-  const std::string pid = rest.substr(0, dash);
-  if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) return 0;
-  return static_cast<pid_t>(std::stol(pid));
-}
-
-Status gc_namespace(const std::string& name, const std::vector<ShmObject>& objects, GcReport& report) {
-  const std::time_t now = std::time(nullptr);
-  std::vector<ShmObject> rest;
-  for (const ShmObject& o : objects) {
-    const pid_t maker = draft_maker(o.name, name);
-    if (maker == 0) {
-      rest.push_back(o);
-      continue;
-    }
-    // A draft is removed once its maker is gone (it died before publishing
-    // it), and never while it lives, however old the draft.
-    if (::kill(maker, 0) != 0 && errno == ESRCH && ipc::remove_shared_region(o.name).is_ok())
-      report.removed.push_back(o.name);
-  }
-  return gc_objects(name, rest, now, report);
-}
-
+// gc of one namespace's objects other than registry drafts (gc_namespace()).
 Status gc_objects(const std::string& name, const std::vector<ShmObject>& objects, std::time_t now, GcReport& report) {
   if (private_namespace_of_dead_process(name)) {
     for (const ShmObject& o : objects)
@@ -205,13 +193,39 @@ Status gc_objects(const std::string& name, const std::vector<ShmObject>& objects
   return Status::ok();
 }
 
+// The pid in a registry draft's name (client::registry_draft_name), or 0 if
+// `object` is not a draft of namespace `ns`.
+pid_t draft_maker(const std::string& object, const std::string& ns) {
+  const std::string prefix = client::registry_object_name(ns) + ".draft-";
+  if (object.rfind(prefix, 0) != 0) return 0;
+  const std::string rest = object.substr(prefix.size());
+  return parse_pid(rest.substr(0, rest.find('-')));
+}
+
+Status gc_namespace(const std::string& name, const std::vector<ShmObject>& objects, GcReport& report) {
+  const std::time_t now = std::time(nullptr);
+  std::vector<ShmObject> rest;
+  for (const ShmObject& o : objects) {
+    const pid_t maker = draft_maker(o.name, name);
+    if (maker == 0) {
+      rest.push_back(o);
+      continue;
+    }
+    // A draft is removed once its maker is gone (it died before publishing
+    // it), and never while it lives, however old the draft.
+    if (::kill(maker, 0) != 0 && errno == ESRCH && ipc::remove_shared_region(o.name).is_ok())
+      report.removed.push_back(o.name);
+  }
+  return gc_objects(name, rest, now, report);
+}
+
 int run_gc(const std::vector<std::string>& only) {
+  const Selection selected{only};
+  if (Status s = selected.validate(); !s) return report_error(s);
   const auto by_ns = scan_shm();
-  for (const std::string& n : only)
-    if (Status s = Namespace::validate_namespace_name(n); !s) return report_error(s);
   int failures = 0;
   for (const auto& [name, objects] : by_ns) {
-    if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
+    if (!selected.contains(name)) continue;
     GcReport report;
     if (Status s = gc_namespace(name, objects, report); !s) {
       report_warning(s.message());
