@@ -15,8 +15,10 @@ struct Consumer::Cursor {
   std::uint64_t polled_generation = 0;  // segment behind the last poll's views
   bool polled = false;
   // monotonic ns since when the cursor waits on a claimed, uncommitted
-  // record (0: it does not); see ConsumerOptions::abandoned_claim_timeout.
+  // record at blocked_offset (0: it does not); see
+  // ConsumerOptions::abandoned_claim_timeout. Kept across polls.
   std::int64_t blocked_since = 0;
+  std::int64_t blocked_offset = -1;
   // This consumer's registration in the partition (null if it has none).
   log::ReaderSlot* reader = nullptr;
 };
@@ -36,8 +38,10 @@ Consumer& Consumer::operator=(Consumer&& other) noexcept {
     options_ = other.options_;
     assigned_ = std::move(other.assigned_);
     cursors_ = std::move(other.cursors_);
+    unregistered_ = std::move(other.unregistered_);
     views_ = std::move(other.views_);
     next_ = other.next_;
+    next_claim_check_ = other.next_claim_check_;
     other.cursors_.clear();
   }
   return *this;
@@ -61,6 +65,7 @@ Status Consumer::assign(std::span<const std::int32_t> partitions) {
                                                 topic_->name() + "' has " +
                                                 std::to_string(topic_->partition_count()) + ")");
   std::vector<Cursor> cursors;
+  std::vector<std::int32_t> unregistered;
   for (std::int32_t p : partitions) {
     log::PartitionRing& ring = topic_->ring(p);
     Cursor c{options_.start_at_earliest ? ring.earliest() : ring.latest()};
@@ -72,13 +77,21 @@ Status Consumer::assign(std::span<const std::int32_t> partitions) {
       c.reader = *reader;
     } else if (ring.blocks_on_readers()) {
       for (Cursor& done : cursors) log::PartitionRing::unregister_reader(done.reader);
-      return reader.status().with_context("topic '" + topic_->name() + "' (overflow=block)");
+      return Status(reader.status().code(),
+                    "topic '" + topic_->name() + "' partition " + std::to_string(p) + " already has " +
+                        std::to_string(log::kReaderSlots) +
+                        " live registered consumers, the most a partition holds; an overflow=block topic "
+                        "must know every reader its producers wait for, so this one cannot join until "
+                        "another closes");
+    } else {
+      unregistered.push_back(p);
     }
     cursors.push_back(c);
   }
   unregister();
   assigned_.assign(partitions.begin(), partitions.end());
   cursors_ = std::move(cursors);
+  unregistered_ = std::move(unregistered);
   next_ = 0;
   return Status::ok();
 }
@@ -99,7 +112,6 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
   // The deadline is computed only when there is nothing to return at once:
   // reading the clock costs as much as reading a record.
   std::int64_t deadline = -2;  // -2: not computed yet; -1: no deadline
-  std::int64_t wait_started = -1;  // monotonic ns of this call's first wait
   const std::size_t max = views_.size();
   // This call ends the previous poll's views: the reader is done with them.
   for (Cursor& c : cursors_)
@@ -200,36 +212,11 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
     }
     const std::int64_t now = log::monotonic_ns();
     if (deadline == -2) deadline = timeout.count() < 0 ? -1 : now + timeout.count();
+    // Claims whose producer died: looked for before this call may return, so
+    // that the patience adds up across polls of any timeout, poll(0) too.
+    if (now >= next_claim_check_ && look_for_dead_claims(now)) continue;
     if (deadline >= 0 && now >= deadline) return result;
-    // A partition whose next record is claimed but not committed: after the
-    // timeout, abandon it if its producer is dead (then read on at once).
-    // Looked at only once a wait has come back empty: the check reads the
-    // producers' tail, whose cache line must not be pulled away from them
-    // while records flow.
-    std::int64_t wake = deadline;
-    const std::int64_t patience = std::chrono::nanoseconds(options_.abandoned_claim_timeout).count();
-    if (wait_started < 0) {
-      wait_started = now;
-      if (wake < 0 || now + patience < wake) wake = now + patience;
-    } else {
-      bool recovered = false;
-      for (std::size_t i = 0; i < n; ++i) {
-        Cursor& c = cursors_[i];
-        log::PartitionRing& ring = topic_->ring(assigned_[i]);
-        if (!ring.blocked(c.at)) {
-          c.blocked_since = 0;
-          continue;
-        }
-        if (c.blocked_since == 0) c.blocked_since = wait_started;
-        if (now - c.blocked_since >= patience) {
-          recovered |= ring.recover_abandoned(c.at.generation) > 0;
-          c.blocked_since = now;  // look again after another timeout
-        }
-        const std::int64_t again = c.blocked_since + patience;
-        if (wake < 0 || again < wake) wake = again;
-      }
-      if (recovered) continue;
-    }
+    const std::int64_t wake = deadline < 0 ? next_claim_check_ : std::min(deadline, next_claim_check_);
     auto ready = [this] {
       for (std::size_t i = 0; i < cursors_.size(); ++i)
         if (topic_->ring(assigned_[i]).readable(cursors_[i].at)) return true;
@@ -238,6 +225,45 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
     // Every partition of a topic rings the same doorbell.
     log::wait_on(topic_->ring(assigned_[0]).doorbell(), options_.wait, wake, ready);
   }
+}
+
+bool Consumer::look_for_dead_claims(std::int64_t now) noexcept {
+  // A partition whose next record is claimed but not committed: once it has
+  // been so for the patience, abandon the claim if its producer is dead (then
+  // read on at once); a live producer, even a stopped one, is waited for and
+  // looked at again after as long. Only between empty waits, and at most
+  // once per patience: the check reads the producers' tail, whose cache line
+  // must not be pulled away from them while records flow, and a claim's owner
+  // is looked up in /proc. A claim made while this consumer sleeps rings no
+  // doorbell if its producer dies, so an idle consumer wakes once per patience
+  // to look.
+  const std::int64_t patience = std::max<std::int64_t>(
+      0, std::chrono::duration_cast<std::chrono::nanoseconds>(options_.abandoned_claim_timeout).count());
+  std::int64_t next = now + std::max<std::int64_t>(patience, kMinClaimCheckIntervalNs);
+  bool recovered = false;
+  for (std::size_t i = 0; i < cursors_.size(); ++i) {
+    Cursor& c = cursors_[i];
+    log::PartitionRing& ring = topic_->ring(assigned_[i]);
+    if (!ring.blocked(c.at)) {
+      c.blocked_since = 0;
+      continue;
+    }
+    if (c.blocked_since == 0 || c.blocked_offset != c.at.next_offset) {
+      c.blocked_since = now;
+      c.blocked_offset = c.at.next_offset;
+    }
+    if (now - c.blocked_since >= patience) {
+      if (ring.recover_abandoned(c.at.generation) > 0) {
+        c.blocked_since = 0;
+        recovered = true;
+        continue;
+      }
+      c.blocked_since = now;  // alive: look again after another patience
+    }
+    next = std::min(next, c.blocked_since + std::max<std::int64_t>(patience, kMinClaimCheckIntervalNs));
+  }
+  next_claim_check_ = next;
+  return recovered;
 }
 
 bool Consumer::still_valid() const noexcept {

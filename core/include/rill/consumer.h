@@ -41,11 +41,21 @@ struct ConsumerOptions {
   bool start_at_earliest = false;
   // Recompute each record's checksum in poll(); a mismatch is kCorrupt.
   bool verify_checksums = false;
-  // How long poll() waits on a record that is claimed but not committed
-  // before it looks at the claiming process: if that process is dead, the
-  // claim's offsets are skipped (PollResult::abandoned); if it is alive -
-  // even stopped - poll() keeps waiting and looks again after as long.
-  std::chrono::milliseconds abandoned_claim_timeout{200};
+  // How long the consumer waits on a record that is claimed but not
+  // committed before it looks at the claiming process: if that process is
+  // dead (pid + start time), the claim's offsets are skipped
+  // (PollResult::abandoned); if it is alive - even stopped - the consumer
+  // keeps waiting and looks again after as long. Measured from when a poll()
+  // first found the offset blocked, across any number of poll() calls of any
+  // timeout (poll(0) included), so a dead producer's claim is passed about
+  // this long after its death, plus up to as long again for the consumer to
+  // notice the block. What the wait spares: a live producer's claim is
+  // normally committed within nanoseconds, and looking sooner would read
+  // /proc and pull the producers' tail cache line on every empty poll. An
+  // idle consumer also wakes this often (at least every millisecond
+  // otherwise) to look, since a producer that dies rings no doorbell.
+  // Zero looks at every empty poll.
+  std::chrono::milliseconds abandoned_claim_timeout{10};
 };
 
 // The result of one poll(): views valid until the next poll() or seek.
@@ -85,6 +95,12 @@ class alignas(64) Consumer {
   Status assign(std::span<const std::int32_t> partitions);
   Status assign_all();
   std::span<const std::int32_t> assignment() const noexcept { return assigned_; }
+  // Assigned partitions on which assign() found every reader slot taken by
+  // a live consumer (256 per partition). On an overflow=retain
+  // topic the consumer still reads them, but unregistered: `rill topic
+  // describe` does not list it and its position holds nobody back. (On an
+  // overflow=block topic assign() fails instead.) Empty normally.
+  std::span<const std::int32_t> unregistered() const noexcept { return unregistered_; }
 
   // Returns the records available now on the assigned partitions (fair
   // round-robin between partitions), waiting up to `timeout` (per the wait
@@ -111,12 +127,20 @@ class alignas(64) Consumer {
  private:
   struct Cursor;
   void unregister() noexcept;
+  // Abandons the dead producers' claims that have blocked a cursor for the
+  // patience (see ConsumerOptions::abandoned_claim_timeout) and sets
+  // next_claim_check_. True if one was abandoned (records may follow).
+  bool look_for_dead_claims(std::int64_t now_ns) noexcept;
+  // The shortest interval between two looks (a zero patience would spin).
+  static constexpr std::int64_t kMinClaimCheckIntervalNs = 1'000'000;
   std::shared_ptr<Topic> topic_;
   ConsumerOptions options_;
   std::vector<std::int32_t> assigned_;
   std::vector<Cursor> cursors_;  // parallel to assigned_
+  std::vector<std::int32_t> unregistered_;  // see unregistered()
   std::vector<RecordView> views_;
   std::size_t next_ = 0;  // round-robin start
+  std::int64_t next_claim_check_ = 0;  // monotonic ns of the next look_for_dead_claims()
 };
 
 }  // namespace rill
