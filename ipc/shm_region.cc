@@ -3,13 +3,13 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/interprocess/shared_memory_object.hpp>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -19,20 +19,42 @@
 #include <vector>
 
 namespace rill::ipc {
-namespace bip = boost::interprocess;
 
 namespace {
 
+// Owns one mapping and, for an announced region, the descriptor holding its
+// shared flock(2) (closing it is what drops the lock).
 class SharedRegion final : public Region {
  public:
-  SharedRegion(std::string name, void* base, std::size_t size) : name_(std::move(name)) {
+  SharedRegion(std::string name, void* base, std::size_t size, int announce_fd)
+      : name_(std::move(name)), announce_fd_(announce_fd) {
     bytes_ = std::span<std::byte>(static_cast<std::byte*>(base), size);
   }
-  ~SharedRegion() override { ::munmap(bytes_.data(), bytes_.size()); }
+  ~SharedRegion() override {
+    ::munmap(bytes_.data(), bytes_.size());
+    if (announce_fd_ >= 0) ::close(announce_fd_);
+  }
   std::string describe() const override { return "shm:/" + name_; }
 
  private:
   std::string name_;
+  int announce_fd_;  // -1: not announced
+};
+
+// Closes a descriptor unless released.
+class Descriptor {
+ public:
+  explicit Descriptor(int fd) : fd_(fd) {}
+  ~Descriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
 };
 
 Code code_for_errno(int err) {
@@ -44,16 +66,6 @@ Code code_for_errno(int err) {
 }
 
 Status os_error(int err, const std::string& what) { return Status(code_for_errno(err), what + ": " + std::strerror(err)); }
-
-// Boost reports the errno it got as its native error; its own classification
-// loses EACCES vs EPERM and ENOSPC vs ENOMEM.
-Status boost_error(const bip::interprocess_exception& e, const std::string& what) {
-  const int err = e.get_native_error();
-  if (err != 0) return os_error(err, what);
-  return Status(Code::kIoError, what + ": " + e.what());
-}
-
-std::string object_path(const std::string& name) { return std::string(kShmDir) + "/" + name; }
 
 // "(owner root, group root, mode 0600)", or "" if the object cannot be stat'ed.
 std::string owner_note(const std::string& name) {
@@ -68,10 +80,28 @@ std::string space_note() {
   return "; " + space->describe() + " (" + space->hint() + ")";
 }
 
-Result<void*> map_shared(int fd, std::size_t size, const std::string& name) {
-  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+ShmObjectInfo info_of(const struct stat& st) {
+  return ShmObjectInfo{st.st_uid, st.st_gid, static_cast<unsigned>(st.st_mode & 07777),
+                       static_cast<unsigned>(st.st_mode & S_IFMT), static_cast<std::uint64_t>(st.st_size)};
+}
+
+// Maps `size` bytes of `fd`; with `announce`, takes its shared flock and
+// keeps the descriptor, else closes it.
+Result<std::unique_ptr<Region>> map_shared(Descriptor& fd, std::size_t size, const std::string& name,
+                                           bool announce) {
+  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   if (base == MAP_FAILED) return os_error(errno, "mmap of shm:/" + name);
-  return base;
+  int kept = -1;
+  if (announce) {
+    // Shared locks conflict only with exclusive ones, which nobody takes.
+    if (::flock(fd.get(), LOCK_SH | LOCK_NB) != 0) {
+      const int err = errno;
+      ::munmap(base, size);
+      return os_error(err, "cannot announce the mapping of shm:/" + name + " (flock)");
+    }
+    kept = fd.release();
+  }
+  return std::unique_ptr<Region>(new SharedRegion(name, base, size, kept));
 }
 
 // Removes a half-made object unless dismissed: every failure after the object
@@ -80,7 +110,7 @@ class RemoveUnlessDismissed {
  public:
   explicit RemoveUnlessDismissed(const std::string& name) : name_(name) {}
   ~RemoveUnlessDismissed() {
-    if (armed_) ::shm_unlink(name_.c_str());
+    if (armed_) ::unlink(shared_region_path(name_).c_str());
   }
   RemoveUnlessDismissed(const RemoveUnlessDismissed&) = delete;
   RemoveUnlessDismissed& operator=(const RemoveUnlessDismissed&) = delete;
@@ -91,71 +121,114 @@ class RemoveUnlessDismissed {
   bool armed_ = true;
 };
 
+// Flags of every open of an object: never follow a symbolic link planted at
+// the name, never block (open(2) of a FIFO waits for its other end), never
+// make a terminal ours.
+constexpr int kOpenFlags = O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+
+// The check of everything fstat says of an opened object (ShmExpected).
+Status check_object(const std::string& name, const ShmObjectInfo& info, const ShmExpected& expected) {
+  const std::string path = shared_region_path(name);
+  if (info.type != S_IFREG)
+    return Status(Code::kCorrupt, path + " is " + info.type_name() + ", not a regular file");
+  const uid_t me = ::geteuid();
+  if (info.owner != me && me != 0) {
+    const bool group_shared = (info.mode & 0060) == 0060;
+    bool allowed = false;
+    if (group_shared && expected.sharing == ShmExpected::Sharing::kGroup) allowed = info.group == expected.group;
+    if (group_shared && expected.sharing == ShmExpected::Sharing::kAnyGroupOfMine)
+      allowed = check_group_member(info.group).is_ok();
+    if (!allowed) {
+      std::string why = "is not shared with a group of user " + user_name(me);
+      if (expected.sharing == ShmExpected::Sharing::kOwnerOnly)
+        why = "the namespace is private to its owner";
+      else if (expected.sharing == ShmExpected::Sharing::kGroup)
+        why = "it is not shared with the namespace's group '" + group_name(expected.group) + "'";
+      return Status(Code::kPermissionDenied, path + " belongs to user " + user_name(info.owner) + " (" +
+                                                 info.describe() + "), not to user " + user_name(me) + ", and " +
+                                                 why + "; it is not rill's to use");
+    }
+  }
+  if (info.size == 0) return Status(Code::kCorrupt, path + " is empty (its creator may have died)");
+  if (info.size != expected.size)
+    return Status(Code::kCorrupt, path + " is " + std::to_string(info.size) + " bytes, " + expected.kind +
+                                      " is exactly " + std::to_string(expected.size) + " bytes");
+  return Status::ok();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- objects
 
+std::string shared_region_path(const std::string& name) { return std::string(kShmDir) + "/" + name; }
+
 Result<std::unique_ptr<Region>> create_shared_region(const std::string& name, std::size_t size,
-                                                     const ShmAccess& access) {
+                                                     const ShmAccess& access, bool announce) {
   if (size == 0) return Status(Code::kInvalidArgument, "region size must be positive");
   if (access.group) {
     if (Status s = check_group_member(*access.group); !s) return s.with_context("cannot create shm:/" + name);
   }
-  try {
-    // Owner-only until it belongs to the right group: no one else can open it
-    // early and keep a descriptor.
-    bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, bip::permissions(0600));
-    RemoveUnlessDismissed guard(name);
-    const int fd = shm.get_mapping_handle().handle;
-    if ((access.group || access.owner) &&
-        ::fchown(fd, access.owner.value_or(static_cast<uid_t>(-1)), access.group.value_or(static_cast<gid_t>(-1))) !=
-            0)
-      return os_error(errno, "cannot give shm:/" + name + " to " +
-                                 (access.owner ? "user " + user_name(*access.owner) + " " : std::string()) +
-                                 (access.group ? "group '" + group_name(*access.group) + "'" : std::string()));
-    // shm_open honours the umask, and chown may clear bits: make the mode exactly what was asked.
-    if (::fchmod(fd, access.mode) != 0) return os_error(errno, "cannot chmod shm:/" + name);
-    if (int err = ::posix_fallocate(fd, 0, static_cast<off_t>(size)); err != 0) {
-      ::shm_unlink(name.c_str());  // measure the space with this object's pages freed
-      guard.dismiss();             // and never remove an object someone else makes under the name now
-      Status s = os_error(err, "cannot reserve " + format_bytes(size, Rounding::kUp) + " for shm:/" + name);
-      return Status(s.code(), s.message() + space_note());
-    }
-    auto base = map_shared(fd, size, name);
-    if (!base) return base.status();
-    // Fresh tmpfs pages are zero: one write per page maps them for this process.
-    auto* bytes = static_cast<volatile std::byte*>(*base);
-    for (std::size_t at = 0; at < size; at += page_size()) bytes[at] = std::byte{0};
-    guard.dismiss();
-    return std::unique_ptr<Region>(new SharedRegion(name, *base, size));
-  } catch (const bip::interprocess_exception& e) {
-    return boost_error(e, "cannot create shm:/" + name);
+  // Owner-only until it belongs to the right group: no one else can open it
+  // early and keep a descriptor. O_EXCL: whatever is at the name, even a
+  // symbolic link, makes this fail rather than be followed.
+  Descriptor fd(::open(shared_region_path(name).c_str(), kOpenFlags | O_CREAT | O_EXCL, 0600));
+  if (fd.get() < 0) return os_error(errno, "cannot create shm:/" + name);
+  RemoveUnlessDismissed guard(name);
+  if ((access.group || access.owner) &&
+      ::fchown(fd.get(), access.owner.value_or(static_cast<uid_t>(-1)),
+               access.group.value_or(static_cast<gid_t>(-1))) != 0)
+    return os_error(errno, "cannot give shm:/" + name + " to " +
+                               (access.owner ? "user " + user_name(*access.owner) + " " : std::string()) +
+                               (access.group ? "group '" + group_name(*access.group) + "'" : std::string()));
+  // open honours the umask, and chown may clear bits: make the mode exactly what was asked.
+  if (::fchmod(fd.get(), access.mode) != 0) return os_error(errno, "cannot chmod shm:/" + name);
+  if (int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size)); err != 0) {
+    ::unlink(shared_region_path(name).c_str());  // measure the space with this object's pages freed
+    guard.dismiss();                              // and never remove an object someone else makes under the name now
+    Status s = os_error(err, "cannot reserve " + format_bytes(size, Rounding::kUp) + " for shm:/" + name);
+    return Status(s.code(), s.message() + space_note());
   }
+  auto region = map_shared(fd, size, name, announce);
+  if (!region) return region.status();
+  // Fresh tmpfs pages are zero: one write per page maps them for this process.
+  auto* bytes = reinterpret_cast<volatile std::byte*>((*region)->bytes().data());
+  for (std::size_t at = 0; at < size; at += page_size()) bytes[at] = std::byte{0};
+  guard.dismiss();
+  return region;
 }
 
-Result<std::unique_ptr<Region>> open_shared_region(const std::string& name) {
-  try {
-    bip::shared_memory_object shm(bip::open_only, name.c_str(), bip::read_write);
-    bip::offset_t size = 0;
-    if (!shm.get_size(size) || size <= 0)
-      return Status(Code::kCorrupt, "shm:/" + name + " is empty (its creator may have died)");
-    auto base = map_shared(shm.get_mapping_handle().handle, static_cast<std::size_t>(size), name);
-    if (!base) return base.status();
-#ifdef MADV_POPULATE_WRITE
-    // Pre-fault this process's page tables without touching the (live) bytes.
-    ::madvise(*base, static_cast<std::size_t>(size), MADV_POPULATE_WRITE);
-#endif
-    return std::unique_ptr<Region>(new SharedRegion(name, *base, static_cast<std::size_t>(size)));
-  } catch (const bip::interprocess_exception& e) {
-    Status s = boost_error(e, "cannot open shm:/" + name);
-    if (s.code() == Code::kPermissionDenied) return Status(s.code(), s.message() + owner_note(name));
-    return s;
+Result<std::unique_ptr<Region>> open_shared_region(const std::string& name, const ShmExpected& expected,
+                                                   ShmObjectInfo* info) {
+  if (expected.size == 0) return Status(Code::kInvalidArgument, "expected size of shm:/" + name + " must be positive");
+  Descriptor fd(::open(shared_region_path(name).c_str(), kOpenFlags));
+  if (fd.get() < 0) {
+    const int err = errno;
+    if (err == EACCES || err == EPERM)
+      return Status(Code::kPermissionDenied, "cannot open shm:/" + name + ": " + std::strerror(err) + owner_note(name));
+    // ELOOP (a symbolic link), EISDIR, ENXIO, ...: say what is there.
+    if (err != ENOENT) {
+      if (auto there = stat_shared_region(name); there && there->type != S_IFREG)
+        return Status(Code::kCorrupt, shared_region_path(name) + " is " + there->type_name() + ", not a regular file");
+    }
+    return os_error(err, "cannot open shm:/" + name);
   }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return os_error(errno, "cannot stat shm:/" + name);
+  const ShmObjectInfo found = info_of(st);
+  if (info != nullptr) *info = found;
+  if (Status s = check_object(name, found, expected); !s) return s;
+  auto region = map_shared(fd, expected.size, name, expected.announce);
+  if (!region) return region.status();
+#ifdef MADV_POPULATE_WRITE
+  // Pre-fault this process's page tables without touching the (live) bytes.
+  ::madvise((*region)->bytes().data(), expected.size, MADV_POPULATE_WRITE);
+#endif
+  return region;
 }
 
 Status publish_shared_region(const std::string& draft, const std::string& name) {
-  // shm_open's objects are the files of /dev/shm (glibc's shm directory).
-  const int rc = ::link(("/dev/shm/" + draft).c_str(), ("/dev/shm/" + name).c_str());
+  // link(2) never follows a symbolic link, and fails if anything is at `name`.
+  const int rc = ::link(shared_region_path(draft).c_str(), shared_region_path(name).c_str());
   const int err = errno;
   (void)remove_shared_region(draft);
   if (rc == 0) return Status::ok();
@@ -163,9 +236,10 @@ Status publish_shared_region(const std::string& draft, const std::string& name) 
 }
 
 Status remove_shared_region(const std::string& name) {
-  if (::shm_unlink(name.c_str()) == 0 || errno == ENOENT) return Status::ok();
+  // unlink(2) removes whatever the name is (a FIFO, a symbolic link) without opening or following it.
+  if (::unlink(shared_region_path(name).c_str()) == 0 || errno == ENOENT) return Status::ok();
   const int err = errno;
-  Status s = os_error(err, "cannot remove shm:/" + name);
+  Status s = os_error(err, "cannot remove " + shared_region_path(name));
   if (err == EPERM || err == EACCES) {
     auto info = stat_shared_region(name);
     return Status(s.code(), s.message() + " (" + (info ? info->describe() + "; " : std::string()) +
@@ -175,12 +249,8 @@ Status remove_shared_region(const std::string& name) {
 }
 
 bool shared_region_exists(const std::string& name) {
-  int fd = ::shm_open(name.c_str(), O_RDONLY, 0);
-  if (fd >= 0) {
-    ::close(fd);
-    return true;
-  }
-  return errno != ENOENT;
+  struct stat st {};
+  return ::lstat(shared_region_path(name).c_str(), &st) == 0 || errno != ENOENT;
 }
 
 std::string ShmObjectInfo::describe() const {
@@ -189,11 +259,48 @@ std::string ShmObjectInfo::describe() const {
   return "owner " + user_name(owner) + ", group " + group_name(group) + ", mode " + mode_text;
 }
 
+std::string ShmObjectInfo::type_name() const {
+  switch (type) {
+    case S_IFREG: return "a regular file";
+    case S_IFIFO: return "a FIFO";
+    case S_IFLNK: return "a symbolic link";
+    case S_IFDIR: return "a directory";
+    case S_IFSOCK: return "a socket";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    default: return "a file of unknown type";
+  }
+}
+
 Result<ShmObjectInfo> stat_shared_region(const std::string& name) {
   struct stat st {};
-  if (::stat(object_path(name).c_str(), &st) != 0) return os_error(errno, "cannot stat " + object_path(name));
-  return ShmObjectInfo{st.st_uid, st.st_gid, static_cast<unsigned>(st.st_mode & 07777),
-                       static_cast<std::uint64_t>(st.st_size)};
+  if (::lstat(shared_region_path(name).c_str(), &st) != 0)
+    return os_error(errno, "cannot stat " + shared_region_path(name));
+  return info_of(st);
+}
+
+Result<bool> announces_mapping(pid_t pid, const ShmFileId& id) {
+  std::FILE* locks = std::fopen("/proc/locks", "re");
+  if (locks == nullptr) return os_error(errno, "cannot read /proc/locks");
+  bool found = false;
+  char line[512];
+  while (!found && std::fgets(line, sizeof line, locks) != nullptr) {
+    // "1: FLOCK  ADVISORY  READ 5079 00:1a:2 0 EOF"; a waiter's line has "->" after the number.
+    char kind[16] = {}, access[16] = {};
+    long holder = 0;
+    unsigned major = 0, minor = 0;
+    unsigned long long inode = 0;
+    const char* fields = std::strchr(line, ':');
+    if (fields == nullptr || std::strstr(line, "->") != nullptr) continue;
+    if (std::sscanf(fields + 1, "%15s %*s %15s %ld %x:%x:%llu", kind, access, &holder, &major, &minor, &inode) != 6)
+      continue;
+    found = std::strcmp(kind, "FLOCK") == 0 && std::strcmp(access, "READ") == 0 && holder == pid &&
+            major == id.dev_major && minor == id.dev_minor && inode == id.inode;
+  }
+  const bool failed = std::ferror(locks) != 0;
+  std::fclose(locks);
+  if (failed) return Status(Code::kIoError, "cannot read /proc/locks");
+  return found;
 }
 
 // ---------------------------------------------------------------- users and groups

@@ -14,7 +14,14 @@
 // may still use, and a caller about to create objects (a topic's partitions)
 // refuses up front what does not fit.
 //
-// An opener maps the existing bytes and pre-faults its page tables without writing.
+// Opening: every byte of an object is hostile input until checked - any local
+// user can plant a file at a free name in /dev/shm. An opener states what it
+// expects (ShmExpected): the object is opened without following a symbolic
+// link and without blocking (a FIFO would block open(2) forever), and is
+// refused unless fstat(2) calls it a regular file, of exactly the expected
+// size, owned by this user or legitimately shared with a group of the
+// namespace. Only then is it mapped - the expected size, never the size the
+// file claims - and its page tables pre-faulted without writing.
 //
 // Thread safety: every function may be called from any thread.
 #pragma once
@@ -50,17 +57,61 @@ struct ShmAccess {
 };
 
 // Creates object `name` (no leading slash) of `size` bytes, zero-filled.
-// kAlreadyExists if it exists; kResourceExhausted (saying how much is free)
-// if /dev/shm cannot hold it (see above for the memory limit); kPermissionDenied if
+// kAlreadyExists if it exists (whatever it is: a symbolic link is never
+// followed); kResourceExhausted (saying how much is free) if /dev/shm cannot
+// hold it (see above for the memory limit); kPermissionDenied if
 // `access.group` is a group this process may not give objects to. A failed
-// create leaves no object behind.
+// create leaves no object behind. `announce`: as ShmExpected::announce.
 Result<std::unique_ptr<Region>> create_shared_region(const std::string& name, std::size_t size,
-                                                     const ShmAccess& access = {});
+                                                     const ShmAccess& access = {}, bool announce = false);
 
-// Opens existing object `name`, mapping all of it. kNotFound if it is absent;
-// kPermissionDenied, naming its owner, group and mode, if this user may not
-// read and write it.
-Result<std::unique_ptr<Region>> open_shared_region(const std::string& name);
+// Owner, group, mode, type and size of an existing object.
+struct ShmObjectInfo {
+  uid_t owner = 0;
+  gid_t group = 0;
+  unsigned mode = 0;  // permission bits only
+  unsigned type = 0;  // S_IFMT bits: S_IFREG for a regular file
+  std::uint64_t size = 0;
+  // "owner alice, group traders, mode 0660"
+  std::string describe() const;
+  // "a regular file", "a FIFO", "a symbolic link", "a directory", ...
+  std::string type_name() const;
+};
+
+// What an opener requires of an existing object before it maps a byte of it.
+struct ShmExpected {
+  // Its exact size: what its format gives it (a registry's fixed size, a
+  // partition's from its topic's geometry), never what the file says.
+  std::size_t size = 0;
+  // What it should be, for messages: "a registry", "a partition of this topic".
+  std::string kind = "an object";
+  // Besides this user's own objects (and any object, for root), whose may be
+  // used: none (kOwnerOnly); objects mode 0660 of group `group` (kGroup, the
+  // partitions of a group namespace); or of any group this user is a member
+  // of (kAnyGroupOfMine: a registry, whose group is recorded inside it, to be
+  // checked against ShmObjectInfo::group once read).
+  enum class Sharing { kOwnerOnly, kGroup, kAnyGroupOfMine };
+  Sharing sharing = Sharing::kOwnerOnly;
+  gid_t group = 0;
+  // Keep a shared flock(2) on the object for as long as it is mapped, so that
+  // any process, of any user, can tell from /proc/locks that this one maps it
+  // (announces_mapping()). Costs an open descriptor per region.
+  bool announce = false;
+};
+
+// Opens existing object `name` as `expected` says (see the top of this file)
+// and maps `expected.size` bytes of it. Errors, each naming the object's path:
+//   kNotFound if it is absent;
+//   kPermissionDenied, naming its owner, group and mode, if this user may not
+//     read and write it, or if it belongs to another user and is not shared
+//     as `expected.sharing` allows;
+//   kCorrupt if it is not a regular file (a FIFO, a symbolic link, ...), or
+//     its size is not `expected.size` ("is empty" when it is 0: a creator may
+//     still be sizing it).
+// Never blocks, never follows a symbolic link, never maps more than
+// `expected.size`. `info` (if given) receives what fstat said of the object.
+Result<std::unique_ptr<Region>> open_shared_region(const std::string& name, const ShmExpected& expected,
+                                                   ShmObjectInfo* info = nullptr);
 
 // Gives object `draft`, made and filled by this process, the name `name` in
 // one step (a hard link in /dev/shm), then removes the draft's name: another
@@ -74,20 +125,27 @@ Status publish_shared_region(const std::string& draft, const std::string& name);
 // (or root) may remove it; otherwise kPermissionDenied saying so.
 Status remove_shared_region(const std::string& name);
 
-// True if the object exists (also when this user may not open it).
+// True if something exists under the name (also when this user may not open
+// it, and whatever it is). Never opens it.
 bool shared_region_exists(const std::string& name);
 
-// Owner, group, mode and size of an existing object.
-struct ShmObjectInfo {
-  uid_t owner = 0;
-  gid_t group = 0;
-  unsigned mode = 0;  // permission bits only
-  std::uint64_t size = 0;
-  // "owner alice, group traders, mode 0660"
-  std::string describe() const;
-};
+// What is under the name, without following a symbolic link or opening it.
 // kNotFound if `name` does not exist.
 Result<ShmObjectInfo> stat_shared_region(const std::string& name);
+
+// "/dev/shm/<name>": the path messages name an object by.
+std::string shared_region_path(const std::string& name);
+
+// Identity of an object's file, as /proc/<pid>/maps and /proc/locks print it.
+struct ShmFileId {
+  unsigned dev_major = 0, dev_minor = 0;
+  unsigned long long inode = 0;
+};
+// Whether process `pid` holds the shared flock(2) of a region opened or
+// created with `announce` on file `id` (from /proc/locks, which any user may
+// read and in which the kernel, not the process, writes the pid). kIoError
+// if /proc/locks cannot be read.
+Result<bool> announces_mapping(pid_t pid, const ShmFileId& id);
 
 // ---------------------------------------------------------------- users and groups
 

@@ -40,7 +40,10 @@ class RegionStore {
  public:
   virtual ~RegionStore() = default;
   virtual Result<std::shared_ptr<ipc::Region>> create(const std::string& name, std::size_t size) = 0;
-  virtual Result<std::shared_ptr<ipc::Region>> open(const std::string& name) = 0;
+  // Opens region `name`, which its format says is `size` bytes (`kind`, for
+  // messages: "a partition of topic 'orders'"); anything else is refused.
+  virtual Result<std::shared_ptr<ipc::Region>> open(const std::string& name, std::size_t size,
+                                                    const std::string& kind) = 0;
   virtual Status remove(const std::string& name) = 0;
   // How much a new region may use, when the store has a bound worth checking
   // before creating several regions; nullopt if it has none or cannot tell.
@@ -58,10 +61,14 @@ class AnonymousStore final : public RegionStore {
     regions_[name] = region;
     return region;
   }
-  Result<std::shared_ptr<ipc::Region>> open(const std::string& name) override {
+  Result<std::shared_ptr<ipc::Region>> open(const std::string& name, std::size_t size,
+                                            const std::string& kind) override {
     std::lock_guard lock(mu_);
     auto it = regions_.find(name);
     if (it == regions_.end()) return Status(Code::kNotFound, name + " does not exist");
+    if (it->second->bytes().size() != size)
+      return Status(Code::kCorrupt, name + " is " + std::to_string(it->second->bytes().size()) + " bytes, " + kind +
+                                        " is exactly " + std::to_string(size) + " bytes");
     return it->second;
   }
   Status remove(const std::string& name) override {
@@ -87,8 +94,15 @@ class SharedStore final : public RegionStore {
     if (!r) return r.status();
     return std::shared_ptr<ipc::Region>(std::move(*r));
   }
-  Result<std::shared_ptr<ipc::Region>> open(const std::string& name) override {
-    auto r = ipc::open_shared_region(name);
+  // Another user's object is used only if it is the namespace's group's.
+  Result<std::shared_ptr<ipc::Region>> open(const std::string& name, std::size_t size,
+                                            const std::string& kind) override {
+    ipc::ShmExpected expected{.size = size, .kind = kind};
+    if (access_.group) {
+      expected.sharing = ipc::ShmExpected::Sharing::kGroup;
+      expected.group = *access_.group;
+    }
+    auto r = ipc::open_shared_region(name, expected);
     if (!r) return r.status();
     return std::shared_ptr<ipc::Region>(std::move(*r));
   }
@@ -214,10 +228,11 @@ class NamespaceImpl final : public Namespace {
   // processes can write, so its bytes are not trusted to be sound:
   //   - a mutex glibc refuses (EINVAL, ENOTRECOVERABLE, ...) is kCorrupt;
   //   - a holder that is gone although the kernel never marked it dead (its
-  //     thread id in the lock word names no thread, or one that does not map
-  //     the registry: damage, or a forged word) is handled as the kernel
-  //     handles a dead robust-futex owner;
-  //   - a live holder that keeps the lock for `patience_ns` is kTimedOut.
+  //     thread id in the lock word names no thread, or one of a process that
+  //     does not map the registry: damage, or a forged word; check_holder())
+  //     is handled as the kernel handles a dead robust-futex owner;
+  //   - a live holder that keeps the lock for `patience_ns` is kTimedOut,
+  //     with advice to kill it only if it is known to map the registry.
   Status lock_registry(std::int64_t patience_ns) {
     pthread_mutex_t* m = &header()->lock;
     if (!registry_lock_kind_sound(*m))
@@ -256,7 +271,8 @@ class NamespaceImpl final : public Namespace {
         continue;
       }
       const auto holder = static_cast<pid_t>(seen & FUTEX_TID_MASK);
-      if (holder == 0 || (::kill(holder, 0) != 0 && errno == ESRCH) || !may_map_registry(holder)) {
+      const Holder who = check_holder(holder);
+      if (who == Holder::kCannotHold) {
         // Unchanged for a round and held by no thread: do what the kernel does
         // when a robust futex's owner dies (futex(2), "robust futexes"): keep
         // the waiters bit, set FUTEX_OWNER_DIED, wake the waiters. The next
@@ -268,32 +284,67 @@ class NamespaceImpl final : public Namespace {
           ipc::futex_wake_all(reinterpret_cast<std::atomic<std::uint32_t>*>(registry_lock_word(m)));
         continue;
       }
-      if (now - held_since >= patience_ns)
-        return Status(Code::kTimedOut, "the registry of namespace '" + name_ + "' has been locked by thread " +
-                                           std::to_string(holder) + " for " +
-                                           std::to_string((now - held_since) / 1'000'000'000) +
-                                           " s; if that process is stuck, stop it (`kill " + std::to_string(holder) +
-                                           "`) and try again");
+      if (now - held_since >= patience_ns) {
+        const std::string held = "the registry of namespace '" + name_ + "' has been locked by thread " +
+                                 std::to_string(holder) + " for " +
+                                 std::to_string((now - held_since) / 1'000'000'000) + " s; ";
+        // Killing is advised only for a process known to map this registry.
+        if (who == Holder::kMapsRegistry)
+          return Status(Code::kTimedOut, held + "if that process is stuck, stop it (`kill " + std::to_string(holder) +
+                                             "`) and try again");
+        return Status(Code::kTimedOut, held + "this user cannot tell whether its process uses the namespace "
+                                               "(neither its memory map nor /proc/locks can be read); try again later");
+      }
     }
   }
 
-  // False only when thread `tid`'s memory map is readable and has no mapping
-  // of this registry: it cannot hold the lock, so the lock word naming it is
-  // damaged or forged. True when that cannot be told (another user's thread).
-  // Mappings are matched by device and inode, those of this process's own
+  // Who the thread id in the lock word names.
+  enum class Holder {
+    kCannotHold,    // no thread, or a thread of a process that does not map this registry
+    kMapsRegistry,  // a live thread of a process that maps this registry: a real holder
+    kUnverifiable,  // a live thread this user cannot check (neither test below could be made)
+  };
+  // A holder must be a live thread of a process that maps this registry. Two
+  // tests, for that process's mappings are another user's secret: its
+  // /proc/<tid>/maps (readable for this user's processes, or by root), else
+  // /proc/locks (readable by all), where every process that opens or
+  // creates a registry holds a shared flock on it (ipc::ShmExpected::announce)
+  // under a pid the kernel writes, so a forged lock word cannot pass it. A
+  // mapping is matched by device and inode, those of this process's own
   // mapping - not by path: the namespace's creator maps it under its draft
   // name (deleted since), and the name may by now be another registry's.
-  bool may_map_registry(pid_t tid) const {
+  Holder check_holder(pid_t tid) const {
+    if (tid == 0 || (::kill(tid, 0) != 0 && errno == ESRCH)) return Holder::kCannotHold;
     const auto here = reinterpret_cast<std::uintptr_t>(header());
     MapsEntry mine;
     if (!find_mapping(::getpid(), [&](const MapsEntry& e) { return e.start <= here && here < e.end; }, &mine))
-      return true;
+      return Holder::kUnverifiable;
     bool unreadable = false;
     const auto same_object = [&](const MapsEntry& e) {
       return e.inode == mine.inode && e.dev_major == mine.dev_major && e.dev_minor == mine.dev_minor;
     };
-    const bool found = find_mapping(tid, same_object, nullptr, &unreadable);
-    return found || unreadable;
+    if (find_mapping(tid, same_object, nullptr, &unreadable)) return Holder::kMapsRegistry;
+    if (!unreadable) return Holder::kCannotHold;
+    const std::optional<pid_t> process = thread_group(tid);
+    if (!process) return Holder::kCannotHold;  // gone meanwhile
+    auto announced = ipc::announces_mapping(*process, {mine.dev_major, mine.dev_minor, mine.inode});
+    if (!announced) return Holder::kUnverifiable;
+    return *announced ? Holder::kMapsRegistry : Holder::kCannotHold;
+  }
+
+  // The process thread `tid` belongs to (the "Tgid:" of /proc/<tid>/status,
+  // which any user may read); nullopt if there is no such thread.
+  static std::optional<pid_t> thread_group(pid_t tid) {
+    std::FILE* status = std::fopen(("/proc/" + std::to_string(tid) + "/status").c_str(), "re");
+    if (status == nullptr) return std::nullopt;
+    std::optional<pid_t> tgid;
+    char line[256];
+    while (!tgid && std::fgets(line, sizeof line, status) != nullptr) {
+      int value = 0;
+      if (std::sscanf(line, "Tgid: %d", &value) == 1 && value > 0) tgid = value;
+    }
+    std::fclose(status);
+    return tgid;
   }
 
   struct MapsEntry {
@@ -471,8 +522,17 @@ class NamespaceImpl final : public Namespace {
     if (Status s = config.validate(); !s) return s.with_context("registry entry of topic '" + std::string(topic) + "' is corrupt");
     std::vector<std::shared_ptr<ipc::Region>> regions;
     std::vector<log::PartitionRing> rings;
+    // The size every partition must have, from the registry entry (checked
+    // above), never from the object: a planted or damaged object of another
+    // size is refused before it is mapped.
+    const std::uint64_t partition_bytes = config.partition_bytes();
+    const std::string kind = "a partition of topic '" + std::string(topic) + "'";
     for (std::int32_t p = 0; p < config.partitions; ++p) {
-      auto region = store_->open(partition_object_name(name_, topic, p));
+      auto region = store_->open(partition_object_name(name_, topic, p), partition_bytes, kind);
+      if (!region && region.status().code() == Code::kCorrupt)
+        return Status(Code::kCorrupt, "opening topic '" + std::string(topic) + "': " + region.status().message() +
+                                          " (damaged, or not rill's; delete the topic with `rill --ns " + name_ +
+                                          " topic delete " + std::string(topic) + "`)");
       if (!region) return region.status().with_context("opening topic '" + std::string(topic) + "'");
       auto ring = log::PartitionRing::attach((*region)->bytes(), p, &e->doorbell);
       if (!ring) return ring.status().with_context("topic '" + std::string(topic) + "' partition " + std::to_string(p));
@@ -530,11 +590,10 @@ class NamespaceImpl final : public Namespace {
       // /dev/shm is sticky: only an object's owner (or root) may remove it.
       // Refuse before touching the entry rather than free it and leak the objects.
       for (std::int32_t p = 0; p < std::clamp(e->partitions, 0, 4096); ++p) {
-        struct stat st {};
-        const std::string path = "/dev/shm/" + partition_object_name(name_, topic, p);
-        if (::stat(path.c_str(), &st) == 0 && ::geteuid() != 0 && st.st_uid != ::geteuid())
+        auto info = ipc::stat_shared_region(partition_object_name(name_, topic, p));  // never follows a link
+        if (info && ::geteuid() != 0 && info->owner != ::geteuid())
           return Status(Code::kPermissionDenied, "topic '" + std::string(topic) + "' of namespace '" + name_ +
-                                                     "' was created by user " + std::to_string(st.st_uid) +
+                                                     "' was created by user " + std::to_string(info->owner) +
                                                      "; only that user (or root) can delete it");
       }
     }
@@ -578,7 +637,7 @@ Result<std::shared_ptr<ipc::Region>> create_registry(const std::string& ns, cons
   // Per thread: threads of one process may create the same namespace at once.
   const std::string draft = client::registry_draft_name(ns, ::getpid(), ::gettid());
   (void)ipc::remove_shared_region(draft);  // left by a dead process that had this pid and thread id
-  auto created = ipc::create_shared_region(draft, registry::kRegionBytes, access);
+  auto created = ipc::create_shared_region(draft, registry::kRegionBytes, access, /*announce=*/true);
   if (!created) return created.status();
   std::shared_ptr<ipc::Region> region(std::move(*created));
   if (Status s = init_registry(*region, access); !s) {
@@ -591,10 +650,12 @@ Result<std::shared_ptr<ipc::Region>> create_registry(const std::string& ns, cons
   return region;
 }
 
-// Checks the header of an opened registry and returns the access it records
-// for the namespace's objects.
-Result<ipc::ShmAccess> check_registry(const ipc::Region& region, const std::string& what) {
-  if (region.bytes().size() < registry::kRegionBytes)
+// Checks the header of an opened registry (`file`: what fstat said of it)
+// and returns the access it records for the namespace's objects, which the
+// file's own owner, group and mode must agree with.
+Result<ipc::ShmAccess> check_registry(const ipc::Region& region, const std::string& what,
+                                      const ipc::ShmObjectInfo& file) {
+  if (region.bytes().size() != registry::kRegionBytes)
     return Status(Code::kCorrupt, what + " is " + std::to_string(region.bytes().size()) + " bytes, expected " +
                                       std::to_string(registry::kRegionBytes));
   auto* h = reinterpret_cast<const registry::Header*>(region.bytes().data());
@@ -609,40 +670,75 @@ Result<ipc::ShmAccess> check_registry(const ipc::Region& region, const std::stri
     return Status(Code::kCorrupt, what + " has registry version " + std::to_string(h->version) +
                                       ", this build reads versions " + std::to_string(registry::kOldestReadableVersion) +
                                       " to " + std::to_string(registry::kVersion));
-  if (h->version < 2 || h->object_mode == registry::kOwnerOnlyMode) return ipc::ShmAccess::owner_only();
-  if (h->object_mode == registry::kGroupMode) return ipc::ShmAccess::for_group(static_cast<gid_t>(h->group_id));
+  const std::string path = ipc::shared_region_path(what);
+  const bool mine = file.owner == ::geteuid() || ::geteuid() == 0;
+  if (h->version < 2 || h->object_mode == registry::kOwnerOnlyMode) {
+    // open_shared_region() let it through as shared with a group of this
+    // user's; the namespace says it is private to its owner.
+    if (!mine)
+      return Status(Code::kPermissionDenied, path + " belongs to user " + ipc::user_name(file.owner) + " (" +
+                                                 file.describe() + ") and records a namespace private to its owner");
+    return ipc::ShmAccess::owner_only();
+  }
+  if (h->object_mode == registry::kGroupMode) {
+    if (file.group != static_cast<gid_t>(h->group_id))
+      return Status(Code::kCorrupt, path + " records group '" + ipc::group_name(static_cast<gid_t>(h->group_id)) +
+                                        "' but belongs to group '" + ipc::group_name(file.group) + "' (" +
+                                        file.describe() + "); damaged, or not rill's");
+    return ipc::ShmAccess::for_group(static_cast<gid_t>(h->group_id));
+  }
   char mode[16];
   std::snprintf(mode, sizeof mode, "%04o", h->object_mode);
   return Status(Code::kCorrupt, what + " records object mode " + mode + "; only 0600 and 0660 are valid");
 }
 
-// Opens an existing registry object. Its creator makes the object, then gives
-// it its group and mode, then sizes it: a process opening the namespace at that
-// moment finds it empty (kCorrupt) or, if it is of the group, not yet open to
-// it (kPermissionDenied). Give the creator a second, as check_registry() does
-// for the header; an object that stays so is reported then.
-Result<std::unique_ptr<ipc::Region>> open_registry(const std::string& object) {
-  auto opened = ipc::open_shared_region(object);
+// Opens an existing registry object: a regular file of exactly
+// registry::kRegionBytes, this user's or shared with a group of this user's
+// (check_registry() then holds it to the access it records), mapped with its
+// mapping announced (ipc::ShmExpected::announce) for the lock's holder check.
+// A creator from before drafts made the object, then gave it its group and
+// mode, then sized it: a process opening the namespace at that moment found it
+// empty (kCorrupt) or, if of the group, not yet open to it (kPermissionDenied).
+// Give such a creator a second, as check_registry() does for the header; an
+// object that stays so is reported then. `file` receives what fstat said.
+Result<std::unique_ptr<ipc::Region>> open_registry(const std::string& object, ipc::ShmObjectInfo* file) {
+  const ipc::ShmExpected expected{.size = registry::kRegionBytes,
+                                  .kind = "a registry",
+                                  .sharing = ipc::ShmExpected::Sharing::kAnyGroupOfMine,
+                                  .announce = true};
+  auto opened = ipc::open_shared_region(object, expected, file);
   const auto being_created = [&] {
     if (opened) return false;
-    if (opened.status().code() == Code::kCorrupt) return true;
-    if (opened.status().code() != Code::kPermissionDenied) return false;
+    if (opened.status().code() != Code::kCorrupt && opened.status().code() != Code::kPermissionDenied) return false;
     auto info = ipc::stat_shared_region(object);
-    return info && info->size == 0;
+    return info && info->type == S_IFREG && info->size == 0;
   };
   for (int i = 0; i < 1000 && being_created(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    opened = ipc::open_shared_region(object);
+    opened = ipc::open_shared_region(object, expected, file);
   }
   return opened;
 }
 
+// What to do about a registry object that is not one (wrong type or size, or
+// no header): remove it, if it is not in use.
+std::string damaged_object_advice(const std::string& ns, const std::string& object) {
+  return "if no process uses namespace '" + ns + "', remove it (`rill ns gc " + ns + "`, or `rm " +
+         ipc::shared_region_path(object) + "`)";
+}
+
 // The namespace exists but this user may not use it: say whose it is and what to do.
-Status namespace_denied(const std::string& ns, const std::string& object, const Status& cause) {
+// `opened`: the OS let this user open the registry, and rill refused it
+// (another user's object, not shared with this one - perhaps planted).
+Status namespace_denied(const std::string& ns, const std::string& object, const Status& cause, bool opened) {
   const std::string me = ipc::user_name(::geteuid());
   auto info = ipc::stat_shared_region(object);
   std::string advice;
-  if (info && (info->mode & 0060) == 0060) {
+  if (opened) {
+    const std::string owner = info ? ipc::user_name(info->owner) : std::string("its owner");
+    advice = "if it is not meant to be shared with you, ask " + owner + " or root to remove it (`rill ns gc " + ns +
+             "` as either)";
+  } else if (info && (info->mode & 0060) == 0060) {
     const std::string group = ipc::group_name(info->group);
     advice = "it is open to group '" + group + "': ask an administrator to add user " + me +
              " to it (`usermod -aG " + group + " " + me + "`, then log in again)";
@@ -752,20 +848,25 @@ Result<std::shared_ptr<Namespace>> Namespace::open_shared(std::string_view name,
   if (created) {
     registry = std::move(*created);
   } else if (created.status().code() == Code::kAlreadyExists) {
-    auto opened = open_registry(object);
+    ipc::ShmObjectInfo file;
+    auto opened = open_registry(object, &file);
+    const bool os_opened = file.type != 0;  // fstat ran: the refusal, if any, is rill's
     if (!opened && opened.status().code() == Code::kPermissionDenied)
-      return namespace_denied(ns, object, opened.status());
+      return namespace_denied(ns, object, opened.status(), os_opened);
+    if (!opened && opened.status().code() == Code::kCorrupt)
+      return Status(Code::kCorrupt, "namespace '" + ns + "': " + opened.status().message() + "; " +
+                                        damaged_object_advice(ns, object));
     if (!opened) return opened.status().with_context("namespace '" + ns + "'");
     registry = std::move(*opened);
-    auto recorded = check_registry(*registry, object);
+    auto recorded = check_registry(*registry, object, file);
+    if (!recorded && recorded.status().code() == Code::kPermissionDenied)
+      return namespace_denied(ns, object, recorded.status(), true);
     if (!recorded) return recorded.status();
     if (!options.group.empty() && recorded->group != wanted.group) return group_mismatch(ns, options.group, *recorded);
     access = *recorded;
     // Root working in a user's namespace makes objects for that user, who
     // could otherwise neither open (0600) nor remove (sticky /dev/shm) them.
-    if (::geteuid() == 0) {
-      if (auto info = ipc::stat_shared_region(object); info && info->owner != 0) access.owner = info->owner;
-    }
+    if (::geteuid() == 0 && file.owner != 0) access.owner = file.owner;
   } else {
     return created.status().with_context("cannot create namespace '" + ns + "'");
   }

@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/mman.h>
 #include <gtest/gtest.h>
 #include <linux/futex.h>
@@ -25,6 +26,7 @@
 #include "core/log/partition_ring.h"
 #include "ipc/shm_region.h"
 #include "rill/rill.h"
+#include "support/child_process.h"
 #include "support/shm_guard.h"
 
 namespace rill {
@@ -383,7 +385,7 @@ TEST(SharedNamespace, RegistryWhoseCreatorDiedSaysWhichFileToRemove) {
 // processes share, to damage or to lock from a child.
 struct RegistryBytes {
   explicit RegistryBytes(const std::string& ns) {
-    auto r = ipc::open_shared_region("rill." + ns + ".registry");
+    auto r = ipc::open_shared_region("rill." + ns + ".registry", {.size = registry::kRegionBytes});
     EXPECT_TRUE(r.is_ok()) << r.status().to_string();
     if (r) region = std::move(*r);
   }
@@ -621,6 +623,195 @@ TEST_F(RegistryLock, RepairLeavesTheObjectsOfAReadyTopicOfTheSameName) {
   auto fresh = Namespace::open_shared(guard_.ns());  // the objects themselves, not a cached mapping
   ASSERT_TRUE(fresh.is_ok());
   expect_x_intact(**fresh);
+}
+
+// ---------------------------------------------------------------- hostile objects
+
+// Plants a sparse object of `size` bytes, as any local user can at a free name.
+void plant(const std::string& object, std::uint64_t size) {
+  const int fd = ::open(("/dev/shm/" + object).c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+  ASSERT_GE(fd, 0) << object;
+  ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(size)), 0);
+  ::close(fd);
+}
+
+// Bytes of /dev/shm an object really uses.
+std::uint64_t allocated(const std::string& object) {
+  struct stat st {};
+  return ::lstat(("/dev/shm/" + object).c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_blocks) * 512 : 0;
+}
+
+// Runs `body` in a child, killed if it has not returned within `limit`: a
+// regression to blocking or long waits fails the test instead of hanging it.
+testing::ChildResult within(std::chrono::seconds limit, const std::function<int(std::string&)>& body) {
+  testing::Children children;
+  const pid_t pid = children.spawn("child", body);
+  return children.wait_one(pid, limit);
+}
+
+// In a child: drops root to nobody, who can read neither root's memory maps
+// nor /proc/1/maps. Any other user stays who it is. False if that failed.
+bool become_unprivileged() {
+  if (::geteuid() != 0) return true;
+  return ::setgroups(0, nullptr) == 0 && ::setgid(65534) == 0 && ::setuid(65534) == 0;
+}
+
+TEST(SharedNamespace, ARegistryOfAnotherSizeIsRefusedBeforeItIsMapped) {
+  // A sparse 1 TiB registry was mapped whole and pre-faulted: `rill ns list`
+  // grew to 20 GB and filled /dev/shm. A 10 MB one was accepted.
+  ShmGuard guard;
+  const std::string object = "rill." + guard.ns() + ".registry";
+  for (const std::uint64_t size : {std::uint64_t{1} << 40, std::uint64_t{10'000'000}}) {
+    SCOPED_TRACE(size);
+    plant(object, size);
+    for (const bool create : {false, true}) {
+      auto ns = Namespace::open_shared(guard.ns(), {.group = {}, .create = create});
+      ASSERT_FALSE(ns.is_ok());
+      EXPECT_EQ(ns.status().code(), Code::kCorrupt);
+      EXPECT_EQ(ns.status().message(), "namespace '" + guard.ns() + "': /dev/shm/" + object + " is " +
+                                           std::to_string(size) + " bytes, a registry is exactly 397312 bytes; " +
+                                           "if no process uses namespace '" + guard.ns() + "', remove it (`rill ns gc " +
+                                           guard.ns() + "`, or `rm /dev/shm/" + object + "`)");
+    }
+    EXPECT_EQ(allocated(object), 0u) << "not a page of it was touched";
+    EXPECT_EQ(guard.objects(), std::vector<std::string>{object}) << "nothing else was made";
+    ASSERT_TRUE(ipc::remove_shared_region(object).is_ok());
+  }
+}
+
+TEST(SharedNamespace, AFifoOrALinkAtTheRegistryNameIsRefusedPromptly) {
+  // A FIFO at the name made every opener block in open(2) forever, root too.
+  ShmGuard guard;
+  ShmGuard other;
+  const std::string object = "rill." + guard.ns() + ".registry";
+  ASSERT_EQ(::mkfifo(("/dev/shm/" + object).c_str(), 0666), 0);
+  const auto fifo = within(std::chrono::seconds(20), [&](std::string& report) {
+    for (const bool create : {false, true}) {
+      auto ns = Namespace::open_shared(guard.ns(), {.group = {}, .create = create});
+      report += (ns ? std::string("opened") : ns.status().to_string()) + "\n";
+      if (ns || ns.status().code() != Code::kCorrupt ||
+          ns.status().message().find("/dev/shm/" + object + " is a FIFO, not a regular file; if no process") ==
+              std::string::npos)
+        return 1;
+    }
+    return 0;
+  });
+  EXPECT_TRUE(fifo.ok()) << fifo.describe();
+  ASSERT_TRUE(ipc::remove_shared_region(object).is_ok());
+
+  // A link to a real registry (another namespace's): never followed.
+  ASSERT_TRUE(Namespace::open_shared(other.ns()).is_ok());
+  ASSERT_EQ(::symlink(("/dev/shm/rill." + other.ns() + ".registry").c_str(), ("/dev/shm/" + object).c_str()), 0);
+  auto linked = Namespace::open_shared(guard.ns());
+  ASSERT_FALSE(linked.is_ok());
+  EXPECT_EQ(linked.status().code(), Code::kCorrupt);
+  EXPECT_NE(linked.status().message().find("/dev/shm/" + object + " is a symbolic link, not a regular file"),
+            std::string::npos)
+      << linked.status().message();
+  EXPECT_TRUE((*Namespace::open_shared(other.ns()))->list_topics().value().empty()) << "the target is untouched";
+}
+
+TEST(SharedNamespace, APartitionOfAnotherSizeIsRefusedBeforeItIsMapped) {
+  // A partition's size comes from its registry entry, not from the object.
+  ShmGuard guard;
+  auto ns = Namespace::open_shared(guard.ns());
+  ASSERT_TRUE(ns.is_ok());
+  ASSERT_TRUE((*ns)->create_topic("t", kSmall).is_ok());
+  const std::string object = "rill." + guard.ns() + ".t.0";
+  const std::uint64_t used = allocated(object);
+  const std::uint64_t expected = kSmall.partition_bytes();
+  // Grown (sparse) to 1 TiB by someone; opened afresh, not from the cache.
+  ASSERT_EQ(::truncate(("/dev/shm/" + object).c_str(), off_t{1} << 40), 0);
+  auto fresh = Namespace::open_shared(guard.ns());
+  ASSERT_TRUE(fresh.is_ok());
+  auto topic = (*fresh)->open_topic("t");
+  ASSERT_FALSE(topic.is_ok());
+  EXPECT_EQ(topic.status().code(), Code::kCorrupt);
+  EXPECT_EQ(topic.status().message(), "opening topic 't': /dev/shm/" + object + " is 1099511627776 bytes, a partition "
+                                      "of topic 't' is exactly " + std::to_string(expected) +
+                                      " bytes (damaged, or not rill's; delete the topic with `rill --ns " + guard.ns() +
+                                      " topic delete t`)");
+  EXPECT_EQ(allocated(object), used) << "not a page more was allocated";
+  // Following the advice works: the topic and its object go.
+  ASSERT_TRUE((*fresh)->delete_topic("t").is_ok());
+  EXPECT_EQ(guard.objects(), std::vector<std::string>{"rill." + guard.ns() + ".registry"});
+}
+
+TEST(RegistryLockHolder, AForgedHolderThisUserCannotInspectIsNotWaitedFor) {
+  // A lock word naming thread 1 (or any process whose memory map this user
+  // may not read) stalled every command 30 s, then advised `kill 1`.
+  ShmGuard guard;
+  const std::string name = guard.ns();
+  const auto r = within(std::chrono::seconds(25), [&](std::string& report) {
+    if (!become_unprivileged()) {
+      report = "cannot drop to nobody";
+      return 2;
+    }
+    auto ns = Namespace::open_shared(name);
+    if (!ns || !(*ns)->create_topic("x", kSmall).is_ok()) {
+      report = "setup failed";
+      return 2;
+    }
+    RegistryBytes reg(name);
+    if (!reg.region) return 2;
+    reg.lock_word().store(1 | static_cast<int>(FUTEX_WAITERS));
+    auto names = (*ns)->list_topics();
+    report = names ? "listed" : names.status().to_string();
+    if (!names || *names != std::vector<std::string>{"x"}) return 1;
+    // Taken over, and the lock works on.
+    if (!(*ns)->create_topic("y", kSmall).is_ok() || !(*ns)->delete_topic("y").is_ok()) return 1;
+    return (reg.lock_word().load() & FUTEX_TID_MASK) == 1 ? 1 : 0;
+  });
+  EXPECT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.report.find("kill 1"), std::string::npos) << r.report;
+}
+
+TEST(RegistryLockHolder, ALiveHolderOfAnotherUserIsWaitedFor) {
+  // A holder whose memory map the locker may not read is checked in
+  // /proc/locks instead: a real one is waited for, never broken into.
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: the locker runs as nobody, the holder as root";
+  ShmGuard guard;
+  auto ns = Namespace::open_shared(guard.ns(), {.group = "65534"});  // nobody's group may share it
+  ASSERT_TRUE(ns.is_ok()) << ns.status().to_string();
+  const std::string name = guard.ns();
+  // The holder: a root process of its own that opens the namespace (so
+  // announcing its mapping), takes the lock and keeps it 3.5 s. Its unlock
+  // succeeds only if nobody broke in meanwhile.
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  testing::Children children;
+  const pid_t holder = children.spawn("holder", [&](std::string& report) {
+    ::close(ready[0]);
+    auto mine = Namespace::open_shared(name);
+    RegistryBytes reg(name);
+    if (!mine || !reg.region || pthread_mutex_lock(&reg.header()->lock) != 0) {
+      report = "could not take the lock";
+      return 2;
+    }
+    (void)!::write(ready[1], "x", 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+    const int rc = pthread_mutex_unlock(&reg.header()->lock);
+    report = rc == 0 ? "held it throughout" : "the lock was taken from it";
+    return rc == 0 ? 0 : 1;
+  });
+  ::close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1) << "the holder did not take the lock";
+  ::close(ready[0]);
+  const auto locker = within(std::chrono::seconds(25), [&](std::string& report) {
+    if (!become_unprivileged()) return 2;
+    auto opened = Namespace::open_shared(name);
+    if (!opened) {
+      report = opened.status().to_string();
+      return 1;
+    }
+    const Status created = (*opened)->create_topic("y", kSmall);
+    report = created.to_string();
+    return created.is_ok() ? 0 : 1;
+  });
+  const auto held = children.wait_one(holder, std::chrono::seconds(25));
+  EXPECT_TRUE(locker.ok()) << locker.describe();
+  EXPECT_TRUE(held.ok()) << held.describe();
 }
 
 TEST(SharedNamespace, LongestNamesFitTheObjectNameLimit) {

@@ -166,8 +166,8 @@ TEST(GroupNamespace, AVersion1RegistryReadsAsPrivate) {
   ShmGuard guard;
   const std::string object = registry_of(guard.ns());
   ASSERT_TRUE(Namespace::open_shared(guard.ns(), {.group = ipc::group_name(::getegid())}).is_ok());
-  auto region = ipc::open_shared_region(object);
-  ASSERT_TRUE(region.is_ok());
+  auto region = ipc::open_shared_region(object, {.size = registry::kRegionBytes});
+  ASSERT_TRUE(region.is_ok()) << region.status().to_string();
   auto* header = reinterpret_cast<registry::Header*>((*region)->bytes().data());
   EXPECT_EQ(header->version, 2u);
   EXPECT_EQ(header->object_mode, 0660u);
@@ -347,7 +347,8 @@ TEST_F(OtherUser, APrivateNamespaceIsClosedToOtherUsers) {
         check.expect(fd < 0 && errno == EACCES, "shm_open(" + object + ", " + std::to_string(flags) + ") was allowed");
         if (fd >= 0) ::close(fd);
       }
-      auto region = ipc::open_shared_region(object);
+      // Whatever size it is expected to be: the OS refuses first.
+      auto region = ipc::open_shared_region(object, {.size = registry::kRegionBytes});
       check.expect(region.status().code() == Code::kPermissionDenied &&
                        contains(region.status().message(), "(owner root, group root, mode 0600)"),
                    "open_shared_region(" + object + "): " + region.status().to_string());
