@@ -34,4 +34,17 @@ inline std::string partition_object_name(std::string_view ns, std::string_view t
   return "rill." + std::string(ns) + "." + std::string(topic.substr(0, 160)) + "~" + hash + "." + std::to_string(p);
 }
 
+// True if `object` is partition_object_name(ns, topic, p) for some partition
+// p (0 to 4095): how `rill ns gc` tells a topic's objects without opening it.
+inline bool is_partition_object_of(std::string_view object, std::string_view ns, std::string_view topic) {
+  const std::size_t dot = object.rfind('.');
+  if (dot == std::string_view::npos || object.size() - dot - 1 < 1 || object.size() - dot - 1 > 4) return false;
+  std::int32_t p = 0;
+  for (char c : object.substr(dot + 1)) {
+    if (c < '0' || c > '9') return false;
+    p = p * 10 + (c - '0');
+  }
+  return object == partition_object_name(ns, topic, p);
+}
+
 }  // namespace rill::client

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/client/object_names.h"
+#include "core/client/registry_format.h"
 #include "core/log/partition_ring.h"
 #include "ipc/liveness.h"
 #include "ipc/shm_region.h"
@@ -40,7 +41,8 @@ struct ShmObject {
   std::time_t modified = 0;
 };
 
-// rill.<ns>.* objects by namespace.
+// rill.<ns>.* objects by namespace. Nothing is opened or followed: a name may
+// hold a FIFO or a symbolic link that anyone planted.
 std::map<std::string, std::vector<ShmObject>> scan_shm() {
   std::map<std::string, std::vector<ShmObject>> by_ns;
   DIR* dir = ::opendir(kShmDir);
@@ -51,7 +53,7 @@ std::map<std::string, std::vector<ShmObject>> scan_shm() {
     const std::size_t dot = name.find('.', 5);
     if (dot == std::string::npos) continue;
     struct stat st {};
-    if (::stat((std::string(kShmDir) + "/" + name).c_str(), &st) != 0) continue;
+    if (::lstat((std::string(kShmDir) + "/" + name).c_str(), &st) != 0) continue;
     by_ns[name.substr(5, dot - 5)].push_back(
         {name, static_cast<std::uint64_t>(st.st_blocks) * 512, st.st_mtime});
   }
@@ -102,6 +104,7 @@ int run_list(const std::vector<std::string>& only) {
   const Selection selected{only};
   if (Status s = selected.validate(); !s) return report_error(s);
   const auto by_ns = scan_shm();
+  int damaged = 0;
   std::printf("%-24s %7s %14s %8s %10s %10s\n", "namespace", "topics", "shared memory", "objects", "producers",
               "readers");
   for (const auto& [name, objects] : by_ns) {
@@ -129,7 +132,11 @@ int run_list(const std::vector<std::string>& only) {
           readers = std::to_string(reading.size());
         }
       } else {
-        topics = "?";  // e.g. permission denied: shown, not fatal
+        topics = "?";  // another user's namespace: shown, not fatal
+        if (ns.status().code() != Code::kPermissionDenied) {
+          report_warning(ns.status().message());  // damaged or not rill's: say what and what to do
+          ++damaged;
+        }
       }
     } else {
       topics = "none";  // objects without a registry: leftovers (rill ns gc)
@@ -137,7 +144,7 @@ int run_list(const std::vector<std::string>& only) {
     std::printf("%-24s %7s %14s %8zu %10s %10s\n", name.c_str(), topics.c_str(), format_size(bytes).c_str(),
                 objects.size(), producers.c_str(), readers.c_str());
   }
-  return kExitOk;
+  return damaged == 0 ? kExitOk : kExitFailure;
 }
 
 struct GcReport {
@@ -160,6 +167,21 @@ Status gc_objects(const std::string& name, const std::vector<ShmObject>& objects
         report.removed.push_back(o.name);
     return Status::ok();
   }
+  // A registry object that is not a regular file of a registry's size holds
+  // nothing rill could read: remove it (without opening it), or say why not.
+  const std::string registry = client::registry_object_name(name);
+  if (auto info = ipc::stat_shared_region(registry);
+      info && (info->type != S_IFREG || info->size != registry::kRegionBytes)) {
+    const std::string what = ipc::shared_region_path(registry) + " is " +
+                             (info->type != S_IFREG ? info->type_name() + ", not a regular file"
+                                                    : std::to_string(info->size) + " bytes, a registry is exactly " +
+                                                          std::to_string(registry::kRegionBytes) + " bytes");
+    if (Status removed = ipc::remove_shared_region(registry); !removed)
+      return Status(removed.code(), what + ", and cannot be removed: " + removed.message());
+    report_warning(what + ": removed it");
+    report.removed.push_back(registry);
+    return Status::ok();  // its partition objects, if any, are leftovers now: removed once a minute old
+  }
   // Opening the namespace repairs a create or delete its process did not finish.
   auto ns = Namespace::open_shared(name, {.group = {}, .create = false});
   if (!ns && ns.status().code() == Code::kNotFound) return Status::ok();  // removed meanwhile
@@ -169,7 +191,14 @@ Status gc_objects(const std::string& name, const std::vector<ShmObject>& objects
   std::set<std::string> owned{client::registry_object_name(name)};
   for (const std::string& t : *names) {
     auto topic = (*ns)->open_topic(t);
-    if (!topic) continue;  // deleted meanwhile
+    if (!topic && topic.status().code() == Code::kNotFound) continue;  // deleted meanwhile
+    if (!topic) {
+      // Its objects stay (the topic still owns them); the message says what is wrong and what to do.
+      report_warning("namespace '" + name + "': " + topic.status().message());
+      for (const ShmObject& o : objects)
+        if (client::is_partition_object_of(o.name, name, t)) owned.insert(o.name);
+      continue;
+    }
     for (std::int32_t p = 0; p < (*topic)->partition_count(); ++p) {
       owned.insert(client::partition_object_name(name, t, p));
       log::PartitionRing& ring = (*topic)->ring(p);
