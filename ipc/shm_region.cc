@@ -146,7 +146,7 @@ Status check_object(const std::string& name, const ShmObjectInfo& info, const Sh
         why = "it is not shared with the namespace's group '" + group_name(expected.group) + "'";
       return Status(Code::kPermissionDenied, path + " belongs to user " + user_name(info.owner) + " (" +
                                                  info.describe() + "), not to user " + user_name(me) + ", and " +
-                                                 why + "; it is not rill's to use");
+                                                 why);
     }
   }
   if (info.size == 0) return Status(Code::kCorrupt, path + " is empty (its creator may have died)");

@@ -736,8 +736,8 @@ Status namespace_denied(const std::string& ns, const std::string& object, const 
   std::string advice;
   if (opened) {
     const std::string owner = info ? ipc::user_name(info->owner) : std::string("its owner");
-    advice = "if it is not meant to be shared with you, ask " + owner + " or root to remove it (`rill ns gc " + ns +
-             "` as either)";
+    advice = "if it is not meant to be shared with you, ask " + (owner == "root" ? owner : owner + " or root") +
+             " to remove it (`rill ns gc " + ns + "`)";
   } else if (info && (info->mode & 0060) == 0060) {
     const std::string group = ipc::group_name(info->group);
     advice = "it is open to group '" + group + "': ask an administrator to add user " + me +

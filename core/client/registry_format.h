@@ -66,6 +66,8 @@ static_assert(offsetof(TopicEntry, name) == 44);
 static_assert(sizeof(TopicEntry) == 384);
 
 inline constexpr std::size_t kEntriesOffset = 4096;
+// The registry object's exact size: an opener refuses any other before mapping
+// it (doc/registry_format.md, "Opening an object").
 inline constexpr std::size_t kRegionBytes = kEntriesOffset + kCapacity * sizeof(TopicEntry);
 static_assert(sizeof(Header) <= kEntriesOffset);
 

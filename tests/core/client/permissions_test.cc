@@ -379,6 +379,58 @@ TEST_F(OtherUser, APrivateNamespaceIsClosedToOtherUsers) {
   EXPECT_EQ(read_all((*ns)->open_topic("t").value()), (std::vector<std::string>{"secret-0", "secret-1"}));
 }
 
+TEST_F(OtherUser, AnotherUsersObjectThisUserCouldOpenIsRefused) {
+  // An object of another user that the OS lets this one open (mode 0666:
+  // planted, or damaged) was used as a registry or a partition.
+  const std::string planted_ns = guard_.ns();
+  ASSERT_TRUE(Namespace::open_shared(planted_ns).is_ok());
+  ASSERT_EQ(::chmod(("/dev/shm/" + registry_of(planted_ns)).c_str(), 0666), 0);
+  // The user's own namespace, one of whose partitions root replaces with an
+  // object of its own of the right size, open to all.
+  ShmGuard users;
+  const std::string own_ns = users.ns();
+  const std::string partition = "rill." + own_ns + ".t.0";
+  testing::ChildResult r = as_user([&](ChildChecks& check) {
+    auto ns = Namespace::open_shared(own_ns);
+    check.expect(ns.is_ok() && (*ns)->create_topic("t", small(1)).is_ok(), "create the user's topic");
+    return check.exit_code();
+  });
+  ASSERT_TRUE(r.ok()) << r.describe();
+  ASSERT_EQ(::unlink(("/dev/shm/" + partition).c_str()), 0);
+  {
+    const int fd = ::open(("/dev/shm/" + partition).c_str(), O_CREAT | O_EXCL | O_RDWR, 0666);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::fchmod(fd, 0666), 0);
+    ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(small(1).partition_bytes())), 0);
+    ::close(fd);
+  }
+  const std::string user = account_->user;
+  r = as_user([&](ChildChecks& check) {
+    auto planted = Namespace::open_shared(planted_ns);
+    check.expect(planted.status().code() == Code::kPermissionDenied, "planted registry: " + planted.status().to_string());
+    check.expect(planted.status().message() ==
+                     "namespace '" + planted_ns + "' is not open to user " + user + ": /dev/shm/" +
+                         registry_of(planted_ns) + " belongs to user root (owner root, group root, mode 0666), not to "
+                         "user " + user + ", and is not shared with a group of user " + user +
+                         "; if it is not meant to be shared with you, ask root to remove it (`rill ns gc " +
+                         planted_ns + "`)",
+                 "message: " + planted.status().message());
+    auto cli = cli::testing::run_rill({"--ns", planted_ns, "topic", "create", "t"});
+    check.expect(cli.exit_code == 1 && cli.err_lines().size() == 1 && contains(cli.err, "belongs to user root"),
+                 "rill topic create: " + cli.err);
+    auto own = Namespace::open_shared(own_ns);
+    if (!check.expect(own.is_ok(), "own namespace: " + own.status().to_string())) return 1;
+    auto topic = (*own)->open_topic("t");
+    check.expect(topic.status().code() == Code::kPermissionDenied &&
+                     contains(topic.status().message(), "/dev/shm/" + partition + " belongs to user root") &&
+                     contains(topic.status().message(), "the namespace is private to its owner"),
+                 "planted partition: " + topic.status().to_string());
+    return check.exit_code();
+  });
+  EXPECT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(access_of(registry_of(planted_ns)).mode, 0666u) << "unchanged";
+}
+
 TEST_F(OtherUser, AGroupNamespaceIsSharedWithItsMembers) {
   const std::string ns_name = guard_.ns();
   const TestAccount& a = *account_;
