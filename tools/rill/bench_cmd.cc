@@ -195,11 +195,11 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& global) {
   std::fflush(stdout);
   if (!o.json.empty()) {
     if (Status s = write_file(o.json, bench::to_json(*report)); !s) return report_error(s.with_context("--json"));
-    if (global.verbose) std::fprintf(stderr, "rill: wrote %s\n", o.json.c_str());
+    if (global.verbose) std::fprintf(stderr, "rill: wrote %s\n", printable(o.json).c_str());
   }
   if (!o.plot.empty()) {
     if (Status s = write_file(o.plot, bench::plot_svg(*report)); !s) return report_error(s.with_context("--plot"));
-    if (global.verbose) std::fprintf(stderr, "rill: wrote %s\n", o.plot.c_str());
+    if (global.verbose) std::fprintf(stderr, "rill: wrote %s\n", printable(o.plot).c_str());
   }
   for (const bench::TransportResult& r : report->results)
     if (!r.error.empty()) return report_error(r.transport + ": " + r.error);

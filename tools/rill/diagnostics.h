@@ -2,10 +2,13 @@
 //
 // Contract: an error is exactly one line on stderr, "rill: error: <what>",
 // so that scripts can show it as is and tests can match it; a warning is one
-// line "rill: warning: <what>" and the command carries on. Newlines inside a
-// message are folded into spaces to keep that promise.
+// line "rill: warning: <what>" and the command carries on. Messages echo what
+// the user typed (topic and namespace names, flag values), so every byte a
+// terminal would act on is shown escaped (see printable()): the line stays one
+// line, and an ESC in a name is shown as \x1b instead of driving the terminal.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "rill/status.h"
@@ -26,5 +29,14 @@ int report_error(std::string_view message);
 int report_error(const Status& status);
 // Prints "rill: warning: <message>".
 void report_warning(std::string_view message);
+
+// `text` as it may be shown on a terminal: newline, carriage return and tab
+// as \n, \r, \t; every other C0 control character and DEL as \xNN; a byte
+// that is not part of valid UTF-8, or that encodes a C1 control character
+// (U+0080 to U+009F, which some terminals obey as ESC sequences), as \xNN.
+// Printable ASCII and other valid UTF-8 (such as "µs") pass unchanged.
+// report_error() and report_warning() apply it; other lines on stderr that
+// echo user input (the -v summaries) must too.
+std::string printable(std::string_view text);
 
 }  // namespace rill::cli
