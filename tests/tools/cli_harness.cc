@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,11 +51,11 @@ std::vector<std::string> CliResult::err_lines() const {
   return split_lines(err);
 }
 
-RillProcess::RillProcess(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+RillProcess::RillProcess(const std::vector<std::string>& args, const std::vector<std::string>& env, int stdin_fd) {
   ignore_sigpipe_once();
-  int in[2], out[2], err[2];
-  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
-    throw std::runtime_error("pipe2 failed");
+  int in[2] = {stdin_fd, -1}, out[2], err[2];
+  if (stdin_fd < 0 && ::pipe2(in, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   std::vector<std::string> argv_s{RILL_CLI_PATH};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<std::string> env_s;
@@ -77,13 +78,13 @@ RillProcess::RillProcess(const std::vector<std::string>& args, const std::vector
     ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
-  ::close(in[0]);
+  if (stdin_fd < 0) ::close(in[0]);
   ::close(out[1]);
   ::close(err[1]);
   in_ = in[1];
   out_fd_ = out[0];
   err_fd_ = err[0];
-  ::fcntl(in_, F_SETFL, O_NONBLOCK);
+  if (in_ >= 0) ::fcntl(in_, F_SETFL, O_NONBLOCK);
 }
 
 RillProcess::~RillProcess() {
@@ -165,8 +166,10 @@ CliResult RillProcess::finish(std::string_view input, std::chrono::milliseconds 
     in_ = -1;
   }
   int status = 0;
-  ::waitpid(pid_, &status, 0);
+  rusage usage{};
+  ::wait4(pid_, &status, 0, &usage);
   reaped_ = true;
+  r.max_rss_kib = usage.ru_maxrss;
   if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) r.term_signal = WTERMSIG(status);
   r.out = out_;

@@ -21,6 +21,7 @@ struct CliResult {
   int exit_code = -1;   // -1 when killed by a signal
   int term_signal = 0;  // the signal that killed it, or 0
   bool timed_out = false;
+  long max_rss_kib = 0;  // the process's peak resident set (wait4's ru_maxrss)
   std::string out;
   std::string err;
 
@@ -34,8 +35,11 @@ std::vector<std::string> split_lines(std::string_view text);
 class RillProcess {
  public:
   // Starts `rill args...` with `env` (NAME=VALUE) added to this process's
-  // environment minus RILL_NS.
-  explicit RillProcess(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+  // environment minus RILL_NS. Its stdin is a pipe fed by finish(), or
+  // `stdin_fd` when that is >= 0 (a file, /dev/zero, a pipe of the test's;
+  // not owned: the caller closes it).
+  explicit RillProcess(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
+                       int stdin_fd = -1);
   ~RillProcess();
   RillProcess(const RillProcess&) = delete;
   RillProcess& operator=(const RillProcess&) = delete;

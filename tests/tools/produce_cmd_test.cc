@@ -1,6 +1,11 @@
 // rill produce, checked by reading back with rill consume.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <map>
 #include <sstream>
 #include <string>
@@ -11,6 +16,70 @@
 
 namespace rill::cli::testing {
 namespace {
+
+using namespace std::chrono_literals;
+
+// An unlinked temporary file holding `content`, open at its start: a
+// regular-file stdin (`rill produce t < file`).
+class InputFile {
+ public:
+  explicit InputFile(const std::string& content) {
+    char path[] = "/tmp/rill-produce-test-XXXXXX";
+    fd_ = ::mkstemp(path);
+    if (fd_ < 0) throw std::runtime_error("mkstemp failed");
+    ::unlink(path);
+    for (std::size_t done = 0; done < content.size();) {
+      const ssize_t n = ::write(fd_, content.data() + done, content.size() - done);
+      if (n <= 0) throw std::runtime_error("writing the input file failed");
+      done += static_cast<std::size_t>(n);
+    }
+    ::lseek(fd_, 0, SEEK_SET);
+  }
+  ~InputFile() { ::close(fd_); }
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
+// A pipe that a child process fills with `prefix`, then `zeros` zero bytes
+// (no newline), then closes: to rill, a line that does not end.
+class ZeroStream {
+ public:
+  ZeroStream(const std::string& prefix, std::size_t zeros) {
+    static char chunk[1 << 16];  // zeros; allocated before fork
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+    writer_ = ::fork();
+    if (writer_ < 0) throw std::runtime_error("fork failed");
+    if (writer_ == 0) {
+      ::close(p[0]);
+      if (::write(p[1], prefix.data(), prefix.size()) != static_cast<ssize_t>(prefix.size())) ::_exit(1);
+      for (std::size_t left = zeros; left > 0;) {
+        const ssize_t n = ::write(p[1], chunk, std::min(left, sizeof chunk));
+        if (n <= 0) ::_exit(0);  // the reader went away (EPIPE)
+        left -= static_cast<std::size_t>(n);
+      }
+      ::_exit(0);
+    }
+    ::close(p[1]);
+    fd_ = p[0];
+  }
+  ~ZeroStream() {
+    ::close(fd_);
+    ::kill(writer_, SIGKILL);
+    ::waitpid(writer_, nullptr, 0);
+  }
+  ZeroStream(const ZeroStream&) = delete;
+  ZeroStream& operator=(const ZeroStream&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  pid_t writer_ = -1;
+  int fd_ = -1;
+};
 
 // One line of `-f '%p %o %K %k %s\n'`.
 struct Line {
@@ -43,6 +112,18 @@ std::vector<Line> parse(const std::vector<std::string>& lines) {
 
 class ProduceCmd : public CliTest {
  protected:
+  CliResult produce_from(int fd, std::vector<std::string> args) {
+    RillProcess p(with_ns(std::move(args)), {}, fd);
+    return p.finish({}, 120s);  // a guard against a hang, not a measure
+  }
+  // "max record size  N B" of `rill topic describe`.
+  std::uint64_t max_record_bytes(const std::string& topic) {
+    auto d = rill({"topic", "describe", topic});
+    const std::string label = "max record size  ";
+    const std::size_t at = d.out.find(label);
+    EXPECT_NE(at, std::string::npos) << d.out;
+    return at == std::string::npos ? 0 : std::stoull(d.out.substr(at + label.size()));
+  }
   std::vector<Line> read_back(const std::string& topic) {
     auto r = rill({"consume", topic, "-o", "beginning", "-e", "-f", "%p %o %K %k %s\\n"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -162,10 +243,110 @@ TEST_F(ProduceCmd, OversizeRecordIsRejectedNamingItsLineAndEarlierLinesStaySent)
   auto r = rill({"produce", "t"}, input);
   expect_one_error_line(r, "line 3");
   EXPECT_NE(r.err.find("--segment-size"), std::string::npos) << "the error says what to do: " << r.err;
+  EXPECT_NE(r.err.find("line 3 was not sent, and the rest of the input was not read"), std::string::npos) << r.err;
   auto lines = read_back("t");
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0].value, "first");
   EXPECT_EQ(lines[1].value, "second");
+}
+
+TEST_F(ProduceCmd, ALineThatNeverEndsIsRefusedAtTheLargestRecordInBoundedMemory) {
+  // `rill produce < /dev/zero`: the line has no newline. It must be refused
+  // once it is longer than the largest record (a 64 KiB segment here), not
+  // after all of it was read into memory.
+  constexpr std::size_t kSegment = 64 << 10;
+  ASSERT_EQ(rill({"topic", "create", "t", "--segment-size", "64KiB", "--segments", "4"}).exit_code, 0);
+  const std::uint64_t max_record = max_record_bytes("t");
+  ASSERT_GT(max_record, 0u);
+  // The same command on a small input: what rill itself takes.
+  RillProcess small(with_ns({"produce", "t", "-p", "0"}));
+  const CliResult baseline = small.finish("x\n");
+  ASSERT_EQ(baseline.exit_code, 0) << baseline.err;
+  ASSERT_GT(baseline.max_rss_kib, 0);
+
+  ZeroStream endless("first\nsecond\n", std::size_t{256} << 20);  // more than any bound below
+  const CliResult r = produce_from(endless.fd(), {"produce", "t", "-p", "0"});
+  EXPECT_FALSE(r.timed_out);
+  expect_one_error_line(r, "line 3");
+  EXPECT_NE(r.err.find("longer than " + std::to_string(max_record) + " bytes"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--segment-size"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the rest of the input was not read"), std::string::npos) << r.err;
+  // Input is read in bounded chunks: rill held at most a few segments' worth more than on a tiny input.
+  EXPECT_LT(r.max_rss_kib, baseline.max_rss_kib + static_cast<long>((4 * kSegment + (32 << 20)) >> 10))
+      << "baseline " << baseline.max_rss_kib << " KiB";
+  // The records before it stay; nothing of the refused line is stored.
+  auto lines = read_back("t");
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0].value, "x");
+  EXPECT_EQ(lines[1].value, "first");
+  EXPECT_EQ(lines[2].value, "second");
+}
+
+TEST_F(ProduceCmd, FromAFileTheLinesNotSentAreCounted) {
+  ASSERT_EQ(rill({"topic", "create", "t", "--segment-size", "4KiB", "--segments", "4"}).exit_code, 0);
+  // Too long for the line reader; the rest of it, an empty line and a last line without newline follow.
+  InputFile input("first\nsecond\n" + std::string(100'000, 'x') + "\n\nlast");
+  auto r = produce_from(input.fd(), {"produce", "t"});
+  expect_one_error_line(r, "line 3 (2 records before it were sent)");
+  EXPECT_NE(r.err.find("3 lines were not sent: line 3 and the 2 lines after it"), std::string::npos) << r.err;
+  auto lines = read_back("t");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1].value, "second");
+}
+
+TEST_F(ProduceCmd, ALineThatFitsOnlyWithoutTheRecordHeaderIsRefusedBySendAlike) {
+  // The reader lets through lines up to the largest frame; the record header
+  // makes one of them too large, which send() refuses, writing nothing.
+  ASSERT_EQ(rill({"topic", "create", "t", "--segment-size", "4KiB", "--segments", "4"}).exit_code, 0);
+  const std::uint64_t max_record = max_record_bytes("t");
+  ASSERT_GT(max_record, 64u);
+  InputFile input("a\n" + std::string(max_record - 8, 'y') + "\nb\nc\n");
+  auto r = produce_from(input.fd(), {"produce", "t"});
+  expect_one_error_line(r, "line 2 (1 records before it were sent)");
+  EXPECT_NE(r.err.find("--segment-size"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("3 lines were not sent: line 2 and the 2 lines after it"), std::string::npos) << r.err;
+  ASSERT_EQ(read_back("t").size(), 1u);
+
+  // The largest value that fits (a frame is the value and a 48-byte record header) is sent whole.
+  const std::string largest(max_record - 48, 'z');
+  ASSERT_EQ(rill({"produce", "t"}, largest + "\n").exit_code, 0);
+  auto lines = read_back("t");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1].value, largest);
+}
+
+TEST_F(ProduceCmd, ASendHeldUpByAStoppedProducerFailsSayingHowManyLinesWereNotSent) {
+  // This test process holds a claim and does not publish it (as a stopped
+  // producer would): once rill's records fill the ring up to it, a send
+  // waits --max-block and fails, writing nothing.
+  ASSERT_EQ(rill({"topic", "create", "t", "--segment-size", "4KiB", "--segments", "4"}).exit_code, 0);
+  auto space = Namespace::open_shared(ns()).value();
+  Producer holder(space->open_topic("t").value());
+  auto reservation = holder.reserve(std::nullopt, 4);
+  ASSERT_TRUE(reservation.is_ok()) << reservation.status().to_string();
+  constexpr int kLines = 3000;  // far more than 4 segments of 4 KiB hold
+  std::string text;
+  for (int i = 0; i < kLines; ++i) text += "line " + std::to_string(i) + "\n";
+  InputFile input(text);
+  auto r = produce_from(input.fd(), {"produce", "t", "--max-block", "50ms"});
+  expect_one_error_line(r, "held a claim the roll waits for");
+  EXPECT_NE(r.err.find("producer process " + std::to_string(::getpid())), std::string::npos) << r.err;
+  const std::size_t at = r.err.find("line ");
+  ASSERT_NE(at, std::string::npos);
+  const long long failed = std::stoll(r.err.substr(at + 5));
+  ASSERT_GT(failed, 1);
+  ASSERT_LE(failed, kLines);
+  EXPECT_NE(r.err.find("(" + std::to_string(failed - 1) + " records before it were sent)"), std::string::npos) << r.err;
+  const long long not_sent = kLines - failed + 1;
+  EXPECT_NE(r.err.find(std::to_string(not_sent) + " lines were not sent: line " + std::to_string(failed) + " and the " +
+                       std::to_string(not_sent - 1) + " lines after it"),
+            std::string::npos)
+      << r.err;
+  // Stored: the held claim's offset and the lines before the failed one, nothing more.
+  auto info = space->describe_topic("t");
+  ASSERT_TRUE(info.is_ok());
+  EXPECT_EQ(info->partitions[0].latest_offset, failed);
+  holder.publish(*reservation);
 }
 
 TEST_F(ProduceCmd, AcksAcceptsKafkasValuesOnly) {

@@ -1,19 +1,27 @@
-// rill produce TOPIC [-K DELIM] [-p PARTITION] [--acks 0|1|all]
+// rill produce TOPIC [-K DELIM] [-p PARTITION] [--acks 0|1|all] [--max-block DURATION]
 //
 // Every line of stdin (without its '\n') becomes one record, sent as soon as
-// it is read, so records before a failing line stay sent.
+// it is read, so records before a failing line stay sent. Input is read in
+// bounded chunks (LineReader): a line longer than the largest record the
+// topic holds is refused as soon as that many bytes of it were read.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
-#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "rill/producer.h"
+#include "tools/rill/bench_args.h"
 #include "tools/rill/cli_checks.h"
 #include "tools/rill/command.h"
 #include "tools/rill/diagnostics.h"
+#include "tools/rill/line_reader.h"
 
 namespace rill::cli {
 namespace {
@@ -23,35 +31,79 @@ struct ProduceOptions {
   std::string key_delimiter;  // empty: lines are values with a null key
   std::int32_t partition = -1;
   std::string acks = "all";
+  std::string max_block = std::to_string(ProducerOptions{}.max_block.count()) + "ms";
 };
 
-// Frees a getline() buffer.
-struct LineBuffer {
-  char* data = nullptr;
-  std::size_t capacity = 0;
-  ~LineBuffer() { std::free(data); }
-};
+// The largest frame a partition of the topic accepts (key, value and the
+// record header together): no line longer than that can be sent.
+Result<std::uint64_t> largest_record(const GlobalOptions& global, const std::string& topic) {
+  auto ns = open_namespace(global);
+  if (!ns) return ns.status();
+  auto info = (*ns)->describe_topic(topic);
+  if (!info) return info.status();
+  return info->max_record_bytes;
+}
+
+// What became of the input from line `line` on, none of which was sent
+// (`returned`: next() gave that line whole, so count_rest() does not count it).
+// From a regular file the rest is counted (it ends, and counting stores
+// nothing); from a pipe or a terminal it is not read, as it may never end.
+std::string unsent(LineReader& input, std::uint64_t line, bool returned) {
+  const std::string which = "line " + std::to_string(line);
+  struct stat st {};
+  if (::fstat(STDIN_FILENO, &st) != 0 || !S_ISREG(st.st_mode))
+    return which + " was not sent, and the rest of the input was not read";
+  auto rest = input.count_rest();
+  if (!rest) return which + " and the lines after it were not sent (" + rest.status().message() + ")";
+  const std::uint64_t total = *rest + (returned ? 1 : 0);
+  if (total <= 1) return "1 line was not sent: " + which + ", the last";
+  const std::uint64_t after = total - 1;
+  return std::to_string(total) + " lines were not sent: " + which + " and the " + std::to_string(after) +
+         (after == 1 ? " line" : " lines") + " after it";
+}
 
 int run_produce(const GlobalOptions& global, const ProduceOptions& o) {
+  auto max_block = parse_duration(o.max_block);
+  if (!max_block) return report_error(max_block.status().with_context("--max-block"));
+  if (*max_block > 86'400'000'000'000)
+    return report_error("--max-block: '" + o.max_block + "' is not a duration between 0ms and 24h");
   auto topic = open_topic(global, o.topic);
   if (!topic) return report_error(topic.status());
   if (o.partition >= (*topic)->partition_count())
     return report_error("-p " + std::to_string(o.partition) + ": topic '" + o.topic + "' has partitions 0 to " +
                         std::to_string((*topic)->partition_count() - 1));
-  Producer producer(*topic);
+  auto max_record = largest_record(global, o.topic);
+  if (!max_record) return report_error(max_record.status());
+  ProducerOptions producer_options;
+  // Whole milliseconds, rounded up: never less patience than asked for.
+  producer_options.max_block = std::chrono::milliseconds((*max_block + 999'999) / 1'000'000);
+  Producer producer(*topic, producer_options);
   SendOptions send_options;
   send_options.partition = o.partition;
 
-  static char stdin_buffer[1 << 16];
-  std::setvbuf(stdin, stdin_buffer, _IOFBF, sizeof stdin_buffer);
-  LineBuffer line;
-  std::uint64_t lines = 0, bytes = 0;
+  // A line of max_record bytes already makes a frame too large (it adds a
+  // record header); with -K the delimiter is not stored.
+  LineReader input(STDIN_FILENO, *max_record + o.key_delimiter.size());
+  std::uint64_t sent = 0, bytes = 0;
+  const auto stop = [&](const Status& why, bool returned) {
+    const std::uint64_t line = sent + 1;
+    const Status s = why.with_context("line " + std::to_string(line) + " (" + std::to_string(sent) +
+                                      " records before it were sent)");
+    return report_error(Status(s.code(), s.message() + "; " + unsent(input, line, returned)));
+  };
   for (;;) {
-    const ssize_t n = ::getline(&line.data, &line.capacity, stdin);
-    if (n < 0) break;
-    ++lines;
-    std::string_view text(line.data, static_cast<std::size_t>(n));
-    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    std::string_view text;
+    const LineReader::Next got = input.next(&text);
+    if (got == LineReader::Next::kEnd) break;
+    if (got == LineReader::Next::kError)
+      return report_error("reading standard input failed after line " + std::to_string(sent) + " (" +
+                          std::to_string(sent) + " records were sent): " + std::strerror(input.error()));
+    if (got == LineReader::Next::kTooLong)
+      return stop(
+          Status(Code::kRecordTooLarge,
+                 "the line is longer than " + std::to_string(*max_record) + " bytes, the largest record of topic '" +
+                     o.topic + "' (with its record header); create the topic with a larger --segment-size"),
+          /*returned=*/false);
     std::optional<std::string_view> key;
     std::string_view value = text;
     if (!o.key_delimiter.empty()) {
@@ -61,16 +113,14 @@ int run_produce(const GlobalOptions& global, const ProduceOptions& o) {
         value = text.substr(at + o.key_delimiter.size());
       }
     }
-    auto sent = producer.send(key, value, send_options);
-    if (!sent)
-      return report_error(sent.status().with_context("line " + std::to_string(lines) + " (" +
-                                                     std::to_string(lines - 1) + " records before it were sent)"));
+    auto result = producer.send(key, value, send_options);
+    if (!result) return stop(result.status(), /*returned=*/true);
+    ++sent;
     bytes += text.size();
   }
-  if (std::ferror(stdin)) return report_error("reading standard input failed after line " + std::to_string(lines));
   if (global.verbose)
     std::fprintf(stderr, "rill: sent %llu records (%llu bytes of input lines) to topic '%s'\n",
-                 static_cast<unsigned long long>(lines), static_cast<unsigned long long>(bytes), o.topic.c_str());
+                 static_cast<unsigned long long>(sent), static_cast<unsigned long long>(bytes), o.topic.c_str());
   return kExitOk;
 }
 
@@ -82,7 +132,12 @@ void add_produce_command(CLI::App& root, const GlobalOptions& global, CommandTab
       "produce",
       "Send each line of standard input as one record (the line without its newline; an empty line is an empty\n"
       "value). Records go to the partition their key hashes to (xxHash3 % partitions), round-robin when the key\n"
-      "is null, or to -p. Each record is sent as soon as its line is read.");
+      "is null, or to -p. Each record is sent as soon as its line is read.\n"
+      "The first line that cannot be sent (longer than the topic's largest record, see `rill topic describe`, or\n"
+      "a send that fails) ends the command with an error, as kcat does: the records before it stay sent, nothing\n"
+      "of it is stored, and neither is any later line. The error names the line and, when standard input is a\n"
+      "file, how many lines were not sent; from a pipe or terminal the rest of the input is not read. A line is\n"
+      "refused as soon as it is longer than the largest record, so memory stays bounded on endless input.");
   c->fallthrough();
   c->add_option("TOPIC", o->topic, "Topic to send to")->required();
   c->add_option("-K,--key-delimiter", o->key_delimiter,
@@ -96,6 +151,10 @@ void add_produce_command(CLI::App& root, const GlobalOptions& global, CommandTab
                 "Acknowledgement level, as Kafka's: 0, 1 or all. Topics are in memory only for now, so all three "
                 "mean the same: a record is acknowledged once it is visible to consumers")
       ->check(CLI::IsMember({"0", "1", "all"}))
+      ->capture_default_str();
+  c->add_option("--max-block", o->max_block,
+                "How long a send waits for another producer that is stopped or hung while it holds a claim the "
+                "ring must roll past, before it fails naming that process (Kafka's max.block.ms; 0ms to 24h)")
       ->capture_default_str();
   table.add(c, [&global, o] { return run_produce(global, *o); });
 }
