@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "core/log/partition_ring.h"
 #include "rill/rill.h"
 #include "tests/tools/cli_harness.h"
 
@@ -173,8 +174,24 @@ TEST_F(ConsumeCmd, BadArgumentsAreOneErrorLine) {
   expect_one_error_line(rill({"consume", "t", "-e", "-c", "-1"}), "--count");
   expect_one_error_line(rill({"consume", "t", "-e", "--bogus"}), "--bogus");
   expect_one_error_line(rill({"consume", "bad/name", "-e"}), "bad/name");
-  expect_one_error_line(rill({"consume", "t", "-e", "--abandon-after", "0ms"}), "--abandon-after");
+  expect_one_error_line(rill({"consume", "t", "-e", "--abandon-after", "2h"}), "--abandon-after");
   expect_one_error_line(rill({"consume", "t", "-e", "--abandon-after", "200"}), "--abandon-after");
+}
+
+TEST_F(ConsumeCmd, AbandonAfterDefaultsToTheLibrarysAndAcceptsZero) {
+  const std::string library_default = std::to_string(ConsumerOptions{}.abandoned_claim_timeout.count()) + "ms";
+  auto help = run_rill({"consume", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  const std::size_t flag = help.out.find("--abandon-after");
+  ASSERT_NE(flag, std::string::npos) << help.out;
+  const std::string flag_line = help.out.substr(flag, help.out.find('\n', flag) - flag);
+  EXPECT_NE(flag_line.find("=" + library_default + " "), std::string::npos) << flag_line;  // CLI11: "TEXT=10ms"
+
+  create("t");
+  produce("t", "x\n");
+  auto r = rill({"consume", "t", "-o", "beginning", "-e", "--abandon-after", "0ms"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "x\n");
 }
 
 TEST_F(ConsumeCmd, SkipsTheClaimOfAProducerThatDiedAndSaysSo) {
@@ -192,10 +209,66 @@ TEST_F(ConsumeCmd, SkipsTheClaimOfAProducerThatDiedAndSaysSo) {
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the child could not claim";
   produce("t", "after\n");
-  auto r = rill({"consume", "t", "-o", "beginning", "-e", "--abandon-after", "5ms", "-f", "%o %s\n"});
+  // 0ms: looks at once. The first consumer abandons the claim; the second reads past what it left.
+  for (const char* patience : {"0ms", "5ms"}) {
+    auto r = rill({"consume", "t", "-o", "beginning", "-e", "--abandon-after", patience, "-f", "%o %s\n"});
+    EXPECT_EQ(r.exit_code, 0) << patience << ": " << r.err;
+    EXPECT_EQ(r.out, "0 before\n2 after\n") << patience;
+    if (std::string(patience) == "0ms") {
+      EXPECT_NE(r.err.find("1 offset skipped: claimed by a producer that died"), std::string::npos) << r.err;
+    }
+  }
+}
+
+// Every reader slot of partition 0 taken by a live consumer: 256 Consumers of
+// this test process, which stay registered while they exist.
+class ConsumeWithReaderSlotsFull : public ConsumeCmd {
+ protected:
+  void fill_reader_slots(const std::string& topic) {
+    space_ = Namespace::open_shared(ns()).value();
+    auto t = space_->open_topic(topic).value();
+    for (;;) {
+      Consumer c(t);
+      // Full: overflow=retain reads unregistered, overflow=block refuses.
+      if (!c.assign_all().is_ok() || !c.unregistered().empty()) break;
+      fillers_.push_back(std::move(c));
+      ASSERT_LE(fillers_.size(), 4096u) << "reader slots never ran out";
+    }
+    ASSERT_EQ(fillers_.size(), log::kReaderSlots);
+  }
+  void TearDown() override {
+    fillers_.clear();
+    space_.reset();
+    ConsumeCmd::TearDown();
+  }
+  std::shared_ptr<Namespace> space_;
+  std::vector<Consumer> fillers_;
+};
+
+TEST_F(ConsumeWithReaderSlotsFull, OnARetainTopicAConsumerPastTheLastSlotReadsAndSaysItIsUnregistered) {
+  create("t");
+  produce("t", "a\nb\n");
+  ASSERT_NO_FATAL_FAILURE(fill_reader_slots("t"));
+  auto r = rill({"consume", "t", "-o", "beginning", "-e"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "0 before\n2 after\n");
-  EXPECT_NE(r.err.find("1 offset skipped: claimed by a producer that died"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "a\nb\n");
+  const auto lines = r.err_lines();
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_EQ(lines[0].rfind("rill: warning: topic 't' partition 0: every reader slot is taken", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find("unregistered: `rill topic describe` and `rill ns list` do not show it"), std::string::npos) << lines[0];
+}
+
+TEST_F(ConsumeWithReaderSlotsFull, OnABlockTopicAConsumerPastTheLastSlotIsRefusedWithoutBlamingP) {
+  create("t", {"--overflow", "block"});
+  produce("t", "a\n");
+  ASSERT_NO_FATAL_FAILURE(fill_reader_slots("t"));
+  auto r = rill({"consume", "t", "-o", "beginning", "-e"});
+  expect_one_error_line(r, "topic 't' partition 0");
+  EXPECT_EQ(r.err.find("-p"), std::string::npos) << "no -p was given: " << r.err;
+  EXPECT_EQ(r.out, "");
+  // With -p, the error says which -p.
+  auto with_p = rill({"consume", "t", "-p", "0", "-e"});
+  expect_one_error_line(with_p, "-p 0: topic 't' partition 0");
 }
 
 TEST_F(ConsumeCmd, EveryWaitStrategyReadsEverything) {

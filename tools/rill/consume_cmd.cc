@@ -43,7 +43,7 @@ struct ConsumeOptions {
   std::string key_delimiter;
   bool strict = false;
   std::string wait = "block";
-  std::string abandon_after = "200ms";
+  std::string abandon_after = std::to_string(ConsumerOptions{}.abandoned_claim_timeout.count()) + "ms";
 };
 
 // How the consumer's start differs from what -o asked: offsets no longer
@@ -216,6 +216,19 @@ class ConsumeLoop {
   std::int64_t skipped_ = 0;
 };
 
+// A partition whose reader slots were all taken by live consumers is read
+// unregistered (overflow=retain; an overflow=block topic refuses in assign()).
+void warn_unregistered(const Consumer& consumer, const std::string& topic) {
+  const auto partitions = consumer.unregistered();
+  if (partitions.empty()) return;
+  std::string which = partitions.size() == 1 ? "partition " : "partitions ";
+  for (std::size_t i = 0; i < partitions.size(); ++i) which += (i ? ", " : "") + std::to_string(partitions[i]);
+  report_warning("topic '" + topic + "' " + which + ": every reader slot is taken by a live consumer, so this one " +
+                 "reads " + (partitions.size() == 1 ? "it" : "them") +
+                 " unregistered: `rill topic describe` and `rill ns list` do not show it (on an overflow=retain " +
+                 "topic no producer waits for readers, so it reads all the same)");
+}
+
 int run_consume(const GlobalOptions& global, const ConsumeOptions& o) {
   auto start = parse_start_offset(o.offset);
   if (!start) return report_error(start.status());
@@ -226,8 +239,8 @@ int run_consume(const GlobalOptions& global, const ConsumeOptions& o) {
   WaitStrategy wait;
   if (!parse_wait_strategy(o.wait, &wait)) return report_error("--wait: '" + o.wait + "' is not spin, yield or block");
   const auto abandon_after = parse_duration(o.abandon_after);
-  if (!abandon_after || *abandon_after < 1'000'000 || *abandon_after > 3'600'000'000'000)
-    return report_error("--abandon-after: '" + o.abandon_after + "' is not a duration between 1ms and 1h");
+  if (!abandon_after || *abandon_after > 3'600'000'000'000)
+    return report_error("--abandon-after: '" + o.abandon_after + "' is not a duration from 0ms (look at once) to 1h");
   if (o.count == 0) return kExitOk;
 
   auto topic = open_topic(global, o.topic);
@@ -238,11 +251,14 @@ int run_consume(const GlobalOptions& global, const ConsumeOptions& o) {
   options.max_poll_records = kMaxPollRecords;
   options.start_at_earliest = start->kind == StartOffset::Kind::kBeginning;
   options.verify_checksums = true;
-  options.abandoned_claim_timeout = std::chrono::milliseconds(*abandon_after / 1'000'000);
+  // Whole milliseconds, rounded up: never less patience than asked for.
+  options.abandoned_claim_timeout = std::chrono::milliseconds((*abandon_after + 999'999) / 1'000'000);
   Consumer consumer(*topic, options);
   Status assigned =
       o.partition >= 0 ? consumer.assign(std::span<const std::int32_t>(&o.partition, 1)) : consumer.assign_all();
-  if (!assigned) return report_error(assigned.with_context("-p"));
+  if (!assigned)
+    return report_error(o.partition >= 0 ? assigned.with_context("-p " + std::to_string(o.partition)) : assigned);
+  warn_unregistered(consumer, o.topic);
   if (Status s = position_consumer(consumer, *start, o.strict); !s)
     return report_error(s.with_context("topic '" + o.topic + "'"));
 
@@ -286,7 +302,8 @@ void add_consume_command(CLI::App& root, const GlobalOptions& global, CommandTab
       ->capture_default_str();
   c->add_option("--abandon-after", o->abandon_after,
                 "How long to wait at a record whose producer process died before writing it, before skipping its "
-                "offsets as abandoned (a stopped producer is always waited for)")
+                "offsets as abandoned: 0ms (look at once) to 1h, in whole milliseconds (a stopped producer is "
+                "always waited for)")
       ->capture_default_str();
   table.add(c, [&global, o] { return run_consume(global, *o); });
 }
