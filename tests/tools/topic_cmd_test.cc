@@ -103,6 +103,12 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCommand{"bad_size_text", {"topic", "create", "t", "--segment-size", "big"}, "'big'"},
                       BadCommand{"size_not_pages", {"topic", "create", "t", "--segment-size", "5000"}, "4096"},
                       BadCommand{"bad_interval", {"topic", "create", "t", "--index-interval", "100"}, "power of two"},
+                      BadCommand{"interval_past_32_bits",
+                                 {"topic", "create", "t", "--index-interval", "4GiB"},
+                                 "'4GiB' is too large: the index interval is a power of two from 64 B to 2 GiB"},
+                      BadCommand{"interval_not_a_power_of_two",
+                                 {"topic", "create", "t", "--index-interval", "3GiB"},
+                                 "from 64 B to 2 GiB"},
                       BadCommand{"too_few_segments", {"topic", "create", "t", "--segments", "3"}, "at least 4"},
                       BadCommand{"zero_partitions", {"topic", "create", "t", "--partitions", "0"}, "partitions"},
                       BadCommand{"partitions_not_int", {"topic", "create", "t", "--partitions", "x"}, "--partitions"},
@@ -112,6 +118,32 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCommand{"consume_unknown", {"consume", "nope", "-e"}, "'nope' does not exist"},
                       BadCommand{"bad_ns", {"--ns", "bad.ns", "topic", "list"}, "namespace name"}),
     [](const ::testing::TestParamInfo<BadCommand>& info) { return std::string(info.param.name); });
+
+TEST_F(TopicCmd, TheLargestIndexIntervalTheMessageNamesIsAccepted) {
+  auto r = rill({"topic", "create", "t", "--index-interval", "2GiB", "--segment-size", "64KiB"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(rill({"topic", "describe", "t"}).out, "index interval   2 GiB\n"));
+}
+
+TEST_F(TopicCmd, ControlCharactersOfWhatTheUserTypedAreShownEscaped) {
+  // A name with an ESC sequence (it would turn the terminal red), a newline and a C1 control (CSI, 0x9b).
+  const std::string name = "evil\x1b[31mred\nline\xc2\x9bx";
+  auto r = rill({"topic", "create", name});
+  expect_one_error_line(r, "'evil\\x1b[31mred\\nline\\xc2\\x9bx'");
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << "raw ESC on the terminal";
+  EXPECT_EQ(r.err.find("\xc2\x9b"), std::string::npos) << "raw CSI on the terminal";
+  EXPECT_TRUE(shm_objects(ns()).empty());
+  // Flag values and CLI11's own messages go through the same printer.
+  auto flag = rill({"topic", "create", "t", "--segment-size", "4\x1b]0;title\x07"});
+  expect_one_error_line(flag, "4\\x1b]0;title\\x07");
+  EXPECT_EQ(flag.err.find('\x1b'), std::string::npos);
+  auto parse = rill({"topic", "create", "t", "--partitions", "\x1b[2J"});
+  expect_one_error_line(parse, "\\x1b[2J");
+  EXPECT_EQ(parse.err.find('\x1b'), std::string::npos);
+  auto namespace_name = run_rill({"--ns", "n\x1bs", "topic", "list"});
+  expect_one_error_line(namespace_name, "n\\x1bs");
+  EXPECT_EQ(namespace_name.err.find('\x1b'), std::string::npos);
+}
 
 TEST_F(TopicCmd, CreatingTwiceFailsAndKeepsTheFirst) {
   ASSERT_EQ(rill({"topic", "create", "t", "--partitions", "2"}).exit_code, 0);
@@ -135,7 +167,8 @@ TEST_F(TopicCmd, HelpExitsZeroAndDescribesFlags) {
     EXPECT_TRUE(contains(consume.out, word)) << word;
   auto produce = run_rill({"produce", "--help"});
   EXPECT_EQ(produce.exit_code, 0);
-  for (const char* word : {"-K", "-p", "--acks"}) EXPECT_TRUE(contains(produce.out, word)) << word;
+  for (const char* word : {"-K", "-p", "--acks", "--max-block", "not sent", "not read"})
+    EXPECT_TRUE(contains(produce.out, word)) << word;
 }
 
 TEST_F(TopicCmd, NamespaceComesFromRillNsWhenNoFlag) {

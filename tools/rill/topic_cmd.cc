@@ -38,8 +38,11 @@ int run_create(const GlobalOptions& global, const CreateOptions& o) {
   config.segment_bytes = *segment_bytes;
   auto interval = parse_size(o.index_interval);
   if (!interval) return report_error(interval.status().with_context("--index-interval"));
-  if (*interval > std::numeric_limits<std::uint32_t>::max())
-    return report_error("--index-interval: " + o.index_interval + " is larger than 4 GiB");
+  // The interval is a power of two stored in 32 bits: 2 GiB at most.
+  constexpr std::uint64_t kLargestInterval = (std::uint64_t{std::numeric_limits<std::uint32_t>::max()} + 1) / 2;
+  if (*interval > kLargestInterval)
+    return report_error("--index-interval: '" + o.index_interval + "' is too large: the index interval is a power of " +
+                        "two from 64 B to " + format_size(kLargestInterval));
   config.index_interval = static_cast<std::uint32_t>(*interval);
   if (o.overflow != "retain" && o.overflow != "block")
     return report_error("--overflow: '" + o.overflow + "' is not retain or block");
@@ -201,7 +204,7 @@ void add_topic_command(CLI::App& root, const GlobalOptions& global, CommandTable
                 "Segments per partition ring (>= 4); the ring retains segments - 3 full segments")
       ->capture_default_str();
   c->add_option("--index-interval", create->index_interval,
-                "Data bytes between sparse index entries (a power of two >= 64)")
+                "Data bytes between sparse index entries: a power of two from 64 B to 2 GiB")
       ->capture_default_str();
   c->add_option("--overflow", create->overflow,
                 "When the ring is full: retain (overwrite; an overtaken reader is told what it lost) or block "
