@@ -326,7 +326,8 @@ class NamespaceImpl final : public Namespace {
     if (find_mapping(tid, same_object, nullptr, &unreadable)) return Holder::kMapsRegistry;
     if (!unreadable) return Holder::kCannotHold;
     const std::optional<pid_t> process = thread_group(tid);
-    if (!process) return Holder::kCannotHold;  // gone meanwhile
+    if (!process)  // gone meanwhile, or hidden from this user (/proc mounted hidepid=)
+      return ::kill(tid, 0) != 0 && errno == ESRCH ? Holder::kCannotHold : Holder::kUnverifiable;
     auto announced = ipc::announces_mapping(*process, {mine.dev_major, mine.dev_minor, mine.inode});
     if (!announced) return Holder::kUnverifiable;
     return *announced ? Holder::kMapsRegistry : Holder::kCannotHold;
