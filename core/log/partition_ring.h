@@ -58,6 +58,11 @@ inline constexpr std::uint32_t kMaxRecordsPerSegment = (1u << 20) - 1;
 inline constexpr std::uint64_t kUnusedGeneration = ~0ull;
 inline constexpr std::uint32_t kClaimSlots = 1024;
 inline constexpr std::uint32_t kReaderSlots = 256;
+// Bounds no sound ring reaches (2^62 records, or 2^56 rolls: two millennia at
+// a roll per microsecond): a base offset or current_generation beyond them is
+// damage, and sums of them with counts cannot overflow.
+inline constexpr std::uint64_t kMaxOffset = 1ull << 62;
+inline constexpr std::uint64_t kMaxGeneration = 1ull << 56;
 // How long a producer waits on a rolling tail that no process announces
 // (wedged()) before claim() gives up with kCorrupt. A live roll is always
 // announced, so this is damage, not a slow roller.
@@ -180,7 +185,9 @@ enum class ClaimStatus : std::uint8_t {
   kOk,
   kTooLarge,
   kBlocked,  // overflow=block: a live reader kept the ring from rolling for block_timeout_ms
-  kCorrupt,  // the tail stays rolling and no process announces the roll (damaged region; see wedged())
+  kCorrupt,  // the ring's words contradict each other (damaged region): the tail stays rolling and no
+             // process announces the roll (wedged()), or the claim or roll failed a check (check()
+             // names which); nothing was written
   kStalled,  // the ring must roll, and a live process's claim held the roll back for the patience given
 };
 
@@ -229,7 +236,8 @@ class PartitionRing {
 
   // Takes a claim slot for a producer of process `owner` (cold path): a free
   // one, or one whose owner is dead and holds no claim. kResourceExhausted
-  // when all kClaimSlots are in use by live producers.
+  // when all kClaimSlots are in use by live producers; kCorrupt (check())
+  // when the ring is damaged, taking none.
   Result<ClaimSlot*> acquire_slot(const ipc::ProcessId& owner) noexcept;
   // Gives a slot back. REQUIRES: it holds no claim (state idle).
   static void release_slot(ClaimSlot* slot) noexcept;
@@ -237,13 +245,19 @@ class PartitionRing {
   // Reserves `records` consecutive offsets and `bytes` (sum of aligned frame
   // sizes) in one atomic step, rolling to the next segment if needed,
   // announced in `slot` (see the class comment).
-  // kTooLarge when `bytes` exceeds a segment or `records` its record limit;
-  // kCorrupt when the tail has been wedged() for kWedgedPatienceNs; kStalled
+  // kTooLarge when `bytes` exceeds a segment or `records` its record limit,
+  // or is less than a frame header per record;
+  // kCorrupt, writing nothing, when the tail has been wedged() for
+  // kWedgedPatienceNs, when the words the claim steers by contradict each
+  // other (the segment the tail names is not the current one, its base
+  // offset is out of range, a record is already committed where the tail
+  // points: it went back), or when the segment about to be sealed by a roll
+  // fails check()'s invariants; kStalled
   // when the ring must roll and, for about `patience_ns`, a live process's
   // outstanding claim held the roll back (out->stalled_by names it): the
   // roll is undone, nothing is written, and a later claim tries again.
   // Also zeroes the same byte range two segments ahead (cleaning ahead).
-  // REQUIRES: slot came from acquire_slot() and holds no claim.
+  // REQUIRES: slot came from acquire_slot() and holds no claim; bytes >= records * kFrameHeaderSize.
   [[nodiscard]] ClaimStatus claim(std::uint32_t bytes, std::uint32_t records, ClaimSlot* slot, Claim* out,
                                   std::int64_t patience_ns = kDefaultStallPatienceNs) noexcept;
   // Publishes one frame written in a claim: release-stores its commit word.
@@ -326,6 +340,25 @@ class PartitionRing {
   std::int64_t earliest_offset() const noexcept { return earliest().next_offset; }
   std::int64_t latest_offset() const noexcept { return latest().next_offset; }
 
+  // ---- integrity (cold path: reads only, no lock; O(segment_count) plus at
+  // most one index interval of frames and the claim slots)
+
+  // Checks the words producers and readers steer by against the invariants
+  // that tie them together (doc/log_format.md, "Invariants"): the tail word
+  // and current_generation, each segment's generation, base offset and seal,
+  // and the records of the current segment up to the tail. kCorrupt naming
+  // the partition, the field and its value if one fails; OK otherwise, also
+  // if producers rolled the ring throughout the check (nothing to judge on).
+  // attach(), seek() and seek_time() call it.
+  Status check() const;
+  // check(), and that a reader at `cursor` that finds nothing to read waits
+  // for something: a claim some producer announces, or the next record to
+  // be claimed at the tail. A reader that waits for nothing (the tail counts
+  // records, or covers bytes, that nobody committed or claims) would sleep
+  // forever: kCorrupt instead. A cursor in a generation the ring has reused
+  // is not judged (read() reports kOutOfRange there).
+  Status check(const ReadCursor& cursor) const;
+
  private:
   // The geometry is read once, here, after create()/attach() validated it:
   // shared memory damaged later cannot make the ring divide by zero or index
@@ -392,6 +425,20 @@ class PartitionRing {
   template <typename Stop>
   Result<ReadCursor> scan(ReadCursor cursor, Stop stop) const;
   ReadCursor segment_start(std::uint64_t generation) const noexcept;
+  // check()'s parts, judged on one reading of current_generation and the
+  // tail (`current`, `tail`); each returns kCorrupt or OK.
+  // Which segments check_segments() looks at: all, or those a roll touches.
+  enum class Scope : std::uint8_t { kAll, kRoll };
+  Status check_ring(const ReadCursor* cursor) const;
+  Status check_segments(std::uint64_t current, std::uint64_t tail, Scope scope) const;
+  // The records of the current segment up to the tail's position. `gaps`:
+  // also judge an uncommitted record before the tail (false while a roll
+  // starts: claims are still being written then).
+  Status check_tail_records(std::uint64_t current, std::uint64_t tail, bool gaps) const;
+  Status check_cursor(const ReadCursor& cursor, std::uint64_t current, std::uint64_t tail) const;
+  // True if a claim slot announces a claim covering `position` of `generation`.
+  bool announced(std::uint64_t generation, std::uint64_t position) const noexcept;
+  Status damaged(const std::string& what) const;
   ReadCursor index_start(std::uint64_t generation, bool by_time, std::int64_t key) const noexcept;
 
   PartitionHeader* header_ = nullptr;

@@ -475,6 +475,7 @@ std::vector<FrameAt> frames_in(std::span<const std::byte> region) {
 
 struct Damage {
   std::string what;
+  std::size_t partition = 0;
   bool geometry = false;  // bytes 0-55 of a partition header: opening the partition must fail
   bool policy = false;    // bytes 56-63 (overflow policy), which attach() cannot judge: no producers run
   bool forged = false;    // a frame rewritten consistently, checksum and all: not judged on content
@@ -487,10 +488,33 @@ class Damager {
     for (std::span<std::byte> r : t.regions) frames_.push_back(frames_in(r));
   }
 
+  // Damage to the words the ring steers by, one to three of them: the tail,
+  // current_generation, claim_slots_used, a segment's generation, base
+  // offset or seal, an index entry, or a random value or flipped bit in
+  // any of those words (not the record bytes, nor the slots).
+  Damage header_damage() {
+    Damage d;
+    p_ = rng_() % t_.regions.size();
+    region_ = t_.regions[p_];
+    d.partition = p_;
+    d.what = "partition " + std::to_string(p_) + ": ";
+    for (std::uint64_t i = 0, n = 1 + below(3) / 2 + below(3) / 2; i < n; ++i) {
+      if (i > 0) d.what += "; then ";
+      const std::uint64_t pick = below(100);
+      if (pick < 35) d.what += tail_word();
+      else if (pick < 45) d.what += partition_header();
+      else if (pick < 70) d.what += segment_header();
+      else if (pick < 80) d.what += index_entry();
+      else d.what += header_word();
+    }
+    return d;
+  }
+
   Damage damage() {
     Damage d;
     p_ = rng_() % t_.regions.size();
     region_ = t_.regions[p_];
+    d.partition = p_;
     d.what = "partition " + std::to_string(p_) + ": ";
     const std::uint64_t pick = rng_() % 100;
     if (pick < 3) {
@@ -820,6 +844,64 @@ class Damager {
     }
   }
 
+  // The tail word as damage or a lost update would leave it.
+  std::string tail_word() {
+    const auto t = get<std::uint64_t>(kTailAt);
+    const std::uint64_t count = 1ull << 28, position = kTailPositionMask;
+    std::uint64_t v;
+    switch (below(8)) {
+      case 0:
+        v = 0;
+        break;
+      case 1:
+        v = t & ~(((1ull << 20) - 1) << 28);  // count zeroed
+        break;
+      case 2:
+        v = t + count * (1 + below(3));  // records nobody claimed
+        break;
+      case 3:
+        v = t + count + (6 + below(40));  // a record's worth of bytes too, claimed by nobody
+        break;
+      case 4:
+        v = (t & position) >= 8 ? t - count - 1 - below(8) : t + 1;  // back into the last record
+        break;
+      case 5: {
+        const std::uint64_t count_mask = ((1ull << 20) - 1) << 28;
+        v = (t & ~(count_mask | position)) | ((t & count_mask) / 2 & count_mask) | (t & position) / 2;  // back halfway
+        break;
+      }
+      case 6:
+        v = t ^ (1ull << below(64));
+        break;
+      default:
+        v = hostile64(t);
+        break;
+    }
+    store<std::uint64_t>(region_, kTailAt, v);
+    return "tail: " + hex(t) + " -> " + hex(v);
+  }
+
+  // A random value or one flipped bit in a word the ring steers by.
+  std::string header_word() {
+    const Layout l = layout();
+    std::size_t at;
+    switch (below(3)) {
+      case 0:
+        at = below(2) ? kTailAt : kCurrentGenerationAt;
+        break;
+      case 1:
+        at = l.segment(below(l.segment_count)) + 8 * below(3);  // generation, base_offset, sealed
+        break;
+      default:
+        at = l.segment(below(l.segment_count)) + sizeof(log::SegmentHeader) + 8 * below(2 * l.index_entries);
+        break;
+    }
+    const auto was = get<std::uint64_t>(at);
+    const std::uint64_t v = below(2) ? was ^ (1ull << below(64)) : rng_();
+    store<std::uint64_t>(region_, at, v);
+    return "word at " + std::to_string(at) + ": " + hex(was) + " -> " + hex(v);
+  }
+
   std::string claim_slot() {
     const std::uint32_t used = std::min<std::uint32_t>(get<std::uint32_t>(kSlotsUsedAt), log::kClaimSlots);
     const std::size_t i =
@@ -994,14 +1076,19 @@ std::string differs(const RecordView& v, const Rec& r) {
 // unannounced.
 class Judge {
  public:
-  Judge(const Target& t, bool verify, bool strict) : t_(t), verify_(verify), strict_(strict) { reset(); }
+  Judge(const Target& t, bool verify, bool strict) : Judge(t.logs, verify, strict) {}
+  // Against `logs` (the sound log and what was produced since).
+  Judge(const std::vector<PartitionLog>& logs, bool verify, bool strict)
+      : logs_(logs), verify_(verify), strict_(strict) {
+    reset();
+  }
   // After a seek: offsets start again.
-  void reset() { last_.assign(t_.logs.size(), std::numeric_limits<std::int64_t>::min()); }
+  void reset() { last_.assign(logs_.size(), std::numeric_limits<std::int64_t>::min()); }
   std::uint64_t sum() const { return sum_; }
 
   // Polls (timeout 0) at most `polls` times, until an error or twice nothing.
   void drain(Consumer& c, int polls) {
-    const std::size_t n = t_.logs.size();
+    const std::size_t n = logs_.size();
     for (int i = 0, idle = 0; i < polls && idle < 2; ++i) {
       std::vector<std::int64_t> before(n);
       for (std::size_t p = 0; p < n; ++p) before[p] = c.position(static_cast<std::int32_t>(p));
@@ -1018,8 +1105,8 @@ class Judge {
           EXPECT_TRUE(v.verify_checksum()) << "offset " << v.offset() << " fails its checksum";
         }
         if (verify_ && strict_) {
-          auto it = t_.logs[p].records.find(v.offset());
-          if (it == t_.logs[p].records.end())
+          auto it = logs_[p].records.find(v.offset());
+          if (it == logs_[p].records.end())
             ADD_FAILURE() << "partition " << p << ": offset " << v.offset() << " was never produced";
           else if (const std::string what = differs(v, it->second); !what.empty())
             ADD_FAILURE() << "partition " << p << ": offset " << v.offset() << " has another " << what;
@@ -1039,7 +1126,7 @@ class Judge {
             continue;
           }
           for (std::int64_t o = before[p]; o < after; ++o)
-            if (!delivered[p].count(o) && !t_.logs[p].abandoned.count(o)) {
+            if (!delivered[p].count(o) && !logs_[p].abandoned.count(o)) {
               ADD_FAILURE() << "partition " << p << ": offset " << o
                             << " was passed over, neither delivered nor abandoned (poll returned "
                             << r.status.to_string() << ", abandoned " << r.abandoned << ")";
@@ -1053,7 +1140,7 @@ class Judge {
   }
 
  private:
-  const Target& t_;
+  const std::vector<PartitionLog>& logs_;
   bool verify_, strict_;
   std::vector<std::int64_t> last_;
   std::uint64_t sum_ = 0;
@@ -1149,16 +1236,29 @@ void run_ring_calls(log::PartitionRing& ring, Watchdog& dog, std::uint64_t* sum)
 // verified.
 void run_producer(Target& t, std::mt19937_64& rng, Watchdog& dog, std::uint64_t* sum) {
   dog.step("producer");
-  const auto allowed = [](const Status& s) { return s.is_ok() || s.code() == Code::kResourceExhausted; };
+  // A damaged ring may refuse producers (kCorrupt), never hand them an
+  // offset the sound log holds: they would write over its records.
+  const auto allowed = [](const Status& s) {
+    return s.is_ok() || s.code() == Code::kResourceExhausted || s.code() == Code::kCorrupt;
+  };
   {
     Producer producer(t.topic);
     for (std::int32_t p = 0; p < t.topic->partition_count(); ++p) {
       const std::string big(t.topic->ring(p).data_capacity() / 2 - 100, 'B');
+      const PartitionLog& log = t.logs[static_cast<std::size_t>(p)];
+      const auto new_offset = [&](const Result<RecordMetadata>& sent) {
+        if (sent) {
+          EXPECT_FALSE(log.records.count(sent->offset) || log.abandoned.count(sent->offset))
+              << "partition " << p << ": a producer was given offset " << sent->offset << ", which the log holds";
+        }
+      };
       for (int i = 0; i < 4; ++i) {
         auto small = producer.send(std::string_view("k"), random_bytes(rng, rng() % 100), {.partition = p});
         EXPECT_TRUE(allowed(small.is_ok() ? Status::ok() : small.status())) << small.status().to_string();
+        new_offset(small);
         auto large = producer.send(std::nullopt, big, {.partition = p});
         EXPECT_TRUE(allowed(large.is_ok() ? Status::ok() : large.status())) << large.status().to_string();
+        new_offset(large);
       }
       const Message batch[] = {{std::nullopt, "one"}, {std::string_view("two"), "2"}, {std::nullopt, big}};
       auto sent = producer.send_batch(batch, p);
@@ -1200,8 +1300,14 @@ void fuzz_segments(Target& t, std::uint64_t seed, std::int64_t iterations, const
     if (d.geometry) {
       EXPECT_EQ(opened.code(), Code::kCorrupt) << opened.to_string();
     } else {
-      EXPECT_TRUE(opened.is_ok()) << "only the header's geometry decides whether a partition opens: "
-                                  << opened.to_string();
+      // The words the ring changes are checked against each other on
+      // attach (doc/log_format.md, "Invariants"): damage to them may refuse
+      // the partition, but only as kCorrupt naming it. Everything below
+      // runs anyway, over rings attached before the damage.
+      EXPECT_TRUE(opened.is_ok() || (opened.code() == Code::kCorrupt &&
+                                     opened.message().find("partition " + std::to_string(d.partition) + " is damaged") !=
+                                         std::string::npos))
+          << opened.to_string();
       run_consumers(t, rng, !d.forged, dog, &sum);
       for (std::int32_t p = 0; p < t.topic->partition_count(); ++p) run_ring_calls(t.topic->ring(p), dog, &sum);
       std::string wait;
@@ -1311,6 +1417,141 @@ TEST(SegmentFuzz, TruncatedSharedPartitionIsCorrupt) {
   }
 }
 
+// ---------------------------------------------------------------- header words
+//
+// Damage to the words the ring steers by (issue 11): whatever check() - and so
+// attach() - does not refuse must be harmless (readers read the sound log, from
+// its first record to its last); what it refuses, producers must not write
+// into; and a reader that has read everything must never wait on damage
+// without being told.
+
+// What a producer must not change in a damaged region: the tail,
+// current_generation and every segment.
+std::vector<std::byte> stored(std::span<const std::byte> region) {
+  std::vector<std::byte> out(region.begin() + log::kPartitionHeaderBytes, region.end());
+  out.insert(out.end(), region.begin() + kTailAt, region.begin() + kTailAt + 8);
+  out.insert(out.end(), region.begin() + kCurrentGenerationAt, region.begin() + kCurrentGenerationAt + 8);
+  return out;
+}
+
+void fuzz_headers(Target& t, std::uint64_t seed, std::int64_t iterations, const std::string& label) {
+  Watchdog dog;
+  const auto partitions = static_cast<std::size_t>(t.topic->partition_count());
+  std::vector<log::ReadCursor> ends;
+  std::vector<std::int64_t> firsts;
+  for (std::size_t p = 0; p < partitions; ++p) {
+    ends.push_back(t.topic->ring(static_cast<std::int32_t>(p)).latest());
+    firsts.push_back(t.topic->ring(static_cast<std::int32_t>(p)).earliest_offset());
+  }
+  int refused = 0, harmless = 0;
+  for (std::int64_t i = 0; i < iterations; ++i) {
+    std::mt19937_64 rng(seed + static_cast<std::uint64_t>(i));
+    Damager damager(t, rng);
+    const Damage d = damager.header_damage();
+    const std::string what = label + " iteration " + std::to_string(i) + ": " + d.what;
+    SCOPED_TRACE(what);
+    if (std::getenv("RILL_FUZZ_TRACE")) std::fprintf(stderr, "%s\n", what.c_str());
+    dog.arm(what, kIterationDeadline);
+    const auto p = static_cast<std::int32_t>(d.partition);
+    log::PartitionRing& ring = t.topic->ring(p);
+    dog.step("check");
+    const Status checked = ring.check();
+    const Status opened = t.open_afresh();
+    if (checked) {
+      EXPECT_TRUE(opened.is_ok()) << opened.to_string();
+    } else {
+      EXPECT_EQ(checked.code(), Code::kCorrupt) << checked.to_string();
+      EXPECT_NE(checked.message().find("partition " + std::to_string(p) + " is damaged"), std::string::npos)
+          << checked.message();
+      EXPECT_EQ(opened.code(), Code::kCorrupt) << "attach() refuses what check() does: " << opened.to_string();
+    }
+    // A reader that has read every record waits for more, or is told why not.
+    dog.step("check at the end");
+    if (ring.blocked(ends[d.partition])) {
+      EXPECT_FALSE(ring.check(ends[d.partition]).is_ok())
+          << "a reader at the end would wait for records nobody writes, and check() finds nothing wrong";
+    }
+    if (checked) {
+      // Unrefused damage is harmless: the log reads as produced, all of it.
+      ++harmless;
+      dog.step("consumer");
+      Consumer c(t.topic, {.start_at_earliest = true, .verify_checksums = true});
+      ASSERT_TRUE(c.assign_all().is_ok());
+      for (std::size_t q = 0; q < partitions; ++q)
+        EXPECT_EQ(c.position(static_cast<std::int32_t>(q)), firsts[q]) << "partition " << q << "'s earliest moved";
+      Judge judge(t, true, true);
+      judge.drain(c, 1000);
+      for (std::size_t q = 0; q < partitions; ++q) {
+        EXPECT_EQ(c.position(static_cast<std::int32_t>(q)), ends[q].next_offset)
+            << "partition " << q << " was not read to its end";
+        EXPECT_EQ(t.topic->ring(static_cast<std::int32_t>(q)).latest_offset(), ends[q].next_offset);
+      }
+    } else {
+      ++refused;
+      std::uint64_t sum = 0;
+      run_consumers(t, rng, true, dog, &sum);  // damaged: errors, but no wrong record, no silent skip
+    }
+    // Producers: refused on a damaged partition, writing nothing; otherwise
+    // each record is given a new offset and reads back as sent.
+    dog.step("producer");
+    std::vector<PartitionLog> logs = t.logs;
+    const std::vector<std::byte> before = stored(t.regions[d.partition]);
+    bool first_refused = false;
+    {
+      Producer producer(t.topic);
+      std::int64_t ts = logs[d.partition].last_ts;
+      for (int k = 0; k < 6; ++k) {
+        Rec r = random_record(rng, ts += 1000);
+        if (k % 3 == 2) r.value = std::string(ring.data_capacity() / 3, 'B');  // rolls
+        const std::vector<Header> headers = header_views(r);
+        const auto sent = producer.send(r.key, r.value, {.partition = p, .timestamp_ns = r.timestamp_ns, .headers = headers});
+        if (!sent) {
+          EXPECT_EQ(sent.status().code(), Code::kCorrupt) << sent.status().to_string();
+          first_refused = k == 0;
+          break;
+        }
+        EXPECT_FALSE(logs[d.partition].records.count(sent->offset) || logs[d.partition].abandoned.count(sent->offset))
+            << "a producer was given offset " << sent->offset << ", which the log holds";
+        logs[d.partition].records[sent->offset] = std::move(r);
+      }
+    }
+    if (!checked) {
+      EXPECT_TRUE(first_refused) << "a producer wrote into a partition check() refuses: " << checked.to_string();
+    }
+    if (first_refused) {
+      EXPECT_TRUE(before == stored(t.regions[d.partition])) << "a refused producer changed the partition";
+    }
+    dog.step("consumer after producing");
+    {
+      Consumer c(t.topic, {.start_at_earliest = true, .verify_checksums = true});
+      ASSERT_TRUE(c.assign_all().is_ok());
+      Judge judge(logs, true, true);
+      judge.drain(c, 1000);
+    }
+    dog.disarm();
+    t.restore();
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  // Both outcomes must occur often enough to mean something.
+  EXPECT_GT(refused, iterations / 4);
+  EXPECT_GT(harmless, iterations / 20);
+}
+
+TEST(HeaderFuzz, DamagedHeaderWordsAreRefusedOrHarmless) {
+  Target t = in_process_target(11);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  expect_sound(t);
+  fuzz_headers(t, 11000, scaled(300, 20), "in-process headers");
+}
+
+TEST(HeaderFuzz, DamagedSharedHeaderWordsAreRefusedOrHarmless) {
+  ShmGuard guard;
+  Target t = shared_target(guard.ns(), 12);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  expect_sound(t);
+  fuzz_headers(t, 12000, scaled(60, 10), "shared headers");
+}
+
 // ---------------------------------------------------------------- regressions
 //
 // What the fuzzing found, each pinned down by one chosen damage.
@@ -1411,19 +1652,23 @@ TEST_F(SegmentDamage, ChecksumMismatchBeforeAnAbandonedFrameLeavesTheCursorOnIt)
 
 TEST_F(SegmentDamage, ARollFromATailPastTheSegmentEndStaysInIt) {
   // roll() cleaned from the tail's position to the segment's end: from past
-  // the end, capacity - end wrapped and the memset ran off the region.
-  const auto tail = load<std::uint64_t>(region(1), kTailAt);
+  // the end, capacity - end wrapped and the memset ran off the region. Now
+  // the roll is not begun at all (and roll() still bounds the position, for
+  // a dead roller's roll redone from its slot).
   const Layout l(region(1));
-  store<std::uint64_t>(region(1), kTailAt, (tail & ~kTailPositionMask) | (l.data_capacity / 8 + 100));
   Producer producer(t_.topic);
-  auto sent = producer.send(std::nullopt, "after the damaged roll", {.partition = 1});
-  ASSERT_TRUE(sent.is_ok()) << sent.status().to_string();
-  Consumer c(t_.topic);
-  ASSERT_TRUE(c.assign(std::vector<std::int32_t>{1}).is_ok());
-  ASSERT_TRUE(c.seek(1, sent->offset).is_ok());
-  const PollResult r = poll_once(c);
-  ASSERT_EQ(r.records.size(), 1u);
-  EXPECT_EQ(r.records[0].value(), "after the damaged roll");
+  ASSERT_TRUE(producer.send(std::nullopt, "takes the producer's slot", {.partition = 1}).is_ok());
+  const std::uint64_t damaged = (load<std::uint64_t>(region(1), kTailAt) & ~kTailPositionMask) | (l.data_capacity / 8 + 100);
+  store<std::uint64_t>(region(1), kTailAt, damaged);
+  const std::vector<std::byte> before = stored(region(1));
+  auto sent = producer.send(std::nullopt, "never written", {.partition = 1});
+  ASSERT_FALSE(sent.is_ok());
+  EXPECT_EQ(sent.status().code(), Code::kCorrupt) << sent.status().to_string();
+  EXPECT_TRUE(before == stored(region(1))) << "nothing was written";
+  EXPECT_EQ(ring(1).check().code(), Code::kCorrupt);
+  EXPECT_NE(ring(1).check().message().find("past the segment's " + std::to_string(l.data_capacity) + " data bytes"),
+            std::string::npos)
+      << ring(1).check().message();
 }
 
 TEST_F(SegmentDamage, LatestAnswersARollingTailThatNoSlotAnnounces) {
@@ -1446,10 +1691,15 @@ TEST_F(SegmentDamage, LatestAnswersARollingTailThatNoSlotAnnounces) {
 TEST_F(SegmentDamage, AProducerOnARollingTailThatNoSlotAnnouncesGetsCorrupt) {
   // claim() waited for the roll to end, rescuing it every so often; with no
   // roller announced there was nothing to rescue, and send() spun forever.
+  // (A new producer is refused when it takes its claim slot, check() seeing
+  // the same: the one here has its slot, so its claim meets the tail.)
+  Producer producer(t_.topic);
+  ASSERT_TRUE(producer.send(std::nullopt, "takes the producer's slot", {.partition = 1}).is_ok());
   const auto tail = load<std::uint64_t>(region(1), kTailAt);
   store<std::uint64_t>(region(1), kTailAt, tail | kTailPositionMask);
   ASSERT_TRUE(ring(1).wedged());
-  Producer producer(t_.topic);
+  EXPECT_NE(ring(1).check().message().find("partition 1 is damaged: the tail word"), std::string::npos);
+  EXPECT_NE(ring(1).check().message().find("stuck mid-roll"), std::string::npos) << ring(1).check().message();
   const auto sent = producer.send(std::nullopt, "never written", {.partition = 1});
   ASSERT_FALSE(sent.is_ok());
   EXPECT_EQ(sent.status().code(), Code::kCorrupt) << sent.status().to_string();
@@ -1539,29 +1789,30 @@ TEST_F(SegmentDamage, ADamagedCommitLengthInADeadClaimIsNotFollowedPastTheClaim)
   EXPECT_EQ(res.records[1].value(), "after");
 }
 
-TEST_F(SegmentDamage, ABatchFromADamagedBaseOffsetWrapsWithoutOverflow) {
+TEST_F(SegmentDamage, ABatchFromADamagedBaseOffsetIsRefusedWithoutOverflow) {
   // send_batch numbered its records first_offset + i in int64: a base offset
-  // damaged to near the limit overflowed (undefined; UBSan aborts).
+  // damaged to near the limit overflowed (undefined; UBSan aborts). Base
+  // offsets stay below 2^62: the claim now refuses one past that, and the
+  // producer writes nothing - whether it takes its slot now or had one.
   const Layout l(region(1));
   const auto current = load<std::uint64_t>(region(1), kCurrentGenerationAt);
   const auto tail = load<std::uint64_t>(region(1), kTailAt);
   const auto count = static_cast<std::int64_t>((tail >> 28) & ((1u << 20) - 1));
   const std::int64_t base = std::numeric_limits<std::int64_t>::max() - count;  // the batch's first offset: max
-  store<std::int64_t>(region(1), l.segment(current) + 8, base);
-  Producer producer(t_.topic);
   const Message batch[] = {{std::nullopt, "a"}, {std::nullopt, "b"}, {std::nullopt, "c"}};
-  const auto sent = producer.send_batch(batch, 1);
-  ASSERT_TRUE(sent.is_ok()) << sent.status().to_string();
-  EXPECT_EQ(*sent, 3u);
-  std::vector<std::int64_t> offsets;
-  for (const FrameAt& f : frames_in(region(1)))
-    if (load<std::int64_t>(region(1), f.at + log::kOffsetOffset) < 0 ||
-        load<std::int64_t>(region(1), f.at + log::kOffsetOffset) == std::numeric_limits<std::int64_t>::max())
-      offsets.push_back(load<std::int64_t>(region(1), f.at + log::kOffsetOffset));
-  std::sort(offsets.begin(), offsets.end());
-  EXPECT_EQ(offsets, (std::vector<std::int64_t>{std::numeric_limits<std::int64_t>::min(),
-                                                std::numeric_limits<std::int64_t>::min() + 1,
-                                                std::numeric_limits<std::int64_t>::max()}));
+  Producer had_slot(t_.topic);
+  ASSERT_TRUE(had_slot.send(std::nullopt, "takes the producer's slot", {.partition = 1}).is_ok());
+  store<std::int64_t>(region(1), l.segment(current) + 8, base);
+  const std::vector<std::byte> before = stored(region(1));
+  Producer fresh(t_.topic);
+  for (Producer* producer : {&fresh, &had_slot}) {
+    const auto sent = producer->send_batch(batch, 1);
+    ASSERT_FALSE(sent.is_ok());
+    EXPECT_EQ(sent.status().code(), Code::kCorrupt) << sent.status().to_string();
+    EXPECT_TRUE(before == stored(region(1))) << "nothing was written";
+  }
+  EXPECT_NE(ring(1).check().message().find("base_offset " + std::to_string(base)), std::string::npos)
+      << ring(1).check().message();
 }
 
 TEST_F(SegmentDamage, AttachRefusesAZeroIndexInterval) {

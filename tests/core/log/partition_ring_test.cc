@@ -4,10 +4,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ipc/liveness.h"
@@ -195,6 +197,9 @@ TEST(PartitionRing, RefusesOversizeClaimsAndStoresNothing) {
   EXPECT_EQ(r.claim(0, 1, &c), ClaimStatus::kTooLarge);
   EXPECT_EQ(r.claim(64, 0, &c), ClaimStatus::kTooLarge);
   EXPECT_EQ(r.claim(64, kMaxRecordsPerSegment + 1, &c), ClaimStatus::kTooLarge);
+  // Every record has a 48-byte frame header: fewer bytes cannot hold them
+  // (and would let a tail count more records than its bytes hold).
+  EXPECT_EQ(r.claim(88, 2, &c), ClaimStatus::kTooLarge);
   const ReadCursor after = r.ring.latest();
   EXPECT_EQ(after.generation, before.generation);
   EXPECT_EQ(after.position, before.position);
@@ -231,10 +236,11 @@ TEST(PartitionRing, RecordFillingAWholeSegment) {
 }
 
 TEST(PartitionRing, RecordsPerSegmentLimitRollsTheSegment) {
-  // Claims only (nothing committed): the record count, not the bytes, fills the segment.
-  Ring r = make_ring({16384, 4, 256});
+  // Claims only (nothing committed): the record count, not the bytes, fills
+  // the segment (its data holds more than 2^20 - 1 frame headers).
+  Ring r = make_ring({52ull << 20, 4, 1u << 16});
   Claim c;
-  ASSERT_EQ(r.claim(64, kMaxRecordsPerSegment, &c), ClaimStatus::kOk);
+  ASSERT_EQ(r.claim(kMaxRecordsPerSegment * kFrameHeaderSize, kMaxRecordsPerSegment, &c), ClaimStatus::kOk);
   EXPECT_EQ(c.generation, 0u);
   EXPECT_EQ(c.first_offset, 0);
   ASSERT_EQ(r.claim(64, 1, &c), ClaimStatus::kOk);
@@ -839,6 +845,282 @@ TEST(PartitionRing, MalformedHeaderBlockIsReportedByForEachHeader) {
   std::memcpy(c.data + kHeaderCountOffset, &two, sizeof two);
   std::memcpy(c.data + kFrameHeaderSize + 5, &long_key, sizeof long_key);
   EXPECT_FALSE(v[0].for_each_header([](const HeaderView&) {}));
+}
+
+// ---------------------------------------------------------------- damaged header words
+//
+// Every word of the header and of the segment headers is checked against the
+// others (doc/log_format.md, "Invariants"): damage is kCorrupt naming the
+// field - on attach, in check(), in a claim - and changes nothing stored.
+
+class DamagedHeader : public ::testing::Test {
+ protected:
+  static constexpr PartitionGeometry kGeometry{16384, 5, 256};
+  static constexpr int kRecords = 200;  // 76 frames of 200 bytes a segment: generations 0, 1 and 2
+
+  void SetUp() override {
+    r_ = make_ring(kGeometry);
+    for (int i = 0; i < kRecords; ++i) ASSERT_EQ(append(r_, value_for_frame(200), i), i);
+    ASSERT_EQ(current(), 2u);
+    end_ = r_.ring.latest();
+    Status sound = r_.ring.check();
+    ASSERT_TRUE(sound.is_ok()) << sound.to_string();
+    ASSERT_TRUE(r_.ring.check(end_).is_ok());
+  }
+
+  std::span<std::byte> bytes() { return r_.region->bytes(); }
+  PartitionHeader& header() { return *reinterpret_cast<PartitionHeader*>(bytes().data()); }
+  SegmentHeader& segment(std::uint64_t generation) {
+    return *reinterpret_cast<SegmentHeader*>(bytes().data() + kPartitionHeaderBytes +
+                                             generation % kGeometry.segment_count * kGeometry.segment_bytes);
+  }
+  std::uint64_t current() { return header().current_generation.load(); }
+  std::uint64_t tail() { return header().tail.load(); }
+  Status attach() {
+    auto ring = PartitionRing::attach(bytes(), 0, nullptr);
+    return ring ? Status::ok() : ring.status();
+  }
+  // What producers must not change on a damaged ring: the tail, the current
+  // generation, and every segment (headers, index, records).
+  std::vector<std::byte> stored() {
+    std::vector<std::byte> out(bytes().begin() + kPartitionHeaderBytes, bytes().end());
+    for (std::uint64_t w : {tail(), current()}) {
+      const auto* b = reinterpret_cast<const std::byte*>(&w);
+      out.insert(out.end(), b, b + sizeof w);
+    }
+    return out;
+  }
+  // A producer's claim of one 200-byte record: kCorrupt, and nothing stored changed.
+  void expect_claim_refused() {
+    const std::vector<std::byte> before = stored();
+    Claim c;
+    EXPECT_EQ(r_.claim(200, 1, &c), ClaimStatus::kCorrupt);
+    EXPECT_TRUE(before == stored()) << "a claim on a damaged ring changed what is stored";
+    EXPECT_EQ(r_.slot->state.load(), kSlotIdle);
+  }
+
+  Ring r_;
+  ReadCursor end_;  // a reader that has read every record
+};
+
+void expect_corrupt(const Status& s, std::string_view mentions) {
+  EXPECT_EQ(s.code(), Code::kCorrupt) << s.to_string();
+  EXPECT_NE(s.message().find("partition 0"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find(mentions), std::string::npos) << s.message();
+}
+
+TEST_F(DamagedHeader, CurrentGenerationFarAheadIsCorrupt) {
+  // Readers computed every generation from it: none was live, and `rill
+  // consume -e` spun on an overrun that reset to where it was, forever.
+  header().current_generation.store(1ull << 40);
+  expect_corrupt(attach(), "current_generation 1099511627776");
+  expect_corrupt(r_.ring.check(), "current_generation");
+  expect_corrupt(r_.ring.check(end_), "current_generation");
+  expect_corrupt(r_.ring.seek(100).status(), "current_generation");
+  expect_claim_refused();
+  for (const std::uint64_t near : {current() - 1, current() + 1, current() + 5, std::uint64_t{0}}) {
+    SCOPED_TRACE(near);
+    header().current_generation.store(near);
+    expect_corrupt(attach(), "current_generation");
+  }
+  header().current_generation.store(2);
+  EXPECT_TRUE(attach().is_ok());
+}
+
+TEST_F(DamagedHeader, TailCountAtItsMaximumIsCorrupt) {
+  // The reader at the end waited for 2^20 - 49 records nobody would write.
+  header().tail.store(tail() | (std::uint64_t{kMaxRecordsPerSegment} << 28));
+  expect_corrupt(attach(), "counts 1048575 records");
+  EXPECT_TRUE(r_.ring.blocked(end_));
+  expect_corrupt(r_.ring.check(end_), "the tail word");
+  expect_claim_refused();  // a roll would have sealed the count into the next base offset
+}
+
+TEST_F(DamagedHeader, TailOneRecordPastEveryClaimIsCorrupt) {
+  const std::uint64_t sound = tail();
+  // The count alone moved on: the reader at the end waits for an offset no
+  // byte will hold.
+  header().tail.store(sound + (1ull << 28));
+  EXPECT_TRUE(r_.ring.blocked(end_));
+  expect_corrupt(attach(), "puts the next offset at 201, but the records before position 9600 end at offset 200");
+  expect_corrupt(r_.ring.check(end_), "the tail word");
+  // Count and bytes moved on, as a claim would - but no producer announces one.
+  header().tail.store(sound + (1ull << 28) + 200 / 8);
+  EXPECT_TRUE(r_.ring.blocked(end_));
+  expect_corrupt(attach(), "covers position 9600 (offset 200), where no record is committed and no producer "
+                           "announces a claim");
+  expect_corrupt(r_.ring.check(end_), "no producer announces a claim");
+  // The same tail with a live producer's claim announced for those bytes:
+  // a record being written, not damage.
+  r_.slot->size.store(200 | (1ull << 32));
+  r_.slot->tail.store(sound);
+  r_.slot->state.store(kSlotWriting);
+  EXPECT_TRUE(attach().is_ok()) << attach().to_string();
+  EXPECT_TRUE(r_.ring.check(end_).is_ok());
+  r_.slot->state.store(kSlotIdle);
+}
+
+TEST_F(DamagedHeader, TailZeroedIsCorruptAndNothingIsOverwritten) {
+  // `topic describe` showed 0 records and the next produce overwrote offset 0.
+  header().tail.store(0);
+  expect_corrupt(attach(), "the tail word 0");
+  expect_claim_refused();
+  // In the first generation the tag still matches: the record committed
+  // where the tail points gives it away.
+  Ring first = make_ring(kGeometry);
+  for (int i = 0; i < 20; ++i) append(first, value_for_frame(200), i);
+  const ReadCursor end = first.ring.latest();
+  auto& h = *reinterpret_cast<PartitionHeader*>(first.region->bytes().data());
+  h.tail.store(0);
+  const auto attached = PartitionRing::attach(first.region->bytes(), 0, nullptr);
+  expect_corrupt(attached.status(), "points at a committed record");
+  expect_corrupt(first.ring.check(end), "points at a committed record");
+  const std::vector<std::byte> before(first.region->bytes().begin(), first.region->bytes().end());
+  Claim c;
+  EXPECT_EQ(first.claim(200, 1, &c), ClaimStatus::kCorrupt);
+  EXPECT_TRUE(std::equal(before.begin() + kPartitionHeaderBytes, before.end(),
+                         first.region->bytes().begin() + kPartitionHeaderBytes))
+      << "the records are untouched";
+  EXPECT_EQ(h.tail.load(), 0u) << "the claim was handed back";
+  ReadCursor from = first.ring.earliest();
+  EXPECT_EQ(drain(first.ring, from).size(), 20u);
+}
+
+TEST_F(DamagedHeader, TailPointingIntoARecordIsCorrupt) {
+  // Back by one frame and a half: the next claim would overwrite half a record.
+  header().tail.store(tail() - (1ull << 28) - 100 / 8);
+  expect_corrupt(attach(), "the tail word");
+}
+
+TEST_F(DamagedHeader, TailCountZeroedIsCorrupt) {
+  // An offset read as one record from the beginning and as another after a seek.
+  header().tail.store(tail() & ~(((1ull << 20) - 1) << 28));
+  expect_corrupt(attach(), "end at offset 200");
+  expect_corrupt(r_.ring.seek(190).status(), "end at offset 200");
+  expect_corrupt(r_.ring.check(end_), "the tail word");
+}
+
+TEST_F(DamagedHeader, SegmentGenerationOverwrittenIsCorrupt) {
+  // Readers skipped the segment (its records) as overwritten, without a word.
+  for (const std::uint64_t g : {std::uint64_t{5}, std::uint64_t{1}, kUnusedGeneration, std::uint64_t{1} << 40}) {
+    SCOPED_TRACE(g);
+    segment(0).generation.store(g);
+    expect_corrupt(attach(), "segment slot 0 holds generation");
+    expect_corrupt(r_.ring.seek(10).status(), "segment slot 0");
+  }
+  segment(0).generation.store(0);
+  segment(4).generation.store(kUnusedGeneration);  // prepared for generation 4
+  expect_corrupt(attach(), "segment slot 4 holds generation 'never used'");
+  segment(4).generation.store(4);
+  EXPECT_TRUE(attach().is_ok());
+}
+
+TEST_F(DamagedHeader, BaseOffsetsOutOfOrderOrRangeAreCorruptAndNothingIsWritten) {
+  // INT64_MAX: "records retained -9223372036854774807", and records produced
+  // with offsets nobody could read.
+  const std::uint64_t base = segment(2).base_offset.load();
+  segment(2).base_offset.store(std::numeric_limits<std::int64_t>::max());
+  expect_corrupt(attach(), "base_offset 9223372036854775807");
+  expect_claim_refused();
+  // Out of order: the claim path does not look at the segment before (a
+  // line it does not touch), but a new producer and the next roll do.
+  segment(2).base_offset.store(base + 5);
+  expect_corrupt(attach(), "must be " + std::to_string(base));
+  expect_corrupt(r_.ring.acquire_slot(ipc::self()).status(), "must be " + std::to_string(base));
+  segment(2).base_offset.store(base);
+  segment(0).base_offset.store(7);
+  expect_corrupt(attach(), "the first generation starts at offset 0");
+  segment(0).base_offset.store(0);
+  EXPECT_TRUE(attach().is_ok());
+}
+
+TEST_F(DamagedHeader, SealsThatDisagreeAreCorrupt) {
+  const std::uint64_t sealed = segment(0).sealed.load();
+  segment(0).sealed.store(sealed - (1ull << 32));  // one record fewer than generation 1's base says
+  expect_corrupt(attach(), "base_offset");
+  segment(0).sealed.store(0);  // an old generation not sealed
+  expect_corrupt(attach(), "behind current_generation");
+  segment(0).sealed.store(sealed);
+  segment(2).sealed.store(sealed);  // the current one sealed with no roll under way
+  expect_corrupt(attach(), "no roll is under way");
+  segment(2).sealed.store(0);
+  segment(1).sealed.store((1ull << 32) | (kGeometry.data_capacity() + 8));
+  expect_corrupt(attach(), "do not fit");
+}
+
+TEST_F(DamagedHeader, AProducerTakingASlotOnADamagedRingIsRefused) {
+  header().tail.store(0);
+  expect_corrupt(r_.ring.acquire_slot(ipc::self()).status(), "the tail word");
+}
+
+TEST(PartitionRingIntegrity, ASoundRingIsNeverJudgedCorruptWhileProducersRollIt) {
+  // The checks read words producers change as they go: a verdict must stand
+  // on a state the ring really had. Two producers roll a small ring
+  // hundreds of times while a reader checks wherever it waits and another
+  // thread attaches, checks and seeks throughout.
+  Ring r = make_ring({4096, 4, 64});
+  std::atomic<int> producing{2};
+  std::atomic<bool> failed{false};
+  auto produce = [&](int seed) {
+    ClaimSlot* slot = r.ring.acquire_slot(ipc::self()).value();
+    for (int i = 0; i < 100000 && !failed; ++i) {
+      const std::uint32_t records = 1 + static_cast<std::uint32_t>((i * 7 + seed) % 3);
+      const std::uint32_t frame = 48 + 8 * static_cast<std::uint32_t>((i + seed) % 9);
+      Claim c;
+      const ClaimStatus st = r.ring.claim(frame * records, records, slot, &c);
+      if (st != ClaimStatus::kOk) {
+        ADD_FAILURE() << "claim " << static_cast<int>(st);
+        failed = true;
+        break;
+      }
+      std::byte* f = c.data;
+      for (std::uint32_t k = 0; k < records; ++k, f += frame) {
+        encode_frame(f, c.first_offset + k, i, std::nullopt, value_for_frame(frame), {}, 0);
+        r.ring.commit(c, f, frame);
+      }
+      r.ring.notify();
+    }
+    --producing;
+  };
+  std::thread p1(produce, 1), p2(produce, 2);
+  std::thread watcher([&] {
+    while (producing > 0 && !failed) {
+      for (const Status& s : {r.ring.check(), PartitionRing::attach(r.region->bytes(), 0, nullptr).status(),
+                              r.ring.seek(r.ring.latest_offset()).status()}) {
+        if (s.code() == Code::kCorrupt) {
+          ADD_FAILURE() << s.to_string();
+          failed = true;
+        }
+      }
+    }
+  });
+  ReadCursor cursor = r.ring.earliest();
+  RecordView views[64];
+  std::uint64_t records = 0, checks = 0;
+  while (!failed) {
+    const bool done = producing == 0;
+    const ReadBatch b = r.ring.read(cursor, views, 64);
+    if (b.status == ReadStatus::kOutOfRange) {
+      cursor = r.ring.earliest();
+      continue;
+    }
+    ASSERT_EQ(b.status, ReadStatus::kOk);
+    records += b.count;
+    if (b.count > 0 || b.abandoned > 0) continue;
+    if (done) break;
+    ++checks;
+    if (const Status s = r.ring.check(cursor); !s) {
+      ADD_FAILURE() << s.to_string();
+      failed = true;
+    }
+  }
+  p1.join();
+  p2.join();
+  watcher.join();
+  EXPECT_GT(records, 0u);
+  EXPECT_GT(checks, 0u);
+  EXPECT_TRUE(r.ring.check(cursor).is_ok());
+  EXPECT_EQ(cursor.next_offset, r.ring.latest_offset());
 }
 
 }  // namespace
