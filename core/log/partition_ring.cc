@@ -1101,6 +1101,8 @@ Result<ReadCursor> PartitionRing::scan(ReadCursor cursor, Stop stop) const {
 }
 
 Result<ReadCursor> PartitionRing::seek(std::int64_t offset) const {
+  // The search below trusts the base offsets and the tail's count.
+  if (Status s = check(); !s) return s;
   const ReadCursor end = latest();
   if (offset == end.next_offset) return end;
   const ReadCursor first = earliest();
