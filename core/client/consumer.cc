@@ -214,7 +214,18 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
     if (deadline == -2) deadline = timeout.count() < 0 ? -1 : now + timeout.count();
     // Claims whose producer died: looked for before this call may return, so
     // that the patience adds up across polls of any timeout, poll(0) too.
-    if (now >= next_claim_check_ && look_for_dead_claims(now)) continue;
+    if (now >= next_claim_check_) {
+      if (look_for_dead_claims(now)) continue;
+      // Nothing to read and no dead claim to pass: if the ring's words
+      // contradict each other, say so rather than wait for a writer that
+      // damaged shared memory has made up (a reader would sleep or spin
+      // forever). As rarely as the claims are looked at, for the same reasons.
+      for (std::size_t i = 0; i < n; ++i)
+        if (Status s = topic_->ring(assigned_[i]).check(cursors_[i].at); !s) {
+          result.status = s.with_context("topic '" + topic_->name() + "'");
+          return result;
+        }
+    }
     if (deadline >= 0 && now >= deadline) return result;
     const std::int64_t wake = deadline < 0 ? next_claim_check_ : std::min(deadline, next_claim_check_);
     auto ready = [this] {

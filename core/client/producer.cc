@@ -79,6 +79,11 @@ Status Producer::claim_failed(log::ClaimStatus status, std::uint64_t bytes, std:
                         "lands when it resumes, or is skipped once it dies: see `rill topic describe`");
     }
     case log::ClaimStatus::kCorrupt:
+      // Which word is damaged, if the ring's checks can tell; else the one
+      // damage claim() finds by itself: a roll nobody announces.
+      if (Status s = topic_->ring(partition).check(); !s)
+        return Status(Code::kCorrupt, "topic '" + topic_->name() + "': " + s.message() +
+                                          "; nothing was written. Delete and recreate the topic");
       return Status(Code::kCorrupt, "topic '" + topic_->name() + "' partition " + std::to_string(partition) +
                                         " is stuck mid-roll with no process to finish it (damaged shared memory); "
                                         "nothing was written. Delete and recreate the topic");

@@ -1076,7 +1076,9 @@ template <typename Stop>
 Result<ReadCursor> PartitionRing::scan(ReadCursor cursor, Stop stop) const {
   constexpr std::size_t kBatch = 64;
   RecordView views[kBatch];
-  const std::int64_t deadline = monotonic_ns() + 1'000'000'000;
+  const std::int64_t started = monotonic_ns();
+  const std::int64_t deadline = started + 1'000'000'000;
+  std::int64_t next_look = started + kSeekAbandonPatienceNs;
   for (;;) {
     ReadCursor before = cursor;
     ReadBatch b = read(cursor, views, kBatch);
@@ -1093,10 +1095,18 @@ Result<ReadCursor> PartitionRing::scan(ReadCursor cursor, Stop stop) const {
     if (b.count > 0 || b.abandoned > 0) continue;
     ReadCursor end = latest();
     if (before.next_offset >= end.next_offset) return end;
-    if (monotonic_ns() > deadline)
+    const std::int64_t now = monotonic_ns();
+    if (now >= next_look) {
+      // A claim the scan cannot pass: if its producer died, abandon it (as a
+      // blocked consumer would) and read on; a live one is waited for.
+      next_look = now + kSeekAbandonPatienceNs;
+      if (const_cast<PartitionRing*>(this)->recover_abandoned(cursor.generation) > 0) continue;
+    }
+    if (now > deadline)
       return Status(Code::kTimedOut, "record at offset " + std::to_string(cursor.next_offset) +
-                                         " stayed uncommitted for a second while seeking");
-    wait(cursor, WaitStrategy::kSpinThenYield, deadline);
+                                         " stayed uncommitted for a second while seeking (its producer is alive "
+                                         "but has not committed it: stopped or hung? see `rill topic describe`)");
+    wait(cursor, WaitStrategy::kSpinThenYield, std::min(deadline, next_look));
   }
 }
 

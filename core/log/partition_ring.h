@@ -74,6 +74,10 @@ inline constexpr std::int64_t kDefaultStallPatienceNs = 10'000'000'000;
 // How long a reader or the reaper finishing a dead roller's roll waits for
 // the claims it needs before undoing the roll (the next producer redoes it).
 inline constexpr std::int64_t kRescuePatienceNs = 100'000'000;
+// How long seek() waits on a claimed, uncommitted record before it looks at
+// the claiming process (abandoning the claim if that process is dead), and
+// between looks. Consumers have their own (ConsumerOptions).
+inline constexpr std::int64_t kSeekAbandonPatienceNs = 10'000'000;
 // The header page, then the claim slots (64 KiB), then the reader slots (16 KiB).
 inline constexpr std::size_t kClaimSlotsOffset = 4096;
 inline constexpr std::size_t kReaderSlotsOffset = kClaimSlotsOffset + std::size_t{kClaimSlots} * 64;

@@ -1,8 +1,12 @@
 #include "rill/consumer.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <set>
@@ -12,6 +16,7 @@
 #include "core/log/partition_ring.h"
 #include "ipc/liveness.h"
 #include "rill/rill.h"
+#include "support/shm_guard.h"
 
 namespace rill {
 namespace {
@@ -484,6 +489,61 @@ TEST_F(ConsumerTest, MovedConsumerKeepsItsPlace) {
   std::vector<Seen> got = drain(b);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].offset, 10);
+}
+
+}  // namespace
+}  // namespace rill
+
+namespace rill {
+namespace {
+
+// A consumer that has read everything and waits when shared memory is
+// damaged so that it would wait for nothing (the tail counts a record no
+// producer claims): poll() says kCorrupt, naming the partition and the word,
+// within its polls of any timeout - it used to sleep forever.
+TEST(ConsumerOnADamagedRing, AWaitingConsumerSeesTheDamageWithinItsPolls) {
+  testing::ShmGuard guard;
+  auto ns = Namespace::open_shared(guard.ns()).value();
+  ASSERT_TRUE(ns->create_topic("t", {.partitions = 1, .segment_bytes = 65536, .segment_count = 8}).is_ok());
+  auto topic = ns->open_topic("t").value();
+  Producer producer(topic);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(producer.send(std::nullopt, "v" + std::to_string(i)).is_ok());
+  const std::string object = "/dev/shm/rill." + guard.ns() + ".t.0";
+  const int fd = ::open(object.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << object;
+  void* map = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  ASSERT_NE(map, MAP_FAILED);
+  auto* header = static_cast<log::PartitionHeader*>(map);
+  for (const auto timeout : {nanoseconds(0), nanoseconds(1'000'000), nanoseconds(100'000'000)}) {
+    SCOPED_TRACE(timeout.count());
+    Consumer consumer(topic, {.start_at_earliest = true});
+    ASSERT_TRUE(consumer.assign_all().is_ok());
+    for (PollResult r = consumer.poll(nanoseconds(0)); !r.records.empty(); r = consumer.poll(nanoseconds(0)))
+      ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
+    EXPECT_TRUE(consumer.poll(timeout).status.is_ok()) << "sound, it only waits";
+    const std::uint64_t sound = header->tail.load();
+    const std::int64_t end = topic->ring(0).latest_offset();
+    header->tail.store(sound + (1ull << 28));  // one record past every claim
+    Status seen;
+    for (auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+         seen.is_ok() && std::chrono::steady_clock::now() < give_up;) {
+      PollResult r = consumer.poll(timeout);
+      EXPECT_TRUE(r.records.empty());
+      seen = r.status;
+    }
+    EXPECT_EQ(seen.code(), Code::kCorrupt) << seen.to_string();
+    EXPECT_NE(seen.message().find("partition 0"), std::string::npos) << seen.message();
+    EXPECT_NE(seen.message().find("tail"), std::string::npos) << seen.message();
+    header->tail.store(sound);  // mended: the consumer waits again, records flow
+    ASSERT_TRUE(producer.send(std::nullopt, "after").is_ok());
+    PollResult r = consumer.poll(nanoseconds(1'000'000'000));
+    ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
+    ASSERT_EQ(r.records.size(), 1u);
+    EXPECT_EQ(r.records[0].value(), "after");
+    EXPECT_EQ(r.records[0].offset(), end);
+  }
+  ::munmap(map, 4096);
 }
 
 }  // namespace
