@@ -301,13 +301,24 @@ Status Consumer::seek(std::int32_t p, std::int64_t offset) {
   return Status(Code::kInvalidArgument, "partition " + std::to_string(p) + " is not assigned to this consumer");
 }
 
+// Both check every ring first: earliest() and latest() steer by the words
+// damaged shared memory would have changed (seek() and seek_time() check
+// too). On an error no cursor has moved.
+Status Consumer::check_rings() const {
+  for (std::int32_t p : assigned_)
+    if (Status s = topic_->ring(p).check(); !s) return s.with_context("topic '" + topic_->name() + "'");
+  return Status::ok();
+}
+
 Status Consumer::seek_to_beginning() {
+  if (Status s = check_rings(); !s) return s;
   for (std::size_t i = 0; i < assigned_.size(); ++i)
     cursors_[i] = Cursor{.at = topic_->ring(assigned_[i]).earliest(), .reader = cursors_[i].reader};
   return Status::ok();
 }
 
 Status Consumer::seek_to_end() {
+  if (Status s = check_rings(); !s) return s;
   for (std::size_t i = 0; i < assigned_.size(); ++i)
     cursors_[i] = Cursor{.at = topic_->ring(assigned_[i]).latest(), .reader = cursors_[i].reader};
   return Status::ok();

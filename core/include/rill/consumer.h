@@ -113,6 +113,8 @@ class alignas(64) Consumer {
   // Next offset this consumer will read from partition p (-1 if not assigned).
   std::int64_t position(std::int32_t p) const noexcept;
   Status seek(std::int32_t p, std::int64_t offset);
+  // These and seek_to_time() return kCorrupt, moving nothing, if a
+  // partition's shared memory is found damaged.
   Status seek_to_beginning();
   Status seek_to_end();
   // Every assigned partition to its first record with timestamp >= timestamp_ns.
@@ -131,6 +133,9 @@ class alignas(64) Consumer {
   // patience (see ConsumerOptions::abandoned_claim_timeout) and sets
   // next_claim_check_. True if one was abandoned (records may follow).
   bool look_for_dead_claims(std::int64_t now_ns) noexcept;
+  // The invariant check of every assigned partition's ring (kCorrupt naming
+  // the damaged word), for the seeks that would otherwise trust them.
+  Status check_rings() const;
   // The shortest interval between two looks (a zero patience would spin).
   static constexpr std::int64_t kMinClaimCheckIntervalNs = 1'000'000;
   std::shared_ptr<Topic> topic_;
