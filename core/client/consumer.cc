@@ -42,6 +42,7 @@ Consumer& Consumer::operator=(Consumer&& other) noexcept {
     views_ = std::move(other.views_);
     next_ = other.next_;
     next_claim_check_ = other.next_claim_check_;
+    claim_blocked_ = other.claim_blocked_;
     other.cursors_.clear();
   }
   return *this;
@@ -214,7 +215,8 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
     if (deadline == -2) deadline = timeout.count() < 0 ? -1 : now + timeout.count();
     // Claims whose producer died: looked for before this call may return, so
     // that the patience adds up across polls of any timeout, poll(0) too.
-    if (now >= next_claim_check_) {
+    const bool looked = now >= next_claim_check_;
+    if (looked) {
       if (look_for_dead_claims(now)) continue;
       // Nothing to read and no dead claim to pass: if the ring's words
       // contradict each other, say so rather than wait for a writer that
@@ -227,7 +229,13 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
         }
     }
     if (deadline >= 0 && now >= deadline) return result;
-    const std::int64_t wake = deadline < 0 ? next_claim_check_ : std::min(deadline, next_claim_check_);
+    // Woken for the next look only while it is due: a cursor waits on a
+    // claim, or this round skipped its look (too soon after the last). A
+    // consumer that looked and found no claim sleeps until records come or
+    // its deadline: a claim made later matters only once records follow it,
+    // and the producer committing those rings the doorbell.
+    std::int64_t wake = deadline;
+    if (!looked || claim_blocked_) wake = wake < 0 ? next_claim_check_ : std::min(wake, next_claim_check_);
     auto ready = [this] {
       for (std::size_t i = 0; i < cursors_.size(); ++i)
         if (topic_->ring(assigned_[i]).readable(cursors_[i].at)) return true;
@@ -245,13 +253,11 @@ bool Consumer::look_for_dead_claims(std::int64_t now) noexcept {
   // looked at again after as long. Only between empty waits, and at most
   // once per patience: the check reads the producers' tail, whose cache line
   // must not be pulled away from them while records flow, and a claim's owner
-  // is looked up in /proc. A claim made while this consumer sleeps rings no
-  // doorbell if its producer dies, so an idle consumer wakes once per patience
-  // to look.
+  // is looked up in /proc.
   const std::int64_t patience = std::max<std::int64_t>(
       0, std::chrono::duration_cast<std::chrono::nanoseconds>(options_.abandoned_claim_timeout).count());
   std::int64_t next = now + std::max<std::int64_t>(patience, kMinClaimCheckIntervalNs);
-  bool recovered = false;
+  bool recovered = false, blocked = false;
   for (std::size_t i = 0; i < cursors_.size(); ++i) {
     Cursor& c = cursors_[i];
     log::PartitionRing& ring = topic_->ring(assigned_[i]);
@@ -271,9 +277,11 @@ bool Consumer::look_for_dead_claims(std::int64_t now) noexcept {
       }
       c.blocked_since = now;  // alive: look again after another patience
     }
+    blocked = true;
     next = std::min(next, c.blocked_since + std::max<std::int64_t>(patience, kMinClaimCheckIntervalNs));
   }
   next_claim_check_ = next;
+  claim_blocked_ = blocked;
   return recovered;
 }
 
@@ -301,24 +309,13 @@ Status Consumer::seek(std::int32_t p, std::int64_t offset) {
   return Status(Code::kInvalidArgument, "partition " + std::to_string(p) + " is not assigned to this consumer");
 }
 
-// Both check every ring first: earliest() and latest() steer by the words
-// damaged shared memory would have changed (seek() and seek_time() check
-// too). On an error no cursor has moved.
-Status Consumer::check_rings() const {
-  for (std::int32_t p : assigned_)
-    if (Status s = topic_->ring(p).check(); !s) return s.with_context("topic '" + topic_->name() + "'");
-  return Status::ok();
-}
-
 Status Consumer::seek_to_beginning() {
-  if (Status s = check_rings(); !s) return s;
   for (std::size_t i = 0; i < assigned_.size(); ++i)
     cursors_[i] = Cursor{.at = topic_->ring(assigned_[i]).earliest(), .reader = cursors_[i].reader};
   return Status::ok();
 }
 
 Status Consumer::seek_to_end() {
-  if (Status s = check_rings(); !s) return s;
   for (std::size_t i = 0; i < assigned_.size(); ++i)
     cursors_[i] = Cursor{.at = topic_->ring(assigned_[i]).latest(), .reader = cursors_[i].reader};
   return Status::ok();

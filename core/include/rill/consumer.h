@@ -48,13 +48,13 @@ struct ConsumerOptions {
   // keeps waiting and looks again after as long. Measured from when a poll()
   // first found the offset blocked, across any number of poll() calls of any
   // timeout (poll(0) included), so a dead producer's claim is passed about
-  // this long after its death, plus up to as long again for the consumer to
-  // notice the block. What the wait spares: a live producer's claim is
-  // normally committed within nanoseconds, and looking sooner would read
-  // /proc and pull the producers' tail cache line on every empty poll. An
-  // idle consumer also wakes this often (at least every millisecond
-  // otherwise) to look, since a producer that dies rings no doorbell.
-  // Zero looks at every empty poll.
+  // this long after the records behind it are committed, plus up to as long
+  // again for the consumer to notice the block. What the wait spares: a live
+  // producer's claim is normally committed within nanoseconds, and looking
+  // sooner would read /proc and pull the producers' tail cache line on every
+  // empty poll. Looks are at most one per millisecond, so zero looks at
+  // almost every empty poll. Only a consumer waiting on a claim wakes to look;
+  // an idle one sleeps until records come (their producer rings for them).
   std::chrono::milliseconds abandoned_claim_timeout{10};
 };
 
@@ -113,8 +113,8 @@ class alignas(64) Consumer {
   // Next offset this consumer will read from partition p (-1 if not assigned).
   std::int64_t position(std::int32_t p) const noexcept;
   Status seek(std::int32_t p, std::int64_t offset);
-  // These and seek_to_time() return kCorrupt, moving nothing, if a
-  // partition's shared memory is found damaged.
+  // The ends as the rings' words give them; a damaged ring is reported by
+  // the next poll() (kCorrupt) rather than here.
   Status seek_to_beginning();
   Status seek_to_end();
   // Every assigned partition to its first record with timestamp >= timestamp_ns.
@@ -133,9 +133,6 @@ class alignas(64) Consumer {
   // patience (see ConsumerOptions::abandoned_claim_timeout) and sets
   // next_claim_check_. True if one was abandoned (records may follow).
   bool look_for_dead_claims(std::int64_t now_ns) noexcept;
-  // The invariant check of every assigned partition's ring (kCorrupt naming
-  // the damaged word), for the seeks that would otherwise trust them.
-  Status check_rings() const;
   // The shortest interval between two looks (a zero patience would spin).
   static constexpr std::int64_t kMinClaimCheckIntervalNs = 1'000'000;
   std::shared_ptr<Topic> topic_;
@@ -146,6 +143,7 @@ class alignas(64) Consumer {
   std::vector<RecordView> views_;
   std::size_t next_ = 0;  // round-robin start
   std::int64_t next_claim_check_ = 0;  // monotonic ns of the next look_for_dead_claims()
+  bool claim_blocked_ = false;         // the last look found a cursor waiting on a claim
 };
 
 }  // namespace rill

@@ -535,10 +535,6 @@ TEST(ConsumerOnADamagedRing, AWaitingConsumerSeesTheDamageWithinItsPolls) {
     EXPECT_EQ(seen.code(), Code::kCorrupt) << seen.to_string();
     EXPECT_NE(seen.message().find("partition 0"), std::string::npos) << seen.message();
     EXPECT_NE(seen.message().find("tail"), std::string::npos) << seen.message();
-    const std::int64_t position = consumer.position(0);
-    EXPECT_EQ(consumer.seek_to_end().code(), Code::kCorrupt);
-    EXPECT_EQ(consumer.seek_to_beginning().code(), Code::kCorrupt);
-    EXPECT_EQ(consumer.position(0), position) << "a refused seek moves nothing";
     header->tail.store(sound);  // mended: the consumer waits again, records flow
     ASSERT_TRUE(producer.send(std::nullopt, "after").is_ok());
     PollResult r = consumer.poll(nanoseconds(1'000'000'000));
