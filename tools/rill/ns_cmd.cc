@@ -141,7 +141,8 @@ int run_list(const std::vector<std::string>& only) {
     } else {
       topics = "none";  // objects without a registry: leftovers (rill ns gc)
     }
-    std::printf("%-24s %7s %14s %8zu %10s %10s\n", name.c_str(), topics.c_str(), format_size(bytes).c_str(),
+    // Names come from /dev/shm, where anyone may plant one: escaped.
+    std::printf("%-24s %7s %14s %8zu %10s %10s\n", printable(name).c_str(), topics.c_str(), format_size(bytes).c_str(),
                 objects.size(), producers.c_str(), readers.c_str());
   }
   return damaged == 0 ? kExitOk : kExitFailure;
@@ -263,8 +264,9 @@ int run_gc(const std::vector<std::string>& only) {
     }
     if (report.slots == 0 && report.abandoned == 0 && report.removed.empty()) continue;
     std::printf("%s: freed %u slots of dead processes, abandoned %llu records of dead producers, removed %zu objects\n",
-                name.c_str(), report.slots, static_cast<unsigned long long>(report.abandoned), report.removed.size());
-    for (const std::string& r : report.removed) std::printf("  removed /dev/shm/%s\n", r.c_str());
+                printable(name).c_str(), report.slots, static_cast<unsigned long long>(report.abandoned),
+                report.removed.size());
+    for (const std::string& r : report.removed) std::printf("  removed /dev/shm/%s\n", printable(r).c_str());
   }
   return failures == 0 ? kExitOk : kExitFailure;
 }

@@ -84,7 +84,8 @@ int run_list(const GlobalOptions& global) {
   if (!ns) return report_error(ns.status());
   auto names = (*ns)->list_topics();
   if (!names) return report_error(names.status());
-  for (const std::string& name : *names) std::printf("%s\n", name.c_str());
+  // Names come from shared memory, which may be damaged: escaped.
+  for (const std::string& name : *names) std::printf("%s\n", printable(name).c_str());
   return kExitOk;
 }
 
@@ -120,7 +121,7 @@ int run_describe(const GlobalOptions& global, const std::string& name) {
   if (!info) return report_error(info.status());
   const TopicConfig& c = info->config;
   const std::uint64_t partition_bytes = c.partition_bytes();
-  std::printf("topic            %s\n", info->name.c_str());
+  std::printf("topic            %s\n", printable(info->name).c_str());
   std::printf("namespace        %s\n", global.ns.c_str());
   std::printf("partitions       %d\n", c.partitions);
   std::printf("segments         %u x %s per partition (retains %u full segments besides the one being written)\n",
