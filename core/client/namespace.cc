@@ -200,6 +200,8 @@ class NamespaceImpl final : public Namespace {
 
   const std::string& name() const override { return name_; }
   bool shared() const override { return shared_; }
+  std::uint32_t owner_uid() const override { return owner_; }
+  void set_owner_uid(std::uint32_t uid) { owner_ = uid; }
 
   registry::Header* header() const { return reinterpret_cast<registry::Header*>(registry_->bytes().data()); }
   registry::TopicEntry* entries() const {
@@ -609,6 +611,7 @@ class NamespaceImpl final : public Namespace {
  private:
   std::string name_;
   bool shared_;
+  std::uint32_t owner_ = ::geteuid();  // see owner_uid()
   std::unique_ptr<RegionStore> store_;
   std::shared_ptr<ipc::Region> registry_;
   std::mutex cache_mu_;
@@ -871,8 +874,9 @@ Result<std::shared_ptr<Namespace>> Namespace::open_shared(std::string_view name,
   } else {
     return created.status().with_context("cannot create namespace '" + ns + "'");
   }
-  return std::shared_ptr<Namespace>(
-      std::make_shared<NamespaceImpl>(ns, true, std::make_unique<SharedStore>(access), std::move(registry)));
+  auto opened = std::make_shared<NamespaceImpl>(ns, true, std::make_unique<SharedStore>(access), std::move(registry));
+  opened->set_owner_uid(access.owner ? *access.owner : ::geteuid());
+  return std::shared_ptr<Namespace>(std::move(opened));
 }
 
 }  // namespace rill

@@ -1,8 +1,10 @@
 #include "tools/rill/command.h"
 
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include "ipc/shm_region.h"
+#include "tools/rill/diagnostics.h"
 
 namespace rill::cli {
 
@@ -29,6 +31,15 @@ Result<std::shared_ptr<Namespace>> open_namespace(const GlobalOptions& global, b
   if (!ns && ns.status().code() == Code::kNotFound && !create)
     return Status(Code::kNotFound,
                   "namespace '" + global.ns + "' does not exist (its first `rill topic create` makes it)");
+  // Any user may create a namespace first - `default` too - and what root
+  // then writes in it is that user's to read: say so, once.
+  static bool warned = false;
+  if (ns && ::geteuid() == 0 && (*ns)->owner_uid() != 0 && !warned) {
+    warned = true;
+    report_warning("namespace '" + global.ns + "' belongs to user " + ipc::user_name((*ns)->owner_uid()) +
+                   ": the topics and records root makes in it are theirs to read (use --ns to pick a namespace "
+                   "of root's own)");
+  }
   return ns;
 }
 

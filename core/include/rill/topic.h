@@ -114,6 +114,10 @@ class Namespace {
   virtual const std::string& name() const = 0;
   // True for open_shared namespaces.
   virtual bool shared() const = 0;
+  // The user the namespace's objects belong to: this process's effective
+  // user, except when root opened another user's namespace - then that user,
+  // who owns (and can read) every topic and record root makes in it.
+  virtual std::uint32_t owner_uid() const = 0;
 
   // Creates a topic and its partitions (memory allocated and pre-faulted now).
   // kAlreadyExists, kInvalidArgument (name, config), kResourceExhausted.

@@ -551,6 +551,14 @@ TEST_F(OtherUser, RootWorkingInAUsersNamespaceLeavesItTheUsers) {
   // Root (say, `sudo rill topic create`) adds a topic and writes to the user's.
   auto ns = Namespace::open_shared(ns_name);
   ASSERT_TRUE(ns.is_ok()) << ns.status().to_string();
+  EXPECT_EQ((*ns)->owner_uid(), a.uid) << "whose root's objects become";
+  // Anyone may create a namespace first (`default` too): the CLI tells root
+  // whose its records become, on every command, before it writes any.
+  const cli::testing::CliResult listed = cli::testing::run_rill({"--ns", ns_name, "topic", "list"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(listed.err, "rill: warning: namespace '" + ns_name + "' belongs to user " + a.user +
+                            ": the topics and records root makes in it are theirs to read (use --ns to pick a "
+                            "namespace of root's own)\n");
   ASSERT_TRUE((*ns)->create_topic("by-root", small(1)).is_ok());
   const Access made = access_of("rill." + ns_name + ".by-root.0");
   EXPECT_EQ(made.owner, a.uid) << "the namespace's owner, not root";
