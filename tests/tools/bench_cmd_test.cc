@@ -1,5 +1,6 @@
 // rill bench: runs, JSON, plot, diff, and one-line errors for bad flags.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -127,6 +128,30 @@ TEST_F(CliBench, DiffRefusesAFileThatIsNotABenchReport) {
   EXPECT_EQ(r.exit_code, 1);
   ASSERT_EQ(r.err_lines().size(), 1u) << r.err;
   EXPECT_NE(r.err.find(bad), std::string::npos) << r.err;
+}
+
+// `rill bench diff /dev/zero /dev/zero` read without end (417 MB in 3 s); a
+// FIFO would have blocked it. Both, and a sparse file far larger than any
+// report, are refused before a byte is read.
+TEST_F(CliBench, DiffRefusesDevicesFifosAndHugeFilesWithoutReadingThem) {
+  const std::string fifo = temp("fifo.json");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string huge = temp("huge.json");
+  {
+    std::ofstream make(huge);
+  }
+  ASSERT_EQ(::truncate(huge.c_str(), 1ll << 40), 0);  // sparse: costs nothing
+  for (const auto& [path, words] : std::vector<std::pair<std::string, std::string>>{
+           {"/dev/zero", "is not a regular file"}, {fifo, "is not a regular file"}, {huge, "1099511627776 bytes"}}) {
+    SCOPED_TRACE(path);
+    auto r = run_rill({"bench", "diff", path, path});
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.exit_code, 1);
+    ASSERT_EQ(r.err_lines().size(), 1u) << r.err;
+    EXPECT_NE(r.err.find(words), std::string::npos) << r.err;
+  }
+  ::unlink(fifo.c_str());
+  ::unlink(huge.c_str());
 }
 
 }  // namespace

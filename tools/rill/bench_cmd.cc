@@ -3,6 +3,8 @@
 // process run; prints a table, and optionally writes JSON and an SVG plot.
 //   rill bench diff A.json B.json   change per percentile between two runs
 //   rill bench plot A.json -o F.svg the plot of a saved run
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -150,10 +152,36 @@ Status check_writable(const std::string& path, const char* flag) {
   return Status::ok();
 }
 
+// A saved run is a few hundred KiB; anything past this is not one.
+constexpr std::int64_t kMaxReportBytes = 64ll << 20;
+
 Result<bench::Report> read_report(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(Code::kNotFound, "cannot open '" + path + "'");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Non-blocking and checked before reading: a FIFO or a device (/dev/zero)
+  // named as a report must not hang the command or fill its memory.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return Status(Code::kNotFound, "cannot open '" + path + "': " + std::strerror(errno));
+  struct stat st {};
+  std::string text;
+  Status bad;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+    bad = Status(Code::kInvalidArgument, "'" + path + "' is not a regular file (a report written by rill bench --json)");
+  else if (st.st_size > kMaxReportBytes)
+    bad = Status(Code::kInvalidArgument, "'" + path + "' is " + std::to_string(st.st_size) +
+                                             " bytes, larger than any report rill bench --json writes (at most " +
+                                             std::to_string(kMaxReportBytes >> 20) + " MiB read)");
+  else {
+    text.resize(static_cast<std::size_t>(st.st_size));
+    std::size_t got = 0;
+    while (got < text.size()) {
+      const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    text.resize(got);  // a file that shrank meanwhile: parse what is there
+  }
+  ::close(fd);
+  if (!bad) return bad;
   auto report = bench::report_from_json(text);
   if (!report) return report.status().with_context(path);
   return report;
