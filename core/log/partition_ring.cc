@@ -1250,27 +1250,33 @@ Status PartitionRing::check_segments(std::uint64_t current, std::uint64_t tail, 
     }
     const auto ug = static_cast<std::uint64_t>(g);
     const std::uint64_t sealed = h->sealed.load(std::memory_order_acquire);
-    const std::string seal = "segment generation " + str(ug) + " (slot " + str(slot_of) + ") has sealed word " + hex(sealed);
-    if (ug < current && sealed == 0) return damaged(seal + ", but it is behind current_generation " + str(current));
-    if (ug > current && sealed != 0) return damaged(seal + ", but it has not opened yet (current_generation " + str(current) + ")");
+    // The messages' subjects are built only when a check fails: a roll runs
+    // these checks, and a sound ring allocates nothing.
+    const auto seal = [&] {
+      return "segment generation " + str(ug) + " (slot " + str(slot_of) + ") has sealed word " + hex(sealed);
+    };
+    if (ug < current && sealed == 0) return damaged(seal() + ", but it is behind current_generation " + str(current));
+    if (ug > current && sealed != 0) return damaged(seal() + ", but it has not opened yet (current_generation " + str(current) + ")");
     if (ug == current && sealed != 0 && !rolling_from_current)
-      return damaged(seal + ", but it is the current generation and no roll is under way");
+      return damaged(seal() + ", but it is the current generation and no roll is under way");
     const std::uint64_t sealed_count = sealed >> 32, sealed_end = static_cast<std::uint32_t>(sealed);
     if (sealed != 0 && (sealed_count > kMaxRecordsPerSegment || sealed_end > capacity ||
                         sealed_count * kFrameHeaderSize > sealed_end))
-      return damaged(seal + ": " + str(sealed_count) + " records ending at position " + str(sealed_end) +
+      return damaged(seal() + ": " + str(sealed_count) + " records ending at position " + str(sealed_end) +
                      " do not fit a segment of " + str(capacity) + " data bytes");
     if (ug > current) continue;  // its base offset is set when it opens
     const std::uint64_t base = h->base_offset.load(std::memory_order_relaxed);
-    const std::string where = "segment generation " + str(ug) + " (slot " + str(slot_of) + ") has base_offset " +
-                              std::to_string(static_cast<std::int64_t>(base));
-    if (base >= kMaxOffset) return damaged(where + ", outside [0, 2^62)");
-    if (ug == 0 && base != 0) return damaged(where + ", but the first generation starts at offset 0");
+    const auto where = [&] {
+      return "segment generation " + str(ug) + " (slot " + str(slot_of) + ") has base_offset " +
+             std::to_string(static_cast<std::int64_t>(base));
+    };
+    if (base >= kMaxOffset) return damaged(where() + ", outside [0, 2^62)");
+    if (ug == 0 && base != 0) return damaged(where() + ", but the first generation starts at offset 0");
     if (have_prev && base != prev_base + prev_count)
-      return damaged(where + ", but generation " + str(ug - 1) + " starts at offset " + str(prev_base) + " and holds " +
+      return damaged(where() + ", but generation " + str(ug - 1) + " starts at offset " + str(prev_base) + " and holds " +
                      str(prev_count) + " records (its seal), so it must be " + str(prev_base + prev_count));
     if (ug == current && !rolling && base + count >= kMaxOffset)
-      return damaged(where + " and the tail counts " + str(count) + " records in it: offsets past 2^62");
+      return damaged(where() + " and the tail counts " + str(count) + " records in it: offsets past 2^62");
     prev_base = base;
     prev_count = sealed_count;
     have_prev = sealed != 0;
@@ -1288,14 +1294,16 @@ Status PartitionRing::check_tail_records(std::uint64_t current, std::uint64_t ta
   const std::uint64_t base = segment_header(current)->base_offset.load(std::memory_order_relaxed);
   const std::byte* d = data(current);
   const std::uint32_t tag = generation_tag(current);
-  const std::string where = "the tail word " + hex(tail) + " (generation " + str(current) + ", " + str(count) +
-                            " records, next at position " + str(end) + ")";
+  const auto where = [&] {  // built only when a check fails (see check_segments())
+    return "the tail word " + hex(tail) + " (generation " + str(current) + ", " + str(count) +
+           " records, next at position " + str(end) + ")";
+  };
   // Claims only take bytes forward from the tail: a record committed where
   // it points means the tail went back, and the next claim would overwrite
   // it. (A claim made since would have moved the tail on.)
   if (end + kFrameAlignment <= capacity && commit_tag(load_commit(d + end)) == tag &&
       header_->tail.load(std::memory_order_acquire) == tail)
-    return damaged(where + " points at a committed record: the tail went back, and producing would overwrite it");
+    return damaged(where() + " points at a committed record: the tail went back, and producing would overwrite it");
   // Walks the committed frames from `from` (a frame with offset `offset`) to
   // the tail's position with read()'s checks; a frame that fails them is
   // read()'s to report, and leaves the tail unjudged.
@@ -1370,14 +1378,14 @@ Status PartitionRing::check_tail_records(std::uint64_t current, std::uint64_t ta
       if (!gaps || announced(current, r.at)) return Status::ok();
       if (commit_tag(load_commit(d + r.at)) == tag) return Status::ok();  // committed meanwhile
       if (exact)
-        return damaged(where + " covers position " + str(r.at) + " (offset " + str(r.next) +
+        return damaged(where() + " covers position " + str(r.at) + " (offset " + str(r.next) +
                        "), where no record is committed and no producer announces a claim: readers would wait "
                        "there forever");
     } else if (exact) {
       if (r.how == Walk::kAcross)
-        return damaged(where + " points inside the record that ends at position " + str(r.at) +
+        return damaged(where() + " points inside the record that ends at position " + str(r.at) +
                        ": the tail went back, and producing would overwrite it");
-      return damaged(where + " puts the next offset at " + str(base + count) + ", but the records before position " +
+      return damaged(where() + " puts the next offset at " + str(base + count) + ", but the records before position " +
                      str(end) + " end at offset " + str(r.next));
     }
     from = 0;  // the index led astray: walk the whole segment
@@ -1394,38 +1402,40 @@ Status PartitionRing::check_cursor(const ReadCursor& cursor, std::uint64_t curre
   const SegmentHeader* h = segment_header(g);
   const std::uint64_t base = h->base_offset.load(std::memory_order_relaxed);
   const auto next = static_cast<std::uint64_t>(cursor.next_offset);
-  const std::string reader = "a reader at position " + str(cursor.position) + " of generation " + str(g) +
-                             " (offset " + std::to_string(cursor.next_offset) + ")";
+  const auto reader = [&] {  // built only when a check fails: a waiting consumer runs this
+    return "a reader at position " + str(cursor.position) + " of generation " + str(g) + " (offset " +
+           std::to_string(cursor.next_offset) + ")";
+  };
   if (cursor.position == 0 && next != base)
-    return damaged(reader + " is at its start, but its base_offset is " + std::to_string(static_cast<std::int64_t>(base)));
-  std::uint64_t end, last;
-  std::string by;
+    return damaged(reader() + " is at its start, but its base_offset is " + std::to_string(static_cast<std::int64_t>(base)));
+  std::uint64_t end, last, sealed = 0;
   if (g == current) {
     end = tail_position(tail);
     last = base + tail_count(tail);
-    by = "the tail word " + hex(tail);
   } else {
     // Pairs with roll()'s release store of `sealed`.
-    const std::uint64_t sealed = h->sealed.load(std::memory_order_acquire);
+    sealed = h->sealed.load(std::memory_order_acquire);
     end = static_cast<std::uint32_t>(sealed);
     last = base + (sealed >> 32);
-    by = "the seal " + hex(sealed) + " of generation " + str(g);
   }
+  const auto by = [&] {
+    return g == current ? "the tail word " + hex(tail) : "the seal " + hex(sealed) + " of generation " + str(g);
+  };
   if (cursor.position > end)
-    return damaged(reader + " is past the end of the records, position " + str(end) + ", by " + by);
+    return damaged(reader() + " is past the end of the records, position " + str(end) + ", by " + by());
   if (cursor.position == end) {
     // Where the records end the next offset must be the one the tail (or
     // seal) counts to; a sealed segment also ends in an end-of-segment word.
     if (next != last)
-      return damaged(reader + " is where the records end, but " + by + " counts records up to offset " + str(last) +
+      return damaged(reader() + " is where the records end, but " + by() + " counts records up to offset " + str(last) +
                      ": it would wait there forever for records nobody writes");
     if (g != current)
-      return damaged(reader + " is where the sealed records end, but the end-of-segment word is missing there");
+      return damaged(reader() + " is where the sealed records end, but the end-of-segment word is missing there");
     return Status::ok();
   }
   // Before the end: a record not committed yet, which a claim must cover.
   if (announced(g, cursor.position) || readable(cursor)) return Status::ok();
-  return damaged(reader + " waits for a record nobody writes: " + by +
+  return damaged(reader() + " waits for a record nobody writes: " + by() +
                  " is past it, nothing is committed there and no producer announces a claim on it");
 }
 
