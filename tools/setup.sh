@@ -8,6 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libboost-dev libcli11-dev liburing-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
+  iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev libzmq3-dev
 )
 
 missing=()
