@@ -5,6 +5,7 @@
 // Records are 64-byte values with no key and no headers: 112-byte frames.
 #include <xxhash.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include "bench/suite/clock.h"
 #include "bench/suite/histogram.h"
 #include "core/log/partition_ring.h"
+#include "ipc/clock.h"
 #include "ipc/region.h"
 #include "rill/rill.h"
 
@@ -364,6 +366,142 @@ void BM_BenchClockMonotonic(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_BenchClockMonotonic);
+
+}  // namespace
+}  // namespace rill::bench
+
+// ---------------------------------------------------------------------------
+// The epoch clock records are stamped with (ipc/clock.h, doc/clock.md): what a
+// read costs against clock_gettime(CLOCK_REALTIME) and a bare rdtsc, and how
+// far it is from CLOCK_REALTIME. `--benchmark_filter=Clock_` runs this part.
+namespace rill::bench {
+namespace {
+
+std::int64_t clock_realtime_ns() noexcept {
+  timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+void BM_Clock_Gettime_Realtime(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(clock_realtime_ns());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Clock_Gettime_Realtime);
+
+// rdtsc alone: the floor under any TSC clock.
+void BM_Clock_Rdtsc(benchmark::State& state) {
+#if defined(__x86_64__)
+  for (auto _ : state) benchmark::DoNotOptimize(__builtin_ia32_rdtsc());
+  state.SetItemsProcessed(state.iterations());
+#else
+  state.SkipWithError("no rdtsc off x86-64");
+#endif
+}
+BENCHMARK(BM_Clock_Rdtsc);
+
+// lfence; rdtsc: what BenchClock::now() and the epoch clock read.
+void BM_Clock_ReadTsc(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(ipc::read_tsc());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Clock_ReadTsc);
+
+void BM_Clock_EpochNs(benchmark::State& state) {
+  state.SetLabel(std::string(ipc::clock_source()));
+  for (auto _ : state) benchmark::DoNotOptimize(ipc::epoch_ns());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Clock_EpochNs);
+
+void BM_Clock_EpochNs_RealtimeFallback(benchmark::State& state) {
+  static ipc::EpochClock fallback(ipc::ClockRequest::kRealtime);
+  for (auto _ : state) benchmark::DoNotOptimize(fallback.now_ns());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Clock_EpochNs_RealtimeFallback);
+
+// Nanoseconds per call of `read` over `calls` calls.
+template <typename Read>
+double ns_per_call(Read read, int calls) {
+  const std::int64_t start = monotonic_ns();
+  for (int i = 0; i < calls; ++i) benchmark::DoNotOptimize(read());
+  return static_cast<double>(monotonic_ns() - start) / calls;
+}
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// The cost ratios, measured within one run as MEASURING.md asks: blocks of
+// 10,000 calls of each, interleaved (gettime, epoch_ns, rdtsc, gettime, ...),
+// 21 rounds; counters are the median ratio over the rounds and its deciles.
+void BM_Clock_CostRatio(benchmark::State& state) {
+  constexpr int kCalls = 10'000, kRounds = 21;
+  state.SetLabel(std::string(ipc::clock_source()));
+  std::vector<double> epoch_ratio, rdtsc_ratio;
+  for (auto _ : state) {
+    for (int r = 0; r < kRounds; ++r) {
+      const double gettime = ns_per_call([] { return clock_realtime_ns(); }, kCalls);
+      const double epoch = ns_per_call([] { return ipc::epoch_ns(); }, kCalls);
+#if defined(__x86_64__)
+      const double rdtsc = ns_per_call([] { return __builtin_ia32_rdtsc(); }, kCalls);
+      rdtsc_ratio.push_back(rdtsc / gettime);
+#endif
+      epoch_ratio.push_back(epoch / gettime);
+    }
+  }
+  std::sort(epoch_ratio.begin(), epoch_ratio.end());
+  state.counters["epoch_vs_gettime"] = median_of(epoch_ratio);
+  // Deciles rather than min and max: a round interrupted mid-block is an outlier of either sign.
+  state.counters["epoch_vs_gettime_p10"] = epoch_ratio[epoch_ratio.size() / 10];
+  state.counters["epoch_vs_gettime_p90"] = epoch_ratio[epoch_ratio.size() * 9 / 10];
+  if (!rdtsc_ratio.empty()) state.counters["rdtsc_vs_gettime"] = median_of(rdtsc_ratio);
+}
+BENCHMARK(BM_Clock_CostRatio)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// epoch_ns() against CLOCK_REALTIME: 10,000 samples each read between two
+// clock_gettime calls, about 20 us apart (so that they span recalibrations).
+// error = epoch_ns - the sandwich's midpoint; the median and max of |error|
+// are over samples whose sandwich is no wider than twice the median (the
+// others were interrupted); outside_max is the largest distance by which a
+// sample fell outside its sandwich, over all of them - the quantity
+// kEpochClockErrorBoundNs bounds.
+void BM_Clock_EpochNs_Error(benchmark::State& state) {
+  constexpr int kSamples = 10'000;
+  state.SetLabel(std::string(ipc::clock_source()));
+  std::vector<double> errors, widths;
+  std::int64_t outside_max = 0;
+  for (auto _ : state) {
+    std::vector<std::int64_t> error(kSamples), width(kSamples);
+    for (int i = 0; i < kSamples; ++i) {
+      const std::int64_t until = clock_realtime_ns() + 20'000;
+      while (clock_realtime_ns() < until) {
+      }
+      const std::int64_t rt1 = clock_realtime_ns();
+      const std::int64_t value = ipc::epoch_ns();
+      const std::int64_t rt2 = clock_realtime_ns();
+      error[i] = value - (rt1 + (rt2 - rt1) / 2);
+      width[i] = rt2 - rt1;
+      outside_max = std::max({outside_max, rt1 - value, value - rt2});
+    }
+    std::vector<double> w(width.begin(), width.end());
+    const double narrow = 2 * median_of(w);
+    for (int i = 0; i < kSamples; ++i) {
+      widths.push_back(static_cast<double>(width[i]));
+      if (static_cast<double>(width[i]) <= narrow) errors.push_back(static_cast<double>(std::abs(error[i])));
+    }
+  }
+  std::sort(errors.begin(), errors.end());
+  state.counters["err_median_ns"] = median_of(errors);
+  state.counters["err_p99_ns"] = errors.empty() ? 0 : errors[errors.size() * 99 / 100];
+  state.counters["err_max_ns"] = errors.empty() ? 0 : errors.back();
+  state.counters["outside_max_ns"] = static_cast<double>(outside_max);
+  state.counters["sandwich_median_ns"] = median_of(widths);
+  state.counters["samples"] = static_cast<double>(errors.size());
+}
+BENCHMARK(BM_Clock_EpochNs_Error)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace rill::bench

@@ -5,8 +5,10 @@
 //   tsc        the x86 time-stamp counter (about 11 ns a read on these VMs
 //              against about 28 ns for clock_gettime), calibrated against
 //              CLOCK_MONOTONIC; only where the CPU says the counter is
-//              invariant (constant_tsc and nonstop_tsc), so that all cores
-//              and processes share one rate and one origin.
+//              invariant (CPUID), so that all cores and processes share one
+//              rate and one origin. Detection, the counter read and the
+//              calibration are the project's clock's (ipc/clock.h): the
+//              ticks here are those epoch_ns() converts.
 //   monotonic  CLOCK_MONOTONIC.
 //
 // Thread safety: a BenchClock is immutable once calibrated; copy it freely
@@ -19,6 +21,7 @@
 #include <string_view>
 #include <time.h>
 
+#include "ipc/clock.h"
 #include "rill/status.h"
 
 namespace rill::bench {
@@ -31,8 +34,9 @@ inline std::int64_t monotonic_ns() noexcept {
 
 class BenchClock {
  public:
-  // "tsc", "monotonic", or "auto" (tsc where it is invariant, else
-  // monotonic). Asking for tsc where it is not invariant is kInvalidArgument.
+  // "tsc", "monotonic", or "auto" (tsc where it is invariant and
+  // RILL_CLOCK is not "realtime", else monotonic). Asking for tsc where it is
+  // not invariant is kInvalidArgument.
   // A tsc clock is calibrated here (about 20 ms).
   static Result<BenchClock> make(std::string_view kind);
 
@@ -42,14 +46,9 @@ class BenchClock {
   double ticks_per_ns() const noexcept { return 1.0 / ns_per_tick_; }
 
   std::uint64_t now() const noexcept {
-#if defined(__x86_64__)
-    if (tsc_) {
-      // The fence keeps the read from being taken before the loads ahead of
-      // it (the record the consumer just read) have completed.
-      __builtin_ia32_lfence();
-      return __builtin_ia32_rdtsc();
-    }
-#endif
+    // The read waits for the loads ahead of it (the record the consumer just
+    // read) to complete.
+    if (tsc_) return ipc::read_tsc();
     return static_cast<std::uint64_t>(monotonic_ns());
   }
   std::int64_t to_ns(std::int64_t ticks) const noexcept {
@@ -65,7 +64,7 @@ class BenchClock {
   double ns_per_tick_ = 1.0;
 };
 
-// True when /proc/cpuinfo lists constant_tsc and nonstop_tsc.
-bool tsc_is_invariant();
+// True when the CPU reports an invariant TSC (ipc::tsc_is_invariant()).
+inline bool tsc_is_invariant() { return ipc::tsc_is_invariant(); }
 
 }  // namespace rill::bench
