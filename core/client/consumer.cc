@@ -126,8 +126,7 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
       const std::size_t i = (next_ + k) % n;
       Cursor& c = cursors_[i];
       log::PartitionRing& ring = topic_->ring(assigned_[i]);
-      log::ReadCursor before = c.at;
-      log::ReadBatch batch = ring.read(c.at, views_.data() + total, max - total);
+      log::ReadBatch batch = ring.read(c.at, views_.data() + total, max - total, options_.verify_checksums);
       if (batch.status == log::ReadStatus::kOutOfRange) {
         const log::ReadCursor earliest = ring.earliest();
         if (earliest.next_offset < c.at.next_offset) {
@@ -156,8 +155,7 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
         const auto room = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() - result.skipped);
         result.skipped += static_cast<std::int64_t>(std::min(lost, room));
         c.at = earliest;
-        before = c.at;
-        batch = ring.read(c.at, views_.data() + total, max - total);
+        batch = ring.read(c.at, views_.data() + total, max - total, options_.verify_checksums);
       }
       if (batch.status == log::ReadStatus::kCorrupt) {
         result.status = Status(Code::kCorrupt, "partition " + std::to_string(assigned_[i]) +
@@ -165,41 +163,14 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
                                                    std::to_string(c.at.next_offset));
         break;
       }
-      if (batch.status != log::ReadStatus::kOk) continue;  // overtaken again at once: next poll
-      if (options_.verify_checksums) {
-        std::size_t good = 0;
-        while (good < batch.count && views_[total + good].verify_checksum()) ++good;
-        if (good < batch.count && !ring.generation_live(batch.generation)) {
-          // Not damage: the ring reused these bytes while they were being
-          // checked (an overrun). Drop the batch and put the cursor back; the
-          // next read reports the overrun from there, counting these records
-          // as skipped (or failing with kOffsetOutOfRange) like any other.
-          c.at = before;
-          continue;
-        }
-        if (good < batch.count) {
-          // Deliver the records before the bad one and leave this partition's
-          // cursor after them, as read() does for a bad frame: the error names
-          // its offset, and neither the records after it nor other partitions'
-          // records are consumed unseen. The good records are read again (the
-          // same bytes: their generation is live) rather than stepped back
-          // over: abandoned frames among the rest have no view to step over.
-          const std::int64_t bad = views_[total + good].offset();
-          c.at = before;
-          const log::ReadBatch again = ring.read(c.at, views_.data() + total, good);
-          if (again.status != log::ReadStatus::kOk || again.count != good) {
-            c.at = before;  // the bytes changed meanwhile: the next poll reads them afresh
-            continue;
-          }
-          result.abandoned += static_cast<std::int64_t>(again.abandoned);
-          result.status = Status(Code::kCorrupt, "partition " + std::to_string(assigned_[i]) +
-                                                     ": checksum mismatch at offset " + std::to_string(bad));
-          c.polled_generation = batch.generation;
-          c.polled = good > 0;
-          total += good;
-          break;
-        }
+      if (batch.status == log::ReadStatus::kChecksum) {
+        // read() checked the bytes' generation after the checksum: a frame
+        // reused meanwhile reads as an overrun, so this is damage.
+        result.status = Status(Code::kCorrupt, "partition " + std::to_string(assigned_[i]) +
+                                                   ": checksum mismatch at offset " + std::to_string(c.at.next_offset));
+        break;
       }
+      if (batch.status != log::ReadStatus::kOk) continue;  // overtaken again at once: next poll
       c.polled_generation = batch.generation;
       c.polled = batch.count > 0;
       total += batch.count;

@@ -4,18 +4,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 
+#include "core/log/frame_codec.h"
 #include "core/log/partition_ring.h"
+#include "ipc/clock.h"
 #include "ipc/liveness.h"
 
 namespace rill {
 
-std::int64_t now_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-}
+std::int64_t now_ns() noexcept { return ipc::epoch_ns(); }
 
 Producer::Producer(std::shared_ptr<Topic> topic, const ProducerOptions& options)
     : topic_(std::move(topic)),
@@ -24,7 +23,9 @@ Producer::Producer(std::shared_ptr<Topic> topic, const ProducerOptions& options)
       slots_(new log::ClaimSlot*[2 * static_cast<std::size_t>(partitions_)]()),
       max_block_ns_(std::chrono::duration_cast<std::chrono::nanoseconds>(
                         std::clamp(options.max_block, std::chrono::milliseconds(0), std::chrono::milliseconds(86'400'000)))
-                        .count()) {}
+                        .count()) {
+  (void)ipc::epoch_ns();  // the clock's one-off calibration (~100 us) here, not on the first send
+}
 
 Producer::~Producer() { release_slots(); }
 
@@ -120,7 +121,7 @@ std::int32_t Producer::next_round_robin() noexcept {
 
 Status Producer::too_large(std::uint64_t bytes, std::int32_t partition) const {
   return Status(Code::kRecordTooLarge,
-                "record of " + std::to_string(bytes) + " bytes (with its 48-byte header) does not fit a segment of topic '" +
+                "record of " + std::to_string(bytes) + " bytes (with its frame header) does not fit a segment of topic '" +
                     topic_->name() + "' (at most " + std::to_string(topic_->ring(partition).max_frame_bytes()) +
                     " bytes); create the topic with a larger --segment-size");
 }
@@ -133,17 +134,9 @@ Status bad_partition(std::int32_t p, std::int32_t n) {
 // -1 means "choose"; any other negative number is as wrong as one past the end.
 bool valid_partition_choice(std::int32_t p, std::int32_t n) { return p >= -1 && p < n; }
 
-// The offset n records after `offset`. A claim's first offset comes from a
-// base offset in shared memory, which damage may have put near the int64
-// limit: offsets advance modulo 2^64 (as the ring's do), never by a signed
-// overflow (undefined behaviour).
-std::int64_t advance(std::int64_t offset, std::size_t n) {
-  return static_cast<std::int64_t>(static_cast<std::uint64_t>(offset) + n);
-}
-
-// The frame stores the header count and each header key's length in 16 bits
-// and each value's length in 31 (see record_format.h): refuse headers that
-// would be truncated into a header block that no longer decodes.
+// Records carry at most 65535 headers (RecordView::header_count()), header
+// keys of at most 65535 bytes and values of at most 2^31 - 1: refuse more
+// rather than encode what a reader reports differently.
 Status check_headers(std::span<const Header> headers) {
   if (headers.size() > 0xFFFF)
     return Status(Code::kInvalidArgument,
@@ -164,38 +157,42 @@ Status check_headers(std::span<const Header> headers) {
 // out-parameters cost ~50 instructions per record (callgrind).
 [[gnu::always_inline]] inline Status Producer::claim_one(const std::optional<std::string_view>& key, std::size_t value_size,
                            const SendOptions& options, bool reservation, std::int32_t* partition,
-                           std::uint32_t* length, log::Claim* claim) noexcept {
+                           std::size_t* headers_size, log::Claim* claim) noexcept {
   if (!valid_partition_choice(options.partition, partitions_)) return bad_partition(options.partition, partitions_);
-  if (!options.headers.empty())
+  *headers_size = 0;
+  if (!options.headers.empty()) {
     if (Status s = check_headers(options.headers); !s) return s;
+    *headers_size = log::header_block_size(options.headers);
+  }
   *partition = choose(key, options.partition);
   log::PartitionRing& ring = topic_->ring(*partition);
-  const std::size_t headers_len = options.headers.empty() ? 0 : log::header_block_size(options.headers);
-  *length = log::frame_size(key ? key->size() : 0, value_size, headers_len);
+  const std::uint64_t length = log::record_frame_size(key, value_size, *headers_size);
   const std::size_t index = slot_index(*partition, reservation);
   log::ClaimSlot* slot = slots_[index];
   if (slot == nullptr) [[unlikely]] {
     if (Status st = take_slot(index); !st) return st;
     slot = slots_[index];
   }
-  if (*length > ring.max_frame_bytes()) return too_large(*length, *partition);
+  if (length > ring.max_frame_bytes()) return too_large(length, *partition);
   const log::ClaimStatus claimed =
-      ring.claim(static_cast<std::uint32_t>(log::align_frame(*length)), 1, slot, claim, max_block_ns_);
+      ring.claim(static_cast<std::uint32_t>(log::align_frame(length)), 1, slot, claim, max_block_ns_);
   if (claimed != log::ClaimStatus::kOk) [[unlikely]]
-    return claim_failed(claimed, *length, *partition, *claim);
+    return claim_failed(claimed, length, *partition, *claim);
   return Status::ok();
 }
 
 Result<RecordMetadata> Producer::send(std::optional<std::string_view> key, std::string_view value,
                                       const SendOptions& options) noexcept {
   std::int32_t p = 0;
-  std::uint32_t length = 0;
+  std::size_t headers_size = 0;
   log::Claim claim;
-  if (Status s = claim_one(key, value.size(), options, false, &p, &length, &claim); !s) return s;
+  if (Status s = claim_one(key, value.size(), options, false, &p, &headers_size, &claim); !s) return s;
+  std::uint32_t info = 0;
+  std::byte* at = log::encode_record_fields(claim.data, options.timestamp_ns >= 0 ? options.timestamp_ns : now_ns(), key,
+                                            value.size(), options.headers, headers_size, &info);
+  if (!value.empty()) std::memcpy(at, value.data(), value.size());
   log::PartitionRing& ring = topic_->ring(p);
-  log::encode_frame(claim.data, claim.first_offset, options.timestamp_ns >= 0 ? options.timestamp_ns : now_ns(), key,
-                    value, options.headers, 0);
-  ring.commit(claim, claim.data, length);
+  ring.commit(claim, log::commit_word_of(claim.data, info, claim.first_offset));
   ring.notify();
   return RecordMetadata{p, claim.first_offset};
 }
@@ -205,56 +202,83 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
   // Null keys in one batch stick to one partition.
   const std::int32_t sticky = partition >= 0 ? partition
                                              : next_round_robin();
+  // One clock read per call: every record without a timestamp of its own gets it.
+  const std::int64_t now = now_ns();
+  const auto stamp = [now](const Message& m) { return m.timestamp_ns >= 0 ? m.timestamp_ns : now; };
   std::size_t done = 0;
   while (done < messages.size()) {
     const Message& first = messages[done];
     const std::int32_t p = partition >= 0 ? partition : first.key ? partition_for(*first.key) : sticky;
     log::PartitionRing& ring = topic_->ring(p);
-    const std::uint64_t limit = ring.data_capacity() / 4;
-    // The run: consecutive messages for p, within a quarter segment.
-    std::uint64_t bytes = 0;
+    // A run is one frame: at most a quarter segment, so that a batch never
+    // leaves most of a segment empty, and at most a frame's largest size.
+    const std::uint64_t limit = std::min<std::uint64_t>(ring.data_capacity() / 4, ring.max_frame_bytes());
+    const std::int64_t base_ts = stamp(first);
+    // The run: consecutive messages for p, in one batch frame (or, alone, a record frame).
+    std::uint64_t bytes = log::kBatchHeaderSize;
+    std::uint64_t single = 0;  // the first message's record frame
     std::size_t end = done;
     while (end < messages.size() && end - done < 1024) {
       const Message& m = messages[end];
       const std::int32_t mp = partition >= 0 ? partition : m.key ? partition_for(*m.key) : sticky;
       if (mp != p) break;
-      if (!m.headers.empty())
+      std::size_t headers_size = 0;
+      if (!m.headers.empty()) {
         if (Status s = check_headers(m.headers); !s) {
-          if (end == done) return s;
-          break;  // send the messages before it first
+          if (end > done) break;  // send the messages before it first
+          if (done > 0) return done;  // the next call reports the error
+          return s;
         }
-      const std::uint32_t length =
-          log::frame_size(m.key ? m.key->size() : 0, m.value.size(), log::header_block_size(m.headers));
-      if (length > ring.max_frame_bytes()) {
-        if (end == done) return too_large(length, p);
+        headers_size = log::header_block_size(m.headers);
+      }
+      const std::int64_t delta = static_cast<std::int64_t>(static_cast<std::uint64_t>(stamp(m)) - static_cast<std::uint64_t>(base_ts));
+      const std::uint64_t size = log::batch_record_size(delta, m.key, m.value.size(), headers_size);
+      if (end == done) {
+        single = log::record_frame_size(m.key, m.value.size(), headers_size);
+        if (single > ring.max_frame_bytes()) {
+          if (done > 0) return done;
+          return too_large(single, p);
+        }
+      } else if (bytes + size > limit) {
         break;
       }
-      const std::uint64_t aligned = log::align_frame(length);
-      if (end > done && bytes + aligned > limit) break;
-      bytes += aligned;
+      bytes += size;
       ++end;
     }
     const std::size_t index = slot_index(p, false);
     if (slots_[index] == nullptr)
       if (Status st = take_slot(index); !st) return st;
+    const bool alone = end - done == 1 || bytes > limit;
+    if (alone) end = done + 1;
+    const std::uint64_t length = alone ? single : bytes;
     log::Claim claim;
     const log::ClaimStatus claimed =
-        ring.claim(static_cast<std::uint32_t>(bytes), static_cast<std::uint32_t>(end - done), slots_[index], &claim,
-                   max_block_ns_);
+        ring.claim(static_cast<std::uint32_t>(log::align_frame(length)), static_cast<std::uint32_t>(end - done),
+                   slots_[index], &claim, max_block_ns_);
     if (claimed != log::ClaimStatus::kOk) {
       if (done > 0) return done;  // the messages before were sent; the next call reports the error
-      return claim_failed(claimed, bytes, p, claim);
+      return claim_failed(claimed, length, p, claim);
     }
-    const std::int64_t now = now_ns();
-    std::byte* frame = claim.data;
-    for (std::size_t i = done; i < end; ++i) {
-      const Message& m = messages[i];
-      const std::uint32_t length =
-          log::encode_frame(frame, advance(claim.first_offset, i - done),
-                            m.timestamp_ns >= 0 ? m.timestamp_ns : now, m.key, m.value, m.headers, 0);
-      ring.commit(claim, frame, length);
-      frame += log::align_frame(length);
+    std::uint32_t info = 0;
+    if (alone) {
+      const std::size_t headers_size = log::header_block_size(first.headers);
+      std::byte* at = log::encode_record_fields(claim.data, base_ts, first.key, first.value.size(), first.headers,
+                                                headers_size, &info);
+      if (!first.value.empty()) std::memcpy(at, first.value.data(), first.value.size());
+    } else {
+      std::byte* at = claim.data + log::kBatchHeaderSize;
+      std::int64_t max_ts = base_ts;
+      for (std::size_t i = done; i < end; ++i) {
+        const Message& m = messages[i];
+        const std::int64_t ts = stamp(m);
+        max_ts = std::max(max_ts, ts);
+        at = log::encode_batch_record(at, static_cast<std::int64_t>(static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(base_ts)),
+                                      m.key, m.value, m.headers, m.headers.empty() ? 0 : log::header_block_size(m.headers));
+      }
+      info = log::encode_batch_header(claim.data, static_cast<std::uint32_t>(length), claim.first_offset, base_ts, max_ts,
+                                      static_cast<std::uint32_t>(end - done));
     }
+    ring.commit(claim, log::commit_word_of(claim.data, info, claim.first_offset));
     ring.notify();
     done = end;
   }
@@ -264,17 +288,16 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
 Result<Reservation> Producer::reserve(std::optional<std::string_view> key, std::size_t value_size,
                                       const SendOptions& options) noexcept {
   std::int32_t p = 0;
-  std::uint32_t length = 0;
+  std::size_t headers_size = 0;
   log::Claim claim;
-  if (Status s = claim_one(key, value_size, options, true, &p, &length, &claim); !s) return s;
-  std::byte* value = log::encode_frame_fields(claim.data, claim.first_offset,
-                                              options.timestamp_ns >= 0 ? options.timestamp_ns : now_ns(), key,
-                                              value_size, options.headers, 0);
+  if (Status s = claim_one(key, value_size, options, true, &p, &headers_size, &claim); !s) return s;
   Reservation r;
+  std::byte* value = log::encode_record_fields(claim.data, options.timestamp_ns >= 0 ? options.timestamp_ns : now_ns(),
+                                               key, value_size, options.headers, headers_size, &r.info_);
   r.value_ = std::span<std::byte>(value, value_size);
   r.frame_ = claim.data;
   r.generation_ = claim.generation;
-  r.frame_length_ = length;
+  r.position_ = claim.position;
   r.partition_ = p;
   r.offset_ = claim.first_offset;
   return r;
@@ -282,15 +305,16 @@ Result<Reservation> Producer::reserve(std::optional<std::string_view> key, std::
 
 void Producer::publish(Reservation& r) noexcept {
   if (r.published_ || r.frame_ == nullptr) return;
-  log::seal_frame(r.frame_, r.frame_length_);
   log::PartitionRing& ring = topic_->ring(r.partition_);
   log::Claim claim;  // the reservation's claim: its one frame
   claim.slot = slots_[slot_index(r.partition_, true)];
   claim.generation = r.generation_;
+  claim.position = r.position_;
   claim.data = r.frame_;
-  claim.bytes = static_cast<std::uint32_t>(log::align_frame(r.frame_length_));
+  claim.first_offset = r.offset_;
+  claim.bytes = static_cast<std::uint32_t>(log::align_frame(r.info_ & log::kLengthMask));
   claim.records = 1;
-  ring.commit(claim, r.frame_, r.frame_length_);
+  ring.commit(claim, log::commit_word_of(r.frame_, r.info_, r.offset_));
   ring.notify();
   r.published_ = true;
 }

@@ -40,18 +40,8 @@ std::uint64_t load_commit(const std::byte* frame) noexcept {
       .load(std::memory_order_acquire);
 }
 
-// True if the key, value and header-block lengths stored in a frame add up to
-// its committed length: RecordView builds its key/value/header views from
-// them, so they must not reach past the frame.
-bool field_lengths_match(const std::byte* frame, std::uint32_t length) noexcept {
-  std::int32_t key;
-  std::uint32_t value, headers;
-  std::memcpy(&key, frame + kKeyLengthOffset, sizeof key);
-  std::memcpy(&value, frame + kValueLengthOffset, sizeof value);
-  std::memcpy(&headers, frame + kHeadersLengthOffset, sizeof headers);
-  if (key < -1) return false;  // -1 is the null key; nothing else is negative
-  return kFrameHeaderSize + std::uint64_t{key < 0 ? 0u : static_cast<std::uint32_t>(key)} + value + headers == length;
-}
+// Segments are zeroed before they open: any other word is committed.
+constexpr bool committed(std::uint64_t word) { return word != 0; }
 
 constexpr std::uint64_t align64(std::uint64_t n) { return (n + 63) & ~std::uint64_t{63}; }
 
@@ -166,8 +156,7 @@ Result<PartitionRing> PartitionRing::attach(std::span<std::byte> region, std::in
 }
 
 std::uint32_t PartitionRing::max_frame_bytes() const noexcept {
-  std::uint64_t cap = data_capacity_;
-  return static_cast<std::uint32_t>(cap > 0xFFFFFFF0ull ? 0xFFFFFFF0ull : cap);
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(data_capacity_, kMaxFrameBytes));
 }
 
 std::byte* PartitionRing::segment(std::uint64_t generation) const noexcept {
@@ -195,8 +184,8 @@ std::uint64_t PartitionRing::generation_of_tag(std::uint16_t tag) const noexcept
 ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, ClaimSlot* slot, Claim* out,
                                  std::int64_t patience_ns) noexcept {
   const std::uint64_t capacity = data_capacity_;
-  if (bytes > capacity || records == 0 || records > kMaxRecordsPerSegment ||
-      bytes < std::uint64_t{records} * kFrameHeaderSize)
+  if (bytes > capacity || bytes > kMaxFrameBytes || records == 0 || records > kMaxRecordsPerSegment ||
+      bytes < kFrameHeaderSize || bytes < std::uint64_t{records} * kMinRecordBytes)
     return ClaimStatus::kTooLarge;
   // The announcement: published by the release of the CAS below to whoever
   // acquires the tail after it (a roller, a reader recovering claims).
@@ -261,7 +250,7 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
         // of these failing is damage, and writing would overwrite records.
         if (current - gen > 1 || segment->generation.load(std::memory_order_relaxed) != gen ||
             base >= kMaxOffset - count - records ||
-            commit_tag(commit_word(at).load(std::memory_order_relaxed)) == generation_tag(gen)) [[unlikely]] {
+            committed(commit_word(at).load(std::memory_order_relaxed))) [[unlikely]] {
           // Hand the bytes back if nobody claimed after us. Release: pairs with claim()'s acquire.
           std::uint64_t claimed = next;
           (void)header_->tail.compare_exchange_strong(claimed, t, std::memory_order_release, std::memory_order_relaxed);
@@ -581,7 +570,7 @@ std::uint32_t PartitionRing::settle_claims(std::uint64_t generation, Outstanding
     const std::uint64_t sealed = segment_header(generation)->sealed.load(std::memory_order_acquire);
     if (sealed != 0 && position >= static_cast<std::uint32_t>(sealed)) return Announcement::kVoid;
     if (position + kFrameAlignment > capacity) return Announcement::kVoid;
-    if (commit_tag(load_commit(data(generation) + position)) == generation_tag(generation)) return Announcement::kVoid;
+    if (committed(load_commit(data(generation) + position))) return Announcement::kVoid;
     for (std::uint32_t j = 0; j < n; ++j) {
       if (j == i) continue;
       ClaimSlot& other = *slot(j);
@@ -666,7 +655,8 @@ std::uint64_t PartitionRing::abandon(ClaimSlot& s, std::uint64_t seen, std::uint
   // one in a segment still being prepared would have this clean ahead into
   // a retained segment.
   const std::uint64_t current = header_->current_generation.load(std::memory_order_acquire);
-  if (bytes >= kFrameHeaderSize && bytes % kFrameAlignment == 0 && position + bytes <= capacity && records > 0 &&
+  if (bytes >= kFrameHeaderSize && bytes <= kMaxFrameBytes && bytes % kFrameAlignment == 0 &&
+      position + bytes <= capacity && records > 0 && std::uint64_t{records} * kMinRecordBytes <= bytes &&
       records <= kMaxRecordsPerSegment && generation_live(generation) && generation <= current &&
       sealed_before(generation)) {
     // A pending claim may not have finished its cleaning of generation+2,
@@ -676,9 +666,9 @@ std::uint64_t PartitionRing::abandon(ClaimSlot& s, std::uint64_t seen, std::uint
     // whether it opened must agree that it has not.
     if ((seen & 0xFF) == kSlotPending && current < generation + 2 && !sealed_before(generation + 2))
       std::memset(data(generation + 2) + position, 0, bytes);
-    // Frames the owner committed stand; the rest becomes one abandoned frame.
+    // A frame the owner committed stands (a claim holds one; an older
+    // producer's several); the rest becomes one abandoned frame.
     std::byte* d = data(generation);
-    const std::uint32_t tag = generation_tag(generation);
     std::uint64_t at = position, done = 0;
     // A committed frame ends the claim or leaves room for at least one more
     // frame header: a damaged length that leaves less is not believed, and
@@ -686,11 +676,15 @@ std::uint64_t PartitionRing::abandon(ClaimSlot& s, std::uint64_t seen, std::uint
     const std::uint64_t end = position + bytes;
     while (at < end && done < records) {
       const std::uint64_t word = load_commit(d + at);
-      const std::uint32_t length = commit_length(word);
-      if (commit_tag(word) != tag || length < kFrameHeaderSize || length > end - at) break;
-      const std::uint64_t next = at + align_frame(length);
+      if (!committed(word) || is_end_of_segment(word)) break;
+      const std::uint64_t offsets =
+          frame_offsets(d + at, word, end - at,
+                        static_cast<std::int64_t>(segment_header(generation)->base_offset.load(std::memory_order_relaxed) +
+                                                  tail_count(x) + done));
+      if (offsets == 0 || offsets > records - done) break;
+      const std::uint64_t next = at + align_frame(commit_length(word));
       if (next < end && end - next < kFrameHeaderSize) break;
-      ++done;
+      done += offsets;
       at = next;
     }
     if (at < end && done < records) {
@@ -702,22 +696,11 @@ std::uint64_t PartitionRing::abandon(ClaimSlot& s, std::uint64_t seen, std::uint
       timespec ts{};
       ::clock_gettime(CLOCK_REALTIME, &ts);
       const std::int64_t now = ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-      const std::int32_t no_key = -1;
       const auto skipped = static_cast<std::uint32_t>(records - done);
-      const std::uint32_t zero = 0;
-      const std::uint16_t attributes = kAttrAbandoned, no_headers = 0;
-      std::memcpy(frame + kOffsetOffset, &offset, sizeof offset);
-      std::memcpy(frame + kTimestampOffset, &now, sizeof now);
-      std::memcpy(frame + kKeyLengthOffset, &no_key, sizeof no_key);
-      std::memcpy(frame + kValueLengthOffset, &skipped, sizeof skipped);
-      std::memcpy(frame + kHeadersLengthOffset, &zero, sizeof zero);
-      std::memcpy(frame + kAttributesOffset, &attributes, sizeof attributes);
-      std::memcpy(frame + kHeaderCountOffset, &no_headers, sizeof no_headers);
-      const std::uint64_t checksum = frame_checksum(frame, static_cast<std::uint32_t>(kFrameHeaderSize));
-      std::memcpy(frame + kChecksumOffset, &checksum, sizeof checksum);
-      index_frame(generation, static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(at + length), now);
+      const std::uint64_t word = encode_abandoned(frame, length, offset, skipped);
+      index_frame(generation, static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(at + length), offset, now);
       // Publishes the abandoned frame; pairs with read()'s acquire load.
-      commit_word(frame).store(make_commit_word(tag, length), std::memory_order_release);
+      commit_word(frame).store(word, std::memory_order_release);
       covered = skipped;
     }
   }
@@ -823,7 +806,7 @@ bool PartitionRing::roll(std::uint64_t t, std::int64_t deadline_ns, std::int32_t
   header_->current_generation.store(gen + 1, std::memory_order_release);
   if (end + kFrameAlignment <= capacity)
     // Pairs with read()'s acquire load of the commit word.
-    commit_word(data(gen) + end).store(make_commit_word(generation_tag(gen), kEndOfSegment), std::memory_order_release);
+    commit_word(data(gen) + end).store(kEndOfSegmentWord, std::memory_order_release);
   // Pairs with claim()'s acquire loads of the tail. A CAS, so that a roll
   // finished twice (rescue_roll()) releases the tail once.
   std::uint64_t rolling = t | kRolling;
@@ -845,99 +828,89 @@ std::int32_t PartitionRing::stalled_by(std::uint64_t rolling_tail) noexcept {
 }
 
 void PartitionRing::index_frame(std::uint64_t generation, std::uint32_t position, std::uint32_t end,
-                                std::int64_t timestamp_ns) noexcept {
+                                std::int64_t offset, std::int64_t timestamp_ns) noexcept {
   const std::uint32_t interval = index_interval_;
   const std::uint32_t boundary = (position + interval - 1) & ~(interval - 1);
   IndexEntry* entries = index(generation);
   for (std::uint32_t at = boundary; at < end; at += interval) {
     IndexEntry& e = entries[at / interval];
+    const std::uint64_t tag_position = (std::uint64_t{generation_tag(generation)} << 32) | position;
+    e.offset.store(offset, std::memory_order_relaxed);
     e.timestamp_ns.store(timestamp_ns, std::memory_order_relaxed);
+    e.check.store(index_check(tag_position, offset, timestamp_ns), std::memory_order_relaxed);
     // Pairs with the acquire load in index_start().
-    e.tag_position.store((std::uint64_t{generation_tag(generation)} << 32) | position, std::memory_order_release);
+    e.tag_position.store(tag_position, std::memory_order_release);
   }
 }
 
-void PartitionRing::commit(const Claim& claim, std::byte* frame, std::uint32_t frame_length) noexcept {
-  const std::uint32_t position = static_cast<std::uint32_t>(frame - data(claim.generation));
-  const std::uint32_t end = position + static_cast<std::uint32_t>(align_frame(frame_length));
+void PartitionRing::commit(const Claim& claim, std::uint64_t word) noexcept {
+  const std::uint32_t end = claim.position + static_cast<std::uint32_t>(align_frame(commit_length(word)));
   const std::uint32_t interval = index_interval_;
-  if (((position + interval - 1) & ~(interval - 1)) < end) {
-    std::int64_t ts;
-    std::memcpy(&ts, frame + kTimestampOffset, sizeof ts);
-    index_frame(claim.generation, position, end, ts);
-  }
+  if (((claim.position + interval - 1) & ~(interval - 1)) < end) [[unlikely]]
+    index_frame(claim.generation, claim.position, end, claim.first_offset, frame_timestamp(claim.data, word));
   // Publishes the frame; pairs with the acquire load in read()/readable().
-  commit_word(frame).store(make_commit_word(generation_tag(claim.generation), frame_length), std::memory_order_release);
-  // The claim's last frame: the claim is written and its cleaning done.
-  // Pairs with settle_claims()'s acquire load of the slot state.
-  if (frame + align_frame(frame_length) == claim.data + claim.bytes)
-    claim.slot->state.store(kSlotIdle, std::memory_order_release);
+  commit_word(claim.data).store(word, std::memory_order_release);
+  // The claim is written and its cleaning done. Pairs with settle_claims()'s
+  // acquire load of the slot state.
+  claim.slot->state.store(kSlotIdle, std::memory_order_release);
 }
 
 // ---------------------------------------------------------------- readers
 
-ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t max) const noexcept {
+ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t max, bool verify) const noexcept {
   const std::uint64_t capacity = data_capacity_;
   ReadCursor c = cursor;
   ReadBatch batch;
   for (;;) {
     const std::byte* d = data(c.generation);
-    const std::uint32_t tag = generation_tag(c.generation);
+    const SegmentHeader* h = segment_header(c.generation);
     bool segment_end = false;
-    while (batch.count < max) {
+    // Record frames do not store their offsets: the reader counts them. So
+    // the count is checked where the segment headers say what it must be,
+    // at each segment's start and end (a cursor derived from a damaged word
+    // would otherwise label records with wrong offsets).
+    // No ring reaches offset 2^62 (kMaxOffset): a cursor there, or one
+    // before 0, was built on a damaged base offset.
+    if (static_cast<std::uint64_t>(c.next_offset) >= kMaxOffset ||
+        (c.position == 0 && c.inner == 0 &&
+         static_cast<std::int64_t>(h->base_offset.load(std::memory_order_relaxed)) != c.next_offset))
+      batch.status = ReadStatus::kCorrupt;
+    while (batch.count < max && batch.status == ReadStatus::kOk) {
       if (c.position + kFrameAlignment > capacity) {
         // Pairs with roll()'s release store of `sealed`.
-        segment_end = segment_header(c.generation)->sealed.load(std::memory_order_acquire) != 0;
+        segment_end = h->sealed.load(std::memory_order_acquire) != 0;
         break;
       }
       const std::uint64_t word = load_commit(d + c.position);
-      if (commit_tag(word) != tag) break;  // not committed yet, or reused (checked below)
-      const std::uint32_t length = commit_length(word);
-      if (length == kEndOfSegment) {
+      if (!committed(word)) break;  // not committed yet (or reused: checked below)
+      if (is_end_of_segment(word)) {
         segment_end = true;
         break;
       }
-      if (length < kFrameHeaderSize || length > capacity - c.position) {
-        batch.status = ReadStatus::kCorrupt;
+      const Decoded f = decode_frame(d + c.position, word, capacity - c.position, id_, c.next_offset, c.inner,
+                                     out + batch.count, max - batch.count, verify);
+      if (f.check != FrameCheck::kOk) [[unlikely]] {
+        batch.status = f.check == FrameCheck::kChecksum ? ReadStatus::kChecksum : ReadStatus::kCorrupt;
         break;
       }
-      std::uint16_t attributes;
-      std::memcpy(&attributes, d + c.position + kAttributesOffset, sizeof attributes);
-      if (attributes & kAttrAbandoned) {
-        // A dead producer's claim: skip the offsets it covers. Only if its
-        // checksum holds: a record whose attributes were damaged must be
-        // reported, not skipped with as many offsets as its value is long.
-        std::int64_t offset;
-        std::uint32_t covered;
-        std::uint64_t checksum;
-        std::memcpy(&offset, d + c.position + kOffsetOffset, sizeof offset);
-        std::memcpy(&covered, d + c.position + kValueLengthOffset, sizeof covered);
-        std::memcpy(&checksum, d + c.position + kChecksumOffset, sizeof checksum);
-        if (offset != c.next_offset || covered == 0 || covered > kMaxRecordsPerSegment ||
-            checksum != frame_checksum(d + c.position, static_cast<std::uint32_t>(kFrameHeaderSize))) {
-          batch.status = ReadStatus::kCorrupt;
-          break;
-        }
-        c.position += static_cast<std::uint32_t>(align_frame(length));
-        c.next_offset = advance(c.next_offset, covered);
-        batch.abandoned += covered;
-        continue;
-      }
-      RecordView view(d + c.position, id_, length);
-      if (view.offset() != c.next_offset || !field_lengths_match(d + c.position, length)) {
-        batch.status = ReadStatus::kCorrupt;
+      batch.count += f.views;
+      batch.abandoned += f.abandoned;
+      if (f.abandoned == 0 && f.views < f.offsets) {
+        // Part of a batch: the cursor stays on its frame.
+        c.next_offset = advance(c.next_offset, f.views);
+        c.inner += f.views;
         break;
       }
-      out[batch.count++] = view;
-      c.position += static_cast<std::uint32_t>(align_frame(length));
-      c.next_offset = advance(c.next_offset, 1);
+      c.position += static_cast<std::uint32_t>(align_frame(commit_length(word)));
+      c.next_offset = advance(c.next_offset, f.offsets);
+      c.inner = 0;
     }
     // Seqlock-style check: pairs with the release fence in roll() after retiring a segment.
     std::atomic_thread_fence(std::memory_order_acquire);
-    if (segment_header(c.generation)->generation.load(std::memory_order_relaxed) != c.generation) {
+    if (h->generation.load(std::memory_order_relaxed) != c.generation) {
       return ReadBatch{0, 0, ReadStatus::kOutOfRange, c.generation};
     }
-    if (batch.status == ReadStatus::kCorrupt) {
+    if (batch.status != ReadStatus::kOk) {
       // The records before the bad frame passed every check: deliver them and
       // leave the cursor on the bad frame, so that the next read reports it
       // there (and the caller's error names its offset, not an earlier one).
@@ -946,6 +919,16 @@ ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t m
     }
     batch.generation = c.generation;
     if (segment_end && batch.count == 0) {
+      // Pairs with roll()'s release store of `sealed` (before the END word).
+      const std::uint64_t sealed = h->sealed.load(std::memory_order_acquire);
+      if (static_cast<std::uint64_t>(c.next_offset) != h->base_offset.load(std::memory_order_relaxed) + (sealed >> 32) ||
+          c.position != static_cast<std::uint32_t>(sealed)) {
+        // Not where the seal says the records end. Unless the segment was
+        // reused meanwhile (the seal cleared), the cursor or the headers are damaged.
+        std::atomic_thread_fence(std::memory_order_acquire);
+        const bool reused = h->generation.load(std::memory_order_relaxed) != c.generation;
+        return ReadBatch{0, 0, reused ? ReadStatus::kOutOfRange : ReadStatus::kCorrupt, c.generation};
+      }
       c = ReadCursor{c.generation + 1, 0, c.next_offset};
       continue;  // the next segment was opened before the end was published
     }
@@ -962,8 +945,7 @@ bool PartitionRing::readable(const ReadCursor& cursor) const noexcept {
     // until the slot's next generation is sealed.
     if (segment_header(cursor.generation)->sealed.load(std::memory_order_acquire) != 0) return true;
   } else {
-    const std::uint64_t word = load_commit(data(cursor.generation) + cursor.position);
-    if (commit_tag(word) == generation_tag(cursor.generation)) return true;
+    if (committed(load_commit(data(cursor.generation) + cursor.position))) return true;
   }
   std::atomic_thread_fence(std::memory_order_acquire);
   return segment_header(cursor.generation)->generation.load(std::memory_order_relaxed) != cursor.generation;
@@ -1050,11 +1032,18 @@ ReadCursor PartitionRing::index_start(std::uint64_t generation, bool by_time, st
     // else is damaged (and a misaligned commit word cannot be loaded atomically).
     if (position % kFrameAlignment != 0 || position + kFrameHeaderSize > data_capacity_) return false;
     const std::uint64_t word = load_commit(d + position);
-    if (commit_tag(word) != tag || commit_length(word) == kEndOfSegment) return false;
-    RecordView v(d + position, id_);
-    const std::int64_t value = by_time ? entries[k].timestamp_ns.load(std::memory_order_relaxed) : v.offset();
+    if (!committed(word) || is_end_of_segment(word)) return false;
+    const std::int64_t offset = entries[k].offset.load(std::memory_order_relaxed);
+    const std::int64_t timestamp = entries[k].timestamp_ns.load(std::memory_order_relaxed);
+    // A damaged entry (or one being rewritten for a newer generation) fails
+    // its check; an offset before the segment's start is damage too. The
+    // scan then starts earlier.
+    if (entries[k].check.load(std::memory_order_relaxed) != index_check(tp, offset, timestamp) ||
+        offset < segment_start(generation).next_offset)
+      return false;
+    const std::int64_t value = by_time ? timestamp : offset;
     if (value >= key) return false;
-    *at = ReadCursor{generation, position, v.offset()};
+    *at = ReadCursor{generation, position, offset};
     return true;
   };
   ReadCursor best = segment_start(generation);
@@ -1088,9 +1077,17 @@ Result<ReadCursor> PartitionRing::scan(ReadCursor cursor, Stop stop) const {
     if (b.status == ReadStatus::kCorrupt)
       return Status(Code::kCorrupt, "bad record length or offset at position " + std::to_string(cursor.position));
     for (std::size_t i = 0; i < b.count; ++i) {
-      if (stop(views[i]))
-        return ReadCursor{b.generation, static_cast<std::uint32_t>(views[i].frame() - data(b.generation)),
-                          views[i].offset()};
+      if (stop(views[i])) {
+        // Where the record is: its frame, and how far into it (a batch's records share one).
+        const std::byte* frame = views[i].frame();
+        const std::uint64_t word = load_commit(frame);
+        const std::uint32_t inner =
+            commit_kind(word) == kKindBatch
+                ? static_cast<std::uint32_t>(static_cast<std::uint64_t>(views[i].offset()) -
+                                             static_cast<std::uint64_t>(batch_base_offset(frame)))
+                : 0;
+        return ReadCursor{b.generation, static_cast<std::uint32_t>(frame - data(b.generation)), views[i].offset(), inner};
+      }
     }
     if (b.count > 0 || b.abandoned > 0) continue;
     ReadCursor end = latest();
@@ -1135,8 +1132,8 @@ Result<ReadCursor> PartitionRing::seek_time(std::int64_t timestamp_ns) const {
   // Last segment whose first record is older than the target.
   for (std::uint64_t g = first.generation + 1; g <= end.generation; ++g) {
     const std::uint64_t word = load_commit(data(g));
-    if (commit_tag(word) != generation_tag(g) || commit_length(word) == kEndOfSegment) break;
-    if (RecordView(data(g), id_).timestamp_ns() >= timestamp_ns) break;
+    if (!committed(word) || is_end_of_segment(word) || commit_length(word) < kFrameHeaderSize) break;
+    if (frame_timestamp(data(g), word) >= timestamp_ns) break;
     gen = g;
   }
   return scan(index_start(gen, true, timestamp_ns),
@@ -1214,10 +1211,10 @@ Status PartitionRing::check_segments(std::uint64_t current, std::uint64_t tail, 
     if (position > capacity)
       return damaged("the tail word " + hex(tail) + " puts the next record at position " + str(position) +
                      ", past the segment's " + str(capacity) + " data bytes");
-    if (std::uint64_t{count} * kFrameHeaderSize > position)
+    if (std::uint64_t{count} * kMinRecordBytes > position)
       return damaged("the tail word " + hex(tail) + " counts " + str(count) + " records in " + str(position) +
-                     " bytes (each takes at least " + str(kFrameHeaderSize) + ")");
-  } else if (std::uint64_t{count} * kFrameHeaderSize > capacity) {
+                     " bytes (each takes at least " + str(kMinRecordBytes) + ")");
+  } else if (std::uint64_t{count} * kMinRecordBytes > capacity) {
     return damaged("the tail word " + hex(tail) + " counts " + str(count) + " records, more than a segment holds");
   }
   // Generation g lives in slot g mod N. The slots hold [current+3-N,
@@ -1261,9 +1258,16 @@ Status PartitionRing::check_segments(std::uint64_t current, std::uint64_t tail, 
       return damaged(seal() + ", but it is the current generation and no roll is under way");
     const std::uint64_t sealed_count = sealed >> 32, sealed_end = static_cast<std::uint32_t>(sealed);
     if (sealed != 0 && (sealed_count > kMaxRecordsPerSegment || sealed_end > capacity ||
-                        sealed_count * kFrameHeaderSize > sealed_end))
+                        sealed_count * kMinRecordBytes > sealed_end))
       return damaged(seal() + ": " + str(sealed_count) + " records ending at position " + str(sealed_end) +
                      " do not fit a segment of " + str(capacity) + " data bytes");
+    // Readers leave a sealed segment at its END word and check that they
+    // are where the seal says its records end: both accounts must agree. (A
+    // roll stores the seal and current_generation before the END word: not
+    // judged while the tail is still rolling out of it.)
+    if (sealed != 0 && ug < current && !(rolling && ug + 1 == current) && sealed_end + kFrameAlignment <= capacity &&
+        load_commit(data(ug) + sealed_end) != kEndOfSegmentWord)
+      return damaged(seal() + ", but there is no end-of-segment word at position " + str(sealed_end));
     if (ug > current) continue;  // its base offset is set when it opens
     const std::uint64_t base = h->base_offset.load(std::memory_order_relaxed);
     const auto where = [&] {
@@ -1293,7 +1297,7 @@ Status PartitionRing::check_tail_records(std::uint64_t current, std::uint64_t ta
   if (end > capacity) return Status::ok();  // check_segments() reports it
   const std::uint64_t base = segment_header(current)->base_offset.load(std::memory_order_relaxed);
   const std::byte* d = data(current);
-  const std::uint32_t tag = generation_tag(current);
+  const std::uint32_t tag = generation_tag(current);  // of index entries
   const auto where = [&] {  // built only when a check fails (see check_segments())
     return "the tail word " + hex(tail) + " (generation " + str(current) + ", " + str(count) +
            " records, next at position " + str(end) + ")";
@@ -1301,7 +1305,7 @@ Status PartitionRing::check_tail_records(std::uint64_t current, std::uint64_t ta
   // Claims only take bytes forward from the tail: a record committed where
   // it points means the tail went back, and the next claim would overwrite
   // it. (A claim made since would have moved the tail on.)
-  if (end + kFrameAlignment <= capacity && commit_tag(load_commit(d + end)) == tag &&
+  if (end + kFrameAlignment <= capacity && committed(load_commit(d + end)) &&
       header_->tail.load(std::memory_order_acquire) == tail)
     return damaged(where() + " points at a committed record: the tail went back, and producing would overwrite it");
   // Walks the committed frames from `from` (a frame with offset `offset`) to
@@ -1316,28 +1320,14 @@ Status PartitionRing::check_tail_records(std::uint64_t current, std::uint64_t ta
     std::uint64_t at = from, next = offset;
     while (at < end) {
       const std::uint64_t word = load_commit(d + at);
-      if (commit_tag(word) != tag) return Reached{Walk::kGap, at, next};
-      const std::uint32_t length = commit_length(word);
-      if (length == kEndOfSegment || length < kFrameHeaderSize || length > capacity - at) return Reached{Walk::kUnjudged, at, next};
-      std::int64_t frame_offset;
-      std::uint16_t attributes;
-      std::memcpy(&frame_offset, d + at + kOffsetOffset, sizeof frame_offset);
-      std::memcpy(&attributes, d + at + kAttributesOffset, sizeof attributes);
-      std::uint64_t covered = 1;
-      if (attributes & kAttrAbandoned) {
-        std::uint32_t skipped;
-        std::uint64_t checksum;
-        std::memcpy(&skipped, d + at + kValueLengthOffset, sizeof skipped);
-        std::memcpy(&checksum, d + at + kChecksumOffset, sizeof checksum);
-        if (skipped == 0 || skipped > kMaxRecordsPerSegment ||
-            checksum != frame_checksum(d + at, static_cast<std::uint32_t>(kFrameHeaderSize)))
-          return Reached{Walk::kUnjudged, at, next};
-        covered = skipped;
-      } else if (!field_lengths_match(d + at, length)) {
+      if (!committed(word)) return Reached{Walk::kGap, at, next};
+      if (is_end_of_segment(word)) return Reached{Walk::kUnjudged, at, next};
+      const std::uint64_t covered = frame_offsets(d + at, word, capacity - at, static_cast<std::int64_t>(next));
+      if (covered == 0 || covered > kMaxRecordsPerSegment) return Reached{Walk::kUnjudged, at, next};
+      // A batch names its first offset; record and abandoned frames are where they are.
+      if (commit_kind(word) == kKindBatch && static_cast<std::uint64_t>(batch_base_offset(d + at)) != next)
         return Reached{Walk::kUnjudged, at, next};
-      }
-      if (static_cast<std::uint64_t>(frame_offset) != next) return Reached{Walk::kUnjudged, at, next};
-      at += align_frame(length);
+      at += align_frame(commit_length(word));
       next += covered;
     }
     return Reached{at == end ? Walk::kEnd : Walk::kAcross, at, next};
@@ -1357,10 +1347,12 @@ Status PartitionRing::check_tail_records(std::uint64_t current, std::uint64_t ta
       if (static_cast<std::uint32_t>(tp >> 32) != tag || position % kFrameAlignment != 0 || position >= end ||
           position + kFrameHeaderSize > capacity)
         continue;
-      if (commit_tag(load_commit(d + position)) != tag) continue;
-      std::int64_t o;
-      std::memcpy(&o, d + position + kOffsetOffset, sizeof o);
-      if (static_cast<std::uint64_t>(o) - base >= count) continue;
+      if (!committed(load_commit(d + position))) continue;
+      const std::int64_t o = entries[k].offset.load(std::memory_order_relaxed);
+      if (entries[k].check.load(std::memory_order_relaxed) !=
+              index_check(tp, o, entries[k].timestamp_ns.load(std::memory_order_relaxed)) ||
+          static_cast<std::uint64_t>(o) - base >= count)
+        continue;
       from = position;
       offset = static_cast<std::uint64_t>(o);
       break;
@@ -1376,7 +1368,7 @@ Status PartitionRing::check_tail_records(std::uint64_t current, std::uint64_t ta
     } else if (r.how == Walk::kGap) {
       // A record not committed yet: some producer's claim must cover it.
       if (!gaps || announced(current, r.at)) return Status::ok();
-      if (commit_tag(load_commit(d + r.at)) == tag) return Status::ok();  // committed meanwhile
+      if (committed(load_commit(d + r.at))) return Status::ok();  // committed meanwhile
       if (exact)
         return damaged(where() + " covers position " + str(r.at) + " (offset " + str(r.next) +
                        "), where no record is committed and no producer announces a claim: readers would wait "
@@ -1456,78 +1448,4 @@ bool PartitionRing::announced(std::uint64_t generation, std::uint64_t position) 
   return false;
 }
 
-// ---------------------------------------------------------------- frames
-
-std::uint32_t frame_size(std::size_t key_len, std::size_t value_len, std::size_t headers_len) noexcept {
-  const std::uint64_t n = kFrameHeaderSize + std::uint64_t{key_len} + value_len + headers_len;
-  return n > 0xFFFFFFF0ull ? 0xFFFFFFFFu : static_cast<std::uint32_t>(n);
-}
-
-std::size_t header_block_size(std::span<const Header> headers) noexcept {
-  std::size_t n = 0;
-  for (const Header& h : headers) n += 2 + h.key.size() + 4 + (h.value ? h.value->size() : 0);
-  return n;
-}
-
-namespace {
-template <typename T>
-std::byte* put(std::byte* at, T v) noexcept {
-  std::memcpy(at, &v, sizeof v);  // host is little-endian, as the format
-  return at + sizeof v;
-}
-}  // namespace
-
-std::byte* encode_frame_fields(std::byte* frame, std::int64_t offset, std::int64_t timestamp_ns,
-                              const std::optional<std::string_view>& key, std::size_t value_size,
-                              std::span<const Header> headers, std::uint16_t attributes) noexcept {
-  const std::size_t headers_len = header_block_size(headers);
-  put(frame + kOffsetOffset, offset);
-  put(frame + kTimestampOffset, timestamp_ns);
-  put(frame + kKeyLengthOffset, key ? static_cast<std::int32_t>(key->size()) : std::int32_t{-1});
-  put(frame + kValueLengthOffset, static_cast<std::uint32_t>(value_size));
-  put(frame + kHeadersLengthOffset, static_cast<std::uint32_t>(headers_len));
-  put(frame + kAttributesOffset, attributes);
-  put(frame + kHeaderCountOffset, static_cast<std::uint16_t>(headers.size()));
-  std::byte* value = frame + kFrameHeaderSize;
-  if (key && !key->empty()) {
-    std::memcpy(value, key->data(), key->size());
-    value += key->size();
-  }
-  std::byte* at = value + value_size;
-  for (const Header& h : headers) {
-    at = put(at, static_cast<std::uint16_t>(h.key.size()));
-    if (!h.key.empty()) std::memcpy(at, h.key.data(), h.key.size());
-    at += h.key.size();
-    at = put(at, h.value ? static_cast<std::int32_t>(h.value->size()) : std::int32_t{-1});
-    if (h.value && !h.value->empty()) std::memcpy(at, h.value->data(), h.value->size());
-    if (h.value) at += h.value->size();
-  }
-  return value;
-}
-
-void seal_frame(std::byte* frame, std::uint32_t frame_length) noexcept {
-  put(frame + kChecksumOffset, frame_checksum(frame, frame_length));
-}
-
-std::uint32_t encode_frame(std::byte* frame, std::int64_t offset, std::int64_t timestamp_ns,
-                           const std::optional<std::string_view>& key, std::string_view value,
-                           std::span<const Header> headers, std::uint16_t attributes) noexcept {
-  std::byte* at = encode_frame_fields(frame, offset, timestamp_ns, key, value.size(), headers, attributes);
-  if (!value.empty()) std::memcpy(at, value.data(), value.size());
-  const std::uint32_t length = frame_size(key ? key->size() : 0, value.size(), header_block_size(headers));
-  seal_frame(frame, length);
-  return length;
-}
-
-std::uint64_t frame_checksum(const std::byte* frame, std::uint32_t frame_length) noexcept {
-  return XXH3_64bits(frame + kChecksummedFrom, frame_length - kChecksummedFrom);
-}
-
 }  // namespace rill::log
-
-namespace rill {
-bool RecordView::verify_checksum() const noexcept {
-  const std::uint32_t n = frame_size();
-  return n >= log::kFrameHeaderSize && log::frame_checksum(frame_, n) == checksum();
-}
-}  // namespace rill

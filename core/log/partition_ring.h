@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "core/log/doorbell.h"
+#include "core/log/frame_codec.h"
 #include "core/log/record_format.h"
 #include "ipc/liveness.h"
 #include "rill/record.h"
@@ -50,8 +51,9 @@
 namespace rill::log {
 
 inline constexpr std::uint64_t kPartitionMagic = 0x315452415050'4c52ull;  // "RLPPART1" in memory order
-// 2: SegmentHeader::written; 3: claim slots (abandoned claims), `written` retired.
-inline constexpr std::uint32_t kPartitionVersion = 3;
+// 2: SegmentHeader::written; 3: claim slots (abandoned claims), `written` retired;
+// 4: compact record and batch frames (record_format.h), index entries with offsets.
+inline constexpr std::uint32_t kPartitionVersion = 4;
 inline constexpr std::uint32_t kMinSegmentCount = 4;
 inline constexpr std::uint64_t kMaxSegmentDataBytes = 1ull << 30;
 inline constexpr std::uint32_t kMaxRecordsPerSegment = (1u << 20) - 1;
@@ -148,12 +150,27 @@ struct alignas(64) ReaderSlot {
 };
 static_assert(sizeof(ReaderSlot) == 64);
 
-// Sparse index: entry k names the record that covers data byte k*interval.
+// Sparse index: entry k names the frame that covers data byte k*interval.
+// Record frames do not store their offset, so seek trusts the entry's: the
+// check word (index_check()) makes a damaged entry one seek ignores.
 struct IndexEntry {
   std::atomic<std::uint64_t> tag_position;  // [63..32] generation tag, [31..0] position; stored last
-  std::atomic<std::int64_t> timestamp_ns;
+  std::atomic<std::int64_t> offset;         // the frame's first offset
+  std::atomic<std::int64_t> timestamp_ns;   // the frame's first record's timestamp
+  std::atomic<std::uint64_t> check;         // index_check() of the three words above
 };
-static_assert(sizeof(IndexEntry) == 16);
+static_assert(sizeof(IndexEntry) == 32);
+
+// A 64-bit mix of an index entry's words (not a cryptographic hash: it
+// catches damage, as the frames' checksums do).
+inline constexpr std::uint64_t index_check(std::uint64_t tag_position, std::int64_t offset, std::int64_t timestamp) {
+  std::uint64_t h = tag_position * 0x9E3779B97F4A7C15ull;
+  h ^= static_cast<std::uint64_t>(offset) + 0xC2B2AE3D27D4EB4Full + (h << 6) + (h >> 2);
+  h ^= static_cast<std::uint64_t>(timestamp) + 0x165667B19E3779F9ull + (h << 6) + (h >> 2);
+  h ^= h >> 33;
+  h *= 0xFF51AFD7ED558CCDull;
+  return h ^ (h >> 33);
+}
 
 struct PartitionGeometry {
   std::uint64_t segment_bytes = 4ull << 20;  // per segment, including header and index
@@ -173,7 +190,8 @@ struct PartitionGeometry {
 };
 
 // Where a producer may write: `records` consecutive offsets from first_offset,
-// occupying [position, position + bytes) of one segment.
+// occupying [position, position + bytes) of one segment, as one frame (a
+// record frame, or a batch frame for several records).
 struct Claim {
   ClaimSlot* slot = nullptr;  // the producer's slot, retired by the claim's last commit
   std::byte* data = nullptr;  // first frame
@@ -195,17 +213,21 @@ enum class ClaimStatus : std::uint8_t {
   kStalled,  // the ring must roll, and a live process's claim held the roll back for the patience given
 };
 
-// Where a reader is: the next record it will read.
+// Where a reader is: the next record it will read, `next_offset`, in the
+// frame at `position`. A reader that took only some of a batch's records
+// stays on its frame, `inner` records into it.
 struct ReadCursor {
   std::uint64_t generation = 0;
   std::uint32_t position = 0;
   std::int64_t next_offset = 0;
+  std::uint32_t inner = 0;
 };
 
 enum class ReadStatus : std::uint8_t {
   kOk,           // `count` records (possibly 0: nothing new)
   kOutOfRange,   // the ring has reused the cursor's bytes; seek again
   kCorrupt,      // a length or offset failed its bounds check
+  kChecksum,     // a frame failed its checksum (read() with verify only)
 };
 
 struct ReadBatch {
@@ -246,11 +268,12 @@ class PartitionRing {
   // Gives a slot back. REQUIRES: it holds no claim (state idle).
   static void release_slot(ClaimSlot* slot) noexcept;
 
-  // Reserves `records` consecutive offsets and `bytes` (sum of aligned frame
-  // sizes) in one atomic step, rolling to the next segment if needed,
+  // Reserves `records` consecutive offsets and `bytes` (the aligned size of
+  // the one frame that will hold them) in one atomic step, rolling to the next segment if needed,
   // announced in `slot` (see the class comment).
-  // kTooLarge when `bytes` exceeds a segment or `records` its record limit,
-  // or is less than a frame header per record;
+  // kTooLarge when `bytes` exceeds a segment or kMaxFrameBytes, or `records`
+  // the record limit, or when `bytes` is less than a frame header or than
+  // kMinRecordBytes per record;
   // kCorrupt, writing nothing, when the tail has been wedged() for
   // kWedgedPatienceNs, when the words the claim steers by contradict each
   // other (the segment the tail names is not the current one, its base
@@ -261,13 +284,14 @@ class PartitionRing {
   // outstanding claim held the roll back (out->stalled_by names it): the
   // roll is undone, nothing is written, and a later claim tries again.
   // Also zeroes the same byte range two segments ahead (cleaning ahead).
-  // REQUIRES: slot came from acquire_slot() and holds no claim; bytes >= records * kFrameHeaderSize.
+  // REQUIRES: slot came from acquire_slot() and holds no claim.
   [[nodiscard]] ClaimStatus claim(std::uint32_t bytes, std::uint32_t records, ClaimSlot* slot, Claim* out,
                                   std::int64_t patience_ns = kDefaultStallPatienceNs) noexcept;
-  // Publishes one frame written in a claim: release-stores its commit word.
-  // REQUIRES: the frame that ends the claim is committed last (it retires
-  // the claim from its slot).
-  void commit(const Claim& claim, std::byte* frame, std::uint32_t frame_length) noexcept;
+  // Publishes the claim's frame, fully written at claim.data: indexes it if
+  // it crosses an index boundary, release-stores its commit word `word`
+  // (commit_word_of()), and retires the claim from its slot. One store makes
+  // a whole batch visible.
+  void commit(const Claim& claim, std::uint64_t word) noexcept;
   // Wakes sleeping readers, if any. Call after the last commit of a send.
   void notify() noexcept { ring_doorbell(*bell_); }
 
@@ -275,7 +299,9 @@ class PartitionRing {
 
   // Reads up to `max` committed records at the cursor into `out`, advancing it.
   // Stops at a segment boundary so that one generation check covers the batch.
-  [[nodiscard]] ReadBatch read(ReadCursor& cursor, RecordView* out, std::size_t max) const noexcept;
+  // `verify`: check each frame's checksum first (once per frame: a batch's
+  // records share one); a frame that fails is kChecksum, like kCorrupt.
+  [[nodiscard]] ReadBatch read(ReadCursor& cursor, RecordView* out, std::size_t max, bool verify = false) const noexcept;
   // True if a committed record (or segment end) waits at the cursor.
   bool readable(const ReadCursor& cursor) const noexcept;
   // True if a claim covers the cursor (latest() is beyond it) though nothing
@@ -422,8 +448,10 @@ class PartitionRing {
   // Abandons the claim announced in `s` (observed in state `seen`); returns
   // the offsets its abandoned frame covers (0 if another process does it).
   std::uint64_t abandon(ClaimSlot& s, std::uint64_t seen, std::uint64_t tail, std::uint64_t size) noexcept;
-  // Index entries for a frame [position, end) of `generation`.
-  void index_frame(std::uint64_t generation, std::uint32_t position, std::uint32_t end, std::int64_t timestamp_ns) noexcept;
+  // Index entries for a frame [position, end) of `generation` whose first
+  // offset is `offset`.
+  void index_frame(std::uint64_t generation, std::uint32_t position, std::uint32_t end, std::int64_t offset,
+                   std::int64_t timestamp_ns) noexcept;
   // Walks committed records from `cursor` until stop(view) is true or the
   // log ends. Returns the cursor at the stopping record.
   template <typename Stop>
@@ -455,25 +483,5 @@ class PartitionRing {
   std::uint64_t data_start_ = 0;
   std::uint64_t data_capacity_ = 0;
 };
-
-// Frame size for a record (header + key + value + header block), unpadded;
-// 0xFFFFFFFF if it would not fit 32 bits.
-std::uint32_t frame_size(std::size_t key_len, std::size_t value_len, std::size_t headers_len) noexcept;
-// Bytes the encoded header block takes.
-std::size_t header_block_size(std::span<const Header> headers) noexcept;
-// Writes every field, the key and the header block of a frame, leaving
-// `value_size` bytes for the value (whose address it returns), the checksum
-// and the commit word. REQUIRES: the frame's bytes were claimed.
-std::byte* encode_frame_fields(std::byte* frame, std::int64_t offset, std::int64_t timestamp_ns,
-                              const std::optional<std::string_view>& key, std::size_t value_size,
-                              std::span<const Header> headers, std::uint16_t attributes) noexcept;
-// Stores the checksum of a fully written frame.
-void seal_frame(std::byte* frame, std::uint32_t frame_length) noexcept;
-// encode_frame_fields + value + seal_frame. Returns the frame length.
-std::uint32_t encode_frame(std::byte* frame, std::int64_t offset, std::int64_t timestamp_ns,
-                           const std::optional<std::string_view>& key, std::string_view value,
-                           std::span<const Header> headers, std::uint16_t attributes) noexcept;
-// XXH3-64 over a frame's checksummed bytes.
-std::uint64_t frame_checksum(const std::byte* frame, std::uint32_t frame_length) noexcept;
 
 }  // namespace rill::log

@@ -56,6 +56,7 @@
 #include "core/log/partition_ring.h"
 #include "ipc/liveness.h"
 #include "rill/rill.h"
+#include "support/frames.h"
 #include "support/shm_guard.h"
 #include "support/test_scale.h"
 
@@ -236,22 +237,19 @@ std::span<std::byte> region_of(log::PartitionRing& ring) {
   return {base, load<std::uint64_t>({base, 64}, offsetof(log::PartitionHeader, region_bytes))};
 }
 
-// Leaves a claim of a producer that "died" after committing the first of its
-// three records; readers then skip the other two offsets (an abandoned frame).
+// Leaves the claim of a batch of three records whose producer "died" half
+// way through writing it; readers then skip its three offsets (an abandoned
+// frame).
 void abandon_a_claim(log::PartitionRing& ring, PartitionLog& log, std::int64_t ts) {
   auto slot = ring.acquire_slot(dead_process());
   ASSERT_TRUE(slot.is_ok()) << slot.status().to_string();
-  const std::string value = "committed just before its producer died";
-  const std::uint32_t length = log::frame_size(0, value.size(), 0);
+  const std::vector<std::string> values(3, "written when its producer died");
   log::Claim claim;
-  ASSERT_EQ(ring.claim(static_cast<std::uint32_t>(log::align_frame(length)) + 2 * 64, 3, *slot, &claim),
+  ASSERT_EQ(ring.claim(static_cast<std::uint32_t>(log::align_frame(test::batch_size(values))), 3, *slot, &claim),
             log::ClaimStatus::kOk);
-  log::encode_frame(claim.data, claim.first_offset, ts, std::nullopt, value, {}, 0);
-  ring.commit(claim, claim.data, length);
-  ASSERT_EQ(ring.recover_abandoned(claim.generation), 2u);
-  log.records[claim.first_offset] = Rec{std::nullopt, value, {}, ts};
-  log.abandoned.insert(claim.first_offset + 1);
-  log.abandoned.insert(claim.first_offset + 2);
+  (void)test::encode_batch(claim.data, claim.first_offset, ts, values);  // never committed
+  ASSERT_EQ(ring.recover_abandoned(claim.generation), 3u);
+  for (int i = 0; i < 3; ++i) log.abandoned.insert(claim.first_offset + i);
 }
 
 struct SoundLog {
@@ -448,6 +446,7 @@ struct FrameAt {
   std::uint64_t generation;
   std::uint32_t position;
   std::uint32_t length;
+  std::uint64_t word;  // its commit word
 };
 
 // The committed frames of every segment in use, walked as the format says.
@@ -461,10 +460,10 @@ std::vector<FrameAt> frames_in(std::span<const std::byte> region) {
     for (std::uint64_t pos = 0; pos + 8 <= l.data_capacity;) {
       const auto word = load<std::uint64_t>(region, seg + l.data_start + pos);
       const std::uint32_t length = log::commit_length(word);
-      if (log::commit_tag(word) != log::generation_tag(g) || length == log::kEndOfSegment ||
+      if (word == 0 || log::is_end_of_segment(word) || log::commit_kind(word) == 0 ||
           length < log::kFrameHeaderSize || length > l.data_capacity - pos)
         break;
-      out.push_back({seg + l.data_start + pos, g, static_cast<std::uint32_t>(pos), length});
+      out.push_back({seg + l.data_start + pos, g, static_cast<std::uint32_t>(pos), length, word});
       pos += log::align_frame(length);
     }
   }
@@ -634,25 +633,28 @@ class Damager {
     const FrameAt f = any_frame();
     const std::size_t at = f.at;
     const std::uint32_t room = static_cast<std::uint32_t>(layout().data_capacity - f.position);
-    const std::uint32_t tag = log::generation_tag(f.generation);
     const std::string where = "frame at g" + std::to_string(f.generation) + "+" + std::to_string(f.position) + ": ";
+    const bool batch = log::commit_kind(f.word) == log::kKindBatch;
+    const std::uint32_t info = log::commit_info(f.word);
     switch (below(12)) {
       case 0: {
         std::uint64_t word = 0;
         switch (below(5)) {
           case 0:
             break;  // not committed
-          case 1:
-            word = log::make_commit_word(tag + 1, f.length);
+          case 1:  // another length, the same kind and flags
+            word = log::make_commit_word((info & ~log::kLengthMask) | (hostile32(f.length, room) & log::kLengthMask),
+                                         log::commit_checksum(f.word));
             break;
-          case 2:
-            word = log::make_commit_word(tag, hostile32(f.length, room));
+          case 2:  // another kind
+            word = log::make_commit_word((info & ~(3u << log::kKindShift)) | (static_cast<std::uint32_t>(below(4)) << log::kKindShift),
+                                         log::commit_checksum(f.word));
             break;
           case 3:
-            word = log::make_commit_word(tag, log::kEndOfSegment);
+            word = log::kEndOfSegmentWord;
             break;
-          default:
-            word = log::make_commit_word(log::generation_tag(f.generation - layout().segment_count), f.length);
+          default:  // the key and header-block flags
+            word = log::make_commit_word(info ^ (static_cast<std::uint32_t>(1 + below(3)) << 30), log::commit_checksum(f.word));
             break;
         }
         const auto was = get<std::uint64_t>(at);
@@ -660,43 +662,41 @@ class Damager {
         return where + "commit " + hex(was) + " -> " + hex(word);
       }
       case 1:
-        return where + set<std::uint64_t>(at + log::kChecksumOffset, hostile64(get<std::uint64_t>(at + 8)), "checksum");
+        return where + set<std::uint32_t>(at + 4, static_cast<std::uint32_t>(hostile64(get<std::uint32_t>(at + 4))), "checksum");
       case 2:
-        return where + set<std::int64_t>(at + log::kOffsetOffset,
-                                         static_cast<std::int64_t>(hostile64(get<std::uint64_t>(at + 16))), "offset");
+        return where + set<std::int64_t>(at + (batch ? log::kBatchBaseTimestamp : log::kTimestampOffset),
+                                         static_cast<std::int64_t>(hostile64(get<std::uint64_t>(at + 8))), "timestamp");
       case 3:
-        return where + set<std::int64_t>(at + log::kTimestampOffset,
-                                         static_cast<std::int64_t>(hostile64(get<std::uint64_t>(at + 24))),
-                                         "timestamp");
-      case 4: {
-        static constexpr std::int32_t kKeys[] = {-2, -1, std::numeric_limits<std::int32_t>::min(),
-                                                 std::numeric_limits<std::int32_t>::max(), 0};
-        const auto key = get<std::int32_t>(at + log::kKeyLengthOffset);
-        const auto v = below(2) ? kKeys[below(std::size(kKeys))]
-                                : static_cast<std::int32_t>(static_cast<std::uint32_t>(key) + below(5) - 2);
-        return where + set<std::int32_t>(at + log::kKeyLengthOffset, v, "key_len");
-      }
+        if (!batch) break;
+        return where + set<std::int64_t>(at + log::kBatchBaseOffset,
+                                         static_cast<std::int64_t>(hostile64(get<std::uint64_t>(at + log::kBatchBaseOffset))),
+                                         "base offset");
+      case 4:
+        if (!batch) break;
+        return where + set<std::uint32_t>(at + log::kBatchRecordCount,
+                                          hostile32(get<std::uint32_t>(at + log::kBatchRecordCount), room), "record count");
       case 5:
-        return where + set<std::uint32_t>(at + log::kValueLengthOffset,
-                                          hostile32(get<std::uint32_t>(at + log::kValueLengthOffset), room),
-                                          "value_len");
+        if (!batch) break;
+        return where + set<std::uint32_t>(at + log::kBatchRecordsBytes,
+                                          hostile32(get<std::uint32_t>(at + log::kBatchRecordsBytes), room),
+                                          "records bytes");
       case 6:
-        return where + set<std::uint32_t>(at + log::kHeadersLengthOffset,
-                                          hostile32(get<std::uint32_t>(at + log::kHeadersLengthOffset), room),
-                                          "headers_len");
-      case 7:
-        return where +
-               set<std::uint16_t>(at + log::kAttributesOffset, static_cast<std::uint16_t>(rng_()), "attributes");
+        if (!batch) break;
+        return where + set<std::uint16_t>(at + log::kBatchAttributes, static_cast<std::uint16_t>(rng_()), "attributes");
+      case 7: {
+        // A varint after the header: continued past its end, or a large length.
+        static constexpr std::uint8_t kBytes[] = {0x80, 0xFF, 0x7F, 0x00, 0x81};
+        const std::size_t in = (batch ? log::kBatchHeaderSize : log::kRecordHeaderSize) + below(3);
+        if (in >= f.length) break;
+        return where + set<std::uint8_t>(at + in, kBytes[below(std::size(kBytes))], ("varint byte " + std::to_string(in)).c_str());
+      }
       case 8: {
-        // The abandoned bit on a record, with a hostile count of offsets to skip.
+        // The abandoned kind on a record, with a hostile count of offsets to skip.
         static constexpr std::uint32_t kCounts[] = {
             0, 1, 2, 3, 1000, log::kMaxRecordsPerSegment, log::kMaxRecordsPerSegment + 1, 0xFFFFFFFF};
-        const auto attributes =
-            static_cast<std::uint16_t>(get<std::uint16_t>(at + log::kAttributesOffset) | log::kAttrAbandoned);
-        std::string what = where + set<std::uint16_t>(at + log::kAttributesOffset, attributes, "attributes");
+        std::string what = where + set<std::uint64_t>(at, f.word | (std::uint64_t{log::kKindAbandoned} << log::kKindShift), "kind");
         if (below(2))
-          what +=
-              ", " + set<std::uint32_t>(at + log::kValueLengthOffset, kCounts[below(std::size(kCounts))], "value_len");
+          what += ", " + set<std::uint32_t>(at + log::kAbandonedOffsets, kCounts[below(std::size(kCounts))], "offsets");
         return what;
       }
       case 9: {
@@ -705,27 +705,16 @@ class Damager {
         static constexpr std::uint32_t kCounts[] = {
             0, 1, 2, 5, log::kMaxRecordsPerSegment, log::kMaxRecordsPerSegment + 1};
         const std::uint32_t count = kCounts[below(std::size(kCounts))];
-        store<std::uint16_t>(region_, at + log::kAttributesOffset, log::kAttrAbandoned);
-        store<std::int32_t>(region_, at + log::kKeyLengthOffset, -1);
-        store<std::uint32_t>(region_, at + log::kValueLengthOffset, count);
-        store<std::uint32_t>(region_, at + log::kHeadersLengthOffset, 0);
-        store<std::uint16_t>(region_, at + log::kHeaderCountOffset, 0);
-        store<std::uint64_t>(region_, at + log::kChecksumOffset,
-                             log::frame_checksum(region_.data() + at, log::kFrameHeaderSize));
+        store<std::uint64_t>(region_, at, log::encode_abandoned(region_.data() + at, f.length, 0, count));
         d->forged = true;
         return where + "forged abandoned frame covering " + std::to_string(count);
       }
-      case 10:
-        return where + set<std::uint16_t>(at + log::kHeaderCountOffset,
-                                          static_cast<std::uint16_t>(hostile32(get<std::uint16_t>(at + 46), 4)),
-                                          "header_count");
-      default: {
-        if (f.length == log::kFrameHeaderSize) return where + "(no body)";
-        const std::size_t in = log::kFrameHeaderSize + below(f.length - log::kFrameHeaderSize);
-        return where + set<std::uint8_t>(at + in, static_cast<std::uint8_t>(rng_()),
-                                         ("body byte " + std::to_string(in)).c_str());
-      }
+      default:
+        break;
     }
+    if (f.length <= log::kFrameHeaderSize) return where + "(no body)";
+    const std::size_t in = log::kFrameHeaderSize + below(f.length - log::kFrameHeaderSize);
+    return where + set<std::uint8_t>(at + in, static_cast<std::uint8_t>(rng_()), ("body byte " + std::to_string(in)).c_str());
   }
 
   std::string index_entry() {
@@ -756,7 +745,7 @@ class Damager {
         v = tag | f.position;
         break;  // another frame than the entry covers
       default:
-        return where + set<std::int64_t>(at + 8, static_cast<std::int64_t>(hostile64(0)), "timestamp");
+        return where + set<std::int64_t>(at + 8 * (1 + below(3)), static_cast<std::int64_t>(hostile64(0)), "offset, timestamp or check");
     }
     return where + set<std::uint64_t>(at, v, "tag_position");
   }
@@ -1351,7 +1340,7 @@ void expect_sound(Target& t) {
     EXPECT_EQ(c.position(static_cast<std::int32_t>(p)), log.records.rbegin()->first + 1);
   }
   EXPECT_EQ(records, retained);
-  EXPECT_EQ(abandoned, 4) << "each partition's abandoned claim covers two offsets";
+  EXPECT_EQ(abandoned, 6) << "each partition's abandoned claim covers three offsets";
   EXPECT_GT(firsts[0], 0) << "partition 0 should have wrapped its ring";
   EXPECT_EQ(firsts[1], 0);
   EXPECT_TRUE(c.seek_to_beginning().is_ok());
@@ -1566,10 +1555,14 @@ class SegmentDamage : public ::testing::Test {
   void TearDown() override { dog_.disarm(); }
   std::span<std::byte> region(std::size_t p) { return t_.regions[p]; }
   log::PartitionRing& ring(std::int32_t p) { return t_.topic->ring(p); }
-  // The frame of the record at `offset` in partition p.
+  // The frame holding the record at `offset` in partition p (found by seek:
+  // record frames do not store their offsets).
   FrameAt frame_of(std::size_t p, std::int64_t offset) {
-    for (const FrameAt& f : frames_in(region(p)))
-      if (load<std::int64_t>(region(p), f.at + log::kOffsetOffset) == offset) return f;
+    auto cursor = ring(static_cast<std::int32_t>(p)).seek(offset);
+    RecordView v[1];
+    if (cursor && ring(static_cast<std::int32_t>(p)).read(*cursor, v, 1).count == 1 && v[0].offset() == offset)
+      for (const FrameAt& f : frames_in(region(p)))
+        if (region(p).data() + f.at == v[0].frame()) return f;
     ADD_FAILURE() << "no frame holds offset " << offset;
     return {};
   }
@@ -1598,12 +1591,13 @@ TEST_F(SegmentDamage, EarliestIsBoundedWhenTheHeadersContradictEachOther) {
 }
 
 TEST_F(SegmentDamage, AbandonedBitOnARecordIsCorruptNotASkip) {
-  // A record whose attributes gained the abandoned bit was skipped with as
-  // many offsets as its value_len said, as if its producer had died.
+  // A record whose commit word gained the abandoned kind was skipped with as
+  // many offsets as its bytes said, as if its producer had died.
   const std::int64_t offset = t_.logs[1].records.begin()->first + 10;
   const FrameAt f = frame_of(1, offset);
-  store<std::uint16_t>(region(1), f.at + log::kAttributesOffset, log::kAttrAbandoned);
-  store<std::uint32_t>(region(1), f.at + log::kValueLengthOffset, 1);
+  ASSERT_EQ(log::commit_kind(f.word), log::kKindRecord);
+  store<std::uint64_t>(region(1), f.at, f.word | (std::uint64_t{log::kKindAbandoned} << log::kKindShift));
+  store<std::uint32_t>(region(1), f.at + log::kAbandonedOffsets, 1);
   for (const bool verify : {false, true}) {
     Consumer c(t_.topic, {.start_at_earliest = true, .verify_checksums = verify});
     ASSERT_TRUE(c.assign(std::vector<std::int32_t>{1}).is_ok());
@@ -1625,18 +1619,22 @@ TEST_F(SegmentDamage, ChecksumMismatchBeforeAnAbandonedFrameLeavesTheCursorOnIt)
   const std::int64_t abandoned = *t_.logs[0].abandoned.begin();
   const std::int64_t bad = abandoned - 3;
   const FrameAt f = frame_of(0, bad);
-  const auto checksum = load<std::uint64_t>(region(0), f.at + log::kChecksumOffset);
-  store<std::uint64_t>(region(0), f.at + log::kChecksumOffset, checksum ^ 1);
+  const auto checksum = load<std::uint32_t>(region(0), f.at + 4);
+  store<std::uint32_t>(region(0), f.at + 4, checksum ^ 1);
   Consumer c(t_.topic, {.start_at_earliest = true, .verify_checksums = true});
   ASSERT_TRUE(c.assign(std::vector<std::int32_t>{0}).is_ok());
   ASSERT_TRUE(c.seek(0, bad - 2).is_ok());
+  // The records before the bad one, then the error at its offset.
   PollResult r = poll_once(c);
+  EXPECT_TRUE(r.status.is_ok()) << r.status.to_string();
+  ASSERT_EQ(r.records.size(), 2u);
+  r = poll_once(c);
   EXPECT_EQ(r.status.code(), Code::kCorrupt) << r.status.to_string();
   EXPECT_NE(r.status.message().find("offset " + std::to_string(bad)), std::string::npos) << r.status.message();
-  ASSERT_EQ(r.records.size(), 2u);
+  EXPECT_TRUE(r.records.empty());
   EXPECT_EQ(c.position(0), bad);
   // Mended, the record and everything after it arrive, the abandoned offsets announced.
-  store<std::uint64_t>(region(0), f.at + log::kChecksumOffset, checksum);
+  store<std::uint32_t>(region(0), f.at + 4, checksum);
   std::vector<std::int64_t> offsets;
   std::int64_t skipped = 0;
   for (r = poll_once(c); r.status.is_ok() && !r.records.empty(); r = poll_once(c)) {
@@ -1644,10 +1642,10 @@ TEST_F(SegmentDamage, ChecksumMismatchBeforeAnAbandonedFrameLeavesTheCursorOnIt)
     skipped += r.abandoned;
   }
   ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
-  EXPECT_EQ(skipped, 2);
+  EXPECT_EQ(skipped, 3);
   ASSERT_FALSE(offsets.empty());
   EXPECT_EQ(offsets.front(), bad);
-  EXPECT_EQ(offsets.size() + 2, static_cast<std::size_t>(t_.logs[0].records.rbegin()->first - bad + 1));
+  EXPECT_EQ(offsets.size() + 3, static_cast<std::size_t>(t_.logs[0].records.rbegin()->first - bad + 1));
 }
 
 TEST_F(SegmentDamage, ARollFromATailPastTheSegmentEndStaysInIt) {
@@ -1763,15 +1761,15 @@ TEST_F(SegmentDamage, ADamagedCommitLengthInADeadClaimIsNotFollowedPastTheClaim)
   const std::size_t at = static_cast<std::size_t>(claim.data - region(1).data());
   const std::vector<std::byte> after(region(1).begin() + static_cast<std::ptrdiff_t>(at + kBytes),
                                      region(1).begin() + static_cast<std::ptrdiff_t>(at + kBytes + 64));
-  // The dead owner "committed" a first frame of 176 bytes: 16 left, no room for a frame.
-  store<std::uint64_t>(region(1), at, log::make_commit_word(log::generation_tag(claim.generation), 176));
+  // The dead owner "committed" a first frame of 184 bytes: 8 left, no room for a frame.
+  store<std::uint64_t>(region(1), at, log::make_commit_word(log::make_info(log::kKindRecord, 184), 0));
   EXPECT_EQ(r.recover_abandoned(claim.generation), 2u) << "both offsets are abandoned";
   EXPECT_EQ((*slot)->state.load(), log::kSlotIdle);
   EXPECT_TRUE(std::equal(after.begin(), after.end(), region(1).begin() + static_cast<std::ptrdiff_t>(at + kBytes)))
       << "nothing past the claim was written";
   const auto word = load<std::uint64_t>(region(1), at);
   EXPECT_EQ(log::commit_length(word), kBytes) << "one abandoned frame covers the whole claim";
-  EXPECT_EQ(load<std::uint16_t>(region(1), at + log::kAttributesOffset), log::kAttrAbandoned);
+  EXPECT_EQ(log::commit_kind(word), log::kKindAbandoned);
   // A reader skips the two offsets and reads on.
   Consumer c(t_.topic, {.verify_checksums = true});
   ASSERT_TRUE(c.assign(std::vector<std::int32_t>{1}).is_ok());

@@ -64,7 +64,8 @@ class Reservation {
   std::span<std::byte> value_;
   std::byte* frame_ = nullptr;
   std::uint64_t generation_ = 0;
-  std::uint32_t frame_length_ = 0;
+  std::uint32_t position_ = 0;  // of the frame in its segment
+  std::uint32_t info_ = 0;      // the frame's commit info (core/log/record_format.h)
   std::int32_t partition_ = -1;
   std::int64_t offset_ = -1;
   bool published_ = false;
@@ -145,11 +146,12 @@ class alignas(64) Producer {
   std::size_t slot_index(std::int32_t partition, bool reservation) const noexcept {
     return static_cast<std::size_t>(partition) + (reservation ? static_cast<std::size_t>(partitions_) : 0);
   }
-  // Checks the options, picks the partition and claims one frame of a record
-  // with a value of `value_size` bytes (shared by send() and reserve()).
+  // Checks the options, picks the partition and claims one record frame for
+  // a value of `value_size` bytes (shared by send() and reserve());
+  // *headers_size gets the size of the encoded header block.
   // `reservation`: for reserve(), whose claim has a slot of its own.
   Status claim_one(const std::optional<std::string_view>& key, std::size_t value_size, const SendOptions& options,
-                   bool reservation, std::int32_t* partition, std::uint32_t* length, log::Claim* claim) noexcept;
+                   bool reservation, std::int32_t* partition, std::size_t* headers_size, log::Claim* claim) noexcept;
   // Takes claim slot `index` (see slot_index()) on its first use.
   Status take_slot(std::size_t index) noexcept;
   void release_slots() noexcept;
@@ -161,7 +163,10 @@ class alignas(64) Producer {
   std::int64_t max_block_ns_;                  // ProducerOptions::max_block
 };
 
-// Nanoseconds since the Unix epoch (CLOCK_REALTIME): the default timestamp.
+// Nanoseconds since the Unix epoch: the default timestamp. Read from the
+// invariant TSC calibrated against CLOCK_REALTIME where the CPU has one
+// (ipc/clock.h, doc/clock.md), else from CLOCK_REALTIME; RILL_CLOCK=realtime
+// forces the latter.
 std::int64_t now_ns() noexcept;
 
 }  // namespace rill

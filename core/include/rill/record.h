@@ -7,6 +7,7 @@
 // Consumer::still_valid() after reading them (see consumer.h).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -27,103 +28,144 @@ struct HeaderView {
   std::optional<std::string_view> value;
 };
 
+namespace detail {
+// Reads an unsigned LEB128 varint of at most `max_bytes` bytes from [*at, end)
+// into *out, advancing *at. False (nothing advanced) if it runs past `end`,
+// is longer than max_bytes, or overflows 64 bits. Shared with the frame
+// decoder (core/log/frame_codec.h).
+inline bool read_varint(const std::byte** at, const std::byte* end, std::uint64_t* out,
+                        unsigned max_bytes = 10) noexcept {
+  const std::byte* p = *at;
+  if (p < end && static_cast<unsigned char>(*p) < 0x80) [[likely]] {
+    *out = static_cast<unsigned char>(*p);
+    *at = p + 1;
+    return true;
+  }
+  std::uint64_t v = 0;
+  for (unsigned i = 0; i < max_bytes && p < end; ++i, ++p) {
+    const auto b = static_cast<unsigned char>(*p);
+    if (i == 9 && b > 1) return false;  // the 10th byte holds bit 63 only
+    v |= std::uint64_t{b & 0x7Fu} << (7 * i);
+    if (b < 0x80) {
+      *out = v;
+      *at = p + 1;
+      return true;
+    }
+  }
+  return false;
+}
+}  // namespace detail
+
 // Thread safety: a RecordView is an immutable value; any thread may read it.
 //
-// A view remembers the frame length that was checked when it was made, and no
-// accessor reaches past it: a view whose bytes the ring has since reused reads
-// garbage (which Consumer::still_valid() reports) but never memory outside its
-// frame.
+// A view holds the offsets and lengths its frame's checks established when
+// the view was made, and no accessor reaches past the frame: a view whose
+// bytes the ring has since reused reads garbage (which
+// Consumer::still_valid() reports) but never memory outside its frame.
 class RecordView {
  public:
   RecordView() = default;
-  // REQUIRES: `frame` points at a committed frame of `length` bytes that lie
-  // inside its segment.
-  RecordView(const std::byte* frame, std::int32_t partition, std::uint32_t length) noexcept
-      : frame_(frame), partition_(partition), length_(length) {}
-  // As above, with the length taken from the frame's commit word.
-  RecordView(const std::byte* frame, std::int32_t partition) noexcept
-      : RecordView(frame, partition, 0) {
-    length_ = static_cast<std::uint32_t>(load<std::uint64_t>(0));
-  }
+  // Made by the ring's reader from a checked frame (core/log/frame_codec.h):
+  // the record's key starts `body_at` bytes into `frame` (key_length < 0: a
+  // null key, none stored), its value follows the key and its header block
+  // follows the value. A batch's records share their frame.
+  RecordView(const std::byte* frame, std::uint32_t frame_length, std::int32_t partition, std::int64_t offset,
+             std::int64_t timestamp_ns, std::uint32_t body_at, std::int32_t key_length, std::uint32_t value_length,
+             std::uint32_t headers_length, std::uint16_t attributes) noexcept
+      : frame_(frame),
+        offset_(offset),
+        timestamp_(timestamp_ns),
+        partition_(partition),
+        frame_length_(frame_length),
+        body_at_(body_at),
+        key_length_(key_length),
+        value_length_(value_length),
+        headers_length_(headers_length),
+        attributes_(attributes) {}
 
   std::int32_t partition() const noexcept { return partition_; }
-  std::int64_t offset() const noexcept { return load<std::int64_t>(16); }
+  std::int64_t offset() const noexcept { return offset_; }
   // Nanoseconds since the Unix epoch (producer-set or log-append time).
-  std::int64_t timestamp_ns() const noexcept { return load<std::int64_t>(24); }
-  bool has_key() const noexcept { return load<std::int32_t>(32) >= 0; }
+  std::int64_t timestamp_ns() const noexcept { return timestamp_; }
+  bool has_key() const noexcept { return key_length_ >= 0; }
   // Empty when the key is null; has_key() tells null from empty.
-  std::string_view key() const noexcept {
-    return load<std::int32_t>(32) < 0 ? std::string_view() : std::string_view(chars(48), key_bytes());
+  std::string_view key() const noexcept { return std::string_view(chars(body_at_), key_bytes()); }
+  std::string_view value() const noexcept { return std::string_view(chars(body_at_ + key_bytes()), value_length_); }
+  // The attributes of the batch the record came in (doc/log_format.md); 0
+  // for a record sent alone.
+  std::uint16_t attributes() const noexcept { return attributes_; }
+  // Number of headers (0 without a header block, or if it is malformed).
+  std::uint16_t header_count() const noexcept {
+    std::string_view block = header_block();
+    const auto* at = reinterpret_cast<const std::byte*>(block.data());
+    std::uint64_t n = 0;
+    if (!detail::read_varint(&at, at + block.size(), &n, 5) || n > 0xFFFF) return 0;
+    return static_cast<std::uint16_t>(n);
   }
-  std::string_view value() const noexcept { return std::string_view(chars(48 + key_bytes()), value_bytes()); }
-  std::uint16_t attributes() const noexcept { return load<std::uint16_t>(44); }
-  std::uint16_t header_count() const noexcept { return load<std::uint16_t>(46); }
   // Raw encoded header block (see doc/log_format.md); use for_each_header to decode.
   std::string_view header_block() const noexcept {
-    const std::size_t at = key_bytes() + value_bytes();
-    return std::string_view(chars(48 + at), clamp(load<std::uint32_t>(40), body_bytes() - at));
+    return std::string_view(chars(body_at_ + key_bytes() + value_length_), headers_length_);
   }
   // Calls fn(HeaderView) for each header, in order. Returns false (and stops)
   // if the block is malformed.
   template <typename Fn>
   bool for_each_header(Fn&& fn) const;
 
-  std::uint64_t checksum() const noexcept { return load<std::uint64_t>(8); }
-  // Length of the frame in bytes (header, key, value, headers; unpadded), as
-  // checked when the view was made.
-  std::uint32_t frame_size() const noexcept { return length_; }
-  // Recomputes the XXH3-64 over the frame and compares it with the stored one.
+  // The 32-bit checksum of the frame holding the record (a batch's records share one).
+  std::uint32_t checksum() const noexcept {
+    std::uint32_t c;
+    std::memcpy(&c, frame_ + 4, sizeof c);  // the format is little-endian, as is every supported host
+    return c;
+  }
+  // Bytes of the frame holding the record (unpadded): the record's own
+  // frame, or its batch's.
+  std::uint32_t frame_size() const noexcept { return frame_length_; }
+  // Recomputes the frame's checksum and compares it with the stored one. For
+  // a record of a batch that hashes the whole batch: Consumer's
+  // verify_checksums checks each frame once instead.
   bool verify_checksum() const noexcept;
 
+  // The frame holding the record: its own, or its batch's.
   const std::byte* frame() const noexcept { return frame_; }
 
  private:
-  template <typename T>
-  T load(std::size_t at) const noexcept {
-    T v;
-    std::memcpy(&v, frame_ + at, sizeof(T));  // the format is little-endian, as is every supported host
-    return v;
-  }
   const char* chars(std::size_t at) const noexcept { return reinterpret_cast<const char*>(frame_ + at); }
-  // Field lengths are clamped to the frame: equal for a sound frame (read()
-  // checks that they add up), bounded for bytes reused since.
-  static std::size_t clamp(std::size_t n, std::size_t room) noexcept { return n < room ? n : room; }
-  std::size_t body_bytes() const noexcept { return length_ > 48 ? length_ - 48 : 0; }
-  std::size_t key_bytes() const noexcept {
-    std::int32_t n = load<std::int32_t>(32);
-    return n < 0 ? 0 : clamp(static_cast<std::size_t>(n), body_bytes());
-  }
-  std::size_t value_bytes() const noexcept { return clamp(load<std::uint32_t>(36), body_bytes() - key_bytes()); }
+  std::size_t key_bytes() const noexcept { return key_length_ < 0 ? 0 : static_cast<std::size_t>(key_length_); }
 
   const std::byte* frame_ = nullptr;
+  std::int64_t offset_ = 0;
+  std::int64_t timestamp_ = 0;
   std::int32_t partition_ = -1;
-  std::uint32_t length_ = 0;
+  std::uint32_t frame_length_ = 0;
+  std::uint32_t body_at_ = 0;
+  std::int32_t key_length_ = -1;
+  std::uint32_t value_length_ = 0;
+  std::uint32_t headers_length_ = 0;
+  std::uint16_t attributes_ = 0;
 };
 
 template <typename Fn>
 bool RecordView::for_each_header(Fn&& fn) const {
-  std::string_view block = header_block();
-  std::size_t at = 0;
-  for (std::uint16_t i = 0; i < header_count(); ++i) {
-    if (block.size() - at < 2) return false;
-    std::uint16_t klen;
-    std::memcpy(&klen, block.data() + at, 2);
-    at += 2;
-    if (block.size() - at < std::size_t{klen} + 4) return false;
-    std::string_view key = block.substr(at, klen);
+  const std::string_view block = header_block();
+  const auto* at = reinterpret_cast<const std::byte*>(block.data());
+  const std::byte* end = at + block.size();
+  if (block.empty()) return true;
+  std::uint64_t count = 0;
+  if (!detail::read_varint(&at, end, &count, 5)) return false;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    std::uint64_t klen = 0, vlen = 0;
+    if (!detail::read_varint(&at, end, &klen, 5) || klen > static_cast<std::uint64_t>(end - at)) return false;
+    const std::string_view key(reinterpret_cast<const char*>(at), klen);
     at += klen;
-    std::int32_t vlen;
-    std::memcpy(&vlen, block.data() + at, 4);
-    at += 4;
+    if (!detail::read_varint(&at, end, &vlen, 5) || vlen > static_cast<std::uint64_t>(end - at) + 1) return false;
     std::optional<std::string_view> value;
-    if (vlen >= 0) {
-      if (block.size() - at < static_cast<std::size_t>(vlen)) return false;
-      value = block.substr(at, static_cast<std::size_t>(vlen));
-      at += static_cast<std::size_t>(vlen);
+    if (vlen > 0) {
+      value = std::string_view(reinterpret_cast<const char*>(at), vlen - 1);
+      at += vlen - 1;
     }
     fn(HeaderView{key, value});
   }
-  return at == block.size();
+  return at == end;
 }
 
 }  // namespace rill

@@ -382,17 +382,23 @@ TEST_F(ConsumerTest, VerifyChecksumsCatchesAFlippedByte) {
   Consumer checking(topic_, {.start_at_earliest = true, .verify_checksums = true});
   const std::int32_t parts[] = {0, 1};
   ASSERT_TRUE(checking.assign(parts).is_ok());
+  // The records before the damaged one are delivered first (with other
+  // partitions' records), as for a frame of bad lengths; the next poll
+  // reports it.
   PollResult r = checking.poll(nanoseconds(0));
+  EXPECT_TRUE(r.status.is_ok()) << r.status.to_string();
+  std::map<std::int32_t, std::vector<std::int64_t>> offsets;
+  for (const RecordView& v : r.records) offsets[v.partition()].push_back(v.offset());
+  EXPECT_EQ(offsets[0], (std::vector<std::int64_t>{0, 1, 2, 3})) << "the records before the damaged one are delivered";
+  EXPECT_EQ(checking.position(0), 4) << "the consumer stays on the damaged record";
+  r = checking.poll(nanoseconds(0));
   EXPECT_EQ(r.status.code(), Code::kCorrupt);
   EXPECT_NE(r.status.message().find("partition 0"), std::string::npos) << r.status.message();
   EXPECT_NE(r.status.message().find("offset 4"), std::string::npos) << r.status.message();
-  ASSERT_EQ(r.records.size(), 4u) << "the records before the damaged one are delivered";
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(r.records[i].offset(), i);
-  EXPECT_EQ(checking.position(0), 4) << "the consumer stays on the damaged record";
-  EXPECT_EQ(checking.position(1), 0) << "other partitions lose nothing";
-
-  std::map<std::int32_t, std::vector<std::int64_t>> offsets;
-  for (const RecordView& v : r.records) offsets[v.partition()].push_back(v.offset());
+  for (const RecordView& v : r.records) {
+    EXPECT_EQ(v.partition(), 1) << "other partitions lose nothing";
+    offsets[v.partition()].push_back(v.offset());
+  }
 
   // The error repeats (alongside other partitions' records) until skipped.
   for (int i = 0; i < 3; ++i) {
@@ -459,7 +465,7 @@ TEST_F(ConsumerTest, CorruptFrameIsReportedAtItsOffsetAfterTheGoodRecords) {
   auto slot = ring.acquire_slot(ipc::self());
   ASSERT_TRUE(slot.is_ok());
   ASSERT_EQ(ring.claim(64, 1, *slot, &claim), log::ClaimStatus::kOk);
-  const std::uint64_t word = log::make_commit_word(log::generation_tag(claim.generation), 0x7FFFFFF0u);
+  const std::uint64_t word = log::make_commit_word(log::make_info(log::kKindRecord, log::kLengthMask), 0);
   std::memcpy(claim.data, &word, sizeof word);
   ring.notify();
   produce(2, 3, 1000, 7);

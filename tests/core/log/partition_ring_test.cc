@@ -14,9 +14,15 @@
 
 #include "ipc/liveness.h"
 #include "ipc/region.h"
+#include "support/frames.h"
 
 namespace rill::log {
 namespace {
+
+using test::batch_size;
+using test::encode_batch;
+using test::encode_record;
+using test::record_size;
 
 struct Ring {
   std::unique_ptr<ipc::Region> region;
@@ -40,11 +46,10 @@ Ring make_ring(PartitionGeometry g) {
 
 Claim append_claim(Ring& r, std::string_view value, std::int64_t ts = 1) {
   PartitionRing& ring = r.ring;
-  const std::uint32_t len = frame_size(0, value.size(), 0);
+  const std::uint32_t len = record_size(value.size());
   Claim c;
   EXPECT_EQ(r.claim(static_cast<std::uint32_t>(align_frame(len)), 1, &c), ClaimStatus::kOk);
-  encode_frame(c.data, c.first_offset, ts, std::nullopt, value, {}, 0);
-  ring.commit(c, c.data, len);
+  ring.commit(c, encode_record(c.data, c.first_offset, ts, std::nullopt, value));
   ring.notify();
   return c;
 }
@@ -53,9 +58,9 @@ std::int64_t append(Ring& r, std::string_view value, std::int64_t ts = 1) {
   return append_claim(r, value, ts).first_offset;
 }
 
-// Value bytes that make a frame of exactly `frame_bytes` (>= 48, multiple of 8).
+// Value bytes that make a record frame of exactly `frame_bytes` (>= 16, multiple of 8).
 std::string value_for_frame(std::uint32_t frame_bytes) {
-  return std::string(frame_bytes - kFrameHeaderSize, 'v');
+  return std::string(frame_bytes - kRecordHeaderSize, 'v');
 }
 
 // Reads every record from `cursor` on; returns their offsets.
@@ -111,7 +116,7 @@ TEST(PartitionGeometry, LayoutLeavesRoomForHeaderAndIndex) {
     EXPECT_GE(std::uint64_t{h.index_entries} * g.index_interval, h.data_capacity);
     EXPECT_GE(h.data_start, sizeof(SegmentHeader) + std::uint64_t{h.index_entries} * sizeof(IndexEntry));
     EXPECT_LE(h.data_start + h.data_capacity, g.segment_bytes);
-    EXPECT_EQ(r.ring.max_frame_bytes(), h.data_capacity);
+    EXPECT_EQ(r.ring.max_frame_bytes(), std::min<std::uint64_t>(h.data_capacity, kMaxFrameBytes));
     EXPECT_EQ(r.ring.earliest_offset(), 0);
     EXPECT_EQ(r.ring.latest_offset(), 0);
   }
@@ -197,9 +202,11 @@ TEST(PartitionRing, RefusesOversizeClaimsAndStoresNothing) {
   EXPECT_EQ(r.claim(0, 1, &c), ClaimStatus::kTooLarge);
   EXPECT_EQ(r.claim(64, 0, &c), ClaimStatus::kTooLarge);
   EXPECT_EQ(r.claim(64, kMaxRecordsPerSegment + 1, &c), ClaimStatus::kTooLarge);
-  // Every record has a 48-byte frame header: fewer bytes cannot hold them
-  // (and would let a tail count more records than its bytes hold).
-  EXPECT_EQ(r.claim(88, 2, &c), ClaimStatus::kTooLarge);
+  // Every frame has a 16-byte header and every record takes 4 bytes or
+  // more: fewer bytes cannot hold them (and would let a tail count more
+  // records than its bytes hold).
+  EXPECT_EQ(r.claim(8, 1, &c), ClaimStatus::kTooLarge);
+  EXPECT_EQ(r.claim(88, 23, &c), ClaimStatus::kTooLarge);
   const ReadCursor after = r.ring.latest();
   EXPECT_EQ(after.generation, before.generation);
   EXPECT_EQ(after.position, before.position);
@@ -251,26 +258,23 @@ TEST(PartitionRing, RecordsPerSegmentLimitRollsTheSegment) {
 }
 
 TEST(PartitionRing, RecordsPerSegmentLimitWithCommittedRecords) {
-  // Segments large enough that 2^20 - 1 empty records (48 bytes each) fit
-  // with room to spare, so the count limit is what rolls them.
-  const std::uint64_t segment = 52ull << 20;
+  // Segments large enough that 2^20 - 1 empty records (4 bytes each in a
+  // batch) fit with room to spare, so the count limit is what rolls them.
+  const std::uint64_t segment = 8ull << 20;
   Ring r = make_ring({segment, 4, 1u << 16});
-  ASSERT_GT(r.ring.data_capacity(), std::uint64_t{kMaxRecordsPerSegment} * kFrameHeaderSize + 4096);
   constexpr std::uint32_t kBatch = 1023;  // 1023 * 1025 == kMaxRecordsPerSegment
   static_assert(std::uint64_t{kBatch} * 1025 == kMaxRecordsPerSegment);
+  const std::vector<std::string> empties(kBatch);
+  const std::uint32_t bytes = static_cast<std::uint32_t>(align_frame(batch_size(empties)));
+  ASSERT_EQ(batch_size(empties), kBatchHeaderSize + kBatch * kMinRecordBytes);
+  ASSERT_GT(r.ring.data_capacity(), std::uint64_t{bytes} * 1025 + 4096);
   std::int64_t offset = 0;
   for (int round = 0; round < 1026; ++round) {
     Claim c;
-    ASSERT_EQ(r.claim(kBatch * kFrameHeaderSize, kBatch, &c), ClaimStatus::kOk);
+    ASSERT_EQ(r.claim(bytes, kBatch, &c), ClaimStatus::kOk);
     ASSERT_EQ(c.first_offset, offset);
     ASSERT_EQ(c.generation, round < 1025 ? 0u : 1u) << "round " << round;
-    std::byte* frame = c.data;
-    for (std::uint32_t i = 0; i < kBatch; ++i) {
-      const std::uint32_t len = encode_frame(frame, offset + i, offset + i, std::nullopt, {}, {}, 0);
-      ASSERT_EQ(len, kFrameHeaderSize);
-      r.ring.commit(c, frame, len);
-      frame += kFrameHeaderSize;
-    }
+    r.ring.commit(c, encode_batch(c.data, offset, offset, empties));
     offset += kBatch;
   }
   ReadCursor cur = r.ring.earliest();
@@ -293,47 +297,37 @@ TEST(PartitionRing, RecordsPerSegmentLimitWithCommittedRecords) {
   EXPECT_EQ(last_generation, 1u);
 }
 
-TEST(PartitionRing, BatchClaimGivesConsecutiveOffsetsAndCommitsInAnyOrder) {
+TEST(PartitionRing, BatchFrameIsVisibleWholeAtItsOneCommit) {
   Ring r = make_ring({16384, 4, 256});
   append(r, "a");
   append(r, "b");
   ReadCursor cur = r.ring.earliest();
   ASSERT_EQ(drain(r.ring, cur).size(), 2u);
 
-  const std::string values[3] = {"x", std::string(13, 'y'), std::string(100, 'z')};
-  std::uint32_t lengths[3];
-  std::uint32_t bytes = 0;
-  for (int i = 0; i < 3; ++i) {
-    lengths[i] = frame_size(0, values[i].size(), 0);
-    bytes += static_cast<std::uint32_t>(align_frame(lengths[i]));
-  }
+  const std::vector<std::string> values = {"x", std::string(13, 'y'), std::string(100, 'z')};
   Claim c;
-  ASSERT_EQ(r.claim(bytes, 3, &c), ClaimStatus::kOk);
+  ASSERT_EQ(r.claim(static_cast<std::uint32_t>(align_frame(batch_size(values))), 3, &c), ClaimStatus::kOk);
   EXPECT_EQ(c.first_offset, 2);
   EXPECT_EQ(c.records, 3u);
   EXPECT_EQ(r.ring.latest_offset(), 5);
-  std::byte* frames[3];
-  std::byte* at = c.data;
-  for (int i = 0; i < 3; ++i) {
-    frames[i] = at;
-    EXPECT_EQ(encode_frame(at, c.first_offset + i, 7, std::nullopt, values[i], {}, 0), lengths[i]);
-    at += align_frame(lengths[i]);
-  }
-  // Another producer claims after the batch meanwhile.
+  const std::uint64_t word = encode_batch(c.data, c.first_offset, 7, values);
+  // Another producer claims and commits after the batch meanwhile.
   Claim later = append_claim(r, "later");
   EXPECT_EQ(later.first_offset, 5);
 
   RecordView v[8];
-  r.ring.commit(c, frames[2], lengths[2]);
-  EXPECT_EQ(r.ring.read(cur, v, 8).count, 0u) << "a reader must not pass an uncommitted record";
+  EXPECT_EQ(r.ring.read(cur, v, 8).count, 0u) << "a reader must not pass an uncommitted batch";
   EXPECT_FALSE(r.ring.readable(cur));
-  r.ring.commit(c, frames[0], lengths[0]);
+  r.ring.commit(c, word);
   EXPECT_TRUE(r.ring.readable(cur));
-  ReadBatch b = r.ring.read(cur, v, 8);
+  // A reader that takes fewer than the batch holds stays on its frame.
+  ReadBatch b = r.ring.read(cur, v, 1);
   ASSERT_EQ(b.count, 1u);
   EXPECT_EQ(v[0].offset(), 2);
   EXPECT_EQ(v[0].value(), "x");
-  r.ring.commit(c, frames[1], lengths[1]);
+  EXPECT_EQ(v[0].timestamp_ns(), 7);
+  EXPECT_EQ(cur.next_offset, 3);
+  EXPECT_EQ(cur.position, c.position);
   b = r.ring.read(cur, v, 8);
   ASSERT_EQ(b.count, 3u);
   EXPECT_EQ(v[0].offset(), 3);
@@ -342,6 +336,8 @@ TEST(PartitionRing, BatchClaimGivesConsecutiveOffsetsAndCommitsInAnyOrder) {
   EXPECT_EQ(v[1].value(), values[2]);
   EXPECT_EQ(v[2].offset(), 5);
   EXPECT_EQ(v[2].value(), "later");
+  EXPECT_EQ(v[0].frame(), v[1].frame()) << "a batch's records share its frame";
+  EXPECT_TRUE(v[1].verify_checksum());
 }
 
 // ---------------------------------------------------------------- segment ends
@@ -415,7 +411,7 @@ std::vector<std::string> fill_past_a_lap(Ring& r, Ts ts) {
     v += std::to_string(i);
     v.append(static_cast<std::size_t>(i * 37 % 211), '.');
     EXPECT_EQ(append(r, v, ts(i)), i);
-    bytes += align_frame(frame_size(0, v.size(), 0));
+    bytes += align_frame(record_size(v.size()));
     values.push_back(std::move(v));
   }
   return values;
@@ -632,78 +628,122 @@ TEST(PartitionRing, GenerationLiveTurnsFalseWhenTheRingWrapsDuringARead) {
 
 // ---------------------------------------------------------------- corrupt bytes
 
-// A ring with three good records and a fourth frame claimed whose commit word
-// a hostile or broken writer sets to `word(tag)`.
+// A ring with three good records and a fourth frame claimed (256 bytes),
+// which a hostile or broken writer fills and commits.
 struct CorruptFixture {
+  static constexpr std::uint32_t kBadBytes = 256;
   Ring r = make_ring({16384, 4, 256});
   Claim bad;
-  void build(const std::function<void(std::byte* frame, std::uint32_t tag)>& corrupt) {
+  void build(const std::function<void(std::byte* frame)>& corrupt) {
     for (int i = 0; i < 3; ++i) append(r, "good-" + std::to_string(i));
-    const std::uint32_t len = frame_size(0, 16, 0);
-    ASSERT_EQ(r.claim(static_cast<std::uint32_t>(align_frame(len)), 1, &bad), ClaimStatus::kOk);
-    encode_frame(bad.data, bad.first_offset, 1, std::nullopt, std::string(16, 'b'), {}, 0);
-    corrupt(bad.data, generation_tag(bad.generation));
+    ASSERT_EQ(r.claim(kBadBytes, 1, &bad), ClaimStatus::kOk);
+    corrupt(bad.data);
   }
-  // Reads from the start: the good records come first, then kCorrupt at offset 3.
-  void expect_corrupt_after_good_records() {
+  // Reads from the start: the good records come first, then `status` at offset 3.
+  void expect_corrupt_after_good_records(ReadStatus status = ReadStatus::kCorrupt, bool verify = false) {
     ReadCursor cur = r.ring.earliest();
     RecordView v[16];
-    ReadBatch b = r.ring.read(cur, v, 16);
+    ReadBatch b = r.ring.read(cur, v, 16, verify);
     ASSERT_EQ(b.status, ReadStatus::kOk);
     ASSERT_EQ(b.count, 3u) << "the records before the corrupt one are delivered";
     EXPECT_EQ(v[2].value(), "good-2");
     EXPECT_EQ(cur.next_offset, 3);
-    b = r.ring.read(cur, v, 16);
-    EXPECT_EQ(b.status, ReadStatus::kCorrupt);
+    b = r.ring.read(cur, v, 16, verify);
+    EXPECT_EQ(b.status, status);
     EXPECT_EQ(b.count, 0u);
     EXPECT_EQ(cur.next_offset, 3) << "the cursor stays at the corrupt record";
     EXPECT_TRUE(r.ring.readable(cur));
   }
 };
 
-TEST(PartitionRing, HostileCommitLengthsAreCorruptNotACrash) {
-  for (std::uint32_t length : {0u, 8u, 47u, 16384u, 0x7FFFFFFFu, 0xFFFFFFF0u, 0xFFFFFFFEu}) {
-    SCOPED_TRACE(length);
+// A sound frame's commit word with its length, kind or flags replaced, and a
+// checksum that matches the new info where the frame's bytes can be hashed
+// (damage that a checksum cannot catch).
+std::uint64_t rewritten(std::byte* frame, std::uint32_t info) {
+  return (info & kLengthMask) <= CorruptFixture::kBadBytes ? commit_word_of(frame, info, 3) : make_commit_word(info, 0);
+}
+
+TEST(PartitionRing, HostileCommitLengthsAndKindsAreCorruptNotACrash) {
+  std::vector<std::uint32_t> infos;
+  for (std::uint32_t length : {1u, 8u, 15u, 16384u, kLengthMask})
+    for (std::uint32_t kind : {kKindRecord, kKindBatch, kKindAbandoned}) infos.push_back(make_info(kind, length));
+  infos.push_back(make_info(0, 32));  // no kind
+  infos.push_back(make_info(kKindBatch, 32, kHasKey));
+  infos.push_back(make_info(kKindAbandoned, 32, kHasHeaders));
+  for (std::uint32_t info : infos) {
+    SCOPED_TRACE(::testing::Message() << "info " << std::hex << info);
     CorruptFixture f;
-    f.build([&](std::byte* frame, std::uint32_t tag) { store_commit_word(frame, make_commit_word(tag, length)); });
+    f.build([&](std::byte* frame) {
+      encode_record(frame, 3, 1, std::nullopt, std::string(16, 'b'));
+      store_commit_word(frame, rewritten(frame, info));
+    });
     f.expect_corrupt_after_good_records();
   }
   // A length reaching exactly one byte past the data area.
   CorruptFixture f;
-  f.build([&](std::byte* frame, std::uint32_t tag) {
+  f.build([&](std::byte* frame) {
     const auto left = static_cast<std::uint32_t>(f.r.ring.data_capacity() - f.bad.position);
-    store_commit_word(frame, make_commit_word(tag, left + 1));
+    store_commit_word(frame, rewritten(frame, make_info(kKindRecord, left + 1)));
   });
   f.expect_corrupt_after_good_records();
 }
 
-TEST(PartitionRing, FrameWithTheWrongOffsetIsCorrupt) {
-  CorruptFixture f;
-  f.build([](std::byte* frame, std::uint32_t tag) {
-    const std::int64_t wrong = 12345;
-    std::memcpy(frame + kOffsetOffset, &wrong, sizeof wrong);
-    store_commit_word(frame, make_commit_word(tag, frame_size(0, 16, 0)));
-  });
-  f.expect_corrupt_after_good_records();
-}
-
-TEST(PartitionRing, FieldLengthsDisagreeingWithTheFrameAreCorrupt) {
-  // The commit word is sound but the lengths inside the frame are not: a
-  // reader that trusted them would hand out views past the frame.
-  struct Field {
-    std::size_t at;
-    std::uint32_t value;
-  };
-  for (Field field :
-       {Field{kValueLengthOffset, 0x7FFFFFF0u}, Field{kValueLengthOffset, 17u}, Field{kKeyLengthOffset, 0x7FFFFFF0u},
-        Field{kKeyLengthOffset, 1u}, Field{kKeyLengthOffset, 0xFFFFFFFBu /* -5 */},
-        Field{kHeadersLengthOffset, 0xFFFFFFF0u}, Field{kHeadersLengthOffset, 8u}}) {
-    SCOPED_TRACE(::testing::Message() << "field at " << field.at << " = " << field.value);
+TEST(PartitionRing, BatchWithTheWrongBaseOffsetIsCorrupt) {
+  for (std::int64_t wrong : {std::int64_t{2}, std::int64_t{4}, std::int64_t{12345}, std::int64_t{-1},
+                             std::numeric_limits<std::int64_t>::min()}) {
+    SCOPED_TRACE(wrong);
     CorruptFixture f;
-    f.build([&](std::byte* frame, std::uint32_t tag) {
-      std::memcpy(frame + field.at, &field.value, sizeof field.value);
-      store_commit_word(frame, make_commit_word(tag, frame_size(0, 16, 0)));
-    });
+    f.build([&](std::byte* frame) { store_commit_word(frame, encode_batch(frame, wrong, 1, {"x", "y"})); });
+    f.expect_corrupt_after_good_records();
+  }
+}
+
+TEST(PartitionRing, LengthsDisagreeingWithTheFrameAreCorrupt) {
+  // The commit word and checksum are sound but the lengths inside the frame
+  // are not: a reader that trusted them would hand out views past the frame.
+  const auto planted = [](std::vector<std::uint8_t> body, std::uint32_t flags) {
+    return [body, flags](std::byte* frame) {
+      std::byte* at = frame + kRecordHeaderSize;
+      for (std::uint8_t b : body) *at++ = static_cast<std::byte>(b);
+      store_commit_word(frame, commit_word_of(frame, make_info(kKindRecord, static_cast<std::uint32_t>(at - frame), flags), 3));
+    };
+  };
+  const std::function<void(std::byte*)> cases[] = {
+      planted({5, 'k'}, kHasKey),                         // key of 5 bytes, 1 there
+      planted({0x80, 0x80, 0x80, 0x80, 0x80, 1}, kHasKey),  // a varint longer than 5 bytes
+      planted({0x80}, kHasKey),                           // a varint cut off by the frame's end
+      planted({0, 9, 'v'}, kHasKey | kHasHeaders),        // header block of 9 bytes, 1 there
+      planted({0, 0}, kHasKey | kHasHeaders),             // a header block flagged, but empty
+      // A batch whose records do not add up to its frame.
+      [](std::byte* frame) {
+        encode_batch(frame, 3, 1, {"x", "y"});
+        const std::uint32_t count = 3;
+        std::memcpy(frame + kBatchRecordCount, &count, 4);
+        store_commit_word(frame, commit_word_of(frame, make_info(kKindBatch, batch_size({"x", "y"})), 3));
+      },
+      [](std::byte* frame) {
+        encode_batch(frame, 3, 1, {"x", "y"});
+        frame[kBatchHeaderSize + 2] = std::byte{200};  // the first value's length
+        store_commit_word(frame, commit_word_of(frame, make_info(kKindBatch, batch_size({"x", "y"})), 3));
+      },
+      [](std::byte* frame) {  // bytes after the last record
+        encode_batch(frame, 3, 1, {"x", "y"});
+        const std::uint32_t more = batch_size({"x", "y"}) - kBatchHeaderSize + 3;
+        std::memcpy(frame + kBatchRecordsBytes, &more, 4);
+        store_commit_word(frame, commit_word_of(frame, make_info(kKindBatch, batch_size({"x", "y"}) + 3), 3));
+      },
+      [](std::byte* frame) {  // a compression codec (not written before durable topics)
+        encode_batch(frame, 3, 1, {"x", "y"});
+        const std::uint16_t lz4 = 3;
+        std::memcpy(frame + kBatchAttributes, &lz4, 2);
+        store_commit_word(frame, commit_word_of(frame, make_info(kKindBatch, batch_size({"x", "y"})), 3));
+      },
+  };
+  int n = 0;
+  for (const auto& corrupt : cases) {
+    SCOPED_TRACE(n++);
+    CorruptFixture f;
+    f.build(corrupt);
     f.expect_corrupt_after_good_records();
   }
 }
@@ -715,12 +755,28 @@ TEST(PartitionRing, FlippedValueByteFailsTheChecksum) {
   RecordView v[1];
   ASSERT_EQ(r.ring.read(cur, v, 1).count, 1u);
   EXPECT_TRUE(v[0].verify_checksum());
-  c.data[kFrameHeaderSize + 3] ^= std::byte{0x20};
+  c.data[kRecordHeaderSize + 3] ^= std::byte{0x20};
   EXPECT_FALSE(v[0].verify_checksum());
-  c.data[kFrameHeaderSize + 3] ^= std::byte{0x20};
+  c.data[kRecordHeaderSize + 3] ^= std::byte{0x20};
   EXPECT_TRUE(v[0].verify_checksum());
   c.data[kTimestampOffset] ^= std::byte{1};  // header fields are covered too
   EXPECT_FALSE(v[0].verify_checksum());
+  c.data[kTimestampOffset] ^= std::byte{1};
+  c.data[0] ^= std::byte{0x40};  // and the commit word's length and flags (the hash's seed)
+  EXPECT_FALSE(v[0].verify_checksum());
+}
+
+TEST(PartitionRing, VerifyingReaderStopsAtAFrameFailingItsChecksum) {
+  CorruptFixture f;
+  f.build([](std::byte* frame) {
+    const std::uint64_t word = encode_batch(frame, 3, 1, {"x", "y"});
+    frame[kBatchHeaderSize + 4] ^= std::byte{1};  // the first value, after the checksum
+    store_commit_word(frame, word);
+  });
+  f.expect_corrupt_after_good_records(ReadStatus::kChecksum, true);
+  // Without verification the damage is not seen: the lengths all fit.
+  ReadCursor cur = f.r.ring.earliest();
+  EXPECT_EQ(drain(f.r.ring, cur).size(), 5u);
 }
 
 // ---------------------------------------------------------------- stalled rolls
@@ -749,8 +805,7 @@ TEST(PartitionRing, ARollHeldBackByALiveClaimIsUndoneAtTheDeadline) {
   for (; sent < 1000; ++sent) {
     st = r.ring.claim(512, 1, other, &c, 50'000'000);
     if (st != ClaimStatus::kOk) break;
-    encode_frame(c.data, c.first_offset, 1, std::nullopt, value, {}, 0);
-    r.ring.commit(c, c.data, 512);
+        r.ring.commit(c, encode_record(c.data, c.first_offset, 1, std::nullopt, value));
   }
   ASSERT_EQ(st, ClaimStatus::kStalled);
   EXPECT_EQ(c.stalled_by, ::getpid());
@@ -771,12 +826,10 @@ TEST(PartitionRing, ARollHeldBackByALiveClaimIsUndoneAtTheDeadline) {
   EXPECT_EQ(dead->state.load(), kSlotIdle);
 
   // Committed at last, the claim lets the roll through; every offset is there once.
-  encode_frame(held.data, held.first_offset, 1, std::nullopt, value_for_frame(64), {}, 0);
-  r.ring.commit(held, held.data, 64);
+    r.ring.commit(held, encode_record(held.data, held.first_offset, 1, std::nullopt, value_for_frame(64)));
   ASSERT_EQ(r.ring.claim(512, 1, other, &c, 50'000'000), ClaimStatus::kOk);
   EXPECT_EQ(c.first_offset, sent + 1);
-  encode_frame(c.data, c.first_offset, 1, std::nullopt, value, {}, 0);
-  r.ring.commit(c, c.data, 512);
+    r.ring.commit(c, encode_record(c.data, c.first_offset, 1, std::nullopt, value));
   ReadCursor cursor = r.ring.earliest();
   std::vector<std::int64_t> want(static_cast<std::size_t>(sent + 2));
   for (std::size_t i = 0; i < want.size(); ++i) want[i] = static_cast<std::int64_t>(i);
@@ -793,58 +846,66 @@ TEST(RecordView, AccessorsStayInsideTheFrameWhenItsBytesAreReused) {
   // may reach past the frame that was checked: the frame sits alone in a heap
   // buffer of exactly its size, so ASan reports any byte read beyond it.
   const Header headers[] = {{"hk", std::string_view("hv")}};
-  const std::uint32_t len = frame_size(3, 20, header_block_size(headers));
+  const std::uint32_t len = record_size(20, std::string_view("key"), headers);
   std::vector<std::byte> frame(len);
-  encode_frame(frame.data(), 7, 99, std::string_view("key"), std::string(20, 'v'), headers, 0);
-  const RecordView v(frame.data(), 0, len);
+  const std::uint64_t word = encode_record(frame.data(), 7, 99, std::string_view("key"), std::string(20, 'v'), headers);
+  RecordView v;
+  ASSERT_EQ(decode_frame(frame.data(), word, len, 0, 7, 0, &v, 1, true).check, FrameCheck::kOk);
+  store_commit_word(frame.data(), word);
   ASSERT_TRUE(v.verify_checksum());
   ASSERT_EQ(v.value(), std::string(20, 'v'));
+  ASSERT_EQ(v.key(), "key");
+  ASSERT_EQ(v.offset(), 7);
   // The bytes are reused: a new commit word (END, or someone else's length)
-  // and field lengths from whatever frame now overlaps.
-  const std::uint64_t end_word = make_commit_word(5, kEndOfSegment);
-  std::memcpy(frame.data(), &end_word, 8);
-  for (std::uint32_t hostile : {0x7FFFFFFFu, 0xFFFFFFFFu, 1000u, 30u}) {
+  // and lengths from whatever frame now overlaps.
+  for (std::uint8_t hostile : {0x7Fu, 0xFFu, 0x00u, 0x80u}) {
     SCOPED_TRACE(hostile);
-    std::memcpy(frame.data() + kKeyLengthOffset, &hostile, 4);
-    std::memcpy(frame.data() + kValueLengthOffset, &hostile, 4);
-    std::memcpy(frame.data() + kHeadersLengthOffset, &hostile, 4);
-    const std::uint16_t many = 0xFFFF;
-    std::memcpy(frame.data() + kHeaderCountOffset, &many, 2);
+    std::memset(frame.data(), hostile, frame.size());
     EXPECT_EQ(v.frame_size(), len);
     EXPECT_FALSE(v.verify_checksum());
     const std::string_view key = v.key(), value = v.value(), block = v.header_block();
-    EXPECT_LE(key.size() + value.size() + block.size(), len - kFrameHeaderSize);
+    EXPECT_LE(key.size() + value.size() + block.size(), len - kRecordHeaderSize);
     std::size_t sum = 0;
     for (char c : key) sum += static_cast<unsigned char>(c);
     for (char c : value) sum += static_cast<unsigned char>(c);
     for (char c : block) sum += static_cast<unsigned char>(c);
     EXPECT_GE(sum, 0u);
     v.for_each_header([&](const HeaderView& h) { sum += h.key.size(); });
+    sum += v.header_count();
   }
 }
 
 TEST(PartitionRing, MalformedHeaderBlockIsReportedByForEachHeader) {
   Ring r = make_ring({16384, 4, 256});
   const Header headers[] = {{"k1", std::string_view("v1")}, {"k2", std::nullopt}};
-  const std::uint32_t len = frame_size(0, 5, header_block_size(headers));
+  const std::uint32_t len = record_size(5, std::nullopt, headers);
   Claim c;
   ASSERT_EQ(r.claim(static_cast<std::uint32_t>(align_frame(len)), 1, &c), ClaimStatus::kOk);
-  encode_frame(c.data, c.first_offset, 1, std::nullopt, "value", headers, 0);
-  r.ring.commit(c, c.data, len);
+  r.ring.commit(c, encode_record(c.data, c.first_offset, 1, std::nullopt, "value", headers));
   ReadCursor cur = r.ring.earliest();
   RecordView v[1];
   ASSERT_EQ(r.ring.read(cur, v, 1).count, 1u);
   int seen = 0;
-  EXPECT_TRUE(v[0].for_each_header([&](const HeaderView&) { ++seen; }));
+  EXPECT_TRUE(v[0].for_each_header([&](const HeaderView& h) {
+    EXPECT_EQ(h.key, seen == 0 ? "k1" : "k2");
+    EXPECT_EQ(h.value.has_value(), seen == 0);
+    ++seen;
+  }));
   EXPECT_EQ(seen, 2);
-  // A header count larger than the block holds, then a key length past it.
-  const std::uint16_t count = 9;
-  std::memcpy(c.data + kHeaderCountOffset, &count, sizeof count);
+  EXPECT_EQ(v[0].header_count(), 2);
+  // The block: [count][len k1][k1][len+1 v1][v1][len k2][k2][0]. A header
+  // count larger than the block holds, then a key length past it.
+  std::byte* block = const_cast<std::byte*>(reinterpret_cast<const std::byte*>(v[0].header_block().data()));
+  block[0] = std::byte{9};
   EXPECT_FALSE(v[0].for_each_header([](const HeaderView&) {}));
-  const std::uint16_t two = 2, long_key = 60000;
-  std::memcpy(c.data + kHeaderCountOffset, &two, sizeof two);
-  std::memcpy(c.data + kFrameHeaderSize + 5, &long_key, sizeof long_key);
+  block[0] = std::byte{2};
+  block[1] = std::byte{100};
   EXPECT_FALSE(v[0].for_each_header([](const HeaderView&) {}));
+  block[1] = std::byte{2};
+  block[4] = std::byte{100};  // a value length past the block
+  EXPECT_FALSE(v[0].for_each_header([](const HeaderView&) {}));
+  block[4] = std::byte{3};
+  EXPECT_TRUE(v[0].for_each_header([](const HeaderView&) {}));
 }
 
 // ---------------------------------------------------------------- damaged header words
@@ -856,7 +917,7 @@ TEST(PartitionRing, MalformedHeaderBlockIsReportedByForEachHeader) {
 class DamagedHeader : public ::testing::Test {
  protected:
   static constexpr PartitionGeometry kGeometry{16384, 5, 256};
-  static constexpr int kRecords = 200;  // 76 frames of 200 bytes a segment: generations 0, 1 and 2
+  static constexpr int kRecords = 200;  // about 70 frames of 200 bytes a segment: generations 0, 1 and 2
 
   void SetUp() override {
     r_ = make_ring(kGeometry);
@@ -942,12 +1003,13 @@ TEST_F(DamagedHeader, TailOneRecordPastEveryClaimIsCorrupt) {
   // byte will hold.
   header().tail.store(sound + (1ull << 28));
   EXPECT_TRUE(r_.ring.blocked(end_));
-  expect_corrupt(attach(), "puts the next offset at 201, but the records before position 9600 end at offset 200");
+  const std::string at = std::to_string(end_.position);
+  expect_corrupt(attach(), "puts the next offset at 201, but the records before position " + at + " end at offset 200");
   expect_corrupt(r_.ring.check(end_), "the tail word");
   // Count and bytes moved on, as a claim would - but no producer announces one.
   header().tail.store(sound + (1ull << 28) + 200 / 8);
   EXPECT_TRUE(r_.ring.blocked(end_));
-  expect_corrupt(attach(), "covers position 9600 (offset 200), where no record is committed and no producer "
+  expect_corrupt(attach(), "covers position " + at + " (offset 200), where no record is committed and no producer "
                            "announces a claim");
   expect_corrupt(r_.ring.check(end_), "no producer announces a claim");
   // The same tail with a live producer's claim announced for those bytes:
@@ -1066,18 +1128,19 @@ TEST(PartitionRingIntegrity, ASoundRingIsNeverJudgedCorruptWhileProducersRollIt)
     for (int i = 0; i < 100000 && !failed; ++i) {
       const std::uint32_t records = 1 + static_cast<std::uint32_t>((i * 7 + seed) % 3);
       const std::uint32_t frame = 48 + 8 * static_cast<std::uint32_t>((i + seed) % 9);
+      // One record alone, or a batch of 2 or 3.
+      const std::vector<std::string> values(records, std::string((i + seed) % 37, 'v'));
+      const std::uint32_t bytes =
+          static_cast<std::uint32_t>(records == 1 ? frame : align_frame(batch_size(values)));
       Claim c;
-      const ClaimStatus st = r.ring.claim(frame * records, records, slot, &c);
+      const ClaimStatus st = r.ring.claim(bytes, records, slot, &c);
       if (st != ClaimStatus::kOk) {
         ADD_FAILURE() << "claim " << static_cast<int>(st);
         failed = true;
         break;
       }
-      std::byte* f = c.data;
-      for (std::uint32_t k = 0; k < records; ++k, f += frame) {
-        encode_frame(f, c.first_offset + k, i, std::nullopt, value_for_frame(frame), {}, 0);
-        r.ring.commit(c, f, frame);
-      }
+      r.ring.commit(c, records == 1 ? encode_record(c.data, c.first_offset, i, std::nullopt, value_for_frame(frame))
+                                    : encode_batch(c.data, c.first_offset, i, values));
       r.ring.notify();
     }
     --producing;

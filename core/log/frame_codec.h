@@ -1,0 +1,124 @@
+// Encoding and decoding of the v4 frames (record_format.h has the layout,
+// doc/log_format.md the prose). Writers encode into bytes they claimed;
+// readers decode committed frames into RecordViews, checking every length
+// against the frame first: the bytes are shared memory, or a file, that
+// anyone may have damaged.
+//
+// Thread safety: free functions over caller-owned bytes; no state.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "core/log/record_format.h"
+#include "rill/record.h"
+
+namespace rill::log {
+
+// ---- sizes (unpadded; may exceed kMaxFrameBytes, which callers check)
+
+// Bytes of an encoded header block: 0 for no headers.
+std::size_t header_block_size(std::span<const Header> headers) noexcept;
+// Bytes of a record frame.
+inline std::uint64_t record_frame_size(const std::optional<std::string_view>& key, std::size_t value_size,
+                                       std::size_t headers_size) noexcept {
+  std::uint64_t n = kRecordHeaderSize + std::uint64_t{value_size};
+  if (key) n += varint_size(key->size()) + key->size();
+  if (headers_size > 0) n += varint_size(headers_size) + headers_size;
+  return n;
+}
+// Bytes one record takes inside a batch, at `timestamp_delta` from its base.
+inline std::uint64_t batch_record_size(std::int64_t timestamp_delta, const std::optional<std::string_view>& key,
+                                       std::size_t value_size, std::size_t headers_size) noexcept {
+  return varint_size(zigzag(timestamp_delta)) + varint_size(key ? key->size() + 1 : 0) + (key ? key->size() : 0) +
+         varint_size(value_size) + value_size + varint_size(headers_size) + headers_size;
+}
+
+// ---- writing
+
+// Writes a header block (header_block_size(headers) bytes) at `at`; returns its end.
+std::byte* encode_header_block(std::byte* at, std::span<const Header> headers) noexcept;
+// Writes a record frame's timestamp, key and header block, leaving
+// `value_size` bytes for the value, whose address it returns; *info gets the
+// frame's commit info (kind, length, flags). The checksum and the commit
+// word come later (commit_word_of()). REQUIRES: the frame's
+// record_frame_size() bytes were claimed.
+std::byte* encode_record_fields(std::byte* frame, std::int64_t timestamp_ns, const std::optional<std::string_view>& key,
+                                std::size_t value_size, std::span<const Header> headers, std::size_t headers_size,
+                                std::uint32_t* info) noexcept;
+// Writes one record of a batch at `at`; returns its end.
+std::byte* encode_batch_record(std::byte* at, std::int64_t timestamp_delta, const std::optional<std::string_view>& key,
+                               std::string_view value, std::span<const Header> headers,
+                               std::size_t headers_size) noexcept;
+// Writes a batch frame's header (the records follow it, already written, up
+// to frame + length); returns its commit info.
+std::uint32_t encode_batch_header(std::byte* frame, std::uint32_t length, std::int64_t base_offset,
+                                  std::int64_t base_timestamp, std::int64_t max_timestamp, std::uint32_t records) noexcept;
+// Writes an abandoned frame's header covering `offsets` offsets in `length`
+// bytes; returns its commit word.
+std::uint64_t encode_abandoned(std::byte* frame, std::uint32_t length, std::int64_t first_offset,
+                               std::uint32_t offsets) noexcept;
+
+// The 32-bit checksum of a fully written frame whose commit info is `info`
+// and whose first offset is `first_offset`. Both seed the hash: record
+// frames do not store their offset, so a reader that counts a wrong one (a
+// cursor built on damaged words) fails the checksum.
+std::uint32_t frame_checksum(const std::byte* frame, std::uint32_t info, std::int64_t first_offset) noexcept;
+// The commit word to publish a fully written frame with.
+inline std::uint64_t commit_word_of(const std::byte* frame, std::uint32_t info, std::int64_t first_offset) noexcept {
+  return make_commit_word(info, frame_checksum(frame, info, first_offset));
+}
+
+// ---- reading
+
+enum class FrameCheck : std::uint8_t {
+  kOk,
+  kMalformed,  // a length, count or varint that does not fit the frame, or an unknown kind
+  kChecksum,   // the bytes do not match the checksum
+};
+
+// What decode_frame() found.
+struct Decoded {
+  FrameCheck check = FrameCheck::kOk;
+  std::uint32_t views = 0;     // records written to `out`
+  std::uint64_t offsets = 0;   // offsets the frame covers from `next_offset` on (0 if malformed)
+  std::uint64_t abandoned = 0; // of those, offsets of an abandoned claim (no records)
+};
+
+// Decodes the frame at `frame`, committed with `word`, with `room` bytes to
+// the end of its segment, for a reader whose next offset is `next_offset`,
+// `inner` records into the frame: writes views of its records from there on
+// (at most `max`) to `out`. A record or abandoned frame starts at
+// `next_offset` (inner 0); a batch starts `inner` records before it (its base
+// offset + inner == next_offset, inner < its count). Every
+// length is checked against the frame (a batch is parsed to its end even when
+// fewer than its records are wanted), and the checksum when `verify` (always
+// for an abandoned frame, whose kind damage could have set).
+Decoded decode_frame(const std::byte* frame, std::uint64_t word, std::uint64_t room, std::int32_t partition,
+                     std::int64_t next_offset, std::uint32_t inner, RecordView* out, std::size_t max,
+                     bool verify) noexcept;
+// How many offsets the frame at `frame`, at `first_offset`, covers in all (1
+// for a record, its count for a batch, the covered offsets for an abandoned
+// frame), checked as decode_frame() checks it, without its checksum; 0 if
+// malformed.
+std::uint64_t frame_offsets(const std::byte* frame, std::uint64_t word, std::uint64_t room,
+                            std::int64_t first_offset) noexcept;
+// The first offset of a batch frame (its header's base offset).
+inline std::int64_t batch_base_offset(const std::byte* frame) noexcept {
+  std::int64_t v;
+  std::memcpy(&v, frame + kBatchBaseOffset, sizeof v);
+  return v;
+}
+// The timestamp of the first record of a committed record or batch frame
+// whose commit word is `word`.
+inline std::int64_t frame_timestamp(const std::byte* frame, std::uint64_t word) noexcept {
+  std::int64_t v;
+  std::memcpy(&v, frame + (commit_kind(word) == kKindBatch ? kBatchBaseTimestamp : kTimestampOffset), sizeof v);
+  return v;
+}
+
+}  // namespace rill::log
