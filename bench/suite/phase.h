@@ -4,8 +4,12 @@
 // would in a program that used that transport directly.
 //
 // A transport T provides, called inside the participant that uses them:
-//   Result<typename T::Sender>   T::sender(int producer)
-//   Result<typename T::Receiver> T::receiver(int consumer)
+//   Result<typename T::Sender>   T::sender(int producer, Lane lane)
+//   Result<typename T::Receiver> T::receiver(int consumer, Lane lane)
+//   (Lane::kPing: producer p to consumer c, as below; Lane::kPong, ping-pong
+//   only, 1x1: consumer 0 back to producer 0 over a second topic or channel,
+//   so sender(0, kPong) is the echoing consumer's and receiver(0, kPong) the
+//   producer's.)
 //   Sender:   bool send(int partition, const std::byte* records, std::size_t n, Failure&) noexcept
 //             std::uint64_t window() const noexcept  (records a producer may lead
 //                                                     the slowest consumer by; 0: the
@@ -22,6 +26,12 @@
 // producer and partition (dense: order holds per partition, as in Kafka),
 // and in the end that it got exactly the records routed to it. Anything else is an error, never a
 // figure.
+//
+// Ping-pong (PhasePlan::pingpong, latency phase, 1x1): producer 0 sends a
+// record on the ping lane and waits for consumer 0 to echo it back on the
+// pong lane; it checks the echo (the same record) and records round trip / 2
+// as the record's one-way latency. The consumer checks what it echoes as
+// always.
 //
 // Thread safety: the PhaseBoard lives in memory shared by all participants;
 // each field says who writes it.
@@ -40,6 +50,7 @@
 #include <cmath>
 #include <cstring>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "bench/suite/clock.h"
@@ -57,6 +68,7 @@ inline constexpr std::size_t kMaxBatch = 1024;
 
 enum class PhaseKind : std::uint8_t { kThroughput, kLatency };
 enum class WaitKind : std::uint8_t { kSpin, kYield, kBlock };
+enum class Lane : std::uint8_t { kPing, kPong };
 
 struct PhasePlan {
   PhaseKind kind = PhaseKind::kThroughput;
@@ -71,6 +83,8 @@ struct PhasePlan {
   WaitKind wait = WaitKind::kBlock;
   BenchClock clock;
   std::optional<DeadlineSpec> deadline;
+  bool pingpong = false;          // latency phase: round trips over two lanes (1x1, one partition)
+  bool verify_checksums = false;  // rill's consumers verify record checksums
 
   bool owns(int consumer, int partition) const noexcept { return !split || partition % consumers == consumer; }
   int partition_of(int producer, std::uint64_t batch_index) const noexcept {
@@ -79,6 +93,12 @@ struct PhasePlan {
   // Measured records producer p sends (count mode).
   std::uint64_t quota(int p) const noexcept {
     return count / static_cast<std::uint64_t>(producers) + (static_cast<std::uint64_t>(p) < count % producers ? 1 : 0);
+  }
+  // Producer p's seq of its part_seq-th record in `partition`, one record
+  // per send (the latency phase): sends go to partitions (p + seq) % N in turn.
+  std::uint64_t seq_of(int p, int partition, std::uint64_t part_seq) const noexcept {
+    const auto n = static_cast<std::uint64_t>(partitions);
+    return (static_cast<std::uint64_t>(partition) + n - static_cast<std::uint64_t>(p) % n) % n + n * part_seq;
   }
   // Records of the first `total` that producer p sent that consumer c is routed.
   std::uint64_t routed(int p, std::uint64_t total, int c) const noexcept;
@@ -104,6 +124,11 @@ struct alignas(64) ProducerSlot {
   // the producer had not sent when the end came (it fell behind the rate).
   std::uint64_t unsent = 0;
   std::atomic<std::uint32_t> done{0};
+  // One in flight, records too small to carry their send time (payload.h):
+  // the tick at which the record in flight was sent. Stored (release) before
+  // the send; the consumer loads it (acquire) once the record has arrived,
+  // before the producer may send the next.
+  std::atomic<std::uint64_t> in_flight_tick{0};
   Failure failure;
 };
 
@@ -126,7 +151,8 @@ struct alignas(64) ConsumerSlot {
   };
   std::array<Ack, kMaxProducers> acks;
   // Latency phase: corrected (from intended send time) and raw (from the
-  // actual send time). Live-readable (see Histogram).
+  // actual send time). Live-readable (see Histogram). In a ping-pong phase
+  // producer 0 writes consumer 0's (it alone sees the round trip).
   Histogram corrected;
   Histogram raw;
 };
@@ -164,7 +190,7 @@ template <typename Transport>
 void run_producer(Transport& transport, const PhasePlan& plan, PhaseBoard& board, int p) noexcept {
   ProducerSlot& me = board.producers[p];
   me.failure.abort = &board.abort;
-  auto sender_or = transport.sender(p);
+  auto sender_or = transport.sender(p, Lane::kPing);
   if (!sender_or.is_ok()) {
     me.failure.fail("producer %d: %s", p, sender_or.status().to_string().c_str());
     board.ready.fetch_add(1, std::memory_order_release);
@@ -192,6 +218,7 @@ void run_producer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
   const std::uint64_t quota = by_count ? plan.quota(p) : 0;
   const double interval_ns = latency && !one_in_flight ? 1e9 / plan.rate_rps : 0;
   const std::uint64_t window = sender.window();
+  const PayloadLayout stamps = layout_of(size);
 
   std::uint64_t seq = 0, measured = 0, batch_index = 0, flow_allowed = window ? window / plan.producers : 0;
   std::int64_t now_ns = monotonic_ns();
@@ -256,6 +283,7 @@ void run_producer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
       else pace_until(plan.clock, intended, board);
     }
     const std::uint64_t sent_tick = latency ? plan.clock.now() : 0;
+    if (one_in_flight && !stamps.has_sent) me.in_flight_tick.store(sent_tick, std::memory_order_release);  // pairs with the consumer's acquire
     std::uint32_t& next_in_partition = part_seq[static_cast<std::size_t>(partition)];
     for (std::size_t j = 0; j < n; ++j) {
       stamp(buffer.data() + j * size, size,
@@ -278,7 +306,7 @@ template <typename Transport>
 void run_consumer(Transport& transport, const PhasePlan& plan, PhaseBoard& board, int c) noexcept {
   ConsumerSlot& me = board.consumers[c];
   me.failure.abort = &board.abort;
-  auto receiver_or = transport.receiver(c);
+  auto receiver_or = transport.receiver(c, Lane::kPing);
   if (!receiver_or.is_ok()) {
     me.failure.fail("consumer %d: %s", c, receiver_or.status().to_string().c_str());
     board.ready.fetch_add(1, std::memory_order_release);
@@ -286,6 +314,20 @@ void run_consumer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
     return;
   }
   auto& receiver = receiver_or.value();
+  // Ping-pong: the lane this consumer echoes every record back on.
+  const bool echo = plan.pingpong && plan.kind == PhaseKind::kLatency;
+  using EchoSender = std::remove_cvref_t<decltype(transport.sender(0, Lane::kPong).value())>;
+  std::optional<EchoSender> echo_sender;
+  if (echo) {
+    auto s = transport.sender(c, Lane::kPong);
+    if (!s.is_ok()) {
+      me.failure.fail("consumer %d: echo: %s", c, s.status().to_string().c_str());
+      board.ready.fetch_add(1, std::memory_order_release);
+      me.done.store(1, std::memory_order_release);
+      return;
+    }
+    echo_sender.emplace(std::move(s.value()));
+  }
   // The next part_seq expected from each producer in each partition.
   std::vector<std::uint32_t> next(static_cast<std::size_t>(plan.producers * plan.partitions), 0);
   board.ready.fetch_add(1, std::memory_order_release);
@@ -294,9 +336,11 @@ void run_consumer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
     return;
   }
 
-  const bool latency = plan.kind == PhaseKind::kLatency;
-  const bool acks = latency && plan.rate_rps <= 0;
+  const bool latency = plan.kind == PhaseKind::kLatency && !echo;  // a ping-pong's producer times the trips
+  const bool acks = plan.kind == PhaseKind::kLatency && plan.rate_rps <= 0;
   const std::size_t size = plan.record_bytes;
+  const PayloadLayout stamps = layout_of(size);
+  const double interval_ns = plan.rate_rps > 0 ? 1e9 / plan.rate_rps : 0;
   const std::int64_t deadline_ns = plan.deadline ? plan.deadline->deadline_ns : 0;
   std::uint64_t received = 0, measured = 0, expected = ~std::uint64_t{0};
   std::int64_t last_ns = 0, idle_since_ns = 0;
@@ -318,13 +362,30 @@ void run_consumer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
           c, static_cast<unsigned>(h.producer), h.part_seq, static_cast<unsigned>(h.partition), want);
     ++want;
     ++received;
+    // A compact record carries no seq: one record per send, it follows from
+    // the partition's sequence.
+    if (!stamps.full && acks) h.seq = plan.seq_of(h.producer, h.partition, h.part_seq);
+    if (echo && !echo_sender->send(0, record, 1, me.failure)) return;
     if ((h.flags & kWarmupFlag) == 0) {
       ++measured;
       if (latency) {
         const std::uint64_t now = plan.clock.now();
+        if (!stamps.has_sent && acks) {
+          // Pairs with the producer's release store before it sent this record.
+          h.sent = board.producers[h.producer].in_flight_tick.load(std::memory_order_acquire);
+        }
+        if (!stamps.has_intended) {
+          if (acks) {
+            h.intended = h.sent;  // closed loop: sent when the previous one arrived
+          } else {
+            const std::uint64_t seq = plan.seq_of(h.producer, h.partition, h.part_seq);
+            const double slot = static_cast<double>(seq * static_cast<std::uint64_t>(plan.producers) + h.producer);
+            h.intended = board.start_tick + plan.clock.ticks_in(slot * interval_ns);
+          }
+        }
         const std::int64_t corrected = plan.clock.to_ns(static_cast<std::int64_t>(now - h.intended));
         me.corrected.record(corrected);
-        me.raw.record(plan.clock.to_ns(static_cast<std::int64_t>(now - h.sent)));
+        if (stamps.has_sent || acks) me.raw.record(plan.clock.to_ns(static_cast<std::int64_t>(now - h.sent)));
         if (deadline_ns > 0) me.deadline.record(corrected, deadline_ns);
       }
     }
@@ -377,6 +438,82 @@ void run_consumer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
   me.measured = measured;
   me.last_ns = last_ns;
   me.done.store(1, std::memory_order_release);  // publishes measured, last_ns and the histograms
+}
+
+// ---------------------------------------------------------------- ping-pong
+
+// Producer 0 of a ping-pong phase: sends each record on the ping lane, waits
+// for its echo on the pong lane, checks that it is the same record and
+// records round trip / 2 in consumer 0's histograms.
+template <typename Transport>
+void run_pinger(Transport& transport, const PhasePlan& plan, PhaseBoard& board, int p) noexcept {
+  ProducerSlot& me = board.producers[p];
+  me.failure.abort = &board.abort;
+  auto sender_or = transport.sender(p, Lane::kPing);
+  auto receiver_or = transport.receiver(p, Lane::kPong);
+  if (!sender_or.is_ok() || !receiver_or.is_ok()) {
+    me.failure.fail("producer %d: %s", p,
+                    (!sender_or.is_ok() ? sender_or.status() : receiver_or.status()).to_string().c_str());
+    board.ready.fetch_add(1, std::memory_order_release);
+    me.done.store(1, std::memory_order_release);
+    return;
+  }
+  auto& sender = sender_or.value();
+  auto& receiver = receiver_or.value();
+  ConsumerSlot& timing = board.consumers[0];
+  const std::size_t size = plan.record_bytes;
+  std::vector<std::byte> record(size);
+  prepare_record(record.data(), size);
+  board.ready.fetch_add(1, std::memory_order_release);  // pairs with the main thread's acquire before go
+  if (!await_go(board)) {
+    me.done.store(1, std::memory_order_release);
+    return;
+  }
+  const bool by_count = plan.count > 0;
+  const std::uint64_t quota = by_count ? plan.quota(p) : 0;
+  const std::int64_t deadline_ns = plan.deadline ? plan.deadline->deadline_ns : 0;
+  std::uint64_t seq = 0, measured = 0;
+  bool echoed = false;
+  PayloadHeader sent{};
+  auto on_echo = [&](const std::byte* r, std::size_t length) noexcept {
+    PayloadHeader h;
+    if (length != size || !read_record(r, size, h))
+      return me.failure.fail("producer %d: the echo of record %llu is damaged", p, static_cast<unsigned long long>(seq));
+    if (echoed || h.part_seq != sent.part_seq || h.producer != sent.producer || h.partition != sent.partition ||
+        (layout_of(size).full && h.seq != sent.seq))
+      return me.failure.fail("producer %d: record %llu was echoed back as producer %u's %u (lost, duplicated or reordered)",
+                             p, static_cast<unsigned long long>(seq), static_cast<unsigned>(h.producer), h.part_seq);
+    echoed = true;
+  };
+  while (board.abort.load(std::memory_order_relaxed) == 0) {  // relaxed: a hint to stop
+    const std::int64_t now_ns = monotonic_ns();
+    const bool warm = now_ns < board.measure_ns;
+    if (!warm && (by_count ? measured >= quota : now_ns >= board.end_ns)) break;
+    const std::uint64_t t0 = plan.clock.now();
+    sent = PayloadHeader{seq, t0, t0, static_cast<std::uint32_t>(seq), static_cast<std::uint8_t>(p), 0,
+                         static_cast<std::uint8_t>(warm ? kWarmupFlag : 0)};
+    stamp(record.data(), size, sent);
+    if (!sender.send(0, record.data(), 1, me.failure)) break;
+    echoed = false;
+    for (std::uint32_t idle = 0; !echoed && !me.failure.failed && board.abort.load(std::memory_order_relaxed) == 0;) {
+      const long n = receiver.poll(on_echo, me.failure);
+      if (n < 0) break;
+      if (n == 0) relax(plan.wait, ++idle);
+    }
+    if (!echoed) break;
+    const std::uint64_t t1 = plan.clock.now();
+    if (!warm) {
+      const std::int64_t one_way = plan.clock.to_ns(static_cast<std::int64_t>(t1 - t0)) / 2;
+      timing.corrected.record(one_way);
+      timing.raw.record(one_way);
+      if (deadline_ns > 0) timing.deadline.record(one_way, deadline_ns);
+      ++measured;
+    }
+    ++seq;
+    me.sent.store(seq, std::memory_order_release);  // pairs with the main thread's and the consumer's acquire
+  }
+  me.measured = measured;
+  me.done.store(1, std::memory_order_release);  // publishes sent and measured
 }
 
 }  // namespace rill::bench

@@ -151,10 +151,10 @@ double median_of(std::vector<double> v) {
 namespace {
 
 // The rill transport a baseline stands in for: boost-spsc for threads of one
-// process, uds and pipe for processes; the floor (and anything else) for both.
+// process (and zmq-inproc), uds, pipe, iceoryx and zmq-ipc for processes; the floor (and anything else) for both.
 std::string_view counterpart(std::string_view baseline) {
-  if (baseline == "boost-spsc") return "rill-inproc";
-  if (baseline == "uds" || baseline == "pipe") return "rill-ipc";
+  if (baseline == "boost-spsc" || baseline == "zmq-inproc") return "rill-inproc";
+  if (baseline == "uds" || baseline == "pipe" || baseline == "iceoryx" || baseline == "zmq-ipc") return "rill-ipc";
   return {};
 }
 
@@ -169,7 +169,7 @@ bool compared(const std::vector<TransportResult>& run, std::string_view rill, st
 }  // namespace
 
 std::vector<Ratio> compute_ratios(const std::vector<std::vector<TransportResult>>& runs) {
-  static constexpr std::array<std::string_view, 3> kMetrics = {"throughput", "p50", "p99"};
+  static constexpr std::array<std::string_view, 4> kMetrics = {"throughput", "p50", "p99", "p99.9"};
   std::vector<std::string> numerators, denominators;  // first-seen order
   std::map<std::tuple<std::string, std::string, std::size_t>, std::vector<double>> per_run;
   auto note = [](std::vector<std::string>& seen, const std::string& name) {
@@ -189,6 +189,7 @@ std::vector<Ratio> compute_ratios(const std::vector<std::vector<TransportResult>
         if (num.latency && den.latency) {
           add(1, static_cast<double>(num.latency->p50), static_cast<double>(den.latency->p50));
           add(2, static_cast<double>(num.latency->p99), static_cast<double>(den.latency->p99));
+          add(3, static_cast<double>(num.latency->p999), static_cast<double>(den.latency->p999));
         }
       }
     }
@@ -325,8 +326,9 @@ std::string scenario_summary(const Scenario& s) {
   std::string text = topology_of(s);
   text += ", " + std::to_string(s.record_bytes) + " B records";
   if (s.batch != 1) text += ", batch " + std::to_string(s.batch);
-  text += s.rate_rps ? ", rate " + format_rate(*s.rate_rps) : std::string(", one in flight");
+  text += s.pingpong ? std::string(", ping-pong") : s.rate_rps ? ", rate " + format_rate(*s.rate_rps) : std::string(", one in flight");
   text += ", wait " + s.wait + ", clock " + s.clock;
+  if (s.verify_checksums) text += ", rill verifies checksums";
   if (s.durability != "memory") text += ", durability " + s.durability;
   if (s.acks != "none") text += ", acks " + s.acks;
   if (!s.cpus.empty()) text += ", pinned";
@@ -475,7 +477,10 @@ std::string format_table(const Report& report) {
              "), longest streak " + std::to_string(d.longest_streak) + ", p99.9 " + format_ns(d.p999_ns) + "\n";
     }
   }
-  if (report.scenario.rate_rps) {
+  if (report.scenario.pingpong) {
+    out += "latency: ping-pong, round trip / 2: each record goes out on one topic (channel) and is echoed back on a "
+           "second; one in flight (closed loop)\n";
+  } else if (report.scenario.rate_rps) {
     out += any_raw ? "latency: from each record's intended send time (so a stall is not hidden: no coordinated "
                      "omission); raw: from its actual send time\n"
                    : "latency: from each record's intended send time (no coordinated omission)\n";
@@ -564,6 +569,8 @@ Json encode(const Scenario& s) {
   j["acks"] = s.acks;
   j["deadline"] = encode_or_null(s.deadline);
   j["repeat"] = s.repeat;
+  j["pingpong"] = s.pingpong;
+  j["verify_checksums"] = s.verify_checksums;
   return j;
 }
 
@@ -845,6 +852,8 @@ Status decode(const Json& j, const std::string& path, Scenario& out) {
   r.required("acks", out.acks);
   r.required("deadline", out.deadline);
   r.required("repeat", out.repeat);
+  r.optional("pingpong", out.pingpong);                  // absent before ping-pong existed
+  r.optional("verify_checksums", out.verify_checksums);  // absent before --verify-checksums existed
   return r.status();
 }
 

@@ -105,6 +105,8 @@ struct Scenario {
   std::string acks = "none";
   std::optional<DeadlineSpec> deadline;
   int repeat = 1;                    // whole runs, interleaved; ratios are medians over them
+  bool pingpong = false;             // latency phase: ping-pong over two topics (or channels), round trip / 2
+  bool verify_checksums = false;     // rill's consumers verify each record's checksum (baselines have none)
 };
 
 struct Machine {
@@ -120,7 +122,7 @@ Machine describe_machine();
 // One transport's figures. A phase that was not run (or that does not
 // apply, e.g. throughput of the ping-pong floor) is empty.
 struct TransportResult {
-  std::string transport;  // "rill-inproc" | "rill-ipc" | "boost-spsc" | "uds" | "pipe" | "pingpong-floor"
+  std::string transport;  // "rill-inproc" | "rill-ipc" | "boost-spsc" | "uds" | "pipe" | "iceoryx" | "zmq-ipc" | "zmq-inproc" | "pingpong-floor"
   std::string topology;   // as run: "1x1, 1 partition", "2x3, 4 partitions, split", "1x2, 2 channels", "1x1 ping-pong"
   std::uint64_t records = 0;  // throughput phase: records produced and checked
   std::optional<double> throughput_rps;
@@ -141,7 +143,7 @@ struct TransportResult {
 struct Ratio {
   std::string numerator;    // a rill transport
   std::string denominator;  // a baseline
-  std::string metric;       // "throughput" (rill / baseline: higher is better) | "p50" | "p99" (lower is better)
+  std::string metric;       // "throughput" (rill / baseline: higher is better) | "p50" | "p99" | "p99.9" (lower is better)
   double median = 0, min = 0, max = 0;
   int runs = 0;
 };
@@ -155,9 +157,9 @@ struct Report {
 
 // Per-run ratios → medians. `runs[k]` is run k's results; a ratio is taken
 // within one run only, for a rill-* numerator and a non-rill denominator
-// both present with the metric in that run, like with like: boost-spsc is
-// compared with rill-inproc, uds and pipe with rill-ipc, when the run has
-// that counterpart (else with every rill transport); pingpong-floor and
+// both present with the metric in that run, like with like: boost-spsc and
+// zmq-inproc are compared with rill-inproc, uds, pipe, iceoryx and zmq-ipc
+// with rill-ipc, when the run has that counterpart (else with every rill transport); pingpong-floor and
 // other names with every rill transport.
 std::vector<Ratio> compute_ratios(const std::vector<std::vector<TransportResult>>& runs);
 

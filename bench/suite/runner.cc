@@ -12,6 +12,8 @@
 #include "bench/suite/phase.h"
 #include "bench/suite/team.h"
 #include "bench/suite/transports.h"
+#include "bench/suite/transports_iceoryx.h"
+#include "bench/suite/transports_zmq.h"
 
 namespace rill::bench {
 
@@ -27,11 +29,16 @@ Result<WaitKind> wait_kind(std::string_view w) {
 }
 
 Team::Mode mode_of(std::string_view t) {
-  return t == "rill-ipc" || t == "uds" || t == "pipe" ? Team::Mode::kProcesses : Team::Mode::kThreads;
+  return t == "rill-ipc" || t == "uds" || t == "pipe" || t == "iceoryx" || t == "zmq-ipc" ? Team::Mode::kProcesses
+                                                                                           : Team::Mode::kThreads;
 }
 
 std::string topology_of(const Scenario& s, std::string_view t) {
-  if (t == "pingpong-floor") return "1x1 ping-pong";
+  if (t == "pingpong-floor" || s.pingpong) {
+    if (t == "pingpong-floor") return "1x1 ping-pong";
+    // The throughput phase runs the scenario's topology; the latency phase echoes.
+    return std::string(is_rill(t) ? "1x1, 1 partition" : "1x1, 1 channel") + " + ping-pong";
+  }
   std::string text = std::to_string(s.producers) + "x" + std::to_string(s.consumers);
   if (is_rill(t)) text += ", " + std::to_string(s.partitions) + (s.partitions == 1 ? " partition" : " partitions");
   else text += ", " + std::to_string(s.producers * s.consumers) + (s.producers * s.consumers == 1 ? " channel" : " channels");
@@ -77,7 +84,10 @@ class PhaseRunner {
     PhaseOutcome out;
     Team team(mode_of(name));
     for (int p = 0; p < plan.producers; ++p) {
-      Status s = team.start(core_for(scenario_, p), [&transport, &plan, &board, p] { run_producer(transport, plan, board, p); });
+      Status s = team.start(core_for(scenario_, p), [&transport, &plan, &board, p] {
+        if (plan.pingpong && plan.kind == PhaseKind::kLatency) run_pinger(transport, plan, board, p);
+        else run_producer(transport, plan, board, p);
+      });
       if (!s.is_ok()) {
         fail(out, board, s.to_string());
         return out;
@@ -251,6 +261,8 @@ PhasePlan plan_of(const Scenario& s, PhaseKind kind, const BenchClock& clock, Wa
   plan.wait = wait;
   plan.clock = clock;
   plan.deadline = kind == PhaseKind::kLatency ? s.deadline : std::nullopt;
+  plan.pingpong = kind == PhaseKind::kLatency && s.pingpong;
+  plan.verify_checksums = s.verify_checksums;
   return plan;
 }
 
@@ -276,6 +288,12 @@ PhaseOutcome run_phase(std::string_view name, const PhasePlan& plan, const Scena
   if (name == "rill-ipc") return go(RillTransport::create(plan, "bench-" + std::to_string(::getpid())));
   if (name == "uds") return go(FdTransport::create(plan, FdTransport::Kind::kUnixSocket));
   if (name == "pipe") return go(FdTransport::create(plan, FdTransport::Kind::kPipe));
+  if (name == "iceoryx") return go(IceoryxTransport::create(plan));
+  if (name == "zmq-ipc" || name == "zmq-inproc") {
+    auto made = ZmqTransport::create(plan, name == "zmq-ipc" ? ZmqTransport::Kind::kIpc : ZmqTransport::Kind::kInproc);
+    if (made.is_ok()) made.value()->attach(board);
+    return go(std::move(made));
+  }
   if (name == "boost-spsc") {
     auto made = QueueTransport::create(plan);
     if (made.is_ok()) made.value()->attach(board);
@@ -383,7 +401,8 @@ TransportRun run_transport(std::string_view name, const Scenario& s, const Bench
                               "latencies include queueing (lower --rate)");
   if (l.corrected->count() > 0) {
     tr.result.latency = figures_of(*l.corrected);
-    tr.result.latency_raw = figures_of(*l.raw);
+    // Records too small to carry their send time have no raw figures at a fixed rate.
+    if (l.raw->count() > 0) tr.result.latency_raw = figures_of(*l.raw);
   }
   if (s.deadline) tr.result.deadline = judge_deadline(*s.deadline, l.deadline, *l.corrected);
   tr.corrected = std::move(l.corrected);
@@ -396,7 +415,9 @@ TransportRun run_transport(std::string_view name, const Scenario& s, const Bench
 }  // namespace
 
 const std::vector<std::string>& known_transports() {
-  static const std::vector<std::string> names = {"rill-inproc", "rill-ipc", "boost-spsc", "uds", "pipe", "pingpong-floor"};
+  static const std::vector<std::string> names = {"rill-inproc", "rill-ipc", "boost-spsc", "uds",
+                                                 "pipe",        "iceoryx",  "zmq-ipc",    "zmq-inproc",
+                                                 "pingpong-floor"};
   return names;
 }
 
@@ -406,7 +427,8 @@ Status validate_scenario(const Scenario& s) {
   for (const std::string& t : s.transports)
     if (std::find(known_transports().begin(), known_transports().end(), t) == known_transports().end())
       return bad("--transport: unknown transport '" + t +
-                 "' (expected rill-inproc, rill-ipc, boost-spsc, uds, pipe or pingpong-floor)");
+                 "' (expected rill-inproc, rill-ipc, boost-spsc, uds, pipe, iceoryx, zmq-ipc, zmq-inproc or "
+                 "pingpong-floor)");
   if (s.producers < 1 || s.producers > kMaxProducers) return bad("--producers must be 1.." + std::to_string(kMaxProducers));
   if (s.consumers < 1 || s.consumers > kMaxConsumers) return bad("--consumers must be 1.." + std::to_string(kMaxConsumers));
   if (s.partitions < 1 || s.partitions > kMaxPartitions) return bad("--partitions must be 1.." + std::to_string(kMaxPartitions));
@@ -414,7 +436,14 @@ Status validate_scenario(const Scenario& s) {
     return bad("--split needs at least as many partitions as consumers (" + std::to_string(s.partitions) + " < " +
                std::to_string(s.consumers) + "): a consumer without a partition receives nothing");
   if (s.record_bytes < kMinRecordBytes || s.record_bytes > kMaxRecordBytes)
-    return bad("--size must be " + std::to_string(kMinRecordBytes) + " B to 1 MiB (a record carries a 32-byte stamp)");
+    return bad("--size must be " + std::to_string(kMinRecordBytes) +
+               " B to 1 MiB (a record carries at least its 7-byte sequence tag and a check byte)");
+  if (s.pingpong) {
+    if (s.producers != 1 || s.consumers != 1 || s.partitions != 1)
+      return bad("--pingpong runs one producer, one echoing consumer and one partition (drop -P, -C and --partitions)");
+    if (s.rate_rps) return bad("--pingpong is one record in flight by construction: drop --rate (or give --rate max)");
+    if (s.split) return bad("--pingpong has one consumer: drop --split");
+  }
   if (s.batch < 1 || s.batch > kMaxBatch) return bad("--batch must be 1.." + std::to_string(kMaxBatch));
   if (s.rate_rps && !(*s.rate_rps > 0 && std::isfinite(*s.rate_rps) && *s.rate_rps <= 1e9))
     return bad("--rate must be a positive number of records/s up to 1e9, or max");
@@ -445,8 +474,13 @@ std::vector<std::string> transports_to_run(const Scenario& s) {
   for (const std::string& t : s.transports) add(t);
   if (s.compare) {
     for (const std::string& t : s.transports) {
-      if (t == "rill-inproc") add("boost-spsc");
+      if (t == "rill-inproc") {
+        add("boost-spsc");
+        add("zmq-inproc");
+      }
       if (t == "rill-ipc") {
+        add("iceoryx");
+        add("zmq-ipc");
         add("uds");
         add("pipe");
       }
@@ -502,7 +536,7 @@ Result<Report> run_bench(const Scenario& scenario, const ProgressFn& progress) {
     res.throughput_rps = m.throughputs.empty() ? std::nullopt : std::optional<double>(median_of(m.throughputs));
     if (m.corrected->count() > 0) {
       res.latency = figures_of(*m.corrected);
-      res.latency_raw = figures_of(*m.raw);
+      if (m.raw->count() > 0) res.latency_raw = figures_of(*m.raw);
       res.distribution = m.corrected->cumulative();
     }
     if (scenario.deadline) res.deadline = judge_deadline(*scenario.deadline, m.deadline, *m.corrected);

@@ -7,7 +7,8 @@
 // transports measured minutes apart at most.
 //
 // Transports: rill-inproc (threads), rill-ipc (processes), and the
-// baselines boost-spsc (threads), uds and pipe (processes) and
+// baselines boost-spsc and zmq-inproc (threads), iceoryx (with a RouDi the
+// run starts and stops), zmq-ipc, uds and pipe (processes) and
 // pingpong-floor (a cache line bouncing between two cores: the physical
 // floor; latency only, always one in flight, busy-spinning).
 //
@@ -32,8 +33,9 @@ const std::vector<std::string>& known_transports();
 Status validate_scenario(const Scenario& scenario);
 
 // What a scenario runs, in order: its transports, then with compare the
-// baselines that match them (boost-spsc for rill-inproc; uds and pipe for
-// rill-ipc) and pingpong-floor, without duplicates.
+// baselines that match them (boost-spsc and zmq-inproc for rill-inproc;
+// iceoryx, zmq-ipc, uds and pipe for rill-ipc) and pingpong-floor, without
+// duplicates.
 std::vector<std::string> transports_to_run(const Scenario& scenario);
 
 // What a run is doing, for a live progress line.

@@ -52,28 +52,40 @@ Result<std::unique_ptr<RillTransport>> RillTransport::create(const PhasePlan& pl
   auto topic = t->ns_->open_topic("bench");
   if (!topic.is_ok()) return topic.status();
   t->topic_ = topic.value();
+  if (plan.pingpong) {
+    const TopicConfig pong{.partitions = 1, .segment_bytes = config.segment_bytes, .segment_count = kSegmentCount};
+    if (Status s = t->ns_->create_topic("bench-pong", pong); !s.is_ok()) return s;
+    auto p = t->ns_->open_topic("bench-pong");
+    if (!p.is_ok()) return p.status();
+    t->pong_topic_ = p.value();
+  }
   return t;
 }
 
 RillTransport::~RillTransport() {
   if (::getpid() != creator_ || !ns_) return;
   topic_.reset();
+  pong_topic_.reset();
   (void)ns_->delete_topic("bench");
+  if (plan_.pingpong) (void)ns_->delete_topic("bench-pong");
   ns_.reset();
   if (!shared_ns_.empty()) (void)ipc::remove_shared_region("rill." + shared_ns_ + ".registry");
 }
 
-Result<std::shared_ptr<Topic>> RillTransport::topic() {
-  if (shared_ns_.empty() || ::getpid() == creator_) return topic_;
+Result<std::shared_ptr<Topic>> RillTransport::topic(Lane lane) {
+  if (shared_ns_.empty() || ::getpid() == creator_) return lane == Lane::kPong ? pong_topic_ : topic_;
   // A forked participant opens the namespace and topic afresh, as an
   // unrelated process would.
-  auto ns = Namespace::open_shared(shared_ns_);
-  if (!ns.is_ok()) return ns.status();
-  return ns.value()->open_topic("bench");
+  if (!participant_ns_) {
+    auto ns = Namespace::open_shared(shared_ns_);
+    if (!ns.is_ok()) return ns.status();
+    participant_ns_ = ns.value();
+  }
+  return participant_ns_->open_topic(lane == Lane::kPong ? "bench-pong" : "bench");
 }
 
-Result<RillTransport::Sender> RillTransport::sender(int) {
-  auto topic = this->topic();
+Result<RillTransport::Sender> RillTransport::sender(int, Lane lane) {
+  auto topic = this->topic(lane);
   if (!topic.is_ok()) return topic.status();
   // Half of what each partition retains (N - 3 full segments), so that flow
   // control keeps every consumer well inside the ring.
@@ -83,8 +95,8 @@ Result<RillTransport::Sender> RillTransport::sender(int) {
   return Sender(topic.value(), plan_.record_bytes, std::max<std::uint64_t>(window, plan_.batch));
 }
 
-Result<RillTransport::Receiver> RillTransport::receiver(int consumer) {
-  auto topic = this->topic();
+Result<RillTransport::Receiver> RillTransport::receiver(int consumer, Lane lane) {
+  auto topic = this->topic(lane);
   if (!topic.is_ok()) return topic.status();
   ConsumerOptions options;
   options.wait = plan_.wait == WaitKind::kSpin    ? WaitStrategy::kBusySpin
@@ -92,10 +104,11 @@ Result<RillTransport::Receiver> RillTransport::receiver(int consumer) {
                                                   : WaitStrategy::kBlock;
   options.start_at_earliest = true;
   options.on_overrun = OffsetReset::kEarliest;
+  options.verify_checksums = plan_.verify_checksums;
   Consumer c(topic.value(), options);
   std::vector<std::int32_t> partitions;
   for (int k = 0; k < plan_.partitions; ++k)
-    if (plan_.owns(consumer, k)) partitions.push_back(k);
+    if (lane == Lane::kPong ? k == 0 : plan_.owns(consumer, k)) partitions.push_back(k);
   if (Status s = c.assign(partitions); !s.is_ok()) return s;
   return Receiver(std::move(c), std::chrono::milliseconds(10));
 }
@@ -104,23 +117,29 @@ Result<RillTransport::Receiver> RillTransport::receiver(int consumer) {
 
 Result<std::unique_ptr<QueueTransport>> QueueTransport::create(const PhasePlan& plan) {
   std::unique_ptr<QueueTransport> t(new QueueTransport(plan));
-  const auto channels = static_cast<std::size_t>(plan.producers * plan.consumers);
+  const auto channels = static_cast<std::size_t>(plan.producers * plan.consumers * (plan.pingpong ? 2 : 1));
   for (std::size_t i = 0; i < channels; ++i) t->queues_.push_back(std::make_unique<Queue>(kQueueRecords * plan.record_bytes));
   return t;
 }
 
-Result<QueueTransport::Sender> QueueTransport::sender(int producer) {
+Result<QueueTransport::Sender> QueueTransport::sender(int producer, Lane lane) {
   Sender s;
   s.plan_ = &plan_;
   s.board_ = board_;
+  if (lane == Lane::kPong) {
+    s.to_consumer_.push_back(queues_[1].get());  // ping-pong is 1x1: [0] ping, [1] pong
+    return s;
+  }
   for (int c = 0; c < plan_.consumers; ++c) s.to_consumer_.push_back(queues_[static_cast<std::size_t>(producer * plan_.consumers + c)].get());
   return s;
 }
 
-Result<QueueTransport::Receiver> QueueTransport::receiver(int consumer) {
+Result<QueueTransport::Receiver> QueueTransport::receiver(int consumer, Lane lane) {
   Receiver r;
   r.plan_ = &plan_;
-  for (int p = 0; p < plan_.producers; ++p) r.from_producer_.push_back(queues_[static_cast<std::size_t>(p * plan_.consumers + consumer)].get());
+  if (lane == Lane::kPong) r.from_producer_.push_back(queues_[1].get());
+  else
+    for (int p = 0; p < plan_.producers; ++p) r.from_producer_.push_back(queues_[static_cast<std::size_t>(p * plan_.consumers + consumer)].get());
   r.buffer_.resize(kReadBufferRecords * plan_.record_bytes);
   return r;
 }
@@ -144,7 +163,7 @@ bool QueueTransport::Sender::send(int partition, const std::byte* records, std::
 
 Result<std::unique_ptr<FdTransport>> FdTransport::create(const PhasePlan& plan, Kind kind) {
   std::unique_ptr<FdTransport> t(new FdTransport(plan));
-  const int channels = plan.producers * plan.consumers;
+  const int channels = plan.producers * plan.consumers * (plan.pingpong ? 2 : 1);
   for (int i = 0; i < channels; ++i) {
     int fds[2];
     if (kind == Kind::kUnixSocket) {
@@ -183,27 +202,47 @@ void FdTransport::close_parent_ends() noexcept {
     }
 }
 
-Result<FdTransport::Sender> FdTransport::sender(int producer) {
+// A producer keeps its ping write ends and pong read ends; a consumer the
+// reverse. Both calls of a ping-pong participant keep the same set.
+void FdTransport::keep_role(bool producer, int index) noexcept {
+  std::vector<int> mine;
+  const bool pingpong = plan_.pingpong;
+  if (producer) {
+    for (int c = 0; c < plan_.consumers; ++c) {
+      mine.push_back(write_fds_[channel(index, c, Lane::kPing)]);
+      if (pingpong) mine.push_back(read_fds_[channel(index, c, Lane::kPong)]);
+    }
+  } else {
+    for (int p = 0; p < plan_.producers; ++p) {
+      mine.push_back(read_fds_[channel(p, index, Lane::kPing)]);
+      if (pingpong) mine.push_back(write_fds_[channel(p, index, Lane::kPong)]);
+    }
+  }
+  keep_only(mine);
+}
+
+Result<FdTransport::Sender> FdTransport::sender(int index, Lane lane) {
   Sender s;
   s.plan_ = &plan_;
-  for (int c = 0; c < plan_.consumers; ++c) s.to_consumer_.push_back(write_fds_[static_cast<std::size_t>(producer * plan_.consumers + c)]);
-  keep_only(s.to_consumer_);
+  if (lane == Lane::kPong) s.to_consumer_.push_back(write_fds_[channel(0, index, Lane::kPong)]);
+  else
+    for (int c = 0; c < plan_.consumers; ++c) s.to_consumer_.push_back(write_fds_[channel(index, c, Lane::kPing)]);
+  keep_role(lane == Lane::kPing, index);
   return s;
 }
 
-Result<FdTransport::Receiver> FdTransport::receiver(int consumer) {
+Result<FdTransport::Receiver> FdTransport::receiver(int index, Lane lane) {
   Receiver r;
   r.plan_ = &plan_;
-  for (int p = 0; p < plan_.producers; ++p) {
+  const int from = lane == Lane::kPong ? 1 : plan_.producers;
+  for (int p = 0; p < from; ++p) {
     Receiver::Channel ch;
-    ch.fd = read_fds_[static_cast<std::size_t>(p * plan_.consumers + consumer)];
+    ch.fd = read_fds_[lane == Lane::kPong ? channel(index, 0, Lane::kPong) : channel(p, index, Lane::kPing)];
     ch.buffer.resize(kReadBufferRecords * plan_.record_bytes);
     r.pollfds_.push_back(pollfd{ch.fd, POLLIN, 0});
     r.channels_.push_back(std::move(ch));
   }
-  std::vector<int> mine;
-  for (const auto& ch : r.channels_) mine.push_back(ch.fd);
-  keep_only(mine);
+  keep_role(lane == Lane::kPong, index);
   return r;
 }
 

@@ -7,6 +7,11 @@
 //                   consumer pair, records pushed and popped whole (threads).
 //   FdTransport     a Unix domain stream socket or a pipe per producer ×
 //                   consumer pair (processes).
+//   IceoryxTransport, ZmqTransport: transports_iceoryx.h, transports_zmq.h.
+//
+// Ping-pong (PhasePlan::pingpong, 1x1) adds a second channel for the pong
+// lane: a second topic "bench-pong" for rill, a second queue, socket or pipe
+// for the others.
 //
 // A baseline has no partitions: a record routed to partition k goes down the
 // channel of each consumer that owns k (all of them in fan-out), so a
@@ -37,8 +42,9 @@ namespace rill::bench {
 
 class RillTransport {
  public:
-  // Creates a topic of plan.partitions partitions: in a namespace of this
-  // process only, or in the shared namespace `shared_ns` (non-empty).
+  // Creates a topic of plan.partitions partitions (and for ping-pong a
+  // second topic of one): in a namespace of this process only, or in the
+  // shared namespace `shared_ns` (non-empty).
   static Result<std::unique_ptr<RillTransport>> create(const PhasePlan& plan, const std::string& shared_ns);
   ~RillTransport();  // deletes the topic (and the shared namespace's registry object)
 
@@ -101,17 +107,18 @@ class RillTransport {
     std::chrono::nanoseconds timeout_;
   };
 
-  Result<Sender> sender(int producer);
-  Result<Receiver> receiver(int consumer);
+  Result<Sender> sender(int producer, Lane lane);
+  Result<Receiver> receiver(int consumer, Lane lane);
 
  private:
   RillTransport(const PhasePlan& plan, std::string shared_ns) : plan_(plan), shared_ns_(std::move(shared_ns)) {}
-  Result<std::shared_ptr<Topic>> topic();  // this participant's handle
+  Result<std::shared_ptr<Topic>> topic(Lane lane);  // this participant's handle
 
   PhasePlan plan_;
   std::string shared_ns_;
   std::shared_ptr<Namespace> ns_;
-  std::shared_ptr<Topic> topic_;
+  std::shared_ptr<Namespace> participant_ns_;  // a forked participant's own opening
+  std::shared_ptr<Topic> topic_, pong_topic_;
   pid_t creator_ = 0;
 };
 
@@ -158,14 +165,14 @@ class QueueTransport {
     std::vector<std::byte> buffer_;
   };
 
-  Result<Sender> sender(int producer);
-  Result<Receiver> receiver(int consumer);
+  Result<Sender> sender(int producer, Lane lane);
+  Result<Receiver> receiver(int consumer, Lane lane);
   void attach(const PhaseBoard& board) noexcept { board_ = &board; }
 
  private:
   explicit QueueTransport(const PhasePlan& plan) : plan_(plan) {}
   PhasePlan plan_;
-  std::vector<std::unique_ptr<Queue>> queues_;  // [p * consumers + c]
+  std::vector<std::unique_ptr<Queue>> queues_;  // [p * consumers + c]; ping-pong: [0] ping, [1] pong
   const PhaseBoard* board_ = nullptr;
 };
 
@@ -226,17 +233,24 @@ class FdTransport {
     std::vector<struct pollfd> pollfds_;
   };
 
-  // In a forked participant only (each keeps just its own channel ends).
-  Result<Sender> sender(int producer);
-  Result<Receiver> receiver(int consumer);
+  // In a forked participant only (each keeps just its own channel ends:
+  // a producer's are its ping write ends and pong read end, a consumer's
+  // the reverse).
+  Result<Sender> sender(int producer, Lane lane);
+  Result<Receiver> receiver(int consumer, Lane lane);
   // In the parent once every participant is forked: it needs no ends.
   void close_parent_ends() noexcept;
 
  private:
   explicit FdTransport(const PhasePlan& plan) : plan_(plan) {}
   void keep_only(const std::vector<int>& mine) noexcept;
+  // The channel of (producer p, consumer c) on `lane`.
+  std::size_t channel(int p, int c, Lane lane) const noexcept {
+    return static_cast<std::size_t>(p * plan_.consumers + c + (lane == Lane::kPong ? plan_.producers * plan_.consumers : 0));
+  }
+  void keep_role(bool producer, int index) noexcept;
   PhasePlan plan_;
-  std::vector<int> read_fds_, write_fds_;  // [p * consumers + c]
+  std::vector<int> read_fds_, write_fds_;  // [channel(p, c, lane)]
 };
 
 }  // namespace rill::bench

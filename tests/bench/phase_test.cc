@@ -71,8 +71,8 @@ class TestTransport {
     int c_;
   };
 
-  Result<Sender> sender(int) { return Sender{this}; }
-  Result<Receiver> receiver(int c) { return Receiver{this, c}; }
+  Result<Sender> sender(int, Lane) { return Sender{this}; }
+  Result<Receiver> receiver(int c, Lane) { return Receiver{this, c}; }
 
  private:
   PhasePlan plan_;

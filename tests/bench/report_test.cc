@@ -334,12 +334,13 @@ TEST(BenchReport, RatiosAreMediansOverRunsInAFixedOrder) {
   }
   const std::vector<Ratio> ratios = compute_ratios(runs);
   // Numerators as first seen, then baselines as first seen (pipe, uds), then
-  // throughput, p50, p99. uds and pipe stand in for rill-ipc, which the runs
+  // throughput, p50, p99, p99.9. uds and pipe stand in for rill-ipc, which the runs
   // have, so rill-inproc is not compared with them.
-  ASSERT_EQ(ratios.size(), 6u);
+  ASSERT_EQ(ratios.size(), 8u);
   const char* expected[][3] = {
       {"rill-ipc", "pipe", "throughput"}, {"rill-ipc", "pipe", "p50"}, {"rill-ipc", "pipe", "p99"},
-      {"rill-ipc", "uds", "throughput"},  {"rill-ipc", "uds", "p50"},  {"rill-ipc", "uds", "p99"},
+      {"rill-ipc", "pipe", "p99.9"},      {"rill-ipc", "uds", "throughput"},  {"rill-ipc", "uds", "p50"},
+      {"rill-ipc", "uds", "p99"},         {"rill-ipc", "uds", "p99.9"},
   };
   for (std::size_t i = 0; i < ratios.size(); ++i) {
     EXPECT_EQ(ratios[i].numerator, expected[i][0]) << i;
@@ -348,13 +349,15 @@ TEST(BenchReport, RatiosAreMediansOverRunsInAFixedOrder) {
     EXPECT_EQ(ratios[i].runs, 3) << i;
   }
   // rill-ipc / uds throughput over the runs: 3, 1, 2.
-  EXPECT_DOUBLE_EQ(ratios[3].median, 2.0);
-  EXPECT_DOUBLE_EQ(ratios[3].min, 1.0);
-  EXPECT_DOUBLE_EQ(ratios[3].max, 3.0);
+  EXPECT_DOUBLE_EQ(ratios[4].median, 2.0);
+  EXPECT_DOUBLE_EQ(ratios[4].min, 1.0);
+  EXPECT_DOUBLE_EQ(ratios[4].max, 3.0);
   // rill-ipc / uds p50: 0.1, 0.3, 0.2.
-  EXPECT_DOUBLE_EQ(ratios[4].median, 0.2);
-  EXPECT_DOUBLE_EQ(ratios[4].min, 0.1);
-  EXPECT_DOUBLE_EQ(ratios[4].max, 0.3);
+  EXPECT_DOUBLE_EQ(ratios[5].median, 0.2);
+  EXPECT_DOUBLE_EQ(ratios[5].min, 0.1);
+  EXPECT_DOUBLE_EQ(ratios[5].max, 0.3);
+  // rill-ipc / pipe p99.9: 800 / 16000 every run.
+  EXPECT_DOUBLE_EQ(ratios[3].median, 0.05);
   // rill-ipc / pipe p99: 400 / 8000 every run.
   EXPECT_DOUBLE_EQ(ratios[2].median, 0.05);
 }
@@ -362,11 +365,13 @@ TEST(BenchReport, RatiosAreMediansOverRunsInAFixedOrder) {
 TEST(BenchReport, RatiosPairLikeWithLikeAndTheFloorWithEveryone) {
   const std::vector<std::vector<TransportResult>> both = {
       {result("rill-inproc", 10, 100, 200), result("rill-ipc", 10, 100, 200), result("boost-spsc", 10, 100, 200),
-       result("uds", 10, 100, 200), result("pingpong-floor", 0, 50, 100)}};
+       result("uds", 10, 100, 200), result("iceoryx", 10, 100, 200), result("zmq-inproc", 10, 100, 200),
+       result("pingpong-floor", 0, 50, 100)}};
   std::vector<std::string> pairs;
   for (const Ratio& r : compute_ratios(both))
     if (r.metric == "p50") pairs.push_back(r.numerator + "/" + r.denominator);
-  EXPECT_EQ(pairs, (std::vector<std::string>{"rill-inproc/boost-spsc", "rill-inproc/pingpong-floor", "rill-ipc/uds",
+  EXPECT_EQ(pairs, (std::vector<std::string>{"rill-inproc/boost-spsc", "rill-inproc/zmq-inproc",
+                                             "rill-inproc/pingpong-floor", "rill-ipc/uds", "rill-ipc/iceoryx",
                                              "rill-ipc/pingpong-floor"}));
   // Without its counterpart in the run, a baseline is compared with what there is.
   const std::vector<std::vector<TransportResult>> inproc_only = {
@@ -390,7 +395,8 @@ TEST(BenchReport, RatiosOverAnEvenCountAverageTheMiddleTwoAndSkipErrors) {
   runs.push_back({result("rill-ipc", 1000, 300, 3000), result("uds", std::nullopt, 100, 1000)});
 
   const std::vector<Ratio> ratios = compute_ratios(runs);
-  ASSERT_EQ(ratios.size(), 3u);
+  ASSERT_EQ(ratios.size(), 4u);
+  EXPECT_EQ(ratios[3].metric, "p99.9");
   EXPECT_EQ(ratios[0].metric, "throughput");
   EXPECT_EQ(ratios[0].runs, 4);
   EXPECT_DOUBLE_EQ(ratios[0].median, 3.0);  // (2 + 4) / 2

@@ -58,7 +58,8 @@ TEST_F(RunBench, CompareRunsEveryBaselineAndComputesRatios) {
   ASSERT_TRUE(report.is_ok()) << report.status().to_string();
   std::vector<std::string> names;
   for (const auto& r : report.value().results) names.push_back(r.transport);
-  EXPECT_EQ(names, (std::vector<std::string>{"rill-inproc", "rill-ipc", "boost-spsc", "uds", "pipe", "pingpong-floor"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"rill-inproc", "rill-ipc", "boost-spsc", "zmq-inproc", "iceoryx", "zmq-ipc",
+                                             "uds", "pipe", "pingpong-floor"}));
   expect_complete(report.value(), 20'000);
   EXPECT_FALSE(report.value().ratios.empty());
 }
@@ -131,7 +132,9 @@ TEST(ValidateScenario, RefusesWhatCannotBeRun) {
   refused([](Scenario& s) { s.producers = 0; }, "--producers");
   refused([](Scenario& s) { s.consumers = 17; }, "--consumers");
   refused([](Scenario& s) { s.split = true, s.consumers = 2; }, "--split");
-  refused([](Scenario& s) { s.record_bytes = 8; }, "--size");
+  refused([](Scenario& s) { s.record_bytes = 7; }, "--size");
+  refused([](Scenario& s) { s.pingpong = true, s.producers = 2; }, "--pingpong runs one producer");
+  refused([](Scenario& s) { s.pingpong = true, s.rate_rps = 1000; }, "--pingpong is one record in flight");
   refused([](Scenario& s) { s.batch = 0; }, "--batch");
   refused([](Scenario& s) { s.rate_rps = -1; }, "--rate");
   refused([](Scenario& s) { s.wait = "nap"; }, "wait strategy");
@@ -147,9 +150,11 @@ TEST(TransportsToRun, CompareAddsTheMatchingBaselinesOnce) {
   Scenario s;
   s.transports = {"rill-ipc"};
   s.compare = true;
-  EXPECT_EQ(transports_to_run(s), (std::vector<std::string>{"rill-ipc", "uds", "pipe", "pingpong-floor"}));
+  EXPECT_EQ(transports_to_run(s),
+            (std::vector<std::string>{"rill-ipc", "iceoryx", "zmq-ipc", "uds", "pipe", "pingpong-floor"}));
   s.transports = {"rill-inproc", "uds"};
-  EXPECT_EQ(transports_to_run(s), (std::vector<std::string>{"rill-inproc", "uds", "boost-spsc", "pingpong-floor"}));
+  EXPECT_EQ(transports_to_run(s),
+            (std::vector<std::string>{"rill-inproc", "uds", "boost-spsc", "zmq-inproc", "pingpong-floor"}));
   s.compare = false;
   EXPECT_EQ(transports_to_run(s), (std::vector<std::string>{"rill-inproc", "uds"}));
 }

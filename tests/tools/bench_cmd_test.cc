@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <csignal>
@@ -72,7 +73,10 @@ TEST_F(CliBench, BadFlagsGiveOneLineErrors) {
       {{"bench", "--transport", "kafka"}, "unknown transport 'kafka'"},
       {{"bench", "--duration", "5"}, "--duration: '5' is not a duration"},
       {{"bench", "--rate", "fast"}, "--rate"},
-      {{"bench", "--size", "8"}, "--size must be 32 B to 1 MiB"},
+      {{"bench", "--size", "7"}, "--size must be 8 B to 1 MiB"},
+      {{"bench", "--pingpong", "-P", "2"}, "--pingpong runs one producer"},
+      {{"bench", "--pingpong", "--partitions", "2"}, "--pingpong runs one producer"},
+      {{"bench", "--pingpong", "--rate", "10k"}, "--pingpong is one record in flight"},
       {{"bench", "--size", "lots"}, "--size"},
       {{"bench", "--class", "hard"}, "--class needs --deadline"},
       {{"bench", "--deadline", "10us", "--class", "firm"}, "unknown real-time class 'firm'"},
@@ -93,6 +97,57 @@ TEST_F(CliBench, BadFlagsGiveOneLineErrors) {
     EXPECT_EQ(r.err.rfind("rill: error: ", 0), 0u) << r.err;
     EXPECT_NE(r.err.find(c.words), std::string::npos) << r.err;
   }
+}
+
+bool roudi_can_run() { return std::system("command -v iox-roudi >/dev/null 2>&1") == 0; }
+
+// What iceoryx would leave behind if the bench did not clean up.
+std::vector<std::string> iceoryx_leftovers() {
+  std::vector<std::string> found;
+  for (const char* f : {"/dev/shm/iceoryx_mgmt", "/tmp/roudi", "/tmp/roudi.lock", "/tmp/iox-unique-roudi.lock"})
+    if (::access(f, F_OK) == 0) found.push_back(f);
+  if (std::system("pgrep -x iox-roudi >/dev/null 2>&1") == 0) found.push_back("a running iox-roudi");
+  return found;
+}
+
+// Every transport, ping-pong with a tiny count and 8-byte (compact) records
+// for the rill ones: every record checked in order, nothing left behind.
+TEST_F(CliBench, PingPongOverEveryTransportChecksEveryRecord) {
+  std::vector<std::string> transports = {"rill-ipc", "rill-inproc", "boost-spsc", "uds", "pipe", "zmq-ipc", "zmq-inproc"};
+  if (roudi_can_run()) transports.push_back("iceoryx");
+  for (const std::string& size : {"64", "8"}) {
+    for (const std::string& t : transports) {
+      SCOPED_TRACE(t + " " + size);
+      RillProcess bench({"bench", "--transport", t, "--pingpong", "-n", "3000", "--warmup", "0s", "-s", size, "-q",
+                         "--verify-checksums", "--wait", "yield"});
+      const std::string ns = "bench-" + std::to_string(bench.pid());
+      auto r = bench.finish({}, 60s);
+      EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+      EXPECT_NE(r.out.find("ping-pong"), std::string::npos) << r.out;
+      EXPECT_NE(r.out.find("rill verifies checksums"), std::string::npos) << r.out;
+      EXPECT_NE(r.out.find(" 3000\n"), std::string::npos) << r.out;  // every round trip counted
+      EXPECT_TRUE(shm_objects(ns).empty());
+      remove_shm_objects(ns);
+    }
+  }
+  EXPECT_TRUE(iceoryx_leftovers().empty()) << ::testing::PrintToString(iceoryx_leftovers());
+}
+
+TEST_F(CliBench, IceoryxStartsAndStopsRoudiAndLeavesNothingEvenWhenInterrupted) {
+  if (!roudi_can_run()) GTEST_SKIP() << "iox-roudi is not installed (tools/setup.sh installs iceoryx)";
+  if (!iceoryx_leftovers().empty())
+    GTEST_SKIP() << "another RouDi (or its files) is on this host; iceoryx allows one per host";
+  auto done = run_rill({"bench", "--transport", "iceoryx", "-n", "2000", "--warmup", "0s", "-q"});
+  EXPECT_EQ(done.exit_code, 0) << done.out << done.err;
+  EXPECT_NE(done.out.find("iceoryx"), std::string::npos) << done.out;
+  EXPECT_TRUE(iceoryx_leftovers().empty()) << ::testing::PrintToString(iceoryx_leftovers());
+
+  RillProcess bench({"bench", "--transport", "iceoryx", "-d", "60s", "--warmup", "0s", "-q"});
+  std::this_thread::sleep_for(1500ms);
+  bench.signal(SIGINT);
+  auto r = bench.finish({}, 30s);
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  EXPECT_TRUE(iceoryx_leftovers().empty()) << ::testing::PrintToString(iceoryx_leftovers());
 }
 
 TEST_F(CliBench, AnUnwritableOutputIsRefusedBeforeTheRun) {

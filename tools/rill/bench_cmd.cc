@@ -42,6 +42,9 @@ struct BenchOptions {
   std::string size = "64";
   std::size_t batch = 1;
   std::string rate = "100k";
+  bool rate_given = false;
+  bool pingpong = false;
+  bool verify_checksums = false;
   std::string duration = "5s";
   std::string count;
   std::string warmup = "1s";
@@ -74,6 +77,9 @@ Result<Scenario> scenario_of(const BenchOptions& o) {
   auto rate = parse_rate(o.rate);
   if (!rate) return rate.status().with_context("--rate");
   s.rate_rps = *rate;
+  s.pingpong = o.pingpong;
+  s.verify_checksums = o.verify_checksums;
+  if (o.pingpong && !o.rate_given) s.rate_rps.reset();  // a ping-pong is one in flight
   auto duration = parse_duration(o.duration);
   if (!duration) return duration.status().with_context("--duration");
   s.duration_ns = *duration;
@@ -243,29 +249,38 @@ void add_bench_command(CLI::App& root, const GlobalOptions& global, CommandTable
   CLI::App* b = root.add_subcommand(
       "bench",
       "Latency benchmark: one-way latency percentiles and throughput of rill for a scenario, and with --compare\n"
-      "of the usual alternatives in the same run (Boost.Lockfree spsc_queue in-process; a Unix socket and a pipe\n"
-      "across processes; a cache line ping-pong, the floor). Each transport runs a throughput phase (as fast as\n"
+      "of the usual alternatives in the same run (Boost.Lockfree spsc_queue and ZeroMQ inproc in-process;\n"
+      "iceoryx, ZeroMQ ipc, a Unix socket and a pipe across processes; a cache line ping-pong, the floor). Each transport runs a throughput phase (as fast as\n"
       "it goes) and then a latency phase (at --rate, measured from each record's intended send time, so that a\n"
       "stall shows in the tail; raw figures too). Subcommands: diff, plot.");
   b->fallthrough();
   b->require_subcommand(0, 1);
   b->add_option("--transport", o->transports,
-                "Transports to run, comma-separated: rill-inproc, rill-ipc, boost-spsc, uds, pipe, pingpong-floor")
+                "Transports to run, comma-separated: rill-inproc, rill-ipc, boost-spsc, uds, pipe, iceoryx, zmq-ipc, "
+                "zmq-inproc, pingpong-floor")
       ->delimiter(',')
       ->capture_default_str();
   b->add_flag("--compare", o->compare,
-              "Also run the baselines that match the rill transports (boost-spsc; uds and pipe) and pingpong-floor");
+              "Also run the baselines that match the rill transports (boost-spsc and zmq-inproc; iceoryx, zmq-ipc, uds "
+              "and pipe) and pingpong-floor");
   b->add_option("-P,--producers", o->producers, "Producers (threads or processes)")->capture_default_str();
   b->add_option("-C,--consumers", o->consumers, "Consumers; each reads every partition unless --split")->capture_default_str();
   b->add_option("--partitions", o->partitions, "Partitions of rill's topic; producers send to them in turn")->capture_default_str();
   b->add_flag("--split", o->split, "Consumers split the partitions (a consumer group) instead of each reading all");
-  b->add_option("-s,--size", o->size, "Value bytes per record, 32 B .. 1 MiB (e.g. 64, 1KiB)")->capture_default_str();
+  b->add_option("-s,--size", o->size, "Value bytes per record, 8 B .. 1 MiB (e.g. 8, 64, 1KiB; under 32 B a compact stamp, bench/README.md)")->capture_default_str();
   b->add_option("--batch", o->batch, "Records per send in the throughput phase (rill send_batch; one push/write)")
       ->capture_default_str();
   b->add_option("--rate", o->rate,
                 "Latency phase rate, all producers together (records/s, e.g. 100k), or max: one record in flight per "
                 "producer")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->each([o](const std::string&) { o->rate_given = true; });
+  b->add_flag("--pingpong", o->pingpong,
+              "Latency phase as a ping-pong: each record goes out on one topic (channel) and is echoed back on a "
+              "second; latency = round trip / 2 (1x1, one partition)");
+  b->add_flag("--verify-checksums", o->verify_checksums,
+              "rill's consumers verify every record's checksum (ConsumerOptions::verify_checksums); baselines "
+              "have none to verify");
   b->add_option("-d,--duration", o->duration, "Length of each phase after warm-up (e.g. 5s, 500ms)")->capture_default_str();
   b->add_option("-n,--count", o->count, "Records per phase instead of --duration (e.g. 1M)");
   b->add_option("--warmup", o->warmup, "Warm-up before each phase, not counted (e.g. 1s, 0s)")->capture_default_str();
