@@ -1133,7 +1133,8 @@ Result<ReadCursor> PartitionRing::seek_time(std::int64_t timestamp_ns) const {
   for (std::uint64_t g = first.generation + 1; g <= end.generation; ++g) {
     const std::uint64_t word = load_commit(data(g));
     if (!committed(word) || is_end_of_segment(word) || commit_length(word) < kFrameHeaderSize) break;
-    if (frame_timestamp(data(g), word) >= timestamp_ns) break;
+    // An abandoned frame has no timestamp: its segment is taken as older.
+    if (commit_kind(word) != kKindAbandoned && frame_timestamp(data(g), word) >= timestamp_ns) break;
     gen = g;
   }
   return scan(index_start(gen, true, timestamp_ns),
