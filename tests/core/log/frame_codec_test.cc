@@ -50,17 +50,21 @@ std::vector<std::byte> encode(const std::vector<Rec>& records, std::int64_t base
     return frame;
   }
   const std::int64_t base_ts = records[0].timestamp;
+  // As Producer::send_batch: timestamps differ modulo 2^64 (no signed overflow).
+  const auto delta = [&](std::size_t i) {
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(records[i].timestamp) - static_cast<std::uint64_t>(base_ts));
+  };
   std::uint64_t size = kBatchHeaderSize;
   std::int64_t max_ts = base_ts;
   for (std::size_t i = 0; i < records.size(); ++i) {
-    size += batch_record_size(records[i].timestamp - base_ts, key(i), records[i].value.size(),
+    size += batch_record_size(delta(i), key(i), records[i].value.size(),
                               header_block_size(headers[i]));
     max_ts = std::max(max_ts, records[i].timestamp);
   }
   std::vector<std::byte> frame(size);
   std::byte* at = frame.data() + kBatchHeaderSize;
   for (std::size_t i = 0; i < records.size(); ++i)
-    at = encode_batch_record(at, records[i].timestamp - base_ts, key(i), records[i].value, headers[i],
+    at = encode_batch_record(at, delta(i), key(i), records[i].value, headers[i],
                              header_block_size(headers[i]));
   EXPECT_EQ(at, frame.data() + frame.size());
   const std::uint32_t info = encode_batch_header(frame.data(), static_cast<std::uint32_t>(size), base, base_ts, max_ts,
