@@ -124,7 +124,8 @@ TEST(Concurrency, BusySpinningConsumers) {
   run({.partitions = 2, .producers = 2, .consumers = 2, .per_producer = 10000, .waits = {WaitStrategy::kBusySpin}});
 }
 
-void overrun_round();
+// Returns whether the slow consumer was overrun.
+bool overrun_round();
 
 // A ring far too small for the run, and a slow consumer: it is overrun, and
 // what it loses must be reported exactly (PollResult::skipped) or detected
@@ -135,18 +136,25 @@ TEST(Concurrency, OverrunIsReportedExactly) {
                     "(generation check) that they were reused: a by-design race that TSan reports. "
                     "Run in the Release and ASan builds.";
   const int rounds = static_cast<int>(testing::scaled(4));
+  int overrun = 0;
   for (int round = 0; round < rounds && !HasFailure(); ++round) {
     SCOPED_TRACE(::testing::Message() << "round " << round);
-    overrun_round();
+    overrun += overrun_round() ? 1 : 0;
   }
+  // Per round it depends on scheduling (a consumer thread started after the
+  // producers finished is never overrun); over the rounds it must happen,
+  // or the test checks nothing.
+  EXPECT_GT(overrun, 0) << "the slow consumer was never overrun in " << rounds << " rounds";
 }
 
-void overrun_round() {
+bool overrun_round() {
   const std::uint32_t producers = 2;
   // The scale adds rounds, not records per round.
   const auto per_producer = static_cast<std::uint64_t>(50000 / testing::kSanitizerDivisor);
   auto ns = Namespace::in_process().value();
-  ASSERT_TRUE(ns->create_topic("small", {.partitions = 2, .segment_bytes = 16384, .segment_count = 4}).is_ok());
+  const bool created = ns->create_topic("small", {.partitions = 2, .segment_bytes = 16384, .segment_count = 4}).is_ok();
+  EXPECT_TRUE(created);
+  if (!created) return false;
   auto topic = ns->open_topic("small").value();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120) +
                         std::chrono::seconds(static_cast<int>(30 * testing::test_scale()));
@@ -195,8 +203,8 @@ void overrun_round() {
     EXPECT_EQ(r.start_offsets + r.received + r.skipped + r.invalidated, total)
         << "consumer " << c << ": " << r.summary();
   }
-  EXPECT_GT(reports[0].skipped, 0u) << "the slow consumer was expected to be overrun: " << reports[0].summary();
   for (std::size_t c = 0; c < reports.size(); ++c) std::printf("consumer %zu: %s\n", c, reports[c].summary().c_str());
+  return reports[0].skipped > 0;
 }
 
 }  // namespace

@@ -19,6 +19,28 @@
 namespace rill::log {
 namespace {
 
+// The ring's segment lookup: the remainder by multiplication equals n % d
+// for every divisor a ring can have and for numerators across 32 bits.
+TEST(RemainderByMagic, MatchesDivisionForAllSegmentCounts) {
+  std::uint64_t state = 0x9E3779B97F4A7C15u;
+  auto next = [&state] {  // splitmix64: a spread of numerators, reproducible
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15u);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+  };
+  for (std::uint32_t d : {1u, 2u, 3u, 4u, 5u, 7u, 8u, 100u, 1000u, 65535u, 65536u, 0x7FFFFFFFu, 0xFFFFFFFFu}) {
+    const std::uint64_t magic = remainder_magic(d);
+    for (std::uint64_t n : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{d} - 1, std::uint64_t{d},
+                            std::uint64_t{d} + 1, std::uint64_t{0xFFFFFFFEu}, std::uint64_t{0xFFFFFFFFu}})
+      ASSERT_EQ(remainder_by_magic(n, d, magic), n % d) << n << " % " << d;
+    for (int i = 0; i < 20000; ++i) {
+      const std::uint64_t n = next() & 0xFFFFFFFFu;
+      ASSERT_EQ(remainder_by_magic(n, d, magic), n % d) << n << " % " << d;
+    }
+  }
+}
+
 using test::batch_size;
 using test::encode_batch;
 using test::encode_record;
