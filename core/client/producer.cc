@@ -23,7 +23,9 @@ Producer::Producer(std::shared_ptr<Topic> topic, const ProducerOptions& options)
       slots_(new log::ClaimSlot*[2 * static_cast<std::size_t>(partitions_)]()),
       max_block_ns_(std::chrono::duration_cast<std::chrono::nanoseconds>(
                         std::clamp(options.max_block, std::chrono::milliseconds(0), std::chrono::milliseconds(86'400'000)))
-                        .count()) {
+                        .count()),
+      rings_(new log::PartitionRing*[static_cast<std::size_t>(partitions_)]) {
+  for (std::int32_t p = 0; p < partitions_; ++p) rings_[static_cast<std::size_t>(p)] = &topic_->ring(p);
   (void)ipc::epoch_ns();  // the clock's one-off calibration (~100 us) here, not on the first send
 }
 
@@ -34,7 +36,8 @@ Producer::Producer(Producer&& other) noexcept
       partitions_(other.partitions_),
       round_robin_(other.round_robin_),
       slots_(std::move(other.slots_)),
-      max_block_ns_(other.max_block_ns_) {}
+      max_block_ns_(other.max_block_ns_),
+      rings_(std::move(other.rings_)) {}
 
 Producer& Producer::operator=(Producer&& other) noexcept {
   if (this != &other) {
@@ -44,6 +47,7 @@ Producer& Producer::operator=(Producer&& other) noexcept {
     round_robin_ = other.round_robin_;
     slots_ = std::move(other.slots_);
     max_block_ns_ = other.max_block_ns_;
+    rings_ = std::move(other.rings_);
   }
   return *this;
 }
@@ -55,7 +59,7 @@ void Producer::release_slots() noexcept {
 }
 
 Status Producer::blocked(std::int32_t p) const {
-  const log::PartitionRing& ring = topic_->ring(p);
+  const log::PartitionRing& ring = *rings_[static_cast<std::size_t>(p)];
   const auto [position, pid] = ring.slowest_reader();
   const std::string who = pid != 0 ? "reader process " + std::to_string(pid) + " at offset " + std::to_string(position)
                                    : "a reader";
@@ -165,7 +169,7 @@ Status check_headers(std::span<const Header> headers) {
     *headers_size = log::header_block_size(options.headers);
   }
   *partition = choose(key, options.partition);
-  log::PartitionRing& ring = topic_->ring(*partition);
+  log::PartitionRing& ring = *rings_[static_cast<std::size_t>(*partition)];
   const std::uint64_t length = log::record_frame_size(key, value_size, *headers_size);
   const std::size_t index = slot_index(*partition, reservation);
   log::ClaimSlot* slot = slots_[index];
@@ -191,7 +195,7 @@ Result<RecordMetadata> Producer::send(std::optional<std::string_view> key, std::
   std::byte* at = log::encode_record_fields(claim.data, options.timestamp_ns >= 0 ? options.timestamp_ns : now_ns(), key,
                                             value.size(), options.headers, headers_size, &info);
   if (!value.empty()) std::memcpy(at, value.data(), value.size());
-  log::PartitionRing& ring = topic_->ring(p);
+  log::PartitionRing& ring = *rings_[static_cast<std::size_t>(p)];
   ring.commit(claim, log::commit_word_of(claim.data, info, claim.first_offset));
   ring.notify();
   return RecordMetadata{p, claim.first_offset};
@@ -205,11 +209,16 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
   // One clock read per call: every record without a timestamp of its own gets it.
   const std::int64_t now = now_ns();
   const auto stamp = [now](const Message& m) { return m.timestamp_ns >= 0 ? m.timestamp_ns : now; };
+  // A record's timestamp as stored in a batch: its delta from the base,
+  // modulo 2^64 (producer-set timestamps may be anywhere).
+  const auto delta_of = [](std::int64_t ts, std::int64_t base) {
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(base));
+  };
   std::size_t done = 0;
   while (done < messages.size()) {
     const Message& first = messages[done];
     const std::int32_t p = partition >= 0 ? partition : first.key ? partition_for(*first.key) : sticky;
-    log::PartitionRing& ring = topic_->ring(p);
+    log::PartitionRing& ring = *rings_[static_cast<std::size_t>(p)];
     // A run is one frame: at most a quarter segment, so that a batch never
     // leaves most of a segment empty, and at most a frame's largest size.
     const std::uint64_t limit = std::min<std::uint64_t>(ring.data_capacity() / 4, ring.max_frame_bytes());
@@ -231,8 +240,7 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
         }
         headers_size = log::header_block_size(m.headers);
       }
-      const std::int64_t delta = static_cast<std::int64_t>(static_cast<std::uint64_t>(stamp(m)) - static_cast<std::uint64_t>(base_ts));
-      const std::uint64_t size = log::batch_record_size(delta, m.key, m.value.size(), headers_size);
+      const std::uint64_t size = log::batch_record_size(delta_of(stamp(m), base_ts), m.key, m.value.size(), headers_size);
       if (end == done) {
         single = log::record_frame_size(m.key, m.value.size(), headers_size);
         if (single > ring.max_frame_bytes()) {
@@ -248,8 +256,9 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
     const std::size_t index = slot_index(p, false);
     if (slots_[index] == nullptr)
       if (Status st = take_slot(index); !st) return st;
-    const bool alone = end - done == 1 || bytes > limit;
-    if (alone) end = done + 1;
+    // One message alone goes in a record frame (a first message over the
+    // limit is always alone: the loop takes no second one after it).
+    const bool alone = end - done == 1;
     const std::uint64_t length = alone ? single : bytes;
     log::Claim claim;
     const log::ClaimStatus claimed =
@@ -272,8 +281,8 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
         const Message& m = messages[i];
         const std::int64_t ts = stamp(m);
         max_ts = std::max(max_ts, ts);
-        at = log::encode_batch_record(at, static_cast<std::int64_t>(static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(base_ts)),
-                                      m.key, m.value, m.headers, m.headers.empty() ? 0 : log::header_block_size(m.headers));
+        at = log::encode_batch_record(at, delta_of(ts, base_ts), m.key, m.value, m.headers,
+                                      m.headers.empty() ? 0 : log::header_block_size(m.headers));
       }
       info = log::encode_batch_header(claim.data, static_cast<std::uint32_t>(length), claim.first_offset, base_ts, max_ts,
                                       static_cast<std::uint32_t>(end - done));
@@ -305,7 +314,7 @@ Result<Reservation> Producer::reserve(std::optional<std::string_view> key, std::
 
 void Producer::publish(Reservation& r) noexcept {
   if (r.published_ || r.frame_ == nullptr) return;
-  log::PartitionRing& ring = topic_->ring(r.partition_);
+  log::PartitionRing& ring = *rings_[static_cast<std::size_t>(r.partition_)];
   log::Claim claim;  // the reservation's claim: its one frame
   claim.slot = slots_[slot_index(r.partition_, true)];
   claim.generation = r.generation_;

@@ -106,18 +106,6 @@ std::byte* encode_record_fields(std::byte* frame, std::int64_t timestamp_ns, con
   return value;
 }
 
-std::byte* encode_batch_record(std::byte* at, std::int64_t timestamp_delta, const std::optional<std::string_view>& key,
-                               std::string_view value, std::span<const Header> headers,
-                               std::size_t headers_size) noexcept {
-  at = put_varint(at, zigzag(timestamp_delta));
-  at = put_varint(at, key ? key->size() + 1 : 0);
-  at = put_varint(at, value.size());
-  at = put_varint(at, headers_size);
-  if (key) at = put_bytes(at, *key);
-  at = put_bytes(at, value);
-  return encode_header_block(at, headers);
-}
-
 std::uint32_t encode_batch_header(std::byte* frame, std::uint32_t length, std::int64_t base_offset,
                                   std::int64_t base_timestamp, std::int64_t max_timestamp,
                                   std::uint32_t records) noexcept {

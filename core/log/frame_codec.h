@@ -50,10 +50,30 @@ std::byte* encode_header_block(std::byte* at, std::span<const Header> headers) n
 std::byte* encode_record_fields(std::byte* frame, std::int64_t timestamp_ns, const std::optional<std::string_view>& key,
                                 std::size_t value_size, std::span<const Header> headers, std::size_t headers_size,
                                 std::uint32_t* info) noexcept;
-// Writes one record of a batch at `at`; returns its end.
-std::byte* encode_batch_record(std::byte* at, std::int64_t timestamp_delta, const std::optional<std::string_view>& key,
-                               std::string_view value, std::span<const Header> headers,
-                               std::size_t headers_size) noexcept;
+// Writes one record of a batch at `at`; returns its end. Inline: a batch
+// writes one per record, and most records' four varints are one byte each.
+inline std::byte* encode_batch_record(std::byte* at, std::int64_t timestamp_delta,
+                                      const std::optional<std::string_view>& key, std::string_view value,
+                                      std::span<const Header> headers, std::size_t headers_size) noexcept {
+  const std::uint64_t delta = zigzag(timestamp_delta);
+  const std::uint64_t key_field = key ? key->size() + 1 : 0;
+  if ((delta | key_field | value.size() | headers_size) < 0x80) [[likely]] {
+    at[0] = static_cast<std::byte>(delta);
+    at[1] = static_cast<std::byte>(key_field);
+    at[2] = static_cast<std::byte>(value.size());
+    at[3] = static_cast<std::byte>(headers_size);
+    at += 4;
+  } else {
+    at = put_varint(put_varint(put_varint(put_varint(at, delta), key_field), value.size()), headers_size);
+  }
+  if (key && !key->empty()) {
+    std::memcpy(at, key->data(), key->size());
+    at += key->size();
+  }
+  if (!value.empty()) std::memcpy(at, value.data(), value.size());
+  at += value.size();
+  return headers_size > 0 ? encode_header_block(at, headers) : at;
+}
 // Writes a batch frame's header (the records follow it, already written, up
 // to frame + length); returns its commit info.
 std::uint32_t encode_batch_header(std::byte* frame, std::uint32_t length, std::int64_t base_offset,

@@ -161,6 +161,9 @@ class alignas(64) Producer {
   std::int32_t round_robin_ = 0;  // next partition for a null key, in [0, partitions_)
   std::unique_ptr<log::ClaimSlot*[]> slots_;  // 2 per partition (send, reserve); null until first used
   std::int64_t max_block_ns_;                  // ProducerOptions::max_block
+  // The topic's rings (it keeps them for its lifetime), one per partition:
+  // a send reaches its ring without a virtual call.
+  std::unique_ptr<log::PartitionRing*[]> rings_;
 };
 
 // Nanoseconds since the Unix epoch: the default timestamp. Read from the
