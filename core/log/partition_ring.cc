@@ -877,6 +877,12 @@ ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t m
     // before 0, was built on a damaged base offset. (position | inner): as
     // two tests GCC merged them into one 8-byte load of two 4-byte stores
     // just made, a store-forwarding stall that cost half of read().
+    // base_offset relaxed: roll() stores it before its release of the
+    // previous segment's `sealed` and of current_generation, one of which
+    // the reader acquired to reach this generation (read() at the segment
+    // end; earliest(), latest() and seek() through current_generation); it
+    // changes again only when the segment is retired, which the generation
+    // check below reports.
     if (static_cast<std::uint64_t>(c.next_offset) >= kMaxOffset ||
         ((c.position | c.inner) == 0 &&
          static_cast<std::int64_t>(h->base_offset.load(std::memory_order_relaxed)) != c.next_offset))
