@@ -247,6 +247,27 @@ TEST_F(ProducerTest, TimestampsDefaultToNowAndExplicitOnesAreKept) {
   for (const RecordView& v : got) EXPECT_EQ(v.attributes() & log::kAttrLogAppendTime, 0);
 }
 
+// A batch whose first message carries its own timestamp: the records after
+// it without one are stamped now (a delta from the first's), not given the
+// first's timestamp.
+TEST_F(ProducerTest, BatchAfterAnExplicitFirstTimestampStampsTheRestNow) {
+  Producer producer(topic_);
+  std::vector<Message> batch{{.key = std::nullopt, .value = "first", .timestamp_ns = 5}};
+  for (int i = 0; i < 10; ++i) batch.push_back({.key = std::nullopt, .value = "rest"});
+  const std::int64_t before = now_ns();
+  ASSERT_EQ(producer.send_batch(batch, 1).value(), batch.size());
+  const std::int64_t after = now_ns();
+  std::vector<RecordView> got = read_partition(1);
+  ASSERT_EQ(got.size(), batch.size());
+  EXPECT_EQ(got[0].timestamp_ns(), 5);
+  for (std::size_t i = 1; i < got.size(); ++i) {
+    EXPECT_GE(got[i].timestamp_ns(), before) << i;
+    EXPECT_LE(got[i].timestamp_ns(), after) << i;
+    EXPECT_EQ(got[i].value(), "rest");
+    EXPECT_EQ(got[i].offset(), static_cast<std::int64_t>(i));
+  }
+}
+
 // ---------------------------------------------------------------- sizes
 
 TEST_F(ProducerTest, OversizeRecordIsRefusedAndNothingStoredChanges) {
