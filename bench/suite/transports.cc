@@ -17,9 +17,11 @@ namespace {
 
 constexpr std::size_t kQueueRecords = 65536;
 constexpr std::size_t kReadBufferRecords = 512;
-// Rings of 8 segments of 8 MiB per partition: a run of small records rolls
-// many times, as a long-lived topic does.
-constexpr std::uint64_t kSegmentBytes = 8ull << 20;
+// Rings of 8 segments per partition, sized so that flow control lets a
+// producer lead a consumer by about as many records as a Boost queue holds
+// (kQueueRecords): the same number in flight, and a working set of the same
+// order (bigger rings only add cache misses to the comparison). A run of
+// small records rolls many times, as a long-lived topic does.
 constexpr std::uint32_t kSegmentCount = 8;
 // All partitions together stay within this much memory (for rill-ipc, of
 // /dev/shm): segments shrink as partitions grow, down to 256 KiB.
@@ -29,9 +31,11 @@ constexpr std::uint64_t kMinSegmentBytes = 256 << 10;
 std::uint64_t segment_bytes_for(const PhasePlan& plan) {
   const std::uint64_t fit = kMaxRingBytes / kSegmentCount / static_cast<std::uint64_t>(plan.partitions);
   const std::uint64_t frame = log::align_frame(log::kFrameHeaderSize + plan.record_bytes);
+  // The window (RillTransport::sender) is half of the N - 3 retained segments.
+  const std::uint64_t matched = (2 * kQueueRecords * frame / (kSegmentCount - 3) + 4095) & ~std::uint64_t{4095};
   // A segment holds at least a batch of the largest records with room to spare.
   const std::uint64_t floor = std::max<std::uint64_t>(kMinSegmentBytes, (frame * plan.batch * 4 + 8192) & ~std::uint64_t{4095});
-  return std::max(std::min(kSegmentBytes, fit & ~std::uint64_t{4095}), floor);
+  return std::max(std::min(matched, fit & ~std::uint64_t{4095}), floor);
 }
 
 std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
