@@ -178,6 +178,19 @@ struct Hostile {
 // few at a time), touching every byte each view exposes.
 std::uint64_t decode_all(const std::vector<std::byte>& frame, std::uint64_t word, std::int64_t offset, bool verify) {
   std::uint64_t sum = 0;
+  // The reader's inline path must agree with decode_frame() on every frame it takes.
+  RecordView plain, full;
+  if (decode_plain_record(frame.data(), word, frame.size(), 0, offset, &plain)) {
+    const Decoded f = decode_frame(frame.data(), word, frame.size(), 0, offset, 0, &full, 1, false);
+    EXPECT_EQ(f.check, FrameCheck::kOk) << "decode_plain_record() took a frame decode_frame() refuses";
+    EXPECT_EQ(f.views, 1u);
+    EXPECT_EQ(plain.value(), full.value());
+    EXPECT_EQ(plain.offset(), full.offset());
+    EXPECT_EQ(plain.timestamp_ns(), full.timestamp_ns());
+    EXPECT_EQ(plain.has_key(), full.has_key());
+    EXPECT_EQ(plain.header_block(), full.header_block());
+    EXPECT_EQ(plain.frame_size(), full.frame_size());
+  }
   std::vector<RecordView> views(512);
   const Decoded d = decode_frame(frame.data(), word, frame.size(), 0, offset, 0, views.data(), views.size(), verify);
   if (d.check != FrameCheck::kOk) return 1;
