@@ -480,9 +480,7 @@ std::vector<std::string> transports_to_run(const Scenario& s) {
       }
       if (t == "rill-ipc") {
         add("iceoryx");
-        // Not zmq-ipc yet: on a loaded machine its runs lose the last few
-        // hundred messages now and then (an open bug of that baseline, issue
-        // 12); `--transport zmq-ipc` still runs it.
+        add("zmq-ipc");
         add("uds");
         add("pipe");
       }

@@ -4,15 +4,16 @@
 #include <zmq.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 namespace rill::bench {
 
 namespace {
 
 constexpr int kSendTimeoutMs = 100;  // a blocked send looks at the board's abort flag this often
-constexpr int kLingerMs = 2000;      // a closing sender's undelivered messages are kept this long
 
 Status zmq_error(const std::string& what) { return Status(Code::kIoError, "zmq: " + what + ": " + zmq_strerror(zmq_errno())); }
 
@@ -22,7 +23,6 @@ ZmqTransport::Socket& ZmqTransport::Socket::operator=(Socket&& o) noexcept {
   if (this != &o) {
     this->~Socket();
     s_ = o.s_;
-    linger_ = o.linger_;
     o.s_ = nullptr;
   }
   return *this;
@@ -30,7 +30,8 @@ ZmqTransport::Socket& ZmqTransport::Socket::operator=(Socket&& o) noexcept {
 
 ZmqTransport::Socket::~Socket() {
   if (s_ == nullptr) return;
-  zmq_setsockopt(s_, ZMQ_LINGER, &linger_, sizeof linger_);
+  const int linger = 0;
+  zmq_setsockopt(s_, ZMQ_LINGER, &linger, sizeof linger);
   zmq_close(s_);
   s_ = nullptr;
 }
@@ -39,9 +40,9 @@ Result<std::unique_ptr<ZmqTransport>> ZmqTransport::create(const PhasePlan& plan
   std::unique_ptr<ZmqTransport> t(new ZmqTransport(plan, kind));
   t->creator_ = ::getpid();
   if (kind == Kind::kIpc) {
-    char dir[] = "/tmp/rill-bench-zmq-XXXXXX";
-    if (::mkdtemp(dir) == nullptr) return Status(Code::kIoError, std::string("mkdtemp: ") + std::strerror(errno));
-    t->dir_ = dir;
+    std::string dir = "/tmp/rill-bench-" + std::to_string(t->creator_) + "-zmq-XXXXXX";
+    if (::mkdtemp(dir.data()) == nullptr) return Status(Code::kIoError, "mkdtemp " + dir + ": " + std::strerror(errno));
+    t->dir_ = std::move(dir);
   } else {
     static int made = 0;
     t->inproc_prefix_ = "inproc://rill-bench-" + std::to_string(++made) + "-";
@@ -83,20 +84,19 @@ Result<ZmqTransport::Sender> ZmqTransport::sender(int index, Lane lane) {
   if (!ctx.is_ok()) return ctx.status();
   Sender s;
   s.plan_ = &plan_;
-  s.board_ = board_;
   s.pong_ = lane == Lane::kPong;
   const int to = lane == Lane::kPong ? 1 : plan_.consumers;
   for (int c = 0; c < to; ++c) {
     Socket sock(zmq_socket(ctx.value().get(), ZMQ_PAIR));
     if (sock.get() == nullptr) return zmq_error("zmq_socket");
-    const int timeout = kSendTimeoutMs, linger = kLingerMs;
+    const int timeout = kSendTimeoutMs;
     zmq_setsockopt(sock.get(), ZMQ_SNDTIMEO, &timeout, sizeof timeout);
-    sock.set_linger(linger);
     const std::string ep = lane == Lane::kPong ? endpoint(0, index, lane) : endpoint(index, c, lane);
     if (zmq_connect(sock.get(), ep.c_str()) != 0) return zmq_error("connect " + ep);
     s.to_consumer_.push_back(std::move(sock));
   }
   s.context_ = ctx.value();
+  s.board_ = board_;  // only now: a sender given up above closes at once
   return s;
 }
 
@@ -116,6 +116,24 @@ Result<ZmqTransport::Receiver> ZmqTransport::receiver(int index, Lane lane) {
   r.buffer_.resize(plan_.record_bytes * std::max<std::size_t>(plan_.batch, 1));
   r.context_ = ctx.value();
   return r;
+}
+
+ZmqTransport::Sender::~Sender() {
+  if (!to_consumer_.empty()) await_peers_done();
+}
+
+void ZmqTransport::Sender::await_peers_done() const noexcept {
+  if (board_ == nullptr) return;
+  auto peers_done = [&] {
+    if (pong_) return board_->producers[0].done.load(std::memory_order_acquire) != 0;  // pairs with the pinger's release
+    for (int c = 0; c < plan_->consumers; ++c)
+      if (board_->consumers[c].done.load(std::memory_order_acquire) == 0) return false;  // pairs with the consumer's release
+    return true;
+  };
+  // Cold path, once per participant: sleeping does not slow the phase,
+  // which is over for this sender.
+  while (!peers_done() && board_->abort.load(std::memory_order_relaxed) == 0)  // relaxed: a hint to stop
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 bool ZmqTransport::Sender::send(int partition, const std::byte* records, std::size_t n, Failure& failure) noexcept {

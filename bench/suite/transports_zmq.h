@@ -6,10 +6,24 @@
 // each side, ZeroMQ's default), so nothing is dropped. The consumer binds,
 // the producer connects.
 //
-// ipc endpoints live in a temporary directory that destruction removes; a
-// forked participant makes its own context (a context never crosses fork),
-// which its last socket's owner terminates, so that what a producer sent
-// last is delivered before its process ends (senders linger up to 2 s).
+// A sender closes its sockets only once every peer it sends to is done (its
+// consumers; on the pong lane, producer 0), or the phase is aborted: the
+// board's done flags are the acknowledgement ZeroMQ does not give. Closing
+// earlier loses records in libzmq 4.3, whatever the linger (-1 included):
+// when a receiver is at its high-water mark its stream engine stops reading
+// the socket, and if the peer hangs up meanwhile, the hang-up (EPOLLHUP,
+// reported whatever the poll mask) marks the engine failed; once the
+// application drains the pipe, the engine decodes only the bytes it had
+// already read and drops the connection, abandoning what the sender had
+// already written into the kernel's socket buffer. Over ipc:// with the
+// consumer behind, that was the last few hundred records of a run
+// ("consumer stalled at 19610 of 20000").
+//
+// ipc endpoints live in /tmp/rill-bench-<pid>-zmq-XXXXXX (the creating
+// process's pid: a later `rill bench` removes it if that process was
+// killed), which destruction removes. A forked participant makes its own
+// context (a context never crosses fork), which its last socket's owner
+// terminates.
 //
 // Thread safety: as every transport (transports.h); each socket is used by
 // the one participant that made it.
@@ -19,7 +33,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,32 +49,41 @@ class ZmqTransport {
   ZmqTransport(const ZmqTransport&) = delete;
   ZmqTransport& operator=(const ZmqTransport&) = delete;
 
-  // A socket closed on destruction (linger 0 unless set). Move-only.
+  // A socket closed on destruction with linger 0: whatever it still holds
+  // is discarded (a sender closes only once its peers are done). Move-only.
   class Socket {
    public:
     explicit Socket(void* s = nullptr) noexcept : s_(s) {}
-    Socket(Socket&& o) noexcept : s_(o.s_), linger_(o.linger_) { o.s_ = nullptr; }
+    Socket(Socket&& o) noexcept : s_(o.s_) { o.s_ = nullptr; }
     Socket& operator=(Socket&& o) noexcept;
     Socket(const Socket&) = delete;
     Socket& operator=(const Socket&) = delete;
     ~Socket();
     void* get() const noexcept { return s_; }
-    void set_linger(int ms) noexcept { linger_ = ms; }
 
    private:
     void* s_;
-    int linger_ = 0;
   };
 
   using Context = std::shared_ptr<void>;  // zmq_ctx_term when the last holder lets go
 
   class Sender {
    public:
+    Sender() = default;
+    Sender(Sender&&) noexcept = default;
+    Sender& operator=(Sender&&) = delete;
+    // Waits until every peer this sender feeds has set its done flag on the
+    // attached board, or the board aborts, then closes the sockets. Without
+    // an attached board it closes at once. REQUIRES: the owner has set its
+    // own done flag first (the peers may be waiting for it).
+    ~Sender();
+
     bool send(int partition, const std::byte* records, std::size_t n, Failure& failure) noexcept;
     std::uint64_t window() const noexcept { return 0; }
 
    private:
     friend class ZmqTransport;
+    void await_peers_done() const noexcept;
     Context context_;  // before the sockets: destroyed after them
     const PhasePlan* plan_ = nullptr;
     const PhaseBoard* board_ = nullptr;
@@ -112,7 +134,7 @@ class ZmqTransport {
   PhasePlan plan_;
   Kind kind_;
   pid_t creator_ = 0;
-  std::string dir_;              // ipc: the endpoints' directory
+  std::string dir_;              // ipc: the endpoints' directory (/tmp/rill-bench-<pid>-zmq-XXXXXX)
   std::string inproc_prefix_;    // inproc: unique per transport
   Context shared_context_;          // inproc: shared by the threads
   std::weak_ptr<void> participant_context_;  // ipc: the forked participant's own, held by its sockets' owners

@@ -58,8 +58,8 @@ TEST_F(RunBench, CompareRunsEveryBaselineAndComputesRatios) {
   ASSERT_TRUE(report.is_ok()) << report.status().to_string();
   std::vector<std::string> names;
   for (const auto& r : report.value().results) names.push_back(r.transport);
-  EXPECT_EQ(names, (std::vector<std::string>{"rill-inproc", "rill-ipc", "boost-spsc", "zmq-inproc", "iceoryx", "uds",
-                                             "pipe", "pingpong-floor"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"rill-inproc", "rill-ipc", "boost-spsc", "zmq-inproc", "iceoryx",
+                                             "zmq-ipc", "uds", "pipe", "pingpong-floor"}));
   expect_complete(report.value(), 20'000);
   EXPECT_FALSE(report.value().ratios.empty());
 }
@@ -151,7 +151,7 @@ TEST(TransportsToRun, CompareAddsTheMatchingBaselinesOnce) {
   s.transports = {"rill-ipc"};
   s.compare = true;
   EXPECT_EQ(transports_to_run(s),
-            (std::vector<std::string>{"rill-ipc", "iceoryx", "uds", "pipe", "pingpong-floor"}));
+            (std::vector<std::string>{"rill-ipc", "iceoryx", "zmq-ipc", "uds", "pipe", "pingpong-floor"}));
   s.transports = {"rill-inproc", "uds"};
   EXPECT_EQ(transports_to_run(s),
             (std::vector<std::string>{"rill-inproc", "uds", "boost-spsc", "zmq-inproc", "pingpong-floor"}));

@@ -261,8 +261,8 @@ void add_bench_command(CLI::App& root, const GlobalOptions& global, CommandTable
       ->delimiter(',')
       ->capture_default_str();
   b->add_flag("--compare", o->compare,
-              "Also run the baselines that match the rill transports (boost-spsc and zmq-inproc; iceoryx, uds "
-              "and pipe) and pingpong-floor; zmq-ipc only when named in --transport");
+              "Also run the baselines that match the rill transports (boost-spsc and zmq-inproc; iceoryx, "
+              "zmq-ipc, uds and pipe) and pingpong-floor");
   b->add_option("-P,--producers", o->producers, "Producers (threads or processes)")->capture_default_str();
   b->add_option("-C,--consumers", o->consumers, "Consumers; each reads every partition unless --split")->capture_default_str();
   b->add_option("--partitions", o->partitions, "Partitions of rill's topic; producers send to them in turn")->capture_default_str();
