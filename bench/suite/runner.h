@@ -52,11 +52,21 @@ struct Progress {
 // and removing what it made.
 using ProgressFn = std::function<bool(const Progress&)>;
 
+// Removes what runs killed without clean-up (SIGKILL, a crash) left behind:
+// entries of `dirs` named rill-bench-<pid>-... (the ZeroMQ endpoints'
+// directory, iceoryx participants' runtime sockets and locks) whose pid no
+// longer runs and that belong to this user. Symbolic links are removed, not
+// followed. A live run's entries carry a live pid, so this is safe alongside
+// other runs; run_bench calls it before it starts. Returns the number of
+// entries removed.
+int remove_leftovers_of_dead_runs(const std::vector<std::string>& dirs = {"/tmp", "/dev/shm"});
+
 // Runs the scenario (validated first) and returns its report: results with
 // the runs merged (histograms merged, throughput the median), ratios over
 // the runs. A transport that fails keeps its error in its result; the run
-// goes on with the others. `progress` (may be empty) is called about every
-// 200 ms from the calling thread.
+// goes on with the others. Leftovers of killed runs are removed first
+// (remove_leftovers_of_dead_runs). `progress` (may be empty) is called about
+// every 200 ms from the calling thread.
 Result<Report> run_bench(const Scenario& scenario, const ProgressFn& progress);
 
 }  // namespace rill::bench

@@ -4,8 +4,12 @@
 #include "bench/suite/runner.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "tests/support/shm_guard.h"
@@ -157,6 +161,45 @@ TEST(TransportsToRun, CompareAddsTheMatchingBaselinesOnce) {
             (std::vector<std::string>{"rill-inproc", "uds", "boost-spsc", "zmq-inproc", "pingpong-floor"}));
   s.compare = false;
   EXPECT_EQ(transports_to_run(s), (std::vector<std::string>{"rill-inproc", "uds"}));
+}
+
+// A pid that no process has: a child's, once it has been reaped.
+pid_t dead_pid() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);
+  return child;
+}
+
+TEST(RemoveLeftoversOfDeadRuns, RemovesOnlyWhatDeadRunsLeft) {
+  namespace fs = std::filesystem;
+  char made[] = "/tmp/rill-leftovers-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(made), nullptr);
+  const fs::path dir = made;
+  const std::string dead = "rill-bench-" + std::to_string(dead_pid()) + "-";
+  const std::string live = "rill-bench-" + std::to_string(::getpid()) + "-";
+  auto touch = [](const fs::path& p) { std::ofstream(p) << "x"; };
+  fs::create_directory(dir / (dead + "zmq-abc"));
+  touch(dir / (dead + "zmq-abc") / "ping-0-0");
+  touch(dir / (dead + "p0"));
+  touch(dir / (dead + "p0.lock"));
+  touch(dir / "outside");
+  fs::create_symlink(dir / "outside", dir / (dead + "link"));
+  touch(dir / (live + "c0"));                         // a live run's
+  touch(dir / "rill-bench-iox-abc");                 // no pid in the name
+  touch(dir / ("rill-bench-test-" + dead + "x"));    // a test's file, not a run's
+  touch(dir / "rill-bench-1234567890-x");            // too long for a pid
+
+  EXPECT_EQ(remove_leftovers_of_dead_runs({dir.string()}), 4);
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(dir)) left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  std::vector<std::string> expected = {live + "c0", "outside", "rill-bench-1234567890-x", "rill-bench-iox-abc",
+                                       "rill-bench-test-" + dead + "x"};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(left, expected);  // the link went, not what it pointed to
+  EXPECT_EQ(remove_leftovers_of_dead_runs({dir.string(), "/nonexistent-dir"}), 0);
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -1,13 +1,18 @@
 // rill bench: runs, JSON, plot, diff, and one-line errors for bad flags.
+#include <dirent.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <csignal>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -173,6 +178,103 @@ TEST_F(CliBench, InterruptStopsEveryTransportPromptlyAndLeavesNothing) {
     EXPECT_NE(r.err.find("interrupted"), std::string::npos) << r.err;
     EXPECT_TRUE(shm_objects(ns).empty());
     remove_shm_objects(ns);
+  }
+}
+
+// What run `pid` named after itself in /tmp and /dev/shm (rill-bench-<pid>-...:
+// the ZeroMQ endpoints' directory, iceoryx participants' sockets and locks).
+std::vector<std::string> run_files(pid_t pid) {
+  const std::string prefix = "rill-bench-" + std::to_string(pid) + "-";
+  std::vector<std::string> found;
+  for (const char* dir : {"/tmp", "/dev/shm"}) {
+    DIR* d = ::opendir(dir);
+    if (d == nullptr) continue;
+    while (const dirent* e = ::readdir(d))
+      if (std::string(e->d_name).rfind(prefix, 0) == 0) found.push_back(std::string(dir) + "/" + e->d_name);
+    ::closedir(d);
+  }
+  return found;
+}
+
+// The child of `parent` running `name`, or 0.
+pid_t child_named(pid_t parent, const std::string& name) {
+  std::string command = "pgrep -P " + std::to_string(parent) + " -x " + name;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (p == nullptr) return 0;
+  long pid = 0;
+  if (std::fscanf(p, "%ld", &pid) != 1) pid = 0;
+  ::pclose(p);
+  return static_cast<pid_t>(pid);
+}
+
+// The directory of the config RouDi `pid` was started with ("-c DIR/roudi.toml"), or "".
+std::string config_dir_of(pid_t pid) {
+  std::istringstream args(read_file("/proc/" + std::to_string(pid) + "/cmdline"));
+  for (std::string arg; std::getline(args, arg, '\0');) {
+    const std::filesystem::path p = arg;
+    if (p.filename() == "roudi.toml" && p.parent_path().string().rfind("/tmp/rill-bench-iox-", 0) == 0)
+      return p.parent_path().string();
+  }
+  return {};
+}
+
+// SIGKILL leaves no chance to clean up: the next `rill bench` removes what
+// the killed run left, and nothing of a live run.
+TEST_F(CliBench, TheNextRunRemovesWhatAKilledRunLeft) {
+  std::vector<std::string> transports = {"zmq-ipc"};
+  if (roudi_can_run() && iceoryx_leftovers().empty()) transports.push_back("iceoryx");
+  pid_t roudi = 0;        // the killed iceoryx run's
+  std::string roudi_dir;  // and the directory of its config
+  for (const std::string& t : transports) {
+    SCOPED_TRACE(t);
+    RillProcess killed({"bench", "--transport", t, "-d", "60s", "--warmup", "0s", "-q"});
+    const pid_t pid = killed.pid();
+    // iceoryx: RouDi, then a runtime socket per participant.
+    const std::size_t made = t == "iceoryx" ? 4 : 1;
+    for (int waited = 0; run_files(pid).size() < made && waited < 30'000; waited += 10)
+      std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_for(500ms);  // mid-phase
+    RillProcess live({"bench", "--transport", "zmq-ipc", "-d", "60s", "--warmup", "0s", "-q"});
+    for (int waited = 0; run_files(live.pid()).empty() && waited < 30'000; waited += 10)
+      std::this_thread::sleep_for(10ms);
+    if (t == "iceoryx") {
+      roudi = child_named(pid, "iox-roudi");
+      roudi_dir = config_dir_of(roudi);
+    }
+    killed.signal(SIGKILL);
+    killed.finish({}, 30s);
+    const std::vector<std::string> left = run_files(pid);
+    EXPECT_GE(left.size(), made) << ::testing::PrintToString(left);  // else this test proves nothing
+
+    auto next = run_rill({"bench", "--transport", "pipe", "-n", "100", "--warmup", "0s", "-q"});
+    EXPECT_EQ(next.exit_code, 0) << next.out << next.err;
+    EXPECT_TRUE(run_files(pid).empty()) << ::testing::PrintToString(run_files(pid));
+    EXPECT_FALSE(run_files(live.pid()).empty()) << "a live run's files were removed";
+    live.signal(SIGINT);
+    EXPECT_EQ(live.finish({}, 30s).exit_code, 130);
+    EXPECT_TRUE(run_files(live.pid()).empty()) << ::testing::PrintToString(run_files(live.pid()));
+  }
+  if (roudi <= 0) return;
+  // The killed run's RouDi gets SIGTERM when the bench dies (its parent-death
+  // signal) and normally ends, removing its files. iceoryx 2.0's RouDi now and
+  // then hangs in that shutdown instead (seen in 1 kill of 5), and would then
+  // refuse every later iceoryx run on this host: a bug of the iceoryx
+  // transport (its RouDi must not outlive the bench), not of what this test
+  // is about; it is ended here so that the tests after this one can run.
+  for (int waited = 0; ::kill(roudi, 0) == 0 && waited < 10'000; waited += 10) std::this_thread::sleep_for(10ms);
+  if (::kill(roudi, 0) == 0) {
+    std::cerr << "warning: the killed run's iox-roudi " << roudi << " ignored SIGTERM; killing it\n";
+    ::kill(roudi, SIGKILL);
+    for (int waited = 0; ::kill(roudi, 0) == 0 && waited < 10'000; waited += 10) std::this_thread::sleep_for(10ms);
+    for (const char* f : {"/dev/shm/iceoryx_mgmt", "/tmp/roudi", "/tmp/roudi.lock", "/tmp/iox-unique-roudi.lock"})
+      ::unlink(f);
+    if (const group* g = ::getgrgid(::getegid())) ::unlink((std::string("/dev/shm/") + g->gr_name).c_str());
+  }
+  if (!roudi_dir.empty()) std::filesystem::remove_all(roudi_dir);  // its config and log: no pid in their name
+  // Checked only when no other RouDi runs: outside ctest's lock, someone
+  // else's run may have started one.
+  if (std::system("pgrep -x iox-roudi >/dev/null 2>&1") != 0) {
+    EXPECT_TRUE(iceoryx_leftovers().empty()) << ::testing::PrintToString(iceoryx_leftovers());
   }
 }
 
