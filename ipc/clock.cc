@@ -161,7 +161,7 @@ std::int64_t EpochClock::now_slow() noexcept {
       continue;
     }
     const std::int64_t value = value_on(line, tsc);
-    // Pairs with publish()'s release fence (see now_ns()).
+    // Pairs with publish()'s release fence before it fills `next`.
     std::atomic_thread_fence(std::memory_order_acquire);
     if (generation_.load(std::memory_order_relaxed) == generation) return value;
   }
@@ -264,10 +264,21 @@ void EpochClock::recalibrate_locked() noexcept {
 
 void EpochClock::publish(const TscSample& sample, bool step, double slewed_ns_per_tick, double ns_per_tick,
                          std::uint64_t period) noexcept {
+  // Close the fast path first (only writers store the sequence; it is odd
+  // before the first publication).
+  const std::uint64_t closed = fast_.sequence.load(std::memory_order_relaxed) | 1;
+  fast_.sequence.store(closed, std::memory_order_relaxed);
+  // Pairs with the acquire fence in now_ns(): a reader that sees any store
+  // to fast_ below re-reads the sequence as at least `closed`, and takes the
+  // slow path. A full fence: `closed` is visible to every reader before the
+  // switch tick is read below, so that a fast read on the old line takes its
+  // tick before that switch tick - give or take its own out-of-order rdtsc.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+
   const std::uint64_t generation = generation_.load(std::memory_order_relaxed);  // only writers store it
   const Line& current = lines_[generation & 1];
   Line& next = lines_[(generation + 1) & 1];
-  // Pairs with the acquire fence in now_ns(): a reader still on the
+  // Pairs with the acquire fence in now_slow(): a reader still on the
   // generation that last used `next` and seeing any store below re-reads
   // generation_ as at least `generation`, and retries.
   std::atomic_thread_fence(std::memory_order_release);
@@ -294,8 +305,17 @@ void EpochClock::publish(const TscSample& sample, bool step, double slewed_ns_pe
   next.base_tsc.store(switch_tsc, std::memory_order_relaxed);
   next.base_ns.store(base_ns, std::memory_order_relaxed);
   next.base_frac.store(base_frac, std::memory_order_relaxed);
-  // Pairs with the acquire loads of generation_ in now_ns() and now_slow().
+  // Pairs with the acquire loads of generation_ in now_slow().
   generation_.store(generation + 1, std::memory_order_release);
+
+  // Open the fast path on the new line.
+  fast_.base_tsc.store(switch_tsc, std::memory_order_relaxed);
+  fast_.base_ns.store(base_ns, std::memory_order_relaxed);
+  fast_.base_frac.store(base_frac, std::memory_order_relaxed);
+  fast_.mult.store(mult, std::memory_order_relaxed);
+  fast_.period.store(period, std::memory_order_relaxed);
+  // Pairs with the acquire load of the sequence in now_ns().
+  fast_.sequence.store(closed + 1, std::memory_order_release);
 }
 
 std::string_view clock_source() noexcept { return clock_source_name(g_epoch_clock.source()); }

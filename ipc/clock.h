@@ -150,6 +150,23 @@ class EpochClock {
     std::atomic<std::uint64_t> period{0};     // ticks: the slew's end, and when to recalibrate
     std::atomic<std::uint64_t> rate_mult{0};  // rate alone
   };
+  // The fast path's copy of the current line, as now_ns() reads it: at a
+  // fixed place (no line to pick), one cache line, its sequence doubling as
+  // the "no line" flag so that one test sends realtime, not-yet-calibrated
+  // and being-republished alike to the slow path, before any rdtsc.
+  // sequence: odd while there is no line to read here (initially, always
+  // for realtime, and for the length of each publish()); even and new at
+  // each publication, so a reader that loads the same even value before and
+  // after its loads has read one publication whole.
+  struct alignas(64) FastLine {
+    std::atomic<std::uint64_t> sequence{1};
+    std::atomic<std::uint64_t> base_tsc{0};
+    std::atomic<std::int64_t> base_ns{0};
+    std::atomic<std::uint64_t> base_frac{0};
+    std::atomic<std::uint64_t> mult{0};
+    std::atomic<std::uint64_t> period{0};
+  };
+  static_assert(sizeof(FastLine) == 64 && alignof(FastLine) == 64, "one cache line per read");
   enum : std::uint32_t { kUnset = 0, kModeTsc = 1, kModeRealtime = 2 };
 
   // Past calibration samples, for the rate: the oldest is about a second old.
@@ -160,13 +177,16 @@ class EpochClock {
     int recalibrations = 0;
   };
 
-  std::int64_t now_slow() noexcept;
+  // Every read the fast path does not finish: out of line, so that now_ns()
+  // inlines to the fast path and one call.
+  [[gnu::noinline]] std::int64_t now_slow() noexcept;
   void initialise(ClockRequest request) noexcept;
   // REQUIRES: updating_ held.
   void recalibrate_locked() noexcept;
-  // Makes a new line current. It starts at the tick read just before it is
-  // published: where the current line is then (continuous), or where
-  // `sample` says the system clock is then (step). REQUIRES: updating_ held.
+  // Makes a new line current, in lines_ and then in fast_. It starts at the
+  // tick read just before it is published: where the current line is then
+  // (continuous), or where `sample` says the system clock is then (step).
+  // REQUIRES: updating_ held.
   void publish(const TscSample& sample, bool step, double slewed_ns_per_tick, double ns_per_tick,
                std::uint64_t period) noexcept;
   // The line's value at `tsc` in 2^-kShift ns past its base_ns.
@@ -175,9 +195,12 @@ class EpochClock {
   bool try_lock() noexcept;
   void unlock() noexcept;
 
-  // Read-mostly: every read loads generation_ and one line.
+  // Two sequence locks over the same parameters. fast_ is what now_ns()
+  // reads; it is closed while a writer publishes, and readers then take the
+  // slow path, which reads lines_ and never waits for a writer either:
   // lines_[generation_ & 1] is current; a writer fills the other and then
   // increments generation_; a reader that sees it change retries.
+  FastLine fast_;
   alignas(64) std::atomic<std::uint64_t> generation_{0};
   Line lines_[2];
   std::atomic<std::uint32_t> mode_{kUnset};
@@ -185,6 +208,8 @@ class EpochClock {
   // readers' line away from them.
   alignas(64) std::atomic<std::uint32_t> updating_{0};
   Calibration calibration_{};  // guarded by updating_
+
+  friend class EpochClockTestPeer;  // tests/ipc/clock_test.cc: publishes lines of its choosing
 };
 
 // The process's clock (source from RILL_CLOCK at its first read).
@@ -200,29 +225,29 @@ std::string_view clock_source() noexcept;
 
 inline std::int64_t EpochClock::now_ns() noexcept {
 #if defined(__x86_64__)
-  // Pairs with publish()'s release increment: the line it names is complete.
-  // Before the first calibration, and for realtime, both lines are all zero:
-  // their period 0 sends every read to the slow path.
-  const std::uint64_t generation = generation_.load(std::memory_order_acquire);
-  const Line& line = lines_[generation & 1];
-  const std::uint64_t base_tsc = line.base_tsc.load(std::memory_order_relaxed);
-  const std::int64_t base_ns = line.base_ns.load(std::memory_order_relaxed);
-  const std::uint64_t base_frac = line.base_frac.load(std::memory_order_relaxed);
-  const std::uint64_t mult = line.mult.load(std::memory_order_relaxed);
-  const std::uint64_t period = line.period.load(std::memory_order_relaxed);
-  if (period == 0) [[unlikely]] return now_slow();  // realtime, or not calibrated yet: no rdtsc
-  // A bare rdtsc (an lfence would double the cost): it may be taken a
-  // little before the loads above, so a tick under new parameters may be
-  // a little before their base - a "negative" difference, which the slow
-  // path reads as the base itself.
-  const std::uint64_t ticks = __builtin_ia32_rdtsc() - base_tsc;
-  // Pairs with publish()'s release fence: had a writer begun on this line,
-  // the re-read below sees the generation it left.
-  std::atomic_thread_fence(std::memory_order_acquire);
-  // Within the period, ticks * mult + base_frac fits 64 bits (publish()
-  // bounds the period so); beyond it, or "negative": the slow path.
-  if (ticks <= period && generation_.load(std::memory_order_relaxed) == generation) [[likely]]
-    return base_ns + static_cast<std::int64_t>((ticks * mult + base_frac) >> kShift);
+  // Pairs with publish()'s release store of an even sequence: the line
+  // stored before it is visible. Odd: no line here (see FastLine).
+  const std::uint64_t sequence = fast_.sequence.load(std::memory_order_acquire);
+  if ((sequence & 1) == 0) [[likely]] {
+    const std::uint64_t base_tsc = fast_.base_tsc.load(std::memory_order_relaxed);
+    const std::int64_t base_ns = fast_.base_ns.load(std::memory_order_relaxed);
+    const std::uint64_t base_frac = fast_.base_frac.load(std::memory_order_relaxed);
+    const std::uint64_t mult = fast_.mult.load(std::memory_order_relaxed);
+    const std::uint64_t period = fast_.period.load(std::memory_order_relaxed);
+    // A bare rdtsc (an lfence would double the cost): it may be taken a
+    // little before the loads above, so a tick under new parameters may be
+    // a little before their base - a "negative" difference, which the slow
+    // path reads as the base itself.
+    const std::uint64_t ticks = __builtin_ia32_rdtsc() - base_tsc;
+    // Pairs with publish()'s fence after it made the sequence odd: had a
+    // writer begun on this line, the re-read below sees that odd value (or
+    // a later one).
+    std::atomic_thread_fence(std::memory_order_acquire);
+    // Within the period, ticks * mult + base_frac fits 64 bits (publish()
+    // bounds the period so); beyond it, or "negative": the slow path.
+    if (ticks <= period && fast_.sequence.load(std::memory_order_relaxed) == sequence) [[likely]]
+      return base_ns + static_cast<std::int64_t>((ticks * mult + base_frac) >> kShift);
+  }
 #endif
   return now_slow();
 }

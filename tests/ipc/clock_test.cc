@@ -1,14 +1,17 @@
 // The epoch clock (ipc/clock.h): never decreasing within a thread, also
 // across recalibrations forced while other threads read; within the
 // documented bound of CLOCK_REALTIME (asserted as a bound on sandwiched
-// samples, never as a timing); RILL_CLOCK and the realtime fallback.
+// samples, never as a timing); no read mixes two published lines; RILL_CLOCK
+// and the realtime fallback.
 #include "ipc/clock.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +22,19 @@
 #include "support/test_scale.h"
 
 namespace rill::ipc {
+
+// Publishes lines of the test's choosing, as a recalibration would.
+class EpochClockTestPeer {
+ public:
+  // Makes current the line through (tsc, ns) at `ns_per_tick`: a step, so
+  // that the line is that one wherever its switch tick falls.
+  static void publish_line(EpochClock& clock, std::uint64_t tsc, std::int64_t ns, double ns_per_tick) {
+    while (!clock.try_lock()) std::this_thread::yield();
+    clock.publish(TscSample{tsc, ns, 0}, /*step=*/true, ns_per_tick, ns_per_tick, ~std::uint64_t{0});
+    clock.unlock();
+  }
+};
+
 namespace {
 
 using rill::testing::scaled;
@@ -197,6 +213,70 @@ TEST(EpochClock, ReadersSeeNoStepWhileAnotherThreadRecalibrates) {
     EXPECT_EQ(outcomes[r].out_of_bound, 0) << "reader " << r;
   }
   EXPECT_GT(recalibrations.load(), 0);
+}
+
+// The publication protocol: a writer alternates between two lines 10^15 ns
+// apart, as fast as it can, while this thread reads (one reader: with the
+// writer, one per core). Every value must lie on one of the two lines at a
+// tick the read was between. A read that mixed the fields of two
+// publications would be off both: by about 10^15 ns, or, with the base tick
+// of one publication and the base nanoseconds of the one before, by the
+// time between them. A stress test, not a proof: the fast line's words
+// share a cache line, so on x86 a torn read needs the line to move between
+// two of the reader's loads, which is rare even without the sequence
+// re-read; a field left stale or published out of order fails it at once.
+TEST(EpochClock, ReadsNeverMixTwoPublishedLines) {
+  REQUIRE_TSC();
+  EpochClock clock(ClockRequest::kTsc);
+  const double rate = clock.ns_per_tick();
+  ASSERT_GT(rate, 0);
+  const std::uint64_t origin = read_tsc();
+  constexpr std::int64_t kApart = 1'000'000'000'000'000;
+  const std::int64_t near = realtime_ns();
+  // Line k's value at `tsc`: the test's own model of the lines it publishes.
+  auto on_line = [&](int k, std::uint64_t tsc) {
+    return near + k * kApart + std::llround(static_cast<double>(static_cast<std::int64_t>(tsc - origin)) * rate);
+  };
+  EpochClockTestPeer::publish_line(clock, origin, near, rate);
+  std::atomic<bool> done{false};
+  std::atomic<std::int64_t> publications{0};
+  std::thread writer([&] {
+    // Pairs with the reader's release store: stop once it is done.
+    for (int k = 1; !done.load(std::memory_order_acquire); k ^= 1) {
+      EpochClockTestPeer::publish_line(clock, origin, near + k * kApart, rate);
+      publications.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
+  // Rounding: the line's base is truncated to the nanosecond and its rate
+  // to 2^-32 ns per tick.
+  constexpr std::int64_t kSlackNs = 8;
+  const std::int64_t reads = scaled(1'000'000, 10'000);
+  std::int64_t off_both = 0, on_second = 0, worst = 0;
+  for (std::int64_t i = 0; i < reads; ++i) {
+    const std::uint64_t before = read_tsc();
+    const std::int64_t value = clock.now_ns();
+    const std::uint64_t after = read_tsc();
+    bool on_a_line = false;
+    for (int k = 0; k < 2 && !on_a_line; ++k) {
+      if (value >= on_line(k, before) - kSlackNs && value <= on_line(k, after) + kSlackNs) {
+        on_a_line = true;
+        on_second += k;
+      }
+    }
+    if (!on_a_line) {
+      ++off_both;
+      worst = std::max<std::int64_t>(
+          worst, std::min(std::abs(value - on_line(0, after)), std::abs(value - on_line(1, after))));
+    }
+  }
+  // Pairs with the writer's acquire load.
+  done.store(true, std::memory_order_release);
+  writer.join();
+  EXPECT_EQ(off_both, 0) << off_both << " of " << reads << " values on neither line, the worst " << worst << " ns off";
+  EXPECT_GT(on_second, 0) << "the second line was never read";
+  EXPECT_GT(publications.load(), 100);
+  std::printf("%lld reads, %lld publications\n", static_cast<long long>(reads),
+              static_cast<long long>(publications.load()));
 }
 
 // The process's clock takes its source from RILL_CLOCK at its first read:
