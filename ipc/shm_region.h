@@ -7,12 +7,12 @@
 // (it is created 0600, given to the group, then opened to it).
 //
 // Space: the creator allocates every byte up front (posix_fallocate), so a
-// full /dev/shm fails here with a clear error instead of a SIGBUS later, and
-// then writes every page once. A memory cgroup limit is another matter: the
-// kernel OOM-kills the allocating process rather than fail posix_fallocate
-// (seen on Linux 6.x, cgroup v1). So shm_space() says how much a new object
-// may still use, and a caller about to create objects (a topic's partitions)
-// refuses up front what does not fit.
+// full /dev/shm fails here with a clear error instead of a SIGBUS later. A
+// memory cgroup limit is another matter: the kernel OOM-kills the allocating
+// process rather than fail posix_fallocate (seen on Linux 6.x, cgroup v1).
+// So shm_space() says how much a new object may still use, and a caller
+// about to create objects (a topic's partitions) refuses up front what does
+// not fit.
 //
 // Opening: every byte of an object is hostile input until checked - any local
 // user can plant a file at a free name in /dev/shm. An opener states what it
@@ -21,7 +21,12 @@
 // refused unless fstat(2) calls it a regular file, of exactly the expected
 // size, owned by this user or legitimately shared with a group of the
 // namespace. Only then is it mapped - the expected size, never the size the
-// file claims - and its page tables pre-faulted without writing.
+// file claims.
+//
+// Page faults: creator and opener alike enter every page of the mapping in
+// their page tables before returning (without writing a byte), so that
+// neither takes a page fault on the hot path as a ring first passes over a
+// page. A forked child does not inherit them: it opens the object itself.
 //
 // Thread safety: every function may be called from any thread.
 #pragma once
