@@ -110,9 +110,15 @@ Status IceoryxTransport::start_roudi() {
     if (held)
       return Status(Code::kInvalidArgument,
                     "another RouDi is running on this host (iceoryx allows one); stop it or leave iceoryx out");
+    // Not held: the RouDi of a bench that was killed (SIGKILL on its
+    // parent's death, below) left its objects, which would stop ours starting.
+    for (const char* f : kRoudiFiles) ::unlink(f);
+    if (const std::string seg = user_segment_path(); !seg.empty()) ::unlink(seg.c_str());
   }
-  char dir[] = "/tmp/rill-bench-iox-XXXXXX";
-  if (::mkdtemp(dir) == nullptr) return Status(Code::kIoError, errno_text("mkdtemp"));
+  // Named with our pid: a later `rill bench` removes it if we are killed
+  // before removing it ourselves (runner.h, remove_leftovers_of_dead_runs()).
+  std::string dir = "/tmp/rill-bench-" + std::to_string(::getpid()) + "-iox-XXXXXX";
+  if (::mkdtemp(dir.data()) == nullptr) return Status(Code::kIoError, errno_text("mkdtemp"));
   dir_ = dir;
   // One pool of chunks that hold a send's records (plus the chunk header),
   // enough for every channel's queue to be full at once.
@@ -134,9 +140,12 @@ Status IceoryxTransport::start_roudi() {
   if (pid < 0) return Status(Code::kIoError, errno_text("fork"));
   if (pid == 0) {
     // Its own process group (Ctrl-C reaches the bench, which stops it in
-    // order); it dies with the bench.
+    // order); it dies with the bench. SIGKILL, not SIGTERM: a RouDi told to
+    // stop as its parent died now and then hung in its shutdown, ignoring
+    // further SIGTERMs, and blocked every later iceoryx run on the host (one
+    // per host). What a killed RouDi leaves, the next run removes (above).
     ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(126);
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd >= 0) {

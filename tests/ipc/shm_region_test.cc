@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <grp.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <span>
 #include <string>
 
 #include "support/child_process.h"
@@ -189,6 +191,37 @@ TEST(OpenSharedRegion, AnotherUsersObjectIsUsedOnlyIfSharedWithTheRightGroup) {
     EXPECT_TRUE(r.ok()) << r.describe();
     ASSERT_TRUE(remove_shared_region(name).is_ok());
   }
+}
+
+long faults_so_far() {
+  rusage u{};
+  ::getrusage(RUSAGE_THREAD, &u);
+  return u.ru_minflt + u.ru_majflt;
+}
+
+long faults_writing_every_page(std::span<std::byte> bytes) {
+  auto* b = reinterpret_cast<volatile std::byte*>(bytes.data());
+  const long before = faults_so_far();
+  for (std::size_t at = 0; at < bytes.size(); at += static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)))
+    b[at] = std::byte{1};
+  return faults_so_far() - before;
+}
+
+// Both mappings are populated when made: a process writing a ring as it
+// advances takes no page fault per 4 KiB (a stall of microseconds each in
+// the cross-process ping-pong), whatever the kernel and C library offer.
+TEST(SharedRegion, CreatorAndOpenerTakeNoPageFaultOnTheirFirstPass) {
+  ShmGuard guard;
+  const std::string name = "rill." + guard.ns() + ".bench.0";
+  constexpr std::size_t kSize = 4u << 20;
+  auto created = create_shared_region(name, kSize);
+  ASSERT_TRUE(created.is_ok()) << created.status().to_string();
+  auto opened = open_shared_region(name, {.size = kSize});
+  ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+  EXPECT_EQ(faults_writing_every_page((*created)->bytes()), 0);
+  EXPECT_EQ(faults_writing_every_page((*opened)->bytes()), 0);
+  EXPECT_EQ((*opened)->bytes()[0], std::byte{1});
+  EXPECT_EQ((*opened)->bytes()[1], std::byte{0});
 }
 
 TEST(AnnouncesMapping, AProcessAnnouncesWhatItMapsWithAnnounceOnly) {
