@@ -8,8 +8,8 @@
 
 namespace rill {
 
-// A seek replaces every field but `reader` and `ring`: the registration stays the
-// consumer's until it is destroyed or reassigned.
+// A seek replaces every field but `reader` and `ring`: the registration
+// stays the consumer's until it is destroyed or reassigned.
 struct Consumer::Cursor {
   log::ReadCursor at;
   std::uint64_t polled_generation = 0;  // segment behind the last poll's views
@@ -287,13 +287,13 @@ Status Consumer::seek(std::int32_t p, std::int64_t offset) {
 
 Status Consumer::seek_to_beginning() {
   for (std::size_t i = 0; i < assigned_.size(); ++i)
-    cursors_[i] = Cursor{.at = topic_->ring(assigned_[i]).earliest(), .reader = cursors_[i].reader, .ring = cursors_[i].ring};
+    cursors_[i] = Cursor{.at = cursors_[i].ring->earliest(), .reader = cursors_[i].reader, .ring = cursors_[i].ring};
   return Status::ok();
 }
 
 Status Consumer::seek_to_end() {
   for (std::size_t i = 0; i < assigned_.size(); ++i)
-    cursors_[i] = Cursor{.at = topic_->ring(assigned_[i]).latest(), .reader = cursors_[i].reader, .ring = cursors_[i].ring};
+    cursors_[i] = Cursor{.at = cursors_[i].ring->latest(), .reader = cursors_[i].reader, .ring = cursors_[i].ring};
   return Status::ok();
 }
 

@@ -253,7 +253,8 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
         }
         headers_size = log::header_block_size(m.headers);
       }
-      const std::uint64_t size = log::batch_record_size(delta_of(stamp(m), base_ts), m.key, m.value.size(), headers_size);
+      const std::uint64_t size =
+          log::batch_record_size(delta_of(stamp(m), base_ts), m.key, m.value.size(), headers_size);
       if (end == done) {
         single = log::record_frame_size(m.key, m.value.size(), headers_size);
         if (single > ring.max_frame_bytes()) {
