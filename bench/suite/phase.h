@@ -139,7 +139,7 @@ struct alignas(64) ConsumerSlot {
   std::atomic<std::uint32_t> done{0};
   // Written by the consumer before it sets done.
   std::uint64_t measured = 0;
-  std::int64_t first_ns = 0;  // monotonic_ns() after its first measured record
+  std::int64_t first_ns = 0;  // monotonic_ns() before the poll that got its first measured record
   std::int64_t last_ns = 0;   // monotonic_ns() after its last measured record
   Failure failure;
   DeadlineCounts deadline;
@@ -394,6 +394,10 @@ void run_consumer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
 
   std::uint64_t measured_before = 0;
   for (std::uint32_t idle = 0; board.abort.load(std::memory_order_relaxed) == 0;) {
+    // Until the first measured record, each poll is timed from its start: a
+    // transport that hands over a whole run in one poll (a pipe's buffer
+    // holds 100 small records) would otherwise end the run where it began.
+    const std::int64_t poll_start_ns = measured_before == 0 ? monotonic_ns() : 0;
     const long n = receiver.poll(on_record, me.failure);
     if (n < 0 || me.failure.failed) break;
     if (n > 0) {
@@ -402,7 +406,7 @@ void run_consumer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
       me.received.store(received, std::memory_order_release);  // pairs with flow control's acquire
       if (measured != measured_before) {
         last_ns = monotonic_ns();
-        if (measured_before == 0) me.first_ns = last_ns;
+        if (measured_before == 0) me.first_ns = poll_start_ns;
         measured_before = measured;
       }
       if (received < expected) continue;

@@ -229,9 +229,9 @@ class PhaseRunner {
     if (out.error.empty() && board.abort.load(std::memory_order_relaxed) != 0) out.error = "aborted";
     if (out.error.empty() && out.records == 0) out.error = "no measured record (is the warm-up longer than the run?)";
     if (plan.kind == PhaseKind::kThroughput && out.error.empty()) {
-      // From the first measured record a consumer got (warm-up records still
-      // queued at the end of the warm-up are not counted, so their draining
-      // must not be timed either) to the last.
+      // From the start of the poll that got a consumer its first measured
+      // record (warm-up records still queued at the end of the warm-up are
+      // not counted, so their draining must not be timed either) to the last.
       if (first_ns == INT64_MAX || last_ns <= first_ns) {
         out.error = "the consumers received too few records after the warm-up to time";
       } else {
