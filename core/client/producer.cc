@@ -155,6 +155,35 @@ Status check_headers(std::span<const Header> headers) {
   }
   return Status::ok();
 }
+
+// Frames up to this size are built off the ring (encode_record_frame()).
+constexpr std::size_t kStagedFrameBytes = 256;
+
+// Writes a record frame into `claim` and returns the commit word to publish
+// it with. A small frame is encoded and hashed in a buffer on the stack and
+// then copied in: hashed in the ring, its bytes would be read back from lines
+// that a spinning reader shares (it polls this very frame's commit word), and
+// each load would wait for the store before it to take the line back from
+// that reader's core - about 40 % of a send across cores, against a copy of
+// at most 256 bytes within L1.
+[[gnu::always_inline]] inline std::uint64_t encode_record_frame(const log::Claim& claim, std::int64_t timestamp_ns,
+                                                                const std::optional<std::string_view>& key,
+                                                                std::string_view value, std::span<const Header> headers,
+                                                                std::size_t headers_size) noexcept {
+  std::uint32_t info = 0;
+  if (claim.bytes > kStagedFrameBytes) [[unlikely]] {
+    std::byte* at = log::encode_record_fields(claim.data, timestamp_ns, key, value.size(), headers, headers_size, &info);
+    if (!value.empty()) std::memcpy(at, value.data(), value.size());
+    return log::commit_word_of(claim.data, info, claim.first_offset);
+  }
+  alignas(64) std::byte stage[kStagedFrameBytes];
+  std::byte* at = log::encode_record_fields(stage, timestamp_ns, key, value.size(), headers, headers_size, &info);
+  if (!value.empty()) std::memcpy(at, value.data(), value.size());
+  // The commit word (the first 8 bytes) is commit()'s to write.
+  const std::size_t length = info & log::kLengthMask;
+  std::memcpy(claim.data + log::kTimestampOffset, stage + log::kTimestampOffset, length - log::kTimestampOffset);
+  return log::commit_word_of(stage, info, claim.first_offset);
+}
 }  // namespace
 
 // Inlined into send() and reserve(): out of line, the call and its
@@ -191,12 +220,10 @@ Result<RecordMetadata> Producer::send(std::optional<std::string_view> key, std::
   std::size_t headers_size = 0;
   log::Claim claim;
   if (Status s = claim_one(key, value.size(), options, false, &p, &headers_size, &claim); !s) return s;
-  std::uint32_t info = 0;
-  std::byte* at = log::encode_record_fields(claim.data, options.timestamp_ns >= 0 ? options.timestamp_ns : now_ns(), key,
-                                            value.size(), options.headers, headers_size, &info);
-  if (!value.empty()) std::memcpy(at, value.data(), value.size());
+  const std::uint64_t word = encode_record_frame(claim, options.timestamp_ns >= 0 ? options.timestamp_ns : now_ns(), key,
+                                                 value, options.headers, headers_size);
   log::PartitionRing& ring = *rings_[static_cast<std::size_t>(p)];
-  ring.commit(claim, log::commit_word_of(claim.data, info, claim.first_offset));
+  ring.commit(claim, word);
   ring.notify();
   return RecordMetadata{p, claim.first_offset};
 }
@@ -282,12 +309,10 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
       if (done > 0) return done;  // the messages before were sent; the next call reports the error
       return claim_failed(claimed, length, p, claim);
     }
-    std::uint32_t info = 0;
+    std::uint64_t word = 0;
     if (alone) {
-      const std::size_t headers_size = log::header_block_size(first.headers);
-      std::byte* at = log::encode_record_fields(claim.data, base_ts, first.key, first.value.size(), first.headers,
-                                                headers_size, &info);
-      if (!first.value.empty()) std::memcpy(at, first.value.data(), first.value.size());
+      word = encode_record_frame(claim, base_ts, first.key, first.value, first.headers,
+                                 log::header_block_size(first.headers));
     } else {
       std::byte* at = claim.data + log::kBatchHeaderSize;
       std::int64_t max_ts = base_ts;
@@ -298,10 +323,12 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
         at = log::encode_batch_record(at, delta_of(ts, base_ts), m.key, m.value, m.headers,
                                       m.headers.empty() ? 0 : log::header_block_size(m.headers));
       }
-      info = log::encode_batch_header(claim.data, static_cast<std::uint32_t>(length), claim.first_offset, base_ts, max_ts,
-                                      static_cast<std::uint32_t>(end - done));
+      const std::uint32_t info = log::encode_batch_header(claim.data, static_cast<std::uint32_t>(length),
+                                                          claim.first_offset, base_ts, max_ts,
+                                                          static_cast<std::uint32_t>(end - done));
+      word = log::commit_word_of(claim.data, info, claim.first_offset);
     }
-    ring.commit(claim, log::commit_word_of(claim.data, info, claim.first_offset));
+    ring.commit(claim, word);
     ring.notify();
     done = end;
   }
