@@ -2,11 +2,21 @@
 // across processes (the futex word lives in shared memory).
 //
 // Protocol (Dekker-style, no lost wake-ups):
-//   producer: commit (release store); seq_cst fence; if sleepers != 0:
+//   producer: commit (release store); light fence; if sleepers != 0:
 //             bump sequence, FUTEX_WAKE.
-//   reader:   s = sequence; sleepers++; seq_cst fence; re-check the log;
+//   reader:   s = sequence; sleepers++; heavy fence; re-check the log;
 //             FUTEX_WAIT(sequence, s); sleepers--.
-// Either the producer sees the sleeper, or the reader's re-check sees the commit.
+// Either the producer sees the sleeper, or the reader's re-check sees the
+// commit. The fences are asymmetric (ipc/membarrier.h): a producer's is a
+// compiler barrier, and the reader's membarrier(2) runs a full barrier on
+// every CPU running a producer, so a send pays no fence (a full fence cost a
+// send the wait for its frame's lines to leave a spinning reader's cache).
+//
+// Where the reader's membarrier is refused, it sets fences_required_since in
+// the doorbell, and from then on every producer that rings it uses a full
+// fence. A producer already past its look at that word may still skip its
+// fence once, so for a while after the switch a reader sleeps at most
+// kSwitchSleepNs at a time and re-checks.
 #pragma once
 
 #include <sched.h>
@@ -16,6 +26,7 @@
 #include <ctime>
 
 #include "ipc/futex.h"
+#include "ipc/membarrier.h"
 #include "rill/wait.h"
 
 namespace rill::log {
@@ -23,10 +34,14 @@ namespace rill::log {
 struct alignas(64) Doorbell {
   std::atomic<std::uint32_t> sequence;  // bumped by a producer that saw sleepers
   std::atomic<std::uint32_t> sleepers;  // readers inside (or entering) futex_wait
-  std::uint8_t pad[56];
+  // CLOCK_MONOTONIC ns when a reader without membarrier asked every producer
+  // for full fences; 0 while none has.
+  std::atomic<std::int64_t> fences_required_since;
+  std::uint8_t pad[48];
 };
 static_assert(sizeof(Doorbell) == 64);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+static_assert(std::atomic<std::int64_t>::is_always_lock_free);
 
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -44,9 +59,13 @@ inline std::int64_t monotonic_ns() noexcept {
 
 // Producer side: wakes sleepers, if any. Call after the commits of a send.
 inline void ring_doorbell(Doorbell& bell) noexcept {
-  // Pairs with the seq_cst fence in wait_on(): either this load sees the
-  // sleeper, or the sleeper's re-check sees the commit.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // Pairs with the heavy fence in wait_on(): either the load of sleepers
+  // sees the sleeper, or the sleeper's re-check sees the commit.
+  if (bell.fences_required_since.load(std::memory_order_relaxed) == 0) [[likely]] {
+    ipc::light_fence();
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
   if (bell.sleepers.load(std::memory_order_relaxed) != 0) {
     bell.sequence.fetch_add(1, std::memory_order_release);  // pairs with wait_on()'s acquire load
     ipc::futex_wake_all(&bell.sequence);
@@ -73,12 +92,22 @@ bool wait_on(Doorbell& bell, WaitStrategy strategy, std::int64_t deadline_ns, Re
   // The sleep cap bounds the cost of a producer that died between its commit
   // and its wake-up call; 10 wake-ups a second cost no measurable CPU.
   constexpr std::int64_t kMaxSleepNs = 100'000'000;
+  // After a switch to full fences: how long producers that had not seen it
+  // yet may be around, and how long a sleep lasts meanwhile.
+  constexpr std::int64_t kSwitchWindowNs = 1'000'000'000;
+  constexpr std::int64_t kSwitchSleepNs = 1'000'000;
   for (;;) {
     // Pairs with ring_doorbell()'s release increment.
     const std::uint32_t seq = bell.sequence.load(std::memory_order_acquire);
     bell.sleepers.fetch_add(1, std::memory_order_seq_cst);
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the fence in ring_doorbell()
     std::int64_t sleep = kMaxSleepNs;
+    if (!ipc::heavy_fence()) [[unlikely]] {  // pairs with the light fence in ring_doorbell()
+      const std::int64_t now = monotonic_ns();
+      std::int64_t since = bell.fences_required_since.load(std::memory_order_relaxed);
+      if (since == 0 && bell.fences_required_since.compare_exchange_strong(since, now, std::memory_order_seq_cst))
+        since = now;
+      if (now - since < kSwitchWindowNs) sleep = kSwitchSleepNs;
+    }
     bool stop = ready();
     if (!stop && deadline_ns >= 0) {
       const std::int64_t left = deadline_ns - monotonic_ns();

@@ -414,7 +414,11 @@ class PartitionRing {
         index_entries_(header->index_entries),
         segment_bytes_(header->segment_bytes),
         data_start_(header->data_start),
-        data_capacity_(header->data_capacity) {}
+        data_capacity_(header->data_capacity) {
+    // Before this process rings a doorbell: its producers' fences are light
+    // only once sleeping readers' membarriers reach it (log/doorbell.h).
+    ipc::enable_light_fences();
+  }
   std::byte* segment(std::uint64_t generation) const noexcept;
   SegmentHeader* segment_header(std::uint64_t generation) const noexcept;
   IndexEntry* index(std::uint64_t generation) const noexcept;

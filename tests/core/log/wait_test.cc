@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <string>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "core/log/partition_ring.h"
+#include "ipc/membarrier.h"
 #include "rill/rill.h"
 
 namespace rill {
@@ -127,6 +129,46 @@ TEST_F(WaitTest, BlockedReaderSleepsThenWakesForALateCommit) {
   ASSERT_EQ(w.values, std::vector<std::string>{"late"});
   EXPECT_LT(w.cpu, 50ms) << "a blocked consumer burned CPU while idle";
   EXPECT_LT(w.wall, 60s) << "woken by the commit, not by its timeout";
+}
+
+// Producers ring with a compiler barrier only where the sleeping reader's
+// membarrier(2) covers them; here (the default machine) they do.
+TEST_F(WaitTest, ProducersRingWithLightFencesWhereMembarrierWorks) {
+  if (std::getenv("RILL_MEMBARRIER") != nullptr) GTEST_SKIP() << "RILL_MEMBARRIER is set";
+  EXPECT_TRUE(ipc::enable_light_fences()) << "membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) was refused here";
+  EXPECT_TRUE(ipc::light_fences());
+  std::atomic<bool> polling{false};
+  auto waited = wait_in_thread({.wait = WaitStrategy::kBlock}, {1}, 120s, &polling);
+  wait_until(polling);
+  std::this_thread::sleep_for(300ms);  // asleep on the futex
+  Producer producer(topic_);
+  ASSERT_TRUE(producer.send(std::nullopt, "light", {.partition = 1}).is_ok());
+  ASSERT_EQ(waited.wait_for(60s), std::future_status::ready) << "the reader never woke";
+  EXPECT_EQ(waited.get().values, std::vector<std::string>{"light"});
+  EXPECT_EQ(topic_->ring(1).doorbell().fences_required_since.load(), 0) << "a reader asked for full fences";
+}
+
+// A reader whose membarrier is refused (an old kernel, a seccomp filter)
+// cannot make a producer's compiler barrier a full fence: it asks every
+// producer of the doorbell for full fences, and still wakes for each commit.
+TEST_F(WaitTest, AReaderWithoutMembarrierMakesProducersFenceAndStillWakes) {
+  struct Refuse {
+    Refuse() { ipc::refuse_heavy_fences_for_testing(true); }
+    ~Refuse() { ipc::refuse_heavy_fences_for_testing(false); }
+  } refuse;
+  Producer producer(topic_);
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    std::atomic<bool> polling{false};
+    auto waited = wait_in_thread({.wait = WaitStrategy::kBlock}, {3}, 120s, &polling);
+    wait_until(polling);
+    std::this_thread::sleep_for(300ms);
+    const std::string value = "fenced " + std::to_string(round);
+    ASSERT_TRUE(producer.send(std::nullopt, value, {.partition = 3}).is_ok());
+    ASSERT_EQ(waited.wait_for(60s), std::future_status::ready) << "the reader never woke";
+    EXPECT_EQ(waited.get().values, std::vector<std::string>{value});
+    EXPECT_NE(topic_->ring(3).doorbell().fences_required_since.load(), 0) << "producers were not asked to fence";
+  }
 }
 
 TEST_F(WaitTest, ReadersOfOnePartitionSleepThroughCommitsToOthers) {
