@@ -85,6 +85,7 @@ struct PhasePlan {
   std::optional<DeadlineSpec> deadline;
   bool pingpong = false;          // latency phase: round trips over two lanes (1x1, one partition)
   bool verify_checksums = false;  // rill's consumers verify record checksums
+  bool exclusive = false;         // rill's producers take exclusive leases (ProducerOptions::exclusive)
 
   bool owns(int consumer, int partition) const noexcept { return !split || partition % consumers == consumer; }
   int partition_of(int producer, std::uint64_t batch_index) const noexcept {

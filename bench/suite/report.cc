@@ -329,6 +329,7 @@ std::string scenario_summary(const Scenario& s) {
   text += s.pingpong ? std::string(", ping-pong") : s.rate_rps ? ", rate " + format_rate(*s.rate_rps) : std::string(", one in flight");
   text += ", wait " + s.wait + ", clock " + s.clock;
   if (s.verify_checksums) text += ", rill verifies checksums";
+  if (s.exclusive) text += ", rill producers exclusive";
   if (s.durability != "memory") text += ", durability " + s.durability;
   if (s.acks != "none") text += ", acks " + s.acks;
   if (!s.cpus.empty()) text += ", pinned";
@@ -571,6 +572,7 @@ Json encode(const Scenario& s) {
   j["repeat"] = s.repeat;
   j["pingpong"] = s.pingpong;
   j["verify_checksums"] = s.verify_checksums;
+  j["exclusive"] = s.exclusive;
   return j;
 }
 
@@ -854,6 +856,7 @@ Status decode(const Json& j, const std::string& path, Scenario& out) {
   r.required("repeat", out.repeat);
   r.optional("pingpong", out.pingpong);                  // absent before ping-pong existed
   r.optional("verify_checksums", out.verify_checksums);  // absent before --verify-checksums existed
+  r.optional("exclusive", out.exclusive);                // absent before --exclusive existed
   return r.status();
 }
 

@@ -107,6 +107,7 @@ struct Scenario {
   int repeat = 1;                    // whole runs, interleaved; ratios are medians over them
   bool pingpong = false;             // latency phase: ping-pong over two topics (or channels), round trip / 2
   bool verify_checksums = false;     // rill's consumers verify each record's checksum (baselines have none)
+  bool exclusive = false;            // rill's producers hold exclusive leases (ProducerOptions::exclusive)
 };
 
 struct Machine {

@@ -268,6 +268,7 @@ PhasePlan plan_of(const Scenario& s, PhaseKind kind, const BenchClock& clock, Wa
   plan.deadline = kind == PhaseKind::kLatency ? s.deadline : std::nullopt;
   plan.pingpong = kind == PhaseKind::kLatency && s.pingpong;
   plan.verify_checksums = s.verify_checksums;
+  plan.exclusive = s.exclusive;
   return plan;
 }
 
@@ -449,6 +450,9 @@ Status validate_scenario(const Scenario& s) {
     if (s.rate_rps) return bad("--pingpong is one record in flight by construction: drop --rate (or give --rate max)");
     if (s.split) return bad("--pingpong has one consumer: drop --split");
   }
+  if (s.exclusive && s.producers != 1)
+    return bad("--exclusive: each partition takes one exclusive producer, and producers send to every partition in "
+               "turn: run one producer (-P 1)");
   if (s.batch < 1 || s.batch > kMaxBatch) return bad("--batch must be 1.." + std::to_string(kMaxBatch));
   if (s.rate_rps && !(*s.rate_rps > 0 && std::isfinite(*s.rate_rps) && *s.rate_rps <= 1e9))
     return bad("--rate must be a positive number of records/s up to 1e9, or max");

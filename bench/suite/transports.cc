@@ -96,7 +96,8 @@ Result<RillTransport::Sender> RillTransport::sender(int, Lane lane) {
   const std::size_t frame = log::align_frame(log::kFrameHeaderSize + plan_.record_bytes);
   const std::uint64_t per_partition = (kSegmentCount - 3) * (segment_bytes_for(plan_) / frame);
   const std::uint64_t window = per_partition * static_cast<std::uint64_t>(plan_.partitions) / 2;
-  return Sender(topic.value(), plan_.record_bytes, std::max<std::uint64_t>(window, plan_.batch));
+  return Sender(topic.value(), ProducerOptions{.exclusive = plan_.exclusive}, plan_.record_bytes,
+                std::max<std::uint64_t>(window, plan_.batch));
 }
 
 Result<RillTransport::Receiver> RillTransport::receiver(int consumer, Lane lane) {

@@ -50,8 +50,9 @@ class RillTransport {
 
   class Sender {
    public:
-    explicit Sender(std::shared_ptr<Topic> topic, std::size_t record_bytes, std::uint64_t window)
-        : producer_(std::move(topic)), record_bytes_(record_bytes), window_(window) {}
+    Sender(std::shared_ptr<Topic> topic, const ProducerOptions& options, std::size_t record_bytes,
+           std::uint64_t window)
+        : producer_(std::move(topic), options), record_bytes_(record_bytes), window_(window) {}
     bool send(int partition, const std::byte* records, std::size_t n, Failure& failure) noexcept {
       if (n == 1) {
         auto r = producer_.send(std::nullopt, view(records), SendOptions{.partition = partition, .timestamp_ns = -1, .headers = {}});

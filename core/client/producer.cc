@@ -24,7 +24,8 @@ Producer::Producer(std::shared_ptr<Topic> topic, const ProducerOptions& options)
       max_block_ns_(std::chrono::duration_cast<std::chrono::nanoseconds>(
                         std::clamp(options.max_block, std::chrono::milliseconds(0), std::chrono::milliseconds(86'400'000)))
                         .count()),
-      rings_(new log::PartitionRing*[static_cast<std::size_t>(partitions_)]) {
+      rings_(new log::PartitionRing*[static_cast<std::size_t>(partitions_)]),
+      leases_(options.exclusive ? new std::uint8_t[static_cast<std::size_t>(partitions_)]() : nullptr) {
   for (std::int32_t p = 0; p < partitions_; ++p) rings_[static_cast<std::size_t>(p)] = &topic_->ring(p);
   (void)ipc::epoch_ns();  // the clock's one-off calibration (~100 us) here, not on the first send
 }
@@ -37,7 +38,8 @@ Producer::Producer(Producer&& other) noexcept
       round_robin_(other.round_robin_),
       slots_(std::move(other.slots_)),
       max_block_ns_(other.max_block_ns_),
-      rings_(std::move(other.rings_)) {}
+      rings_(std::move(other.rings_)),
+      leases_(std::move(other.leases_)) {}
 
 Producer& Producer::operator=(Producer&& other) noexcept {
   if (this != &other) {
@@ -48,14 +50,31 @@ Producer& Producer::operator=(Producer&& other) noexcept {
     slots_ = std::move(other.slots_);
     max_block_ns_ = other.max_block_ns_;
     rings_ = std::move(other.rings_);
+    leases_ = std::move(other.leases_);
   }
   return *this;
 }
 
 void Producer::release_slots() noexcept {
+  if (leases_) {
+    // After the last claim: a send commits before it returns (a reservation
+    // not yet published stays announced in its slot, as for any producer).
+    for (std::int32_t p = 0; p < partitions_; ++p)
+      if (claim_mode(p) != log::ClaimMode::kShared) rings_[static_cast<std::size_t>(p)]->release_lease(ipc::self());
+    leases_.reset();
+  }
   if (!slots_) return;
   for (std::size_t i = 0; i < 2 * static_cast<std::size_t>(partitions_); ++i) log::PartitionRing::release_slot(slots_[i]);
   slots_.reset();
+}
+
+log::ClaimMode Producer::claim_mode(std::int32_t p) const noexcept {
+  return leases_ ? static_cast<log::ClaimMode>(leases_[static_cast<std::size_t>(p)]) : log::ClaimMode::kShared;
+}
+
+void Producer::claimed(std::int32_t p, log::ClaimMode mode) noexcept {
+  if (mode == log::ClaimMode::kLeaseFirst) [[unlikely]]
+    leases_[static_cast<std::size_t>(p)] = static_cast<std::uint8_t>(log::ClaimMode::kExclusive);
 }
 
 Status Producer::blocked(std::int32_t p) const {
@@ -83,6 +102,7 @@ Status Producer::claim_failed(log::ClaimStatus status, std::uint64_t bytes, std:
                         " ms (stopped or hung? a live process is never skipped); nothing was written. Its record "
                         "lands when it resumes, or is skipped once it dies: see `rill topic describe`");
     }
+    case log::ClaimStatus::kLeased: return leased(partition, claim.stalled_by);
     case log::ClaimStatus::kCorrupt:
       // Which word is damaged, if the ring's checks can tell; else the one
       // damage claim() finds by itself: a roll nobody announces.
@@ -96,8 +116,24 @@ Status Producer::claim_failed(log::ClaimStatus status, std::uint64_t bytes, std:
   }
 }
 
+Status Producer::leased(std::int32_t partition, std::int32_t holder) const {
+  const bool here = holder == ipc::self().pid;
+  return Status(Code::kLeased, "topic '" + topic_->name() + "' partition " + std::to_string(partition) +
+                                   " is leased to an exclusive producer (ProducerOptions::exclusive) in " +
+                                   (here ? "this process" : "process " + std::to_string(holder)) +
+                                   "; nothing was written. Its lease ends when that producer is destroyed or its "
+                                   "process dies");
+}
+
 Status Producer::take_slot(std::size_t index) noexcept {
   const auto p = static_cast<std::int32_t>(index % static_cast<std::size_t>(partitions_));
+  if (claim_mode(p) == log::ClaimMode::kShared && leases_) {
+    // The lease before the slot: a producer that cannot have the partition takes nothing there.
+    std::int32_t holder = 0;
+    if (rings_[static_cast<std::size_t>(p)]->take_lease(ipc::self(), &holder) != log::ClaimStatus::kOk)
+      return leased(p, holder);
+    leases_[static_cast<std::size_t>(p)] = static_cast<std::uint8_t>(log::ClaimMode::kLeaseFirst);
+  }
   auto slot = topic_->ring(p).acquire_slot(ipc::self());
   if (!slot) return slot.status().with_context("topic '" + topic_->name() + "'");
   slots_[index] = *slot;
@@ -207,10 +243,12 @@ constexpr std::size_t kStagedFrameBytes = 256;
     slot = slots_[index];
   }
   if (length > ring.max_frame_bytes()) return too_large(length, *partition);
-  const log::ClaimStatus claimed =
-      ring.claim(static_cast<std::uint32_t>(log::align_frame(length)), 1, slot, claim, max_block_ns_);
-  if (claimed != log::ClaimStatus::kOk) [[unlikely]]
-    return claim_failed(claimed, length, *partition, *claim);
+  const log::ClaimMode mode = claim_mode(*partition);
+  const log::ClaimStatus status =
+      ring.claim(static_cast<std::uint32_t>(log::align_frame(length)), 1, slot, claim, max_block_ns_, mode);
+  if (status != log::ClaimStatus::kOk) [[unlikely]]
+    return claim_failed(status, length, *partition, *claim);
+  claimed(*partition, mode);
   return Status::ok();
 }
 
@@ -302,13 +340,15 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
     const bool alone = end - done == 1;
     const std::uint64_t length = alone ? single : bytes;
     log::Claim claim;
-    const log::ClaimStatus claimed =
+    const log::ClaimMode mode = claim_mode(p);
+    const log::ClaimStatus status =
         ring.claim(static_cast<std::uint32_t>(log::align_frame(length)), static_cast<std::uint32_t>(end - done),
-                   slots_[index], &claim, max_block_ns_);
-    if (claimed != log::ClaimStatus::kOk) {
+                   slots_[index], &claim, max_block_ns_, mode);
+    if (status != log::ClaimStatus::kOk) {
       if (done > 0) return done;  // the messages before were sent; the next call reports the error
-      return claim_failed(claimed, length, p, claim);
+      return claim_failed(status, length, p, claim);
     }
+    claimed(p, mode);
     std::uint64_t word = 0;
     if (alone) {
       word = encode_record_frame(claim, base_ts, first.key, first.value, first.headers,

@@ -18,6 +18,7 @@ std::string_view code_name(Code code) noexcept {
     case Code::kPermissionDenied: return "permission denied";
     case Code::kIoError: return "I/O error";
     case Code::kInternal: return "internal error";
+    case Code::kLeased: return "leased to another producer";
   }
   return "unknown error";
 }

@@ -185,8 +185,37 @@ std::uint64_t PartitionRing::generation_of_tag(std::uint16_t tag) const noexcept
 
 // ---------------------------------------------------------------- producers
 
+ClaimStatus PartitionRing::take_lease(const ipc::ProcessId& owner, std::int32_t* holder) noexcept {
+  const std::uint64_t me = owner.packed();
+  std::uint64_t held = header_->exclusive_owner.load(std::memory_order_acquire);
+  for (;;) {
+    if (held != 0 && ipc::liveness_packed(held) == ipc::Liveness::kAlive) {
+      *holder = ipc::ProcessId::unpacked(held).pid;
+      return ClaimStatus::kLeased;
+    }
+    // From 0 or a dead holder's word. seq_cst: ordered before the holder's
+    // first claim (a CAS; ClaimMode::kLeaseFirst).
+    if (header_->exclusive_owner.compare_exchange_strong(held, me, std::memory_order_seq_cst)) return ClaimStatus::kOk;
+  }
+}
+
+void PartitionRing::release_lease(const ipc::ProcessId& owner) noexcept {
+  std::uint64_t me = owner.packed();
+  // Release: the holder's claims (plain stores of the tail) happen before
+  // any claim that sees the lease gone.
+  (void)header_->exclusive_owner.compare_exchange_strong(me, 0, std::memory_order_release, std::memory_order_relaxed);
+}
+
+std::int32_t PartitionRing::lease_holder() noexcept {
+  std::uint64_t held = header_->exclusive_owner.load(std::memory_order_acquire);
+  if (held == 0) return 0;
+  if (ipc::liveness_packed(held) == ipc::Liveness::kAlive) return ipc::ProcessId::unpacked(held).pid;
+  (void)header_->exclusive_owner.compare_exchange_strong(held, 0, std::memory_order_acq_rel);
+  return 0;
+}
+
 ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, ClaimSlot* slot, Claim* out,
-                                 std::int64_t patience_ns) noexcept {
+                                 std::int64_t patience_ns, ClaimMode mode) noexcept {
   const std::uint64_t capacity = data_capacity_;
   if (bytes > capacity || bytes > kMaxFrameBytes || records == 0 || records > kMaxRecordsPerSegment ||
       bytes < kFrameHeaderSize || bytes < std::uint64_t{records} * kMinRecordBytes)
@@ -202,6 +231,33 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
   // At most a day: no overflow of now + patience.
   patience_ns = std::clamp<std::int64_t>(patience_ns, 0, 86'400'000'000'000);
   for (std::uint32_t spins = 0;;) {
+    // The lease, judged after every load of t (acquire): a shared producer
+    // whose t is older than the lease holder's first CAS fails its CAS and
+    // comes back here; one whose t is newer sees the lease (that CAS came
+    // after the lease's). So no shared CAS succeeds once the holder claims
+    // with plain stores.
+    if (const std::uint64_t lease = header_->exclusive_owner.load(std::memory_order_acquire); lease != 0) [[unlikely]] {
+      if (mode == ClaimMode::kShared) {
+        if (ipc::liveness_packed(lease) == ipc::Liveness::kAlive) {
+          slot->state.store(kSlotIdle, std::memory_order_relaxed);  // a failed CAS may have left it pending
+          out->stalled_by = ipc::ProcessId::unpacked(lease).pid;
+          return ClaimStatus::kLeased;
+        }
+        // A dead holder's: cleared; its last claim is abandoned like any dead producer's.
+        std::uint64_t dead = lease;
+        (void)header_->exclusive_owner.compare_exchange_strong(dead, 0, std::memory_order_acq_rel);
+        t = header_->tail.load(std::memory_order_acquire);
+        continue;
+      }
+    }
+    if (mode != ClaimMode::kShared &&
+        header_->exclusive_owner.load(std::memory_order_relaxed) != slot->owner.load(std::memory_order_relaxed))
+        [[unlikely]] {
+      // Taken from this process (only as if it were dead: damage or a pid clash).
+      slot->state.store(kSlotIdle, std::memory_order_relaxed);
+      out->stalled_by = ipc::ProcessId::unpacked(header_->exclusive_owner.load(std::memory_order_relaxed)).pid;
+      return ClaimStatus::kLeased;
+    }
     if ((t & kPositionMask) == kRolling) {
       // Another producer is rolling; if it takes long, it may have died
       // mid-roll (finish its roll), nobody may be rolling at all, or the
@@ -240,7 +296,18 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
       slot->state.store(kSlotPending, std::memory_order_relaxed);
       // acquire on success pairs with roll()'s release of this segment's header
       // fields; release publishes the announcement above with the claim.
-      if (header_->tail.compare_exchange_weak(t, next, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      bool claimed;
+      if (mode == ClaimMode::kExclusive) {
+        // Nobody else moves the tail while the lease holds (above), and
+        // rolls are this producer's own: a release store (publishing the
+        // announcement, as the CAS would) does what the CAS does, without
+        // a locked instruction that waits for every earlier store.
+        header_->tail.store(next, std::memory_order_release);
+        claimed = true;
+      } else {
+        claimed = header_->tail.compare_exchange_weak(t, next, std::memory_order_acq_rel, std::memory_order_acquire);
+      }
+      if (claimed) {
         // Pairs with the release store of current_generation in roll().
         const std::uint64_t current = header_->current_generation.load(std::memory_order_acquire);
         const std::uint64_t gen = current - static_cast<std::uint16_t>(static_cast<std::uint16_t>(current) - tail_tag(t));

@@ -100,6 +100,10 @@ struct alignas(64) PartitionHeader {
   std::uint32_t block_timeout_ms;
   // Producers' claim word: [63..48] segment tag, [47..28] records, [27..0] position/8.
   alignas(64) std::atomic<std::uint64_t> tail;
+  // 0, or the process (ipc::ProcessId::packed()) of the producer holding the
+  // partition's exclusive lease (ProducerOptions::exclusive); on the tail's
+  // line, which every claim reads anyway.
+  std::atomic<std::uint64_t> exclusive_owner;
   // Full generation of the segment taking appends; stored by the roller before the tail.
   alignas(64) std::atomic<std::uint64_t> current_generation;
   alignas(64) Doorbell own_doorbell;  // used when no topic doorbell is given
@@ -108,6 +112,7 @@ struct alignas(64) PartitionHeader {
   alignas(64) std::atomic<std::uint32_t> claim_slots_used;
 };
 static_assert(offsetof(PartitionHeader, tail) == 64);
+static_assert(offsetof(PartitionHeader, exclusive_owner) == 72);
 static_assert(offsetof(PartitionHeader, current_generation) == 128);
 static_assert(sizeof(PartitionHeader) <= kPartitionHeaderBytes);
 
@@ -200,7 +205,17 @@ struct Claim {
   std::uint32_t position = 0;
   std::uint32_t bytes = 0;
   std::uint32_t records = 0;
-  std::int32_t stalled_by = 0;  // kStalled: the pid of a live claim the roll waits for (0: unknown)
+  std::int32_t stalled_by = 0;  // kStalled: the pid of a live claim the roll waits for (0: unknown);
+                                // kLeased: the pid holding the exclusive lease
+};
+
+// How a claim moves the tail (ProducerOptions::exclusive).
+enum class ClaimMode : std::uint8_t {
+  kShared,      // a CAS; refused (kLeased) while a live producer holds the partition's exclusive lease
+  kLeaseFirst,  // the lease holder's first claim: still a CAS, so that the tail moves past every value a
+                // shared producer may have loaded before the lease was taken (its CAS then fails, and its
+                // retry sees the lease)
+  kExclusive,   // the lease holder's later claims: a plain store, no read-modify-write
 };
 
 enum class ClaimStatus : std::uint8_t {
@@ -211,6 +226,8 @@ enum class ClaimStatus : std::uint8_t {
              // process announces the roll (wedged()), or the claim or roll failed a check (check()
              // names which); nothing was written
   kStalled,  // the ring must roll, and a live process's claim held the roll back for the patience given
+  kLeased,   // another live producer holds the partition's exclusive lease (or, kExclusive: this
+             // producer no longer does); nothing was written
 };
 
 // Where a reader is: the next record it will read, `next_offset`, in the
@@ -296,8 +313,23 @@ class PartitionRing {
   // roll is undone, nothing is written, and a later claim tries again.
   // Also zeroes the same byte range two segments ahead (cleaning ahead).
   // REQUIRES: slot came from acquire_slot() and holds no claim.
+  // `mode`: kLeaseFirst and kExclusive only while this process holds the
+  // lease (take_lease()) and only from the one producer that took it.
   [[nodiscard]] ClaimStatus claim(std::uint32_t bytes, std::uint32_t records, ClaimSlot* slot, Claim* out,
-                                  std::int64_t patience_ns = kDefaultStallPatienceNs) noexcept;
+                                  std::int64_t patience_ns = kDefaultStallPatienceNs,
+                                  ClaimMode mode = ClaimMode::kShared) noexcept;
+  // The exclusive lease (ProducerOptions::exclusive): one producer of the
+  // partition claims with plain stores while every other producer's claims
+  // are refused (kLeased). Taking it: kOk, or kLeased with the holder's pid
+  // in *holder while a live process holds it (this one included: one lease
+  // per partition, not per process). A dead holder's lease is taken over;
+  // its last claim is abandoned like any dead producer's.
+  [[nodiscard]] ClaimStatus take_lease(const ipc::ProcessId& owner, std::int32_t* holder) noexcept;
+  // Gives the lease back if `owner` holds it.
+  void release_lease(const ipc::ProcessId& owner) noexcept;
+  // The pid of the live holder of the lease, 0 if none (a dead holder's
+  // lease is cleared on the way).
+  std::int32_t lease_holder() noexcept;
   // Publishes the claim's frame, fully written at claim.data: indexes it if
   // it crosses an index boundary, release-stores its commit word `word`
   // (commit_word_of()), and retires the claim from its slot. One store makes

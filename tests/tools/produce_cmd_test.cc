@@ -9,6 +9,8 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "rill/producer.h"
 #include "rill/topic.h"
@@ -227,6 +229,34 @@ TEST_F(ProduceCmd, ExplicitPartition) {
   }
   expect_one_error_line(rill({"produce", "t", "-p", "3"}, "x\n"), "partitions 0 to 2");
   EXPECT_EQ(read_back("t").size(), 3u);
+}
+
+// --exclusive holds the partitions it sends to: another producer's lines
+// are refused (nothing stored) until it exits, then accepted after its own.
+TEST_F(ProduceCmd, ExclusiveHoldsThePartitionUntilItExits) {
+  ASSERT_EQ(rill({"topic", "create", "t", "--partitions", "2"}).exit_code, 0);
+  int in[2];
+  ASSERT_EQ(::pipe2(in, O_CLOEXEC), 0);  // the write end stays ours alone: closing it is the holder's EOF
+  RillProcess holder(with_ns({"produce", "t", "-p", "0", "--exclusive"}), {}, in[0]);
+  ::close(in[0]);
+  ASSERT_EQ(::write(in[1], "first\n", 6), 6);
+  for (int waited = 0; read_back("t").empty() && waited < 30'000; waited += 20) std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(read_back("t").size(), 1u) << "the exclusive producer never sent its first line";
+
+  auto refused = rill({"produce", "t", "-p", "0"}, "second\n");
+  EXPECT_NE(refused.exit_code, 0);
+  expect_one_error_line(refused, "leased to an exclusive producer");
+  EXPECT_NE(refused.err.find("process " + std::to_string(holder.pid())), std::string::npos) << refused.err;
+  EXPECT_EQ(rill({"produce", "t", "-p", "1"}, "elsewhere\n").exit_code, 0) << "a partition it never sent to";
+
+  ::close(in[1]);
+  EXPECT_EQ(holder.finish({}, 60s).exit_code, 0) << holder.err();
+  ASSERT_EQ(rill({"produce", "t", "-p", "0"}, "third\n").exit_code, 0);
+  auto lines = read_back("t");
+  std::vector<std::string> partition0;
+  for (const Line& l : lines)
+    if (l.partition == 0) partition0.push_back(std::to_string(l.offset) + " " + l.value);
+  EXPECT_EQ(partition0, (std::vector<std::string>{"0 first", "1 third"}));
 }
 
 TEST_F(ProduceCmd, EmptyInputSendsNothing) {

@@ -45,6 +45,7 @@ struct BenchOptions {
   bool rate_given = false;
   bool pingpong = false;
   bool verify_checksums = false;
+  bool exclusive = false;
   std::string duration = "5s";
   std::string count;
   std::string warmup = "1s";
@@ -79,6 +80,7 @@ Result<Scenario> scenario_of(const BenchOptions& o) {
   s.rate_rps = *rate;
   s.pingpong = o.pingpong;
   s.verify_checksums = o.verify_checksums;
+  s.exclusive = o.exclusive;
   if (o.pingpong && !o.rate_given) s.rate_rps.reset();  // a ping-pong is one in flight
   auto duration = parse_duration(o.duration);
   if (!duration) return duration.status().with_context("--duration");
@@ -281,6 +283,9 @@ void add_bench_command(CLI::App& root, const GlobalOptions& global, CommandTable
   b->add_flag("--verify-checksums", o->verify_checksums,
               "rill's consumers verify every record's checksum (ConsumerOptions::verify_checksums); baselines "
               "have none to verify");
+  b->add_flag("--exclusive", o->exclusive,
+              "rill's producer takes each partition's exclusive lease and claims without a compare-and-swap "
+              "(ProducerOptions::exclusive; one producer)");
   b->add_option("-d,--duration", o->duration, "Length of each phase after warm-up (e.g. 5s, 500ms)")->capture_default_str();
   b->add_option("-n,--count", o->count, "Records per phase instead of --duration (e.g. 1M)");
   b->add_option("--warmup", o->warmup, "Warm-up before each phase, not counted (e.g. 1s, 0s)")->capture_default_str();

@@ -32,6 +32,7 @@ struct ProduceOptions {
   std::int32_t partition = -1;
   std::string acks = "all";
   std::string max_block = std::to_string(ProducerOptions{}.max_block.count()) + "ms";
+  bool exclusive = false;
 };
 
 // The largest frame a partition of the topic accepts (key, value and the
@@ -77,6 +78,7 @@ int run_produce(const GlobalOptions& global, const ProduceOptions& o) {
   ProducerOptions producer_options;
   // Whole milliseconds, rounded up: never less patience than asked for.
   producer_options.max_block = std::chrono::milliseconds((*max_block + 999'999) / 1'000'000);
+  producer_options.exclusive = o.exclusive;
   Producer producer(*topic, producer_options);
   SendOptions send_options;
   send_options.partition = o.partition;
@@ -156,6 +158,9 @@ void add_produce_command(CLI::App& root, const GlobalOptions& global, CommandTab
                 "How long a send waits for another producer that is stopped or hung while it holds a claim the "
                 "ring must roll past, before it fails naming that process (Kafka's max.block.ms; 0ms to 24h)")
       ->capture_default_str();
+  c->add_flag("--exclusive", o->exclusive,
+              "Hold each partition it sends to alone (ProducerOptions::exclusive): claims without a "
+              "compare-and-swap, and every other producer's sends there fail until this one exits");
   table.add(c, [&global, o] { return run_produce(global, *o); });
 }
 

@@ -27,6 +27,7 @@ namespace log {
 struct Claim;
 struct ClaimSlot;
 enum class ClaimStatus : std::uint8_t;
+enum class ClaimMode : std::uint8_t;
 }
 
 struct SendOptions {
@@ -78,6 +79,15 @@ struct ProducerOptions {
   // naming its pid; nothing is written then, and a later call tries again.
   // Kafka's max.block.ms. Only a full segment that must roll waits for it.
   std::chrono::milliseconds max_block{10'000};
+  // Take each partition's exclusive lease on the first send there, and
+  // claim with plain stores instead of a compare-and-swap: a claim costs no
+  // locked instruction, which waits for every earlier store to leave the
+  // core (across cores, for the lines a spinning reader shares). While the
+  // lease holds, every other producer's send there fails with kLeased,
+  // naming this process - in this process too: one producer per partition,
+  // not one per process. Destroying the producer gives the leases back; a
+  // dead process's are taken over by the next producer that finds them.
+  bool exclusive = false;
 };
 
 // Cache-line aligned: a send with a null key writes round_robin_, which must
@@ -104,6 +114,7 @@ class alignas(64) Producer {
 
   // Appends one record and makes it visible. Returns where it went, or
   // kRecordTooLarge (it cannot fit a segment), kInvalidArgument (bad partition),
+  // kLeased (another live producer holds the partition's exclusive lease),
   // kResourceExhausted (the partition's claim slots are all taken), kTimedOut
   // (overflow=block: a registered reader kept the ring full too long; or a
   // stopped or hung producer's claim held the ring's roll for max_block).
@@ -138,6 +149,7 @@ class alignas(64) Producer {
   std::int32_t next_round_robin() noexcept;
   Status too_large(std::uint64_t bytes, std::int32_t partition) const;
   Status blocked(std::int32_t partition) const;  // overflow=block timed out
+  Status leased(std::int32_t partition, std::int32_t holder) const;  // another producer's exclusive lease
   // The error for a claim of `bytes` on `partition` that returned `status` (not kOk).
   Status claim_failed(log::ClaimStatus status, std::uint64_t bytes, std::int32_t partition,
                       const log::Claim& claim) const;
@@ -155,6 +167,10 @@ class alignas(64) Producer {
   // Takes claim slot `index` (see slot_index()) on its first use.
   Status take_slot(std::size_t index) noexcept;
   void release_slots() noexcept;
+  // How this producer claims on partition p (ProducerOptions::exclusive).
+  log::ClaimMode claim_mode(std::int32_t p) const noexcept;
+  // After a claim on p succeeded in `mode`: the lease holder's first CAS is done.
+  void claimed(std::int32_t p, log::ClaimMode mode) noexcept;
 
   std::shared_ptr<Topic> topic_;
   std::int32_t partitions_;
@@ -164,6 +180,9 @@ class alignas(64) Producer {
   // The topic's rings (it keeps them for its lifetime), one per partition:
   // a send reaches its ring without a virtual call.
   std::unique_ptr<log::PartitionRing*[]> rings_;
+  // ProducerOptions::exclusive: a log::ClaimMode per partition, kShared
+  // until its lease is taken; null for a shared producer.
+  std::unique_ptr<std::uint8_t[]> leases_;
 };
 
 // Nanoseconds since the Unix epoch: the default timestamp. Read from the

@@ -31,6 +31,7 @@ enum class Code : std::uint8_t {
   kPermissionDenied,  // the OS refused access
   kIoError,           // any other OS error
   kInternal,          // a broken invariant: a bug in rill
+  kLeased,            // another producer holds the partition's exclusive lease (ProducerOptions::exclusive)
 };
 
 // Human-readable name of a code ("offset out of range").
