@@ -68,6 +68,23 @@ TEST_F(RunBench, CompareRunsEveryBaselineAndComputesRatios) {
   EXPECT_FALSE(report.value().ratios.empty());
 }
 
+// --exclusive: rill's producer holds its partitions' leases, in process and
+// across processes, the ping-pong's echo included; every record still checks.
+TEST_F(RunBench, ExclusiveProducersCarryEveryRecord) {
+  Scenario s = small({"rill-inproc", "rill-ipc"});
+  s.exclusive = true;
+  s.partitions = 2;
+  auto report = run_bench(s, {});
+  ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+  expect_complete(report.value(), 20'000);
+  s.partitions = 1;
+  s.pingpong = true;
+  s.rate_rps.reset();
+  report = run_bench(s, {});
+  ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+  expect_complete(report.value(), 20'000);
+}
+
 TEST_F(RunBench, ManyProducersAndConsumersFanOut) {
   Scenario s = small({"rill-inproc", "rill-ipc", "boost-spsc", "uds"});
   s.producers = 2;
@@ -137,6 +154,7 @@ TEST(ValidateScenario, RefusesWhatCannotBeRun) {
   refused([](Scenario& s) { s.consumers = 17; }, "--consumers");
   refused([](Scenario& s) { s.split = true, s.consumers = 2; }, "--split");
   refused([](Scenario& s) { s.record_bytes = 7; }, "--size");
+  refused([](Scenario& s) { s.exclusive = true, s.producers = 2; }, "--exclusive");
   refused([](Scenario& s) { s.pingpong = true, s.producers = 2; }, "--pingpong runs one producer");
   refused([](Scenario& s) { s.pingpong = true, s.rate_rps = 1000; }, "--pingpong is one record in flight");
   refused([](Scenario& s) { s.batch = 0; }, "--batch");
