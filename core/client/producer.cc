@@ -117,9 +117,12 @@ Status Producer::claim_failed(log::ClaimStatus status, std::uint64_t bytes, std:
 }
 
 Status Producer::leased(std::int32_t partition, std::int32_t holder) const {
+  const std::string where = "topic '" + topic_->name() + "' partition " + std::to_string(partition);
+  if (holder <= 0)  // this producer's own lease, cleared under it (damaged shared memory)
+    return Status(Code::kLeased, where + ": this exclusive producer's lease was taken from it; nothing was written. "
+                                         "Destroy the producer and create a new one");
   const bool here = holder == ipc::self().pid;
-  return Status(Code::kLeased, "topic '" + topic_->name() + "' partition " + std::to_string(partition) +
-                                   " is leased to an exclusive producer (ProducerOptions::exclusive) in " +
+  return Status(Code::kLeased, where + " is leased to an exclusive producer (ProducerOptions::exclusive) in " +
                                    (here ? "this process" : "process " + std::to_string(holder)) +
                                    "; nothing was written. Its lease ends when that producer is destroyed or its "
                                    "process dies");

@@ -189,6 +189,55 @@ TEST(PartitionRing, AttachChecksTheHeader) {
   EXPECT_TRUE(PartitionRing::attach(bytes, 0, nullptr).is_ok());
 }
 
+// ---------------------------------------------------------------- exclusive lease
+
+// A damaged or hostile exclusive_owner word: one naming no live process is
+// cleared by the next shared claim, which goes through; one naming a live
+// process (here the test's parent) refuses claims with kLeased and that pid,
+// at once and with nothing written; a holder whose word was replaced stops.
+TEST(PartitionRing, AHostileLeaseWordNeverHangsAClaimAndWritesNothingWhileItHolds) {
+  Ring r = make_ring({16384, 4, 256});
+  auto& lease = const_cast<PartitionHeader&>(r.header()).exclusive_owner;
+  const ipc::ProcessId me = ipc::self();
+  const auto bytes = static_cast<std::uint32_t>(align_frame(record_size(2)));  // a 2-byte value
+  const std::uint64_t dead_words[] = {
+      0xFFFFFFFFull,                                   // pid -1
+      0x7FFFFFF0ull | (std::uint64_t{1234} << 32),     // no such pid
+      static_cast<std::uint32_t>(me.pid) | ((me.start_time + 1) << 32),  // this pid, another start time
+  };
+  for (std::uint64_t word : dead_words) {
+    lease.store(word);
+    Claim c;
+    ASSERT_EQ(r.claim(bytes, 1, &c), ClaimStatus::kOk) << std::hex << word;
+    r.ring.commit(c, encode_record(c.data, c.first_offset, 1, std::nullopt, "ok"));
+    EXPECT_EQ(lease.load(), 0u) << "a dead holder's word stayed";
+  }
+  const ipc::ProcessId parent = ipc::identify(::getppid());
+  ASSERT_FALSE(parent.empty());
+  lease.store(parent.packed());
+  const std::uint64_t tail = r.header().tail.load();
+  Claim c;
+  ASSERT_EQ(r.claim(bytes, 1, &c), ClaimStatus::kLeased);
+  EXPECT_EQ(c.stalled_by, parent.pid);
+  EXPECT_EQ(r.header().tail.load(), tail) << "a refused claim moved the tail";
+  std::int32_t holder = 0;
+  EXPECT_EQ(r.ring.take_lease(me, &holder), ClaimStatus::kLeased);
+  EXPECT_EQ(holder, parent.pid);
+  EXPECT_EQ(r.ring.lease_holder(), parent.pid);
+  EXPECT_EQ(r.ring.claim(bytes, 1, r.slot, &c, kDefaultStallPatienceNs, ClaimMode::kExclusive), ClaimStatus::kLeased)
+      << "claimed with plain stores under another process's lease";
+  EXPECT_EQ(r.header().tail.load(), tail);
+  lease.store(0);
+  ASSERT_EQ(r.ring.take_lease(me, &holder), ClaimStatus::kOk);
+  ASSERT_EQ(r.ring.claim(bytes, 1, r.slot, &c, kDefaultStallPatienceNs, ClaimMode::kLeaseFirst), ClaimStatus::kOk);
+  r.ring.commit(c, encode_record(c.data, c.first_offset, 1, std::nullopt, "x1"));
+  ASSERT_EQ(r.ring.claim(bytes, 1, r.slot, &c, kDefaultStallPatienceNs, ClaimMode::kExclusive), ClaimStatus::kOk);
+  r.ring.commit(c, encode_record(c.data, c.first_offset, 1, std::nullopt, "x2"));
+  EXPECT_EQ(c.first_offset, 4);
+  r.ring.release_lease(me);
+  EXPECT_EQ(lease.load(), 0u);
+}
+
 // ---------------------------------------------------------------- appending
 
 TEST(PartitionRing, AppendsAndReadsInOrderAcrossSegments) {
