@@ -32,8 +32,9 @@ bool enable_light_fences() noexcept {
   static const bool enabled = [] {
     const bool ok = !disabled_by_environment() && supported() &&
                     membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
-    // Release: a thread that sees the flag also sees the registration done.
-    detail::g_light_fences.store(ok, std::memory_order_release);
+    // Relaxed: the registration is the kernel's, done before this returns,
+    // and the flag is set once, before this process rings any doorbell.
+    detail::g_light_fences.store(ok, std::memory_order_relaxed);
     return ok;
   }();
   return enabled;

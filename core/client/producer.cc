@@ -25,7 +25,7 @@ Producer::Producer(std::shared_ptr<Topic> topic, const ProducerOptions& options)
                         std::clamp(options.max_block, std::chrono::milliseconds(0), std::chrono::milliseconds(86'400'000)))
                         .count()),
       rings_(new log::PartitionRing*[static_cast<std::size_t>(partitions_)]),
-      leases_(options.exclusive ? new std::uint8_t[static_cast<std::size_t>(partitions_)]() : nullptr) {
+      leases_(options.exclusive ? new log::ClaimMode[static_cast<std::size_t>(partitions_)]() : nullptr) {
   for (std::int32_t p = 0; p < partitions_; ++p) rings_[static_cast<std::size_t>(p)] = &topic_->ring(p);
   (void)ipc::epoch_ns();  // the clock's one-off calibration (~100 us) here, not on the first send
 }
@@ -69,12 +69,12 @@ void Producer::release_slots() noexcept {
 }
 
 log::ClaimMode Producer::claim_mode(std::int32_t p) const noexcept {
-  return leases_ ? static_cast<log::ClaimMode>(leases_[static_cast<std::size_t>(p)]) : log::ClaimMode::kShared;
+  return leases_ ? leases_[static_cast<std::size_t>(p)] : log::ClaimMode::kShared;
 }
 
 void Producer::claimed(std::int32_t p, log::ClaimMode mode) noexcept {
   if (mode == log::ClaimMode::kLeaseFirst) [[unlikely]]
-    leases_[static_cast<std::size_t>(p)] = static_cast<std::uint8_t>(log::ClaimMode::kExclusive);
+    leases_[static_cast<std::size_t>(p)] = log::ClaimMode::kExclusive;
 }
 
 Status Producer::blocked(std::int32_t p) const {
@@ -135,10 +135,21 @@ Status Producer::take_slot(std::size_t index) noexcept {
     std::int32_t holder = 0;
     if (rings_[static_cast<std::size_t>(p)]->take_lease(ipc::self(), &holder) != log::ClaimStatus::kOk)
       return leased(p, holder);
-    leases_[static_cast<std::size_t>(p)] = static_cast<std::uint8_t>(log::ClaimMode::kLeaseFirst);
+    leases_[static_cast<std::size_t>(p)] = log::ClaimMode::kLeaseFirst;
   }
   auto slot = topic_->ring(p).acquire_slot(ipc::self());
-  if (!slot) return slot.status().with_context("topic '" + topic_->name() + "'");
+  if (!slot) {
+    // A lease taken for this slot goes back if the partition's other slot
+    // (send or reserve) is not taken either: a producer that cannot claim
+    // there must not hold the partition from everyone else.
+    const std::size_t n = static_cast<std::size_t>(partitions_);
+    const std::size_t other = index < n ? index + n : index - n;
+    if (claim_mode(p) == log::ClaimMode::kLeaseFirst && slots_[other] == nullptr) {
+      rings_[static_cast<std::size_t>(p)]->release_lease(ipc::self());
+      leases_[static_cast<std::size_t>(p)] = log::ClaimMode::kShared;
+    }
+    return slot.status().with_context("topic '" + topic_->name() + "'");
+  }
   slots_[index] = *slot;
   return Status::ok();
 }

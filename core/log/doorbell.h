@@ -57,10 +57,18 @@ inline std::int64_t monotonic_ns() noexcept {
   return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
 }
 
+// Sleeps in this process that ran to the full cap (kMaxSleepNs) although a
+// commit had come and nobody rang: a lost wake-up (or a producer that died
+// between its commit and its ring). Zero unless the protocol is broken; read
+// by tests. Not counted while the doorbell is switching to full fences.
+inline std::atomic<std::uint64_t> g_late_wakeups{0};
+
 // Producer side: wakes sleepers, if any. Call after the commits of a send.
 inline void ring_doorbell(Doorbell& bell) noexcept {
   // Pairs with the heavy fence in wait_on(): either the load of sleepers
   // sees the sleeper, or the sleeper's re-check sees the commit.
+  // Relaxed: any change of the word is seen soon enough (wait_on() shortens
+  // its sleeps for the switch).
   if (bell.fences_required_since.load(std::memory_order_relaxed) == 0) [[likely]] {
     ipc::light_fence();
   } else {
@@ -104,9 +112,12 @@ bool wait_on(Doorbell& bell, WaitStrategy strategy, std::int64_t deadline_ns, Re
     if (!ipc::heavy_fence()) [[unlikely]] {  // pairs with the light fence in ring_doorbell()
       const std::int64_t now = monotonic_ns();
       std::int64_t since = bell.fences_required_since.load(std::memory_order_relaxed);
+      // seq_cst: ordered with this reader's re-check below, like its fence.
       if (since == 0 && bell.fences_required_since.compare_exchange_strong(since, now, std::memory_order_seq_cst))
         since = now;
-      if (now - since < kSwitchWindowNs) sleep = kSwitchSleepNs;
+      // A word from the future or the distant past (damage) means no recent
+      // switch: nothing here overflows, and sleeps are not shortened for good.
+      if (since > 0 && since <= now && now - since < kSwitchWindowNs) sleep = kSwitchSleepNs;
     }
     bool stop = ready();
     if (!stop && deadline_ns >= 0) {
@@ -114,9 +125,17 @@ bool wait_on(Doorbell& bell, WaitStrategy strategy, std::int64_t deadline_ns, Re
       if (left <= 0) stop = true;
       else if (left < sleep) sleep = left;
     }
+    const std::int64_t slept_from = stop ? 0 : monotonic_ns();
     if (!stop) ipc::futex_wait(&bell.sequence, seq, sleep);
     bell.sleepers.fetch_sub(1, std::memory_order_relaxed);
-    if (stop || ready()) return ready();
+    if (stop) return ready();
+    if (ready()) {
+      // Relaxed: an unchanged sequence means that no producer rang since seq.
+      if (sleep == kMaxSleepNs && bell.sequence.load(std::memory_order_relaxed) == seq &&
+          monotonic_ns() - slept_from >= kMaxSleepNs)
+        g_late_wakeups.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
   }
 }
 

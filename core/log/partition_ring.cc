@@ -187,6 +187,7 @@ std::uint64_t PartitionRing::generation_of_tag(std::uint16_t tag) const noexcept
 
 ClaimStatus PartitionRing::take_lease(const ipc::ProcessId& owner, std::int32_t* holder) noexcept {
   const std::uint64_t me = owner.packed();
+  // Pairs with release_lease()'s release: the last holder's claims are seen.
   std::uint64_t held = header_->exclusive_owner.load(std::memory_order_acquire);
   for (;;) {
     if (held != 0 && ipc::liveness_packed(held) == ipc::Liveness::kAlive) {
@@ -207,9 +208,11 @@ void PartitionRing::release_lease(const ipc::ProcessId& owner) noexcept {
 }
 
 std::int32_t PartitionRing::lease_holder() noexcept {
+  // Pairs with take_lease()'s CAS and release_lease()'s release.
   std::uint64_t held = header_->exclusive_owner.load(std::memory_order_acquire);
   if (held == 0) return 0;
   if (ipc::liveness_packed(held) == ipc::Liveness::kAlive) return ipc::ProcessId::unpacked(held).pid;
+  // A dead holder's word is cleared (acq_rel: as a shared claim clears it).
   (void)header_->exclusive_owner.compare_exchange_strong(held, 0, std::memory_order_acq_rel);
   return 0;
 }
@@ -243,7 +246,9 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
           out->stalled_by = ipc::ProcessId::unpacked(lease).pid;
           return ClaimStatus::kLeased;
         }
-        // A dead holder's: cleared; its last claim is abandoned like any dead producer's.
+        // A dead holder's: cleared; its last claim is abandoned like any dead
+        // producer's. acq_rel: acquires the dead holder's tail stores (its
+        // releases), and orders this clearing before the CAS below.
         std::uint64_t dead = lease;
         (void)header_->exclusive_owner.compare_exchange_strong(dead, 0, std::memory_order_acq_rel);
         t = header_->tail.load(std::memory_order_acquire);
@@ -296,18 +301,18 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
       slot->state.store(kSlotPending, std::memory_order_relaxed);
       // acquire on success pairs with roll()'s release of this segment's header
       // fields; release publishes the announcement above with the claim.
-      bool claimed;
+      bool won;
       if (mode == ClaimMode::kExclusive) {
         // Nobody else moves the tail while the lease holds (above), and
         // rolls are this producer's own: a release store (publishing the
         // announcement, as the CAS would) does what the CAS does, without
         // a locked instruction that waits for every earlier store.
         header_->tail.store(next, std::memory_order_release);
-        claimed = true;
+        won = true;
       } else {
-        claimed = header_->tail.compare_exchange_weak(t, next, std::memory_order_acq_rel, std::memory_order_acquire);
+        won = header_->tail.compare_exchange_weak(t, next, std::memory_order_acq_rel, std::memory_order_acquire);
       }
-      if (claimed) {
+      if (won) {
         // Pairs with the release store of current_generation in roll().
         const std::uint64_t current = header_->current_generation.load(std::memory_order_acquire);
         const std::uint64_t gen = current - static_cast<std::uint16_t>(static_cast<std::uint16_t>(current) - tail_tag(t));

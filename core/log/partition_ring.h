@@ -327,8 +327,8 @@ class PartitionRing {
   [[nodiscard]] ClaimStatus take_lease(const ipc::ProcessId& owner, std::int32_t* holder) noexcept;
   // Gives the lease back if `owner` holds it.
   void release_lease(const ipc::ProcessId& owner) noexcept;
-  // The pid of the live holder of the lease, 0 if none (a dead holder's
-  // lease is cleared on the way).
+  // The pid of the live holder of the lease, 0 if none. Not a pure read: a
+  // dead holder's word is cleared on the way, as a shared claim would.
   std::int32_t lease_holder() noexcept;
   // Publishes the claim's frame, fully written at claim.data: indexes it if
   // it crosses an index boundary, release-stores its commit word `word`

@@ -87,6 +87,9 @@ struct ProducerOptions {
   // naming this process - in this process too: one producer per partition,
   // not one per process. Destroying the producer gives the leases back; a
   // dead process's are taken over by the next producer that finds them.
+  // Liveness is judged by pid and start time: a process whose main thread
+  // has exited (pthread_exit) while others run counts as dead, so such a
+  // process must not hold a lease.
   bool exclusive = false;
 };
 
@@ -102,6 +105,8 @@ struct ProducerOptions {
 // a send that needs the ring to roll past its claim fails after max_block.
 //
 // Thread safety: one thread at a time. Move-only (its claim slots are its own).
+// A forked child creates its own producers: its parent's slots and leases
+// name the parent.
 class alignas(64) Producer {
  public:
   // REQUIRES: topic is not null.
@@ -180,9 +185,9 @@ class alignas(64) Producer {
   // The topic's rings (it keeps them for its lifetime), one per partition:
   // a send reaches its ring without a virtual call.
   std::unique_ptr<log::PartitionRing*[]> rings_;
-  // ProducerOptions::exclusive: a log::ClaimMode per partition, kShared
-  // until its lease is taken; null for a shared producer.
-  std::unique_ptr<std::uint8_t[]> leases_;
+  // ProducerOptions::exclusive: how it claims on each partition, kShared
+  // (0) until its lease is taken; null for a shared producer.
+  std::unique_ptr<log::ClaimMode[]> leases_;
 };
 
 // Nanoseconds since the Unix epoch: the default timestamp. Read from the

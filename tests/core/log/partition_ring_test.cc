@@ -911,6 +911,44 @@ TEST(PartitionRing, ARollHeldBackByALiveClaimIsUndoneAtTheDeadline) {
   EXPECT_EQ(got.back(), sent + 1);
 }
 
+// An exclusive holder that died between its plain-stored claim and its
+// commit: the next shared claim clears the lease and claims after it, the
+// dead claim becomes an abandoned frame, and every offset is read or skipped
+// exactly once.
+TEST(PartitionRing, ADeadExclusiveHoldersClaimIsAbandonedAndThePartitionTakenOver) {
+  Ring r = make_ring({16384, 4, 256});
+  const ipc::ProcessId dead = exited_process();
+  ClaimSlot* slot = r.ring.acquire_slot(dead).value();
+  std::int32_t holder = 0;
+  ASSERT_EQ(r.ring.take_lease(dead, &holder), ClaimStatus::kOk);
+  const auto bytes = static_cast<std::uint32_t>(align_frame(record_size(2)));
+  Claim c;
+  ASSERT_EQ(r.ring.claim(bytes, 1, slot, &c, kDefaultStallPatienceNs, ClaimMode::kLeaseFirst), ClaimStatus::kOk);
+  r.ring.commit(c, encode_record(c.data, c.first_offset, 1, std::nullopt, "d0"));
+  ASSERT_EQ(r.ring.claim(bytes, 1, slot, &c, kDefaultStallPatienceNs, ClaimMode::kExclusive), ClaimStatus::kOk);
+  r.ring.commit(c, encode_record(c.data, c.first_offset, 1, std::nullopt, "d1"));
+  ASSERT_EQ(r.ring.claim(bytes, 1, slot, &c, kDefaultStallPatienceNs, ClaimMode::kExclusive), ClaimStatus::kOk);
+  EXPECT_EQ(c.first_offset, 2);  // the holder "dies" here: claimed with a plain store, never committed
+
+  Claim after;
+  ASSERT_EQ(r.claim(bytes, 1, &after), ClaimStatus::kOk) << "a dead holder's lease held the partition";
+  EXPECT_EQ(after.first_offset, 3);
+  r.ring.commit(after, encode_record(after.data, after.first_offset, 1, std::nullopt, "a3"));
+  EXPECT_EQ(r.header().exclusive_owner.load(), 0u);
+
+  ReadCursor cursor = r.ring.earliest();
+  EXPECT_EQ(drain(r.ring, cursor), (std::vector<std::int64_t>{0, 1})) << "read past an uncommitted claim";
+  EXPECT_TRUE(r.ring.blocked(cursor));
+  EXPECT_EQ(r.ring.recover_abandoned(cursor.generation), 1u);
+  RecordView views[8];
+  ReadBatch b = r.ring.read(cursor, views, 8);
+  ASSERT_EQ(b.status, ReadStatus::kOk);
+  EXPECT_EQ(b.abandoned, 1u);
+  ASSERT_EQ(b.count, 1u);
+  EXPECT_EQ(views[0].offset(), 3);
+  EXPECT_EQ(views[0].value(), "a3");
+}
+
 TEST(RecordView, AccessorsStayInsideTheFrameWhenItsBytesAreReused) {
   // A consumer may read a view after the ring reused its bytes (it learns so
   // from still_valid() afterwards). Whatever those bytes now say, no accessor
