@@ -207,7 +207,11 @@ TEST(ExclusiveProducer, ADeadProcessesLeaseIsTakenOverAcrossProcesses) {
 // record lands once, in its producer's order, at a dense offset.
 TEST(ExclusiveProducer, LeasesComeAndGoWhileSharedProducersSend) {
   auto ns = Namespace::in_process().value();
-  auto topic = small_topic(ns, 1);
+  // Room for every record (the reader starts at offset 0): shared producers
+  // stop at kSharedMax each, however slowly the exclusive rounds go.
+  ASSERT_TRUE(ns->create_topic("t", {.partitions = 1, .segment_bytes = 65536, .segment_count = 64}).is_ok());
+  auto topic = ns->open_topic("t").value();
+  constexpr std::uint64_t kSharedMax = 20000;
   constexpr int kShared = 2;
   constexpr int kRounds = 40;
   constexpr int kPerRound = 50;
@@ -217,11 +221,12 @@ TEST(ExclusiveProducer, LeasesComeAndGoWhileSharedProducersSend) {
   for (int s = 0; s < kShared; ++s) {
     threads.emplace_back([&, s] {
       Producer producer(topic);
-      for (std::uint64_t i = 0; !stop.load(std::memory_order_relaxed);) {
+      for (std::uint64_t i = 0; !stop.load(std::memory_order_relaxed) && i < kSharedMax;) {
         auto r = producer.send(std::nullopt, "s" + std::to_string(s) + " " + std::to_string(i));
         if (r.is_ok()) {
           ++i;
           shared_sent[static_cast<std::size_t>(s)] = i;
+          std::this_thread::yield();  // spread its sends over the exclusive rounds
         } else if (r.status().code() != Code::kLeased) {
           ADD_FAILURE() << r.status().to_string();
           return;
