@@ -251,7 +251,9 @@ TEST_F(CliBench, TheNextRunRemovesWhatAKilledRunLeft) {
     // not outlive the bench, or every later iceoryx run here is refused.
     for (int waited = 0; roudi > 0 && ::kill(roudi, 0) == 0 && waited < 10'000; waited += 10)
       std::this_thread::sleep_for(10ms);
-    if (roudi > 0) EXPECT_NE(::kill(roudi, 0), 0) << "the killed run's iox-roudi " << roudi << " outlived it";
+    if (roudi > 0) {
+      EXPECT_NE(::kill(roudi, 0), 0) << "the killed run's iox-roudi " << roudi << " outlived it";
+    }
     // After iceoryx, an iceoryx run: the killed RouDi (SIGKILLed with its
     // bench) left its own objects, which only an iceoryx run's start removes.
     auto next = run_rill({"bench", "--transport", t == "iceoryx" ? "iceoryx" : "pipe", "-n", "100", "--warmup", "0s", "-q"});
