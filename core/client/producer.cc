@@ -137,7 +137,7 @@ Status Producer::take_slot(std::size_t index) noexcept {
       return leased(p, holder);
     leases_[static_cast<std::size_t>(p)] = log::ClaimMode::kLeaseFirst;
   }
-  auto slot = topic_->ring(p).acquire_slot(ipc::self());
+  auto slot = rings_[static_cast<std::size_t>(p)]->acquire_slot(ipc::self());
   if (!slot) {
     // A lease taken for this slot goes back if the partition's other slot
     // (send or reserve) is not taken either: a producer that cannot claim

@@ -254,8 +254,9 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
     // comes back here; one whose t is newer sees the lease (that CAS came
     // after the lease's). So no shared CAS succeeds once the holder claims
     // with plain stores.
-    if (const std::uint64_t lease = header_->exclusive_owner.load(std::memory_order_acquire); lease != 0) [[unlikely]] {
-      if (mode == ClaimMode::kShared) {
+    const std::uint64_t lease = header_->exclusive_owner.load(std::memory_order_acquire);
+    if (mode == ClaimMode::kShared) {
+      if (lease != 0) [[unlikely]] {
         if (ipc::liveness_packed(lease) == ipc::Liveness::kAlive) {
           slot->state.store(kSlotIdle, std::memory_order_relaxed);  // a failed CAS may have left it pending
           out->stalled_by = ipc::ProcessId::unpacked(lease).pid;
@@ -269,13 +270,11 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
         t = header_->tail.load(std::memory_order_acquire);
         continue;
       }
-    }
-    if (mode != ClaimMode::kShared &&
-        header_->exclusive_owner.load(std::memory_order_relaxed) != slot->owner.load(std::memory_order_relaxed))
-        [[unlikely]] {
-      // Taken from this process (only as if it were dead: damage or a pid clash).
+    } else if (lease != slot->owner.load(std::memory_order_relaxed)) [[unlikely]] {
+      // The holder's lease was taken from this process (only as if it were
+      // dead: damage or a pid clash).
       slot->state.store(kSlotIdle, std::memory_order_relaxed);
-      out->stalled_by = ipc::ProcessId::unpacked(header_->exclusive_owner.load(std::memory_order_relaxed)).pid;
+      out->stalled_by = ipc::ProcessId::unpacked(lease).pid;
       return ClaimStatus::kLeased;
     }
     if ((t & kPositionMask) == kRolling) {
