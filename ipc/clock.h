@@ -221,6 +221,15 @@ inline std::int64_t epoch_ns() noexcept;
 // "tsc" or "realtime": the process's clock's source.
 std::string_view clock_source() noexcept;
 
+// CLOCK_MONOTONIC nanoseconds: deadlines, waits and elapsed time, comparable
+// between the processes of one host (a futex sleep's deadline, a claim's
+// patience, the registry lock's). Record timestamps use epoch_ns().
+inline std::int64_t monotonic_ns() noexcept {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 // ---------------------------------------------------------------------------
 
 inline std::int64_t EpochClock::now_ns() noexcept {
