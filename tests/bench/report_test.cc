@@ -439,7 +439,7 @@ TEST(BenchReport, JsonRoundTripsEveryField) {
 }
 
 // The JSON text is checked as text here: the suite's JSON library stays
-// private to report.cc.
+// private to report_json.cc.
 TEST(BenchReport, JsonHasTheStableKeys) {
   const std::string json = to_json(sample_report());
   EXPECT_EQ(json.rfind("{\n  \"format\": \"rill-bench/1\",\n  \"scenario\": {", 0), 0u) << json.substr(0, 200);
