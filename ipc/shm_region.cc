@@ -1,5 +1,6 @@
 #include "ipc/shm_region.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -14,6 +15,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -314,6 +316,26 @@ Result<ShmObjectInfo> stat_shared_region(const std::string& name) {
     return os_error(errno, "cannot stat " + shared_region_path(name));
   return info_of(st);
 }
+
+bool ShmObjectInfo::regular() const { return type == S_IFREG; }
+
+std::vector<ShmListing> list_shared_regions(std::string_view prefix) {
+  std::vector<ShmListing> found;
+  DIR* dir = ::opendir(kShmDir);
+  if (dir == nullptr) return found;
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string_view name = e->d_name;
+    if (!name.starts_with(prefix)) continue;
+    struct stat st {};
+    if (::lstat(shared_region_path(std::string(name)).c_str(), &st) != 0) continue;  // removed meanwhile
+    found.push_back({std::string(name), static_cast<std::uint64_t>(st.st_blocks) * 512, st.st_mtime});
+  }
+  ::closedir(dir);
+  std::sort(found.begin(), found.end(), [](const ShmListing& a, const ShmListing& b) { return a.name < b.name; });
+  return found;
+}
+
+std::int64_t wall_clock_s() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 Result<bool> announces_mapping(pid_t pid, const ShmFileId& id) {
   std::FILE* locks = std::fopen("/proc/locks", "re");

@@ -38,6 +38,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "ipc/region.h"
 
@@ -81,6 +83,7 @@ struct ShmObjectInfo {
   std::string describe() const;
   // "a regular file", "a FIFO", "a symbolic link", "a directory", ...
   std::string type_name() const;
+  bool regular() const;
 };
 
 // What an opener requires of an existing object before it maps a byte of it.
@@ -137,6 +140,20 @@ bool shared_region_exists(const std::string& name);
 // What is under the name, without following a symbolic link or opening it.
 // kNotFound if `name` does not exist.
 Result<ShmObjectInfo> stat_shared_region(const std::string& name);
+
+// An object as a listing of /dev/shm shows it: nothing is opened or
+// followed (a name may hold a FIFO or a symbolic link anyone planted).
+struct ShmListing {
+  std::string name;            // without "/dev/shm/"
+  std::uint64_t bytes = 0;     // memory it holds (allocated blocks)
+  std::int64_t modified_s = 0; // last modification, seconds since the Unix epoch
+};
+// The objects whose names begin with `prefix`, sorted by name; none if
+// /dev/shm cannot be read.
+std::vector<ShmListing> list_shared_regions(std::string_view prefix);
+
+// Seconds since the Unix epoch, to compare with ShmListing::modified_s.
+std::int64_t wall_clock_s();
 
 // "/dev/shm/<name>": the path messages name an object by.
 std::string shared_region_path(const std::string& name);

@@ -9,7 +9,6 @@
 #include <cstring>
 
 #include "core/log/record_format.h"
-#include "ipc/shm_region.h"
 
 namespace rill::bench {
 
@@ -46,7 +45,8 @@ std::string errno_text(const char* what) { return std::string(what) + ": " + std
 
 Result<std::unique_ptr<RillTransport>> RillTransport::create(const PhasePlan& plan, const std::string& shared_ns) {
   std::unique_ptr<RillTransport> t(new RillTransport(plan, shared_ns));
-  auto ns = shared_ns.empty() ? Namespace::in_process() : Namespace::open_shared(shared_ns);
+  auto ns = shared_ns.empty() ? Namespace::in_process()
+                              : Namespace::open_shared(shared_ns, SharedOptions{.private_to_process = true});
   if (!ns.is_ok()) return ns.status();
   t->ns_ = ns.value();
   t->creator_ = ::getpid();
@@ -73,7 +73,7 @@ RillTransport::~RillTransport() {
   (void)ns_->delete_topic("bench");
   if (plan_.pingpong) (void)ns_->delete_topic("bench-pong");
   ns_.reset();
-  if (!shared_ns_.empty()) (void)ipc::remove_shared_region("rill." + shared_ns_ + ".registry");
+  if (!shared_ns_.empty()) (void)Namespace::remove_shared(shared_ns_);
 }
 
 Result<std::shared_ptr<Topic>> RillTransport::topic(Lane lane) {

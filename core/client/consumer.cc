@@ -1,3 +1,4 @@
+#include "core/client/topic_rings.h"
 #include "rill/consumer.h"
 
 #include <algorithm>
@@ -71,7 +72,7 @@ Status Consumer::assign(std::span<const std::int32_t> partitions) {
   std::vector<Cursor> cursors;
   std::vector<std::int32_t> unregistered;
   for (std::int32_t p : partitions) {
-    log::PartitionRing& ring = topic_->ring(p);
+    log::PartitionRing& ring = client::ring_of(*topic_, p);
     Cursor c{options_.start_at_earliest ? ring.earliest() : ring.latest()};
     c.ring = &ring;
     // Registered readers are what overflow=block waits for and what
@@ -199,7 +200,7 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
       // damaged shared memory has made up (a reader would sleep or spin
       // forever). As rarely as the claims are looked at, for the same reasons.
       for (std::size_t i = 0; i < n; ++i)
-        if (Status s = topic_->ring(assigned_[i]).check(cursors_[i].at); !s) {
+        if (Status s = client::ring_of(*topic_, assigned_[i]).check(cursors_[i].at); !s) {
           result.status = s.with_context("topic '" + topic_->name() + "'");
           return result;
         }
@@ -236,7 +237,7 @@ bool Consumer::look_for_dead_claims(std::int64_t now) noexcept {
   bool recovered = false, blocked = false;
   for (std::size_t i = 0; i < cursors_.size(); ++i) {
     Cursor& c = cursors_[i];
-    log::PartitionRing& ring = topic_->ring(assigned_[i]);
+    log::PartitionRing& ring = client::ring_of(*topic_, assigned_[i]);
     if (!ring.blocked(c.at)) {
       c.blocked_since = 0;
       continue;
@@ -263,7 +264,7 @@ bool Consumer::look_for_dead_claims(std::int64_t now) noexcept {
 
 bool Consumer::still_valid() const noexcept {
   for (std::size_t i = 0; i < cursors_.size(); ++i)
-    if (cursors_[i].polled && !topic_->ring(assigned_[i]).generation_live(cursors_[i].polled_generation)) return false;
+    if (cursors_[i].polled && !client::ring_of(*topic_, assigned_[i]).generation_live(cursors_[i].polled_generation)) return false;
   return true;
 }
 
@@ -276,7 +277,7 @@ std::int64_t Consumer::position(std::int32_t p) const noexcept {
 Status Consumer::seek(std::int32_t p, std::int64_t offset) {
   for (std::size_t i = 0; i < assigned_.size(); ++i) {
     if (assigned_[i] != p) continue;
-    auto c = topic_->ring(p).seek(offset);
+    auto c = client::ring_of(*topic_, p).seek(offset);
     if (!c) return c.status().with_context("partition " + std::to_string(p));
     cursors_[i].at = *c;
     cursors_[i].polled = false;
@@ -299,14 +300,14 @@ Status Consumer::seek_to_end() {
 
 Status Consumer::seek_to_time(std::int64_t timestamp_ns) {
   for (std::size_t i = 0; i < assigned_.size(); ++i) {
-    auto c = topic_->ring(assigned_[i]).seek_time(timestamp_ns);
+    auto c = client::ring_of(*topic_, assigned_[i]).seek_time(timestamp_ns);
     if (!c) return c.status().with_context("partition " + std::to_string(assigned_[i]));
     cursors_[i] = Cursor{.at = *c, .reader = cursors_[i].reader, .ring = cursors_[i].ring};
   }
   return Status::ok();
 }
 
-std::int64_t Consumer::earliest_offset(std::int32_t p) const { return topic_->ring(p).earliest_offset(); }
-std::int64_t Consumer::latest_offset(std::int32_t p) const { return topic_->ring(p).latest_offset(); }
+std::int64_t Consumer::earliest_offset(std::int32_t p) const { return client::ring_of(*topic_, p).earliest_offset(); }
+std::int64_t Consumer::latest_offset(std::int32_t p) const { return client::ring_of(*topic_, p).latest_offset(); }
 
 }  // namespace rill

@@ -23,6 +23,8 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+#include "core/client/topic_rings.h"
+#include "core/client/namespace_internal.h"
 #include "core/client/object_names.h"
 #include "core/client/registry_format.h"
 #include "core/log/partition_ring.h"
@@ -119,11 +121,22 @@ class SharedStore final : public RegionStore {
 
 using client::partition_object_name;
 
+ClaimState claim_state(std::uint64_t slot_state) {
+  switch (slot_state) {
+    case log::kSlotIdle: return ClaimState::kIdle;
+    case log::kSlotPending: return ClaimState::kClaiming;
+    case log::kSlotWriting: return ClaimState::kWriting;
+    case log::kSlotAbandoning: return ClaimState::kAbandoning;
+    case log::kSlotRolling: return ClaimState::kRolling;
+    default: return ClaimState::kDamaged;
+  }
+}
+
 std::string_view entry_name(const registry::TopicEntry& e) {
   return std::string_view(e.name, std::min<std::size_t>(e.name_length, registry::kMaxNameBytes));
 }
 
-class TopicImpl final : public Topic {
+class TopicImpl final : public client::RingTopic {
  public:
   TopicImpl(std::string name, TopicConfig config, std::shared_ptr<ipc::Region> registry_region,
             std::vector<std::shared_ptr<ipc::Region>> regions, std::vector<log::PartitionRing> rings,
@@ -572,13 +585,22 @@ class NamespaceImpl final : public Namespace {
     TopicInfo info;
     info.name = (*t)->name();
     info.config = (*t)->config();
-    info.max_record_bytes = (*t)->ring(0).max_frame_bytes();
+    info.max_record_bytes = client::ring_of(**t, 0).max_frame_bytes();
     for (std::int32_t p = 0; p < (*t)->partition_count(); ++p) {
-      log::PartitionRing& r = (*t)->ring(p);
+      log::PartitionRing& r = client::ring_of(**t, p);
       if (r.wedged())
         return Status(Code::kCorrupt, "topic '" + std::string(topic) + "' partition " + std::to_string(p) +
                                           " is stuck mid-roll with no process to finish it (damaged); delete the topic");
-      info.partitions.push_back(PartitionInfo{p, r.earliest_offset(), r.latest_offset()});
+      const std::int64_t latest = r.latest_offset();
+      info.partitions.push_back(PartitionInfo{p, r.earliest_offset(), latest});
+      for (const auto& s : r.producers())
+        info.producers.push_back(ProducerInfo{p, s.owner.pid, s.alive, claim_state(s.state)});
+      for (const auto& rd : r.readers()) {
+        // Unsigned: a damaged position cannot overflow the subtraction.
+        const std::uint64_t lag =
+            latest > rd.position ? static_cast<std::uint64_t>(latest) - static_cast<std::uint64_t>(rd.position) : 0;
+        info.readers.push_back(ReaderInfo{p, rd.owner.pid, rd.alive, rd.position, lag, rd.registered_ns});
+      }
     }
     return info;
   }
@@ -618,8 +640,10 @@ class NamespaceImpl final : public Namespace {
   std::map<std::string, std::weak_ptr<Topic>> cache_;
 };
 
-Status init_registry(ipc::Region& region, const ipc::ShmAccess& access) {
+// `owner_process`: registry::Header::owner_process (0: none).
+Status init_registry(ipc::Region& region, const ipc::ShmAccess& access, std::uint64_t owner_process) {
   auto* h = new (region.bytes().data()) registry::Header();
+  h->owner_process = owner_process;
   h->version = registry::kVersion;
   h->capacity = registry::kCapacity;
   h->next_incarnation = 1;
@@ -635,7 +659,8 @@ Status init_registry(ipc::Region& region, const ipc::ShmAccess& access) {
 // Makes a namespace's registry under a draft name and publishes it complete
 // (doc/registry_format.md, "Creation"). kAlreadyExists if another process has
 // published one first.
-Result<std::shared_ptr<ipc::Region>> create_registry(const std::string& ns, const ipc::ShmAccess& access) {
+Result<std::shared_ptr<ipc::Region>> create_registry(const std::string& ns, const ipc::ShmAccess& access,
+                                                     std::uint64_t owner_process) {
   const std::string object = client::registry_object_name(ns);
   if (ipc::shared_region_exists(object)) return Status(Code::kAlreadyExists, "shm:/" + object + " exists");
   // Per thread: threads of one process may create the same namespace at once.
@@ -644,7 +669,7 @@ Result<std::shared_ptr<ipc::Region>> create_registry(const std::string& ns, cons
   auto created = ipc::create_shared_region(draft, registry::kRegionBytes, access, /*announce=*/true);
   if (!created) return created.status();
   std::shared_ptr<ipc::Region> region(std::move(*created));
-  if (Status s = init_registry(*region, access); !s) {
+  if (Status s = init_registry(*region, access, owner_process); !s) {
     (void)ipc::remove_shared_region(draft);
     return s;
   }
@@ -775,6 +800,24 @@ bool name_char(char c, bool allow_dot) {
 
 std::string_view overflow_name(Overflow o) noexcept { return o == Overflow::kBlock ? "block" : "retain"; }
 
+std::string_view claim_state_name(ClaimState s) noexcept {
+  switch (s) {
+    case ClaimState::kIdle: return "idle";
+    case ClaimState::kClaiming: return "claiming";
+    case ClaimState::kWriting: return "writing";
+    case ClaimState::kAbandoning: return "abandoning";
+    case ClaimState::kRolling: return "rolling";
+    case ClaimState::kDamaged: break;
+  }
+  return "?";
+}
+
+std::string Namespace::owner_name() const { return ipc::user_name(owner_uid()); }
+
+std::uint64_t client::owner_process(const Namespace& ns) {
+  return static_cast<const NamespaceImpl&>(ns).header()->owner_process;
+}
+
 Status TopicConfig::validate() const {
   if (partitions < 1 || partitions > 4096)
     return Status(Code::kInvalidArgument, "partitions must be between 1 and 4096, got " + std::to_string(partitions));
@@ -822,7 +865,7 @@ Result<std::shared_ptr<Namespace>> Namespace::in_process() {
   auto region = ipc::create_anonymous_region(registry::kRegionBytes);
   if (!region) return region.status();
   std::shared_ptr<ipc::Region> registry(std::move(*region));
-  if (Status s = init_registry(*registry, ipc::ShmAccess::owner_only()); !s) return s;
+  if (Status s = init_registry(*registry, ipc::ShmAccess::owner_only(), 0); !s) return s;
   return std::shared_ptr<Namespace>(
       std::make_shared<NamespaceImpl>("in-process", false, std::move(store), std::move(registry)));
 }
@@ -843,9 +886,10 @@ Result<std::shared_ptr<Namespace>> Namespace::open_shared(std::string_view name,
   ipc::ShmAccess access = wanted;
   Result<std::shared_ptr<ipc::Region>> created = Status(Code::kAlreadyExists, "not created");
   if (options.create) {
-    created = create_registry(ns, wanted);
+    const std::uint64_t owner_process = options.private_to_process ? ipc::self().packed() : 0;
+    created = create_registry(ns, wanted, owner_process);
     for (int retry = 0; retry < 3 && !created && created.status().code() == Code::kNotFound; ++retry)
-      created = create_registry(ns, wanted);
+      created = create_registry(ns, wanted, owner_process);
   } else if (!ipc::shared_region_exists(object)) {
     return Status(Code::kNotFound, "namespace '" + ns + "' does not exist");
   }

@@ -1,3 +1,4 @@
+#include "core/client/topic_rings.h"
 #include "rill/producer.h"
 
 #include <xxhash.h>
@@ -26,7 +27,7 @@ Producer::Producer(std::shared_ptr<Topic> topic, const ProducerOptions& options)
                         .count()),
       rings_(new log::PartitionRing*[static_cast<std::size_t>(partitions_)]),
       leases_(options.exclusive ? new log::ClaimMode[static_cast<std::size_t>(partitions_)]() : nullptr) {
-  for (std::int32_t p = 0; p < partitions_; ++p) rings_[static_cast<std::size_t>(p)] = &topic_->ring(p);
+  for (std::int32_t p = 0; p < partitions_; ++p) rings_[static_cast<std::size_t>(p)] = &client::ring_of(*topic_, p);
   (void)ipc::epoch_ns();  // the clock's one-off calibration (~100 us) here, not on the first send
 }
 
@@ -106,7 +107,7 @@ Status Producer::claim_failed(log::ClaimStatus status, std::uint64_t bytes, std:
     case log::ClaimStatus::kCorrupt:
       // Which word is damaged, if the ring's checks can tell; else the one
       // damage claim() finds by itself: a roll nobody announces.
-      if (Status s = topic_->ring(partition).check(); !s)
+      if (Status s = client::ring_of(*topic_, partition).check(); !s)
         return Status(Code::kCorrupt, "topic '" + topic_->name() + "': " + s.message() +
                                           "; nothing was written. Delete and recreate the topic");
       return Status(Code::kCorrupt, "topic '" + topic_->name() + "' partition " + std::to_string(partition) +
@@ -176,7 +177,7 @@ std::int32_t Producer::next_round_robin() noexcept {
 Status Producer::too_large(std::uint64_t bytes, std::int32_t partition) const {
   return Status(Code::kRecordTooLarge,
                 "record of " + std::to_string(bytes) + " bytes (with its frame header) does not fit a segment of topic '" +
-                    topic_->name() + "' (at most " + std::to_string(topic_->ring(partition).max_frame_bytes()) +
+                    topic_->name() + "' (at most " + std::to_string(client::ring_of(*topic_, partition).max_frame_bytes()) +
                     " bytes); create the topic with a larger --segment-size");
 }
 

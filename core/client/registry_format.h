@@ -43,11 +43,16 @@ struct alignas(64) Header {
   // mode and, with kGroupMode, this group. 0 (version 1): kOwnerOnlyMode.
   std::uint32_t object_mode;
   std::uint32_t group_id;  // a gid when object_mode is kGroupMode, else 0
-  std::uint8_t pad0[32];
+  // Set once by the creator, before magic: the process the namespace belongs
+  // to (ipc::ProcessId::packed(); SharedOptions::private_to_process), whose
+  // death lets Namespace::gc() remove it; 0 (and in older registries): none.
+  std::uint64_t owner_process;
+  std::uint8_t pad0[24];
   pthread_mutex_t lock;  // robust, process-shared; guards every entry change
 };
 static_assert(offsetof(Header, object_mode) == 24);
 static_assert(offsetof(Header, group_id) == 28);
+static_assert(offsetof(Header, owner_process) == 32);
 static_assert(offsetof(Header, lock) == 64);
 
 struct alignas(64) TopicEntry {

@@ -51,6 +51,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/client/topic_rings.h"
 #include "core/client/object_names.h"
 #include "core/client/registry_format.h"
 #include "core/log/partition_ring.h"
@@ -270,7 +271,7 @@ SoundLog produce_sound_log(const std::shared_ptr<Topic>& topic, std::uint64_t se
   Producer producer(topic);
   for (std::int32_t p = 0; p < topic->partition_count(); ++p) {
     PartitionLog& log = out.logs[static_cast<std::size_t>(p)];
-    log::PartitionRing& ring = topic->ring(p);
+    log::PartitionRing& ring = client::ring_of(*topic, p);
     log.first_ts = ts;
     const int count = kRecordsPerPartition[p];
     for (int i = 0; i < count;) {
@@ -316,7 +317,7 @@ SoundLog produce_sound_log(const std::shared_ptr<Topic>& topic, std::uint64_t se
 
 // A topic over partitions in heap buffers of exactly their region's size, so
 // that AddressSanitizer reports any byte read or written outside them.
-class HeapTopic final : public Topic {
+class HeapTopic final : public client::RingTopic {
  public:
   // Copies the partitions of `source`, whose bytes are `regions`, and attaches to the copies.
   HeapTopic(const Topic& source, const std::vector<std::span<std::byte>>& regions)
@@ -1233,7 +1234,7 @@ void run_producer(Target& t, std::mt19937_64& rng, Watchdog& dog, std::uint64_t*
   {
     Producer producer(t.topic);
     for (std::int32_t p = 0; p < t.topic->partition_count(); ++p) {
-      const std::string big(t.topic->ring(p).data_capacity() / 2 - 100, 'B');
+      const std::string big(client::ring_of(*t.topic, p).data_capacity() / 2 - 100, 'B');
       const PartitionLog& log = t.logs[static_cast<std::size_t>(p)];
       const auto new_offset = [&](const Result<RecordMetadata>& sent) {
         if (sent) {
@@ -1298,7 +1299,7 @@ void fuzz_segments(Target& t, std::uint64_t seed, std::int64_t iterations, const
                                          std::string::npos))
           << opened.to_string();
       run_consumers(t, rng, !d.forged, dog, &sum);
-      for (std::int32_t p = 0; p < t.topic->partition_count(); ++p) run_ring_calls(t.topic->ring(p), dog, &sum);
+      for (std::int32_t p = 0; p < t.topic->partition_count(); ++p) run_ring_calls(client::ring_of(*t.topic, p), dog, &sum);
       std::string wait;
       for (std::span<std::byte> r : t.regions)
         if (wait.empty()) wait = why_producers_may_wait(r);
@@ -1429,8 +1430,8 @@ void fuzz_headers(Target& t, std::uint64_t seed, std::int64_t iterations, const 
   std::vector<log::ReadCursor> ends;
   std::vector<std::int64_t> firsts;
   for (std::size_t p = 0; p < partitions; ++p) {
-    ends.push_back(t.topic->ring(static_cast<std::int32_t>(p)).latest());
-    firsts.push_back(t.topic->ring(static_cast<std::int32_t>(p)).earliest_offset());
+    ends.push_back(client::ring_of(*t.topic, static_cast<std::int32_t>(p)).latest());
+    firsts.push_back(client::ring_of(*t.topic, static_cast<std::int32_t>(p)).earliest_offset());
   }
   int refused = 0, harmless = 0;
   for (std::int64_t i = 0; i < iterations; ++i) {
@@ -1442,7 +1443,7 @@ void fuzz_headers(Target& t, std::uint64_t seed, std::int64_t iterations, const 
     if (std::getenv("RILL_FUZZ_TRACE")) std::fprintf(stderr, "%s\n", what.c_str());
     dog.arm(what, kIterationDeadline);
     const auto p = static_cast<std::int32_t>(d.partition);
-    log::PartitionRing& ring = t.topic->ring(p);
+    log::PartitionRing& ring = client::ring_of(*t.topic, p);
     dog.step("check");
     const Status checked = ring.check();
     const Status opened = t.open_afresh();
@@ -1473,7 +1474,7 @@ void fuzz_headers(Target& t, std::uint64_t seed, std::int64_t iterations, const 
       for (std::size_t q = 0; q < partitions; ++q) {
         EXPECT_EQ(c.position(static_cast<std::int32_t>(q)), ends[q].next_offset)
             << "partition " << q << " was not read to its end";
-        EXPECT_EQ(t.topic->ring(static_cast<std::int32_t>(q)).latest_offset(), ends[q].next_offset);
+        EXPECT_EQ(client::ring_of(*t.topic, static_cast<std::int32_t>(q)).latest_offset(), ends[q].next_offset);
       }
     } else {
       ++refused;
@@ -1554,7 +1555,7 @@ class SegmentDamage : public ::testing::Test {
   }
   void TearDown() override { dog_.disarm(); }
   std::span<std::byte> region(std::size_t p) { return t_.regions[p]; }
-  log::PartitionRing& ring(std::int32_t p) { return t_.topic->ring(p); }
+  log::PartitionRing& ring(std::int32_t p) { return client::ring_of(*t_.topic, p); }
   // The frame holding the record at `offset` in partition p (found by seek:
   // record frames do not store their offsets).
   FrameAt frame_of(std::size_t p, std::int64_t offset) {
@@ -2065,7 +2066,7 @@ void run_registry_calls(Namespace& ns, std::mt19937_64& rng, std::uint64_t* sum)
     if (topic) {
       EXPECT_GE((*topic)->partition_count(), 1);
       EXPECT_LE((*topic)->partition_count(), 4096);
-      for (std::int32_t p = 0; p < (*topic)->partition_count(); ++p) *sum += (*topic)->ring(p).segment_count();
+      for (std::int32_t p = 0; p < (*topic)->partition_count(); ++p) *sum += client::ring_of(*(*topic), p).segment_count();
     }
   }
   const std::string fresh = "fuzz-new-" + std::to_string(rng() % 3);

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/client/topic_rings.h"
 #include "core/log/partition_ring.h"
 #include "rill/rill.h"
 #include "stress/workload.h"
@@ -72,8 +73,8 @@ void run(const Workload& w) {
     EXPECT_FALSE(producer_errors[id].has_value()) << *producer_errors[id];
   std::int64_t total = 0;
   for (std::int32_t p = 0; p < w.partitions; ++p) {
-    total += topic->ring(p).latest_offset();
-    EXPECT_EQ(topic->ring(p).earliest_offset(), 0) << "the ring was sized to hold the whole run";
+    total += client::ring_of(*topic, p).latest_offset();
+    EXPECT_EQ(client::ring_of(*topic, p).earliest_offset(), 0) << "the ring was sized to hold the whole run";
   }
   EXPECT_EQ(total, static_cast<std::int64_t>(per_producer * w.producers));
   for (std::uint32_t c = 0; c < w.consumers; ++c) {
@@ -195,7 +196,7 @@ bool overrun_round() {
 
   for (auto& e : producer_errors) EXPECT_FALSE(e.has_value()) << *e;
   const std::uint64_t total = per_producer * producers;
-  EXPECT_EQ(static_cast<std::uint64_t>(topic->ring(0).latest_offset() + topic->ring(1).latest_offset()), total);
+  EXPECT_EQ(static_cast<std::uint64_t>(client::ring_of(*topic, 0).latest_offset() + client::ring_of(*topic, 1).latest_offset()), total);
   for (std::size_t c = 0; c < reports.size(); ++c) {
     const ConsumeReport& r = reports[c];
     EXPECT_EQ(r.error_count, 0u) << "consumer " << c << ": " << r.summary();

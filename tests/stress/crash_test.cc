@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/client/topic_rings.h"
 #include "core/log/partition_ring.h"
 #include "rill/rill.h"
 #include "support/child_process.h"
@@ -115,7 +116,7 @@ std::string check_stream(Consumer& consumer, const Plan* plan, bool until_end, s
     // reader is at the end of every partition.
     if (plan->done.load(std::memory_order_acquire) == 0) continue;
     bool at_end = true;
-    for (std::int32_t p = 0; p < kPartitions; ++p) at_end = at_end && consumer.position(p) == topic->ring(p).latest_offset();
+    for (std::int32_t p = 0; p < kPartitions; ++p) at_end = at_end && consumer.position(p) == client::ring_of(*topic, p).latest_offset();
     if (!at_end) continue;
     break;
   }
@@ -252,8 +253,8 @@ TEST_F(CrashTest, RandomSigkillsLoseOrDuplicateNothingCommittedAndLeakNothing) {
     auto ns = Namespace::open_shared(name).value();
     auto topic = ns->open_topic("crash").value();
     const auto until = std::chrono::steady_clock::now() + 30s;
-    while (topic->ring(0).readers().empty() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
-    ASSERT_FALSE(topic->ring(0).readers().empty()) << "the checker never registered";
+    while (client::ring_of(*topic, 0).readers().empty() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+    ASSERT_FALSE(client::ring_of(*topic, 0).readers().empty()) << "the checker never registered";
   }
 
   std::mt19937_64 rng(0xC0FFEE ^ static_cast<std::uint64_t>(testing::test_scale() * 1000));
@@ -315,8 +316,8 @@ TEST_F(CrashTest, RandomSigkillsLoseOrDuplicateNothingCommittedAndLeakNothing) {
   auto ns = Namespace::open_shared(name).value();
   auto topic = ns->open_topic("crash").value();
   for (std::int32_t p = 0; p < kPartitions; ++p) {
-    for (const auto& s : topic->ring(p).producers()) EXPECT_TRUE(s.alive) << "partition " << p << " pid " << s.owner.pid;
-    for (const auto& r : topic->ring(p).readers()) EXPECT_TRUE(r.alive) << "partition " << p << " pid " << r.owner.pid;
+    for (const auto& s : client::ring_of(*topic, p).producers()) EXPECT_TRUE(s.alive) << "partition " << p << " pid " << s.owner.pid;
+    for (const auto& r : client::ring_of(*topic, p).readers()) EXPECT_TRUE(r.alive) << "partition " << p << " pid " << r.owner.pid;
   }
   std::vector<std::string> expected{"rill." + name + ".crash.0", "rill." + name + ".crash.1", "rill." + name + ".crash.2",
                                     "rill." + name + ".registry"};

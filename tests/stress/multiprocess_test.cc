@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/client/topic_rings.h"
 #include "core/log/partition_ring.h"
 #include "rill/rill.h"
 #include "stress/workload.h"
@@ -421,7 +422,7 @@ TEST_F(MultiProcess, AStoppedProducerIsWaitedForAndResumes) {
   EXPECT_EQ(stalled.code(), Code::kTimedOut) << stalled.to_string();
   EXPECT_NE(stalled.message().find("producer process " + std::to_string(stopped)), std::string::npos)
       << stalled.message();
-  EXPECT_EQ(topic->ring(0).latest_offset(), filled + 2) << "the failed send wrote nothing";
+  EXPECT_EQ(client::ring_of(*topic, 0).latest_offset(), filled + 2) << "the failed send wrote nothing";
   EXPECT_EQ(filler.send(std::nullopt, value).status().code(), Code::kTimedOut) << "and the next fails alike";
   children.signal(stopped, SIGCONT);
   ASSERT_TRUE(children.wait_one(stopped, 30s).ok());

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/client/topic_rings.h"
 #include "core/log/partition_ring.h"
 #include "rill/rill.h"
 #include "tests/support/test_scale.h"
@@ -120,14 +121,14 @@ TEST_F(KillProduce, EveryConsumerPassesEveryDeadClaimWithTheDefaults) {
   int killed_mid_stream = 0;
   for (int k = 0; k < incarnations; ++k) {
     const std::string input = write_input(k);
-    const std::int64_t before = topic->ring(0).latest_offset();
+    const std::int64_t before = client::ring_of(*topic, 0).latest_offset();
     const pid_t pid = spawn_producer(ns(), input);
     ASSERT_GT(pid, 0);
     // Once it is sending (its start-up takes milliseconds), kill it at a
     // random moment of its stream: within a millisecond, as a producer sends
     // its lines in a few (compact v4 batches travel fast).
     for (auto give_up = std::chrono::steady_clock::now() + 10s;
-         topic->ring(0).latest_offset() == before && std::chrono::steady_clock::now() < give_up;)
+         client::ring_of(*topic, 0).latest_offset() == before && std::chrono::steady_clock::now() < give_up;)
       std::this_thread::yield();
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 1000));
     ::kill(pid, SIGKILL);

@@ -368,17 +368,16 @@ TEST_F(NsCmd, GcRemovesTheRegistryDraftOfACreatorThatDied) {
 }
 
 TEST_F(NsCmd, GcRemovesThePrivateNamespaceOfADeadBenchRun) {
-  // A `rill bench` killed with -9 leaves bench-<pid>.
-  const pid_t dead = die_after([] {});
+  // A `rill bench` killed with -9 leaves its scratch namespace, private to it.
+  const pid_t dead = die_after([] {
+    auto ns = Namespace::open_shared("bench-" + std::to_string(::getpid()), SharedOptions{.private_to_process = true});
+    if (!ns || !(*ns)->create_topic("bench", {.segment_bytes = 16384, .segment_count = 4})) ::_exit(1);
+  });
   const std::string bench_ns = "bench-" + std::to_string(dead);
   struct Remover {
     std::string ns;
     ~Remover() { remove_shm_objects(ns); }  // even if an assertion fails
   } remover{bench_ns};
-  {
-    auto ns = Namespace::open_shared(bench_ns).value();
-    ASSERT_TRUE(ns->create_topic("bench", {.segment_bytes = 16384, .segment_count = 4}).is_ok());
-  }
   ASSERT_EQ(shm_objects(bench_ns).size(), 2u);
   // Named, so that the gc leaves alone the namespaces of tests running beside this one.
   auto gc = run_rill({"ns", "gc", bench_ns});

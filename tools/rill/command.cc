@@ -3,7 +3,6 @@
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
-#include "ipc/shm_region.h"
 #include "tools/rill/diagnostics.h"
 
 namespace rill::cli {
@@ -36,7 +35,7 @@ Result<std::shared_ptr<Namespace>> open_namespace(const GlobalOptions& global, b
   static bool warned = false;
   if (ns && ::geteuid() == 0 && (*ns)->owner_uid() != 0 && !warned) {
     warned = true;
-    report_warning("namespace '" + global.ns + "' belongs to user " + ipc::user_name((*ns)->owner_uid()) +
+    report_warning("namespace '" + global.ns + "' belongs to user " + (*ns)->owner_name() +
                    ": the topics and records root makes in it are theirs to read (use --ns to pick a namespace "
                    "of root's own)");
   }

@@ -18,7 +18,6 @@
 #include <string>
 #include <vector>
 
-#include "ipc/shm_region.h"
 #include "rill/topic.h"
 #include "rill/wait.h"
 #include "tools/rill/command.h"
@@ -116,12 +115,12 @@ class DemoRun {
     kill_children();
     if (ns_) (void)ns_->delete_topic(config_.topic);
     ns_.reset();
-    if (created_ns_) (void)ipc::remove_shared_region("rill." + config_.ns + ".registry");
+    if (created_ns_) (void)Namespace::remove_shared(config_.ns);
     if (board_) ::munmap(board_, sizeof(DemoBoard));
   }
 
   Status set_up(const DemoOptions& o) {
-    auto ns = Namespace::open_shared(config_.ns);
+    auto ns = Namespace::open_shared(config_.ns, SharedOptions{.private_to_process = true});
     created_ns_ = true;  // a failed open may still have created the registry object
     if (!ns) return ns.status().with_context("opening namespace '" + config_.ns + "'");
     ns_ = *ns;

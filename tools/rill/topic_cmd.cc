@@ -7,9 +7,6 @@
 #include <memory>
 #include <string>
 
-#include "core/client/object_names.h"
-#include "core/log/partition_ring.h"
-#include "ipc/shm_region.h"
 #include "rill/topic.h"
 #include "tools/rill/command.h"
 #include "tools/rill/diagnostics.h"
@@ -58,14 +55,14 @@ int run_create(const GlobalOptions& global, const CreateOptions& o) {
   if (Status s = config.validate(); !s) return report_error(s.with_context("topic '" + o.name + "'"));
   // A namespace this command makes is removed again if the topic cannot be
   // created (no space, ...): a failed command leaves nothing behind.
-  const std::string registry = client::registry_object_name(global.ns);
-  const bool existed = ipc::shared_region_exists(registry);
+  const bool existed = open_namespace(global, /*create=*/false).status().code() != Code::kNotFound;
   auto ns = open_namespace(global, /*create=*/true);
   if (!ns) return report_error(ns.status());
   if (Status s = (*ns)->create_topic(o.name, config); !s) {
     if (!existed) {
       auto topics = (*ns)->list_topics();
-      if (topics && topics->empty()) (void)ipc::remove_shared_region(registry);
+      ns->reset();
+      if (topics && topics->empty()) (void)Namespace::remove_shared(global.ns);
     }
     return report_error(s);
   }
@@ -91,17 +88,6 @@ int run_list(const GlobalOptions& global) {
 
 std::string yes_no(bool b) { return b ? "yes" : "NO (dead)"; }
 
-const char* claim_state(std::uint64_t state) {
-  switch (state) {
-    case log::kSlotIdle: return "idle";
-    case log::kSlotPending: return "claiming";
-    case log::kSlotWriting: return "writing";
-    case log::kSlotAbandoning: return "abandoning";
-    case log::kSlotRolling: return "rolling";
-    default: return "?";
-  }
-}
-
 std::string local_time(std::int64_t ns) {
   const std::time_t t = static_cast<std::time_t>(ns / 1'000'000'000);
   std::tm tm{};
@@ -113,8 +99,7 @@ std::string local_time(std::int64_t ns) {
 
 int run_describe(const GlobalOptions& global, const std::string& name) {
   // Opening the topic first gives a missing topic its how-to-create hint.
-  auto topic = open_topic(global, name);
-  if (!topic) return report_error(topic.status());
+  if (auto topic = open_topic(global, name); !topic) return report_error(topic.status());
   auto ns = open_namespace(global);
   if (!ns) return report_error(ns.status());
   auto info = (*ns)->describe_topic(name);
@@ -140,28 +125,16 @@ int run_describe(const GlobalOptions& global, const std::string& name) {
   // Who writes and reads, from the partitions' slots (live or dead: a dead
   // process's slots go when `rill ns gc` or the next user reaps them).
   std::printf("\nproducers\n%9s %10s %10s %10s\n", "partition", "pid", "alive", "claim");
-  int producers = 0;
-  for (std::int32_t p = 0; p < c.partitions; ++p)
-    for (const auto& s : (*topic)->ring(p).producers()) {
-      std::printf("%9d %10d %10s %10s\n", p, s.owner.pid, yes_no(s.alive).c_str(), claim_state(s.state));
-      ++producers;
-    }
-  if (producers == 0) std::printf("%9s\n", "(none)");
+  for (const ProducerInfo& s : info->producers)
+    std::printf("%9d %10d %10s %10s\n", s.partition, s.pid, yes_no(s.alive).c_str(),
+                std::string(claim_state_name(s.state)).c_str());
+  if (info->producers.empty()) std::printf("%9s\n", "(none)");
   std::printf("\nreaders\n%9s %10s %10s %20s %12s  %s\n", "partition", "pid", "alive", "position", "lag", "registered");
-  int readers = 0;
-  for (std::int32_t p = 0; p < c.partitions; ++p) {
-    const std::int64_t latest = (*topic)->ring(p).latest_offset();
-    for (const auto& r : (*topic)->ring(p).readers()) {
-      // Unsigned: a damaged position cannot overflow the subtraction.
-      const std::uint64_t lag =
-          latest > r.position ? static_cast<std::uint64_t>(latest) - static_cast<std::uint64_t>(r.position) : 0;
-      std::printf("%9d %10d %10s %20lld %12llu  %s\n", p, r.owner.pid, yes_no(r.alive).c_str(),
-                  static_cast<long long>(r.position), static_cast<unsigned long long>(lag),
-                  local_time(r.registered_ns).c_str());
-      ++readers;
-    }
-  }
-  if (readers == 0) std::printf("%9s\n", "(none)");
+  for (const ReaderInfo& r : info->readers)
+    std::printf("%9d %10d %10s %20lld %12llu  %s\n", r.partition, r.pid, yes_no(r.alive).c_str(),
+                static_cast<long long>(r.position), static_cast<unsigned long long>(r.lag),
+                local_time(r.registered_ns).c_str());
+  if (info->readers.empty()) std::printf("%9s\n", "(none)");
   std::printf("\n");
   std::printf("%9s %20s %20s %20s\n", "partition", "earliest offset", "latest offset", "records retained");
   for (const PartitionInfo& p : info->partitions)

@@ -24,6 +24,7 @@
 namespace rill {
 
 namespace log {
+class PartitionRing;
 struct Claim;
 struct ClaimSlot;
 enum class ClaimStatus : std::uint8_t;

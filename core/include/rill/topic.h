@@ -11,10 +11,12 @@
 // and owned by a group for a namespace opened to it (SharedOptions::group).
 //
 // Thread safety: every Namespace and Topic method may be called from any
-// thread. Registry changes (create, delete) take a robust process-shared lock;
-// opening an existing topic takes none on the produce/consume path.
+// thread. Every registry operation (create, open, list, describe, delete)
+// takes the registry's robust process-shared lock for a few microseconds;
+// producing and consuming through an open Topic take none.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -25,8 +27,8 @@
 
 namespace rill {
 
-namespace log {
-class PartitionRing;
+namespace client {
+class RingTopic;
 }
 
 // What a full ring does to a reader that has not read what it is about to reuse.
@@ -65,11 +67,67 @@ struct PartitionInfo {
   std::int64_t latest_offset = 0;    // next to be produced
 };
 
+// What a producer registered on a partition is doing (its claim slot).
+enum class ClaimState : std::uint8_t {
+  kIdle,        // between records
+  kClaiming,    // taking a frame's space
+  kWriting,     // writing a claimed frame
+  kAbandoning,  // its process died; another process is abandoning the claim
+  kRolling,     // moving the partition to its next segment
+  kDamaged,     // the slot holds no valid state
+};
+std::string_view claim_state_name(ClaimState s) noexcept;  // "idle", ..., "rolling", "?"
+
+// A producer registered on a partition, live or dead: a dead process's
+// registration stays until Namespace::gc() or the next producer reaps it.
+struct ProducerInfo {
+  std::int32_t partition = 0;
+  std::int32_t pid = 0;
+  bool alive = false;
+  ClaimState state = ClaimState::kIdle;
+};
+
+// A registered reader (every Consumer registers on its partitions).
+struct ReaderInfo {
+  std::int32_t partition = 0;
+  std::int32_t pid = 0;
+  bool alive = false;
+  std::int64_t position = 0;       // next offset it reads
+  std::uint64_t lag = 0;           // records between position and the partition's latest offset
+  std::int64_t registered_ns = 0;  // when it registered, ns since the Unix epoch
+};
+
 struct TopicInfo {
   std::string name;
   TopicConfig config;
   std::uint64_t max_record_bytes = 0;  // largest frame a partition accepts
   std::vector<PartitionInfo> partitions;
+  std::vector<ProducerInfo> producers;  // by partition
+  std::vector<ReaderInfo> readers;      // by partition
+};
+
+// A shared namespace as Namespace::list_shared() finds it in /dev/shm.
+struct SharedNamespaceInfo {
+  std::string name;
+  std::uint64_t bytes = 0;   // shared memory its objects hold
+  std::size_t objects = 0;   // shared-memory objects named rill.<name>.*
+  // OK: the counts below are filled in. kNotFound: objects without a registry
+  // (leftovers of a crash; gc() removes them). kPermissionDenied: another
+  // user's namespace. Anything else: damaged, and the message says what to do.
+  Status status;
+  std::size_t topics = 0;
+  std::size_t producer_processes = 0;  // live processes with a producer registered on one of its partitions
+  std::size_t reader_processes = 0;    // live processes with a registered reader
+};
+
+// What Namespace::gc() did to one namespace.
+struct GcReport {
+  std::string name;
+  std::uint32_t slots_freed = 0;         // producer and reader registrations of dead processes
+  std::uint64_t records_abandoned = 0;   // offsets of dead producers' unfinished records, now skipped
+  std::vector<std::string> removed;      // shared-memory objects removed (names under /dev/shm)
+  std::vector<std::string> warnings;     // what it found damaged and left in place, and what to do
+  bool empty() const { return slots_freed == 0 && records_abandoned == 0 && removed.empty(); }
 };
 
 class Topic;
@@ -88,6 +146,11 @@ struct SharedOptions {
   // False: open only an existing namespace (kNotFound otherwise), as
   // housekeeping does, which must not bring back one just deleted.
   bool create = true;
+  // True: a namespace this call creates belongs to this process (recorded
+  // in its registry), and gc() removes it - every object - once the process
+  // is gone: a scratch namespace, as `rill demo` and `rill bench` make.
+  // No effect on a namespace that exists.
+  bool private_to_process = false;
 };
 
 class Namespace {
@@ -104,6 +167,25 @@ class Namespace {
   // $RILL_NS if set, otherwise "default".
   static std::string default_name();
 
+  // Housekeeping of shared namespaces. No daemon keeps them tidy: any process
+  // may call these at any time, alongside live producers and consumers.
+  //
+  // Every namespace with an object in /dev/shm, sorted by name; namespaces
+  // this user may not open are listed with their status saying so.
+  static Result<std::vector<SharedNamespaceInfo>> list_shared();
+  // Cleans up after processes that died: frees their producer and reader
+  // registrations, skips their unfinished records, finishes topic creations
+  // and deletions they left half done, removes objects no topic owns (at
+  // least a minute old: a topic being created has objects its registry entry
+  // does not list yet), registry drafts of dead creators, and the namespace
+  // itself if it was private to a process that is gone. kNotFound if the
+  // namespace has no object; other errors say what is damaged.
+  static Result<GcReport> gc(std::string_view name);
+  // Removes every shared-memory object of namespace `name` (registry and
+  // partitions). Processes that have it open keep their mappings until they
+  // close it; new opens find no namespace. kNotFound if it has no object.
+  static Status remove_shared(std::string_view name);
+
   // Kafka's rules: 1-249 characters of [a-zA-Z0-9._-], not "." or "..".
   static Status validate_topic_name(std::string_view name);
   // 1-64 characters of [a-zA-Z0-9_-].
@@ -118,6 +200,8 @@ class Namespace {
   // user, except when root opened another user's namespace - then that user,
   // who owns (and can read) every topic and record root makes in it.
   virtual std::uint32_t owner_uid() const = 0;
+  // owner_uid()'s user name (its number if the user database has none).
+  std::string owner_name() const;
 
   // Creates a topic and its partitions (memory allocated and pre-faulted now).
   // kAlreadyExists, kInvalidArgument (name, config), kResourceExhausted.
@@ -126,13 +210,16 @@ class Namespace {
   virtual Result<std::shared_ptr<Topic>> open_topic(std::string_view name) = 0;
   // Names of every topic, sorted.
   virtual Result<std::vector<std::string>> list_topics() = 0;
+  // Configuration, offsets, and the producers and readers registered on
+  // each partition. kCorrupt if a partition is damaged past use.
   virtual Result<TopicInfo> describe_topic(std::string_view name) = 0;
   // Removes a topic. Processes that still have it open keep their mapping
   // until they close it; new opens fail with kNotFound.
   virtual Status delete_topic(std::string_view name) = 0;
 };
 
-// An open topic: its partitions, mapped into this process.
+// An open topic: its partitions, mapped into this process. Only a Namespace
+// makes one (open_topic); producers and consumers reach its partitions.
 // Thread safety: immutable after open; share it freely (std::shared_ptr).
 class Topic {
  public:
@@ -140,9 +227,10 @@ class Topic {
   virtual const std::string& name() const = 0;
   virtual const TopicConfig& config() const = 0;
   std::int32_t partition_count() const { return config().partitions; }
-  // The ring of partition `p`. Internal: producers and consumers use it.
-  // REQUIRES: 0 <= p < partition_count().
-  virtual log::PartitionRing& ring(std::int32_t p) = 0;
+
+ private:
+  friend class client::RingTopic;
+  Topic() = default;
 };
 
 }  // namespace rill

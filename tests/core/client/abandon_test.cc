@@ -16,6 +16,7 @@
 #include <tuple>
 #include <vector>
 
+#include "core/client/topic_rings.h"
 #include "core/log/partition_ring.h"
 #include "ipc/liveness.h"
 #include "rill/rill.h"
@@ -112,7 +113,7 @@ TEST_P(DeadClaim, InOneProcessIsPassedWithTheDefaults) {
   // A claim of offset 1 announced by a process that no longer exists.
   const ipc::ProcessId dead = dead_process();
   ASSERT_FALSE(dead.empty());
-  log::PartitionRing& ring = topic->ring(0);
+  log::PartitionRing& ring = client::ring_of(*topic, 0);
   auto slot = ring.acquire_slot(dead);
   ASSERT_TRUE(slot.is_ok()) << slot.status().to_string();
   log::Claim claim;
@@ -237,7 +238,7 @@ TEST(DeadClaimSeek, SeekingOverADeadClaimAbandonsIt) {
     Producer producer(topic);
     ASSERT_TRUE(producer.send(std::nullopt, "before").is_ok());
   }
-  log::PartitionRing& ring = topic->ring(0);
+  log::PartitionRing& ring = client::ring_of(*topic, 0);
   auto slot = ring.acquire_slot(dead_process());
   ASSERT_TRUE(slot.is_ok());
   log::Claim claim;

@@ -1,3 +1,4 @@
+#include "core/client/topic_rings.h"
 #include "rill/consumer.h"
 
 #include <fcntl.h>
@@ -253,7 +254,7 @@ TEST_F(ConsumerTest, MaxPollRecordsIsRespected) {
 void produce_until_earliest_passes(Producer& producer, const std::shared_ptr<Topic>& topic, std::int32_t p,
                                    std::int64_t beyond) {
   const std::string filler(100, 'f');
-  while (topic->ring(p).earliest_offset() <= beyond)
+  while (client::ring_of(*topic, p).earliest_offset() <= beyond)
     ASSERT_TRUE(producer.send(std::nullopt, filler, {.partition = p}).is_ok());
 }
 
@@ -264,8 +265,8 @@ TEST_F(ConsumerTest, OverrunResetsToEarliestAndReportsExactlyWhatWasSkipped) {
   produce(0, 10);
   ASSERT_EQ(drain(c).size(), 10u);
   produce_until_earliest_passes(*producer_, topic_, 0, 10);
-  const std::int64_t earliest = topic_->ring(0).earliest_offset();
-  const std::int64_t latest = topic_->ring(0).latest_offset();
+  const std::int64_t earliest = client::ring_of(*topic_, 0).earliest_offset();
+  const std::int64_t latest = client::ring_of(*topic_, 0).latest_offset();
   PollResult r = c.poll(nanoseconds(0));
   ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
   EXPECT_EQ(r.skipped, earliest - 10);
@@ -286,7 +287,7 @@ TEST_F(ConsumerTest, OverrunResetsToEarliestAndReportsExactlyWhatWasSkipped) {
   std::vector<Seen> after = drain(c, &skipped);
   ASSERT_FALSE(after.empty());
   EXPECT_EQ(skipped, after.front().offset - at);
-  EXPECT_EQ(at + skipped + static_cast<std::int64_t>(after.size()), topic_->ring(0).latest_offset());
+  EXPECT_EQ(at + skipped + static_cast<std::int64_t>(after.size()), client::ring_of(*topic_, 0).latest_offset());
 }
 
 TEST_F(ConsumerTest, OverrunIsAnErrorWhenAskedAndTheConsumerStaysPut) {
@@ -294,7 +295,7 @@ TEST_F(ConsumerTest, OverrunIsAnErrorWhenAskedAndTheConsumerStaysPut) {
   const std::int32_t parts[] = {1};
   ASSERT_TRUE(c.assign(parts).is_ok());
   produce_until_earliest_passes(*producer_, topic_, 1, 0);
-  const std::int64_t earliest = topic_->ring(1).earliest_offset();
+  const std::int64_t earliest = client::ring_of(*topic_, 1).earliest_offset();
   for (int i = 0; i < 2; ++i) {
     PollResult r = c.poll(nanoseconds(0));
     EXPECT_EQ(r.status.code(), Code::kOffsetOutOfRange);
@@ -425,9 +426,9 @@ TEST_F(ConsumerTest, VerifyChecksumsCatchesAFlippedByte) {
 TEST_F(ConsumerTest, VerifyChecksumsAcrossASegmentEnd) {
   // The damaged record is the first of a segment, reached through an END word.
   const std::string value(1000, 'v');
-  while (topic_->ring(0).latest().generation == 0)
+  while (client::ring_of(*topic_, 0).latest().generation == 0)
     ASSERT_TRUE(producer_->send(std::nullopt, value, {.partition = 0}).is_ok());
-  const std::int64_t first_of_segment_1 = topic_->ring(0).latest_offset() - 1;
+  const std::int64_t first_of_segment_1 = client::ring_of(*topic_, 0).latest_offset() - 1;
   ASSERT_TRUE(producer_->send(std::nullopt, value, {.partition = 0}).is_ok());
   {
     Consumer finder(topic_);
@@ -460,7 +461,7 @@ TEST_F(ConsumerTest, VerifyChecksumsAcrossASegmentEnd) {
 TEST_F(ConsumerTest, CorruptFrameIsReportedAtItsOffsetAfterTheGoodRecords) {
   produce(2, 6);
   // A broken writer claims offset 6 and commits a hostile length.
-  log::PartitionRing& ring = topic_->ring(2);
+  log::PartitionRing& ring = client::ring_of(*topic_, 2);
   log::Claim claim;
   auto slot = ring.acquire_slot(ipc::self());
   ASSERT_TRUE(slot.is_ok());
@@ -529,7 +530,7 @@ TEST(ConsumerOnADamagedRing, AWaitingConsumerSeesTheDamageWithinItsPolls) {
       ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
     EXPECT_TRUE(consumer.poll(timeout).status.is_ok()) << "sound, it only waits";
     const std::uint64_t sound = header->tail.load();
-    const std::int64_t end = topic->ring(0).latest_offset();
+    const std::int64_t end = client::ring_of(*topic, 0).latest_offset();
     header->tail.store(sound + (1ull << 28));  // one record past every claim
     Status seen;
     for (auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);

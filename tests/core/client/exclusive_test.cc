@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/client/topic_rings.h"
 #include "core/log/partition_ring.h"
 #include "rill/rill.h"
 #include "support/child_process.h"
@@ -101,7 +102,7 @@ TEST(ExclusiveProducer, SendsBatchesAndReservationsEveryRecordInOrder) {
     ASSERT_EQ(got[i].offset, static_cast<std::int64_t>(i));
     ASSERT_EQ(got[i].value, sent[i]);
   }
-  EXPECT_EQ(topic->ring(1).lease_holder(), 0) << "the lease outlived its producer";
+  EXPECT_EQ(client::ring_of(*topic, 1).lease_holder(), 0) << "the lease outlived its producer";
 }
 
 TEST(ExclusiveProducer, OthersAreRefusedUntilItIsDestroyedThenOffsetsContinue) {
@@ -111,8 +112,8 @@ TEST(ExclusiveProducer, OthersAreRefusedUntilItIsDestroyedThenOffsetsContinue) {
   std::optional<Producer> exclusive(std::in_place, topic, ProducerOptions{.exclusive = true});
   ASSERT_TRUE(exclusive->send(std::nullopt, "e0", {.partition = 0}).is_ok());
   ASSERT_TRUE(exclusive->send(std::nullopt, "e1", {.partition = 0}).is_ok());
-  EXPECT_EQ(topic->ring(0).lease_holder(), ::getpid());
-  EXPECT_EQ(topic->ring(1).lease_holder(), 0) << "a lease is taken on a partition's first send, not before";
+  EXPECT_EQ(client::ring_of(*topic, 0).lease_holder(), ::getpid());
+  EXPECT_EQ(client::ring_of(*topic, 1).lease_holder(), 0) << "a lease is taken on a partition's first send, not before";
 
   auto refused = shared.send(std::nullopt, "s", {.partition = 0});
   ASSERT_FALSE(refused.is_ok());
@@ -135,7 +136,7 @@ TEST(ExclusiveProducer, OthersAreRefusedUntilItIsDestroyedThenOffsetsContinue) {
   ASSERT_TRUE(exclusive->send(std::nullopt, "e2", {.partition = 0}).is_ok()) << "a refused producer took the lease";
 
   exclusive.reset();
-  EXPECT_EQ(topic->ring(0).lease_holder(), 0);
+  EXPECT_EQ(client::ring_of(*topic, 0).lease_holder(), 0);
   ASSERT_TRUE(shared.send(std::nullopt, "s0", {.partition = 0}).is_ok());
   std::vector<Got> got = read_all(topic, 0, 4);
   ASSERT_EQ(got.size(), 4u);

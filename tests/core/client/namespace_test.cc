@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/client/topic_rings.h"
 #include "core/client/object_names.h"
 #include "core/client/registry_format.h"
 #include "core/log/partition_ring.h"
@@ -168,7 +169,7 @@ TEST_P(EveryNamespace, CreateListDescribeDelete) {
   EXPECT_EQ(info->config.segment_bytes, kSmall.segment_bytes);
   EXPECT_EQ(info->config.segment_count, kSmall.segment_count);
   EXPECT_EQ(info->config.index_interval, kSmall.index_interval);
-  EXPECT_EQ(info->max_record_bytes, (*topic)->ring(0).max_frame_bytes());
+  EXPECT_EQ(info->max_record_bytes, client::ring_of(*(*topic), 0).max_frame_bytes());
   EXPECT_GT(info->max_record_bytes, 14000u);  // 16 KiB segments less their header and index
   ASSERT_EQ(info->partitions.size(), 3u);
   const std::int64_t latest[3] = {0, 7, 1};

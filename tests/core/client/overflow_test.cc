@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/client/topic_rings.h"
 #include "core/log/partition_ring.h"
 #include "rill/rill.h"
 #include "tests/support/shm_guard.h"
@@ -123,11 +124,11 @@ TEST(Overflow, AReaderOfADeadProcessHoldsNobodyBack) {
   ASSERT_TRUE(WIFSIGNALED(status));
   auto ns = Namespace::open_shared(guard.ns()).value();
   auto topic = ns->open_topic("b").value();
-  ASSERT_EQ(topic->ring(0).readers().size(), 1u);
-  EXPECT_FALSE(topic->ring(0).readers()[0].alive);
+  ASSERT_EQ(client::ring_of(*topic, 0).readers().size(), 1u);
+  EXPECT_FALSE(client::ring_of(*topic, 0).readers()[0].alive);
   Producer producer(topic);
   for (int i = 0; i < 5'000; ++i) ASSERT_TRUE(producer.send(std::nullopt, value_of(i)).is_ok()) << i;
-  EXPECT_TRUE(topic->ring(0).readers().empty()) << "the dead reader's registration was not reaped";
+  EXPECT_TRUE(client::ring_of(*topic, 0).readers().empty()) << "the dead reader's registration was not reaped";
 }
 
 TEST(Overflow, ReadersAreRegisteredWithTheirPositionAndUnregisteredWhenDestroyed) {
@@ -140,16 +141,16 @@ TEST(Overflow, ReadersAreRegisteredWithTheirPositionAndUnregisteredWhenDestroyed
     Consumer reader(topic, {.max_poll_records = 4, .start_at_earliest = true});
     const std::int32_t one[] = {1};
     ASSERT_TRUE(reader.assign(one).is_ok());
-    EXPECT_TRUE(topic->ring(0).readers().empty());
-    ASSERT_EQ(topic->ring(1).readers().size(), 1u);
-    EXPECT_EQ(topic->ring(1).readers()[0].position, 0);
+    EXPECT_TRUE(client::ring_of(*topic, 0).readers().empty());
+    ASSERT_EQ(client::ring_of(*topic, 1).readers().size(), 1u);
+    EXPECT_EQ(client::ring_of(*topic, 1).readers()[0].position, 0);
     EXPECT_EQ(reader.poll(0ns).records.size(), 4u);
     EXPECT_EQ(reader.poll(0ns).records.size(), 4u);  // publishes 4: done with the first poll's records
-    EXPECT_EQ(topic->ring(1).readers()[0].position, 4);
-    EXPECT_EQ(topic->ring(1).readers()[0].owner.pid, ::getpid());
-    EXPECT_TRUE(topic->ring(1).readers()[0].alive);
+    EXPECT_EQ(client::ring_of(*topic, 1).readers()[0].position, 4);
+    EXPECT_EQ(client::ring_of(*topic, 1).readers()[0].owner.pid, ::getpid());
+    EXPECT_TRUE(client::ring_of(*topic, 1).readers()[0].alive);
   }
-  EXPECT_TRUE(topic->ring(1).readers().empty());
+  EXPECT_TRUE(client::ring_of(*topic, 1).readers().empty());
 }
 
 }  // namespace

@@ -1,3 +1,4 @@
+#include "core/client/topic_rings.h"
 #include "rill/producer.h"
 
 #include <gtest/gtest.h>
@@ -45,7 +46,7 @@ class ProducerTest : public ::testing::Test {
 
   std::int64_t total_latest() {
     std::int64_t n = 0;
-    for (std::int32_t p = 0; p < topic_->partition_count(); ++p) n += topic_->ring(p).latest_offset();
+    for (std::int32_t p = 0; p < topic_->partition_count(); ++p) n += client::ring_of(*topic_, p).latest_offset();
     return n;
   }
 
@@ -90,7 +91,7 @@ TEST_F(ProducerTest, NullKeysGoRoundRobin) {
   std::vector<std::int32_t> partitions;
   for (int i = 0; i < 12; ++i) partitions.push_back(producer.send(std::nullopt, "v").value().partition);
   EXPECT_EQ(partitions, (std::vector<std::int32_t>{0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3}));
-  for (std::int32_t p = 0; p < 4; ++p) EXPECT_EQ(topic_->ring(p).latest_offset(), 3);
+  for (std::int32_t p = 0; p < 4; ++p) EXPECT_EQ(client::ring_of(*topic_, p).latest_offset(), 3);
 }
 
 TEST_F(ProducerTest, ExplicitPartitionWinsOverTheKey) {
@@ -181,7 +182,7 @@ TEST_F(ProducerTest, HeadersTooLargeForTheFormatAreRefused) {
 
   std::vector<Header> many(70000, Header{"h", std::nullopt});
   EXPECT_EQ(producer.send(std::nullopt, "v", {.headers = many}).status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(topic_->ring(0).latest_offset(), 0);
+  EXPECT_EQ(client::ring_of(*topic_, 0).latest_offset(), 0);
   // In a batch, the messages before the bad one are sent (send_batch says
   // how many); sending the rest reports the error.
   const Message batch[] = {{.key = std::nullopt, .value = "ok-1"},
@@ -273,7 +274,7 @@ TEST_F(ProducerTest, BatchAfterAnExplicitFirstTimestampStampsTheRestNow) {
 TEST_F(ProducerTest, OversizeRecordIsRefusedAndNothingStoredChanges) {
   Producer producer(topic_);
   for (std::int32_t p = 0; p < 4; ++p) ASSERT_TRUE(producer.send(std::nullopt, "before", {.partition = p}).is_ok());
-  const std::uint32_t max = topic_->ring(0).max_frame_bytes();
+  const std::uint32_t max = client::ring_of(*topic_, 0).max_frame_bytes();
   const std::string too_big(max - log::kRecordHeaderSize + 1, 'x');
 
   auto md = producer.send(std::nullopt, too_big, {.partition = 2});
@@ -294,8 +295,8 @@ TEST_F(ProducerTest, OversizeRecordIsRefusedAndNothingStoredChanges) {
   EXPECT_EQ(producer.send_batch({&big, 1}, 3).status().code(), Code::kRecordTooLarge);
 
   for (std::int32_t p = 0; p < 4; ++p) {
-    EXPECT_EQ(topic_->ring(p).latest_offset(), 1) << p;
-    EXPECT_EQ(topic_->ring(p).latest().generation, 0u) << p;
+    EXPECT_EQ(client::ring_of(*topic_, p).latest_offset(), 1) << p;
+    EXPECT_EQ(client::ring_of(*topic_, p).latest().generation, 0u) << p;
   }
   // The next records are fine, and a record of exactly the maximum fits.
   auto next = producer.send(std::nullopt, "after", {.partition = 2});
@@ -315,7 +316,7 @@ TEST_F(ProducerTest, OversizeRecordIsRefusedAndNothingStoredChanges) {
 
 TEST_F(ProducerTest, BatchWithAnOversizeRecordSendsThoseBeforeIt) {
   Producer producer(topic_);
-  const std::string too_big(topic_->ring(0).max_frame_bytes(), 'x');
+  const std::string too_big(client::ring_of(*topic_, 0).max_frame_bytes(), 'x');
   const Message batch[] = {{.key = std::nullopt, .value = "a"},
                            {.key = std::nullopt, .value = "b"},
                            {.key = std::nullopt, .value = too_big},
@@ -381,7 +382,7 @@ TEST_F(ProducerTest, BatchOffsetsAreConsecutiveAndNullKeysStick) {
   // All on one partition (the first round-robin choice), consecutively.
   std::int32_t sticky = -1;
   for (std::int32_t p = 0; p < 4; ++p)
-    if (topic_->ring(p).latest_offset() > 0) {
+    if (client::ring_of(*topic_, p).latest_offset() > 0) {
       EXPECT_EQ(sticky, -1) << "a null-key batch sticks to one partition";
       sticky = p;
     }
@@ -394,7 +395,7 @@ TEST_F(ProducerTest, BatchOffsetsAreConsecutiveAndNullKeysStick) {
   }
   // The next batch sticks to the next partition.
   ASSERT_EQ(producer.send_batch({batch.data(), 3}).value(), 3u);
-  EXPECT_EQ(topic_->ring(1).latest_offset(), 3);
+  EXPECT_EQ(client::ring_of(*topic_, 1).latest_offset(), 3);
 }
 
 TEST_F(ProducerTest, BatchKeyedMessagesFollowTheirKeys) {
@@ -450,7 +451,7 @@ TEST_F(ProducerTest, LargeBatchesStayConsecutiveAcrossSegments) {
   for (const std::string& v : values) batch.push_back({.key = std::nullopt, .value = v});
   ASSERT_TRUE(producer.send(std::nullopt, "first", {.partition = 2}).is_ok());
   ASSERT_EQ(producer.send_batch(batch, 2).value(), 3000u);
-  EXPECT_GE(topic_->ring(2).latest().generation, 3u) << "the batch crossed segments";
+  EXPECT_GE(client::ring_of(*topic_, 2).latest().generation, 3u) << "the batch crossed segments";
   auto c = std::make_unique<Consumer>(topic_, ConsumerOptions{.start_at_earliest = true});
   const std::int32_t parts[] = {2};
   ASSERT_TRUE(c->assign(parts).is_ok());
@@ -466,7 +467,7 @@ TEST_F(ProducerTest, LargeBatchesStayConsecutiveAcrossSegments) {
       ++expected;
     }
   }
-  EXPECT_EQ(topic_->ring(2).latest_offset(), 3001);
+  EXPECT_EQ(client::ring_of(*topic_, 2).latest_offset(), 3001);
 }
 
 TEST_F(ProducerTest, EmptyBatchSendsNothing) {

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/client/topic_rings.h"
 #include "core/log/partition_ring.h"
 #include "ipc/membarrier.h"
 #include "rill/rill.h"
@@ -146,7 +147,7 @@ TEST_F(WaitTest, ProducersRingWithLightFencesWhereMembarrierWorks) {
   ASSERT_TRUE(producer.send(std::nullopt, "light", {.partition = 1}).is_ok());
   ASSERT_EQ(waited.wait_for(60s), std::future_status::ready) << "the reader never woke";
   EXPECT_EQ(waited.get().values, std::vector<std::string>{"light"});
-  EXPECT_EQ(topic_->ring(1).doorbell().fences_required_since.load(), 0) << "a reader asked for full fences";
+  EXPECT_EQ(client::ring_of(*topic_, 1).doorbell().fences_required_since.load(), 0) << "a reader asked for full fences";
 }
 
 // Many sleeps, each ended by a send that comes either once the reader is
@@ -180,7 +181,7 @@ TEST_F(WaitTest, NoWakeUpIsLostAcrossManySleeps) {
   });
   Producer producer(topic_);
   std::minstd_rand random(12345);
-  const log::Doorbell& bell = topic_->ring(0).doorbell();
+  const log::Doorbell& bell = client::ring_of(*topic_, 0).doorbell();
   for (int i = 0; i < kRounds && !failed; ++i) {
     while (got.load() < i && !failed) std::this_thread::yield();
     if (i % 2 == 0) {
@@ -219,7 +220,7 @@ TEST_F(WaitTest, AReaderWithoutMembarrierMakesProducersFenceAndStillWakes) {
     ASSERT_TRUE(producer.send(std::nullopt, value, {.partition = 3}).is_ok());
     ASSERT_EQ(waited.wait_for(60s), std::future_status::ready) << "the reader never woke";
     EXPECT_EQ(waited.get().values, std::vector<std::string>{value});
-    EXPECT_NE(topic_->ring(3).doorbell().fences_required_since.load(), 0) << "producers were not asked to fence";
+    EXPECT_NE(client::ring_of(*topic_, 3).doorbell().fences_required_since.load(), 0) << "producers were not asked to fence";
   }
 }
 
@@ -326,7 +327,7 @@ TEST_F(WaitTest, AnUnpublishedReservationDoesNotHoldRollsUntilItsSegmentWouldBeR
   ASSERT_TRUE(r.is_ok());
   const std::string value(200, 'x');
   int sent = 0;
-  while (topic->ring(0).latest().generation < 3) {
+  while (client::ring_of(*topic, 0).latest().generation < 3) {
     ASSERT_TRUE(producer.send(std::nullopt, value).is_ok());
     ++sent;
   }
@@ -361,7 +362,7 @@ TEST_F(WaitTest, AnUnpublishedReservationHoldsTheRollThatWouldReuseItsSegment) {
   std::thread filler([&] {
     Producer producer(topic);
     const std::string value(200, 'x');
-    while (topic->ring(0).latest().generation < 6) ASSERT_TRUE(producer.send(std::nullopt, value).is_ok());
+    while (client::ring_of(*topic, 0).latest().generation < 6) ASSERT_TRUE(producer.send(std::nullopt, value).is_ok());
     done = true;
   });
   std::this_thread::sleep_for(200ms);
