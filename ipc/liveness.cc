@@ -49,6 +49,9 @@ ProcessId identify(pid_t pid) noexcept {
   return ProcessId{static_cast<std::int32_t>(pid), 0, start};
 }
 
+pid_t current_pid() noexcept { return ::getpid(); }
+pid_t current_tid() noexcept { return ::gettid(); }
+
 ProcessId self() noexcept {
   static thread_local ProcessId cached;
   const pid_t pid = ::getpid();

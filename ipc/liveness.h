@@ -42,6 +42,10 @@ static_assert(sizeof(ProcessId) == 16);
 // in a forked child, which gets its own: the cache is keyed by getpid()).
 ProcessId self() noexcept;
 
+// getpid() and gettid() of the calling thread.
+pid_t current_pid() noexcept;
+pid_t current_tid() noexcept;
+
 // The identity of `pid` now; empty if there is no such process.
 ProcessId identify(pid_t pid) noexcept;
 

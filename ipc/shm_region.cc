@@ -412,6 +412,8 @@ std::string group_name(gid_t gid) {
       .value_or(std::to_string(gid));
 }
 
+uid_t effective_uid() noexcept { return ::geteuid(); }
+
 std::string user_name(uid_t uid) {
   const auto by_uid = [&](passwd* e, char* buf, std::size_t len, passwd** found) {
     return ::getpwuid_r(uid, e, buf, len, found);

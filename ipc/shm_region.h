@@ -178,6 +178,8 @@ Result<gid_t> find_group(const std::string& name);
 std::string group_name(gid_t gid);
 // "alice"; the number if the uid has no name.
 std::string user_name(uid_t uid);
+// This process's effective uid: the owner of the objects it creates.
+uid_t effective_uid() noexcept;
 // OK if this process may give objects to group `gid` (it is root, or the group
 // is its effective or a supplementary group); otherwise kPermissionDenied
 // saying how to become a member.

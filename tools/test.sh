@@ -12,7 +12,7 @@ jobs=$(nproc)
 bash tools/setup.sh
 
 echo "== Release build and tests"
-cmake --preset release
+cmake --preset release -DRILL_WERROR=ON  # warnings are errors in CI builds
 cmake --build --preset release -j "$jobs"
 if [ "${RILL_STRESS:-0}" = 1 ]; then
   ctest --preset release -j "$jobs" --timeout 1800
@@ -25,7 +25,7 @@ if [ "${RILL_SKIP_SANITIZERS:-0}" != 1 ]; then
     labels=concurrency
     [ "$preset" = asan ] && labels='concurrency|fuzz'
     echo "== $preset build, tests labelled $labels"
-    cmake --preset "$preset"
+    cmake --preset "$preset" -DRILL_WERROR=ON
     cmake --build --preset "$preset" -j "$jobs"
     ctest --preset "$preset" -j "$jobs" --timeout 900 -L "$labels" -LE stress
   done

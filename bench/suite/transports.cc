@@ -46,7 +46,7 @@ std::string errno_text(const char* what) { return std::string(what) + ": " + std
 Result<std::unique_ptr<RillTransport>> RillTransport::create(const PhasePlan& plan, const std::string& shared_ns) {
   std::unique_ptr<RillTransport> t(new RillTransport(plan, shared_ns));
   auto ns = shared_ns.empty() ? Namespace::in_process()
-                              : Namespace::open_shared(shared_ns, SharedOptions{.private_to_process = true});
+                              : Namespace::open_shared(shared_ns, SharedOptions{.group = {}, .create = true, .private_to_process = true});
   if (!ns.is_ok()) return ns.status();
   t->ns_ = ns.value();
   t->creator_ = ::getpid();

@@ -1,10 +1,6 @@
 // Namespace and Topic over a topic registry and one Region per partition.
 // The two modes differ only in the RegionStore: anonymous memory kept in this
 // process, or named shared-memory objects.
-#include <linux/futex.h>
-#include <pthread.h>
-#include <signal.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,19 +12,16 @@
 #include <optional>
 #include <thread>
 
-#include <sys/stat.h>
 #include <xxhash.h>
-
-#if defined(__SANITIZE_THREAD__)
-#include <sanitizer/tsan_interface.h>
-#endif
 
 #include "core/client/topic_rings.h"
 #include "core/client/namespace_internal.h"
 #include "core/client/object_names.h"
 #include "core/client/registry_format.h"
 #include "core/log/partition_ring.h"
-#include "ipc/futex.h"
+#include "ipc/clock.h"
+#include "ipc/liveness.h"
+#include "ipc/robust_mutex.h"
 #include "ipc/region.h"
 #include "ipc/shm_region.h"
 #include "rill/producer.h"
@@ -168,43 +161,6 @@ class TopicImpl final : public client::RingTopic {
 // long as allocating its partitions takes.
 constexpr std::int64_t kRegistryLockPatienceNs = 30'000'000'000;
 
-std::int64_t monotonic_now_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-}
-
-int init_registry_mutex(pthread_mutex_t* m) {
-  pthread_mutexattr_t attr;
-  pthread_mutexattr_init(&attr);
-  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-  const int rc = pthread_mutex_init(m, &attr);
-  pthread_mutexattr_destroy(&attr);
-  return rc;
-}
-
-// What follows reads two fields of glibc's pthread_mutex_t (bits/struct_mutex.h,
-// part of its ABI): `__lock`, the futex word, which for a robust mutex holds
-// the owner's thread id and the kernel's FUTEX_WAITERS / FUTEX_OWNER_DIED bits
-// (the robust-futex ABI, futex(2)); and `__kind`, the type glibc set at init
-// and never changes.
-std::uint32_t* registry_lock_word(pthread_mutex_t* m) { return reinterpret_cast<std::uint32_t*>(&m->__data.__lock); }
-
-// True if the mutex has the type init_registry_mutex() gives it. Damage there
-// would make glibc treat the lock word by another protocol (a plain mutex's
-// 0/1/2), where no owner death is ever noticed.
-bool registry_lock_kind_sound(pthread_mutex_t& m) {
-  static const int expected = [] {
-    pthread_mutex_t probe;
-    (void)init_registry_mutex(&probe);
-    const int kind = probe.__data.__kind;
-    pthread_mutex_destroy(&probe);
-    return kind;
-  }();
-  return std::atomic_ref<int>(m.__data.__kind).load(std::memory_order_relaxed) == expected;
-}
-
 class NamespaceImpl final : public Namespace {
  public:
   NamespaceImpl(std::string name, bool shared, std::unique_ptr<RegionStore> store,
@@ -227,7 +183,7 @@ class NamespaceImpl final : public Namespace {
    public:
     explicit Lock(NamespaceImpl* ns) : ns_(ns), status_(ns->lock_registry(kRegistryLockPatienceNs)) {}
     ~Lock() {
-      if (status_.is_ok()) pthread_mutex_unlock(&ns_->header()->lock);
+      if (status_.is_ok()) ipc::RobustMutex(&ns_->header()->lock).unlock();
     }
     Lock(const Lock&) = delete;
     Lock& operator=(const Lock&) = delete;
@@ -249,54 +205,37 @@ class NamespaceImpl final : public Namespace {
   //   - a live holder that keeps the lock for `patience_ns` is kTimedOut,
   //     with advice to kill it only if it is known to map the registry.
   Status lock_registry(std::int64_t patience_ns) {
-    pthread_mutex_t* m = &header()->lock;
-    if (!registry_lock_kind_sound(*m))
+    ipc::RobustMutex mutex(&header()->lock);
+    if (!mutex.kind_sound())
       return Status(Code::kCorrupt, "the lock of namespace '" + name_ + "' is damaged (its mutex type changed); " +
                                         damaged_registry_advice());
-    std::atomic_ref<std::uint32_t> word(*registry_lock_word(m));
-    std::uint32_t last = word.load(std::memory_order_relaxed);
-    std::int64_t held_since = monotonic_now_ns();
+    std::uint32_t last = mutex.word();
+    std::int64_t held_since = ipc::monotonic_ns();
     for (;;) {
-      // timedlock (CLOCK_REALTIME) rather than clocklock: ThreadSanitizer
-      // knows only the former. A clock step only lengthens or shortens a round.
-      timespec until{};
-      ::clock_gettime(CLOCK_REALTIME, &until);
-      until.tv_sec += 1;
-      const int rc = pthread_mutex_timedlock(m, &until);
+      const int rc = mutex.lock_for_a_second();
       if (rc == 0) return Status::ok();
       if (rc == EOWNERDEAD) {
-#if defined(__SANITIZE_THREAD__)
-        // ThreadSanitizer's timedlock records a lock only when it returns 0;
-        // EOWNERDEAD also hands this thread the mutex.
-        __tsan_mutex_pre_lock(m, __tsan_mutex_try_lock);
-        __tsan_mutex_post_lock(m, __tsan_mutex_try_lock, 0);
-#endif
         repair_locked();
-        pthread_mutex_consistent(m);
+        mutex.make_consistent();
         return Status::ok();
       }
       if (rc != ETIMEDOUT)
         return Status(Code::kCorrupt, "the lock of namespace '" + name_ + "' is damaged (" + std::strerror(rc) +
                                           "); " + damaged_registry_advice());
-      const std::uint32_t seen = word.load(std::memory_order_relaxed);
-      const std::int64_t now = monotonic_now_ns();
+      const std::uint32_t seen = mutex.word();
+      const std::int64_t now = ipc::monotonic_ns();
       if (seen != last) {  // it changed hands: a new holder, a new wait
         last = seen;
         held_since = now;
         continue;
       }
-      const auto holder = static_cast<pid_t>(seen & FUTEX_TID_MASK);
-      const Holder who = check_holder(holder);
-      if (who == Holder::kCannotHold) {
-        // Unchanged for a round and held by no thread: do what the kernel does
-        // when a robust futex's owner dies (futex(2), "robust futexes"): keep
-        // the waiters bit, set FUTEX_OWNER_DIED, wake the waiters. The next
-        // locker then gets EOWNERDEAD and repairs. A CAS, so that of several
-        // processes finding it so only one does it.
-        std::uint32_t expected = seen;
-        if (word.compare_exchange_strong(expected, (seen & FUTEX_WAITERS) | FUTEX_OWNER_DIED,
-                                         std::memory_order_acq_rel))
-          ipc::futex_wake_all(reinterpret_cast<std::atomic<std::uint32_t>*>(registry_lock_word(m)));
+      const auto holder = ipc::RobustMutex::holder(seen);
+      const ipc::Holder who = ipc::check_holder(holder, header());
+      if (who == ipc::Holder::kCannotHold) {
+        // Unchanged for a round and held by no thread that could hold it: do
+        // what the kernel does when a robust futex's owner dies. The next
+        // locker then gets EOWNERDEAD and repairs.
+        mutex.mark_owner_dead(seen);
         continue;
       }
       if (now - held_since >= patience_ns) {
@@ -304,97 +243,13 @@ class NamespaceImpl final : public Namespace {
                                  std::to_string(holder) + " for " +
                                  std::to_string((now - held_since) / 1'000'000'000) + " s; ";
         // Killing is advised only for a process known to map this registry.
-        if (who == Holder::kMapsRegistry)
+        if (who == ipc::Holder::kMapsLock)
           return Status(Code::kTimedOut, held + "if that process is stuck, stop it (`kill " + std::to_string(holder) +
                                              "`) and try again");
         return Status(Code::kTimedOut, held + "this user cannot tell whether its process uses the namespace "
                                                "(neither its memory map nor /proc/locks can be read); try again later");
       }
     }
-  }
-
-  // Who the thread id in the lock word names.
-  enum class Holder {
-    kCannotHold,    // no thread, or a thread of a process that does not map this registry
-    kMapsRegistry,  // a live thread of a process that maps this registry: a real holder
-    kUnverifiable,  // a live thread this user cannot check (neither test below could be made)
-  };
-  // A holder must be a live thread of a process that maps this registry. Two
-  // tests, for that process's mappings are another user's secret: its
-  // /proc/<tid>/maps (readable for this user's processes, or by root), else
-  // /proc/locks (readable by all), where every process that opens or
-  // creates a registry holds a shared flock on it (ipc::ShmExpected::announce)
-  // under a pid the kernel writes, so a forged lock word cannot pass it. A
-  // mapping is matched by device and inode, those of this process's own
-  // mapping - not by path: the namespace's creator maps it under its draft
-  // name (deleted since), and the name may by now be another registry's.
-  Holder check_holder(pid_t tid) const {
-    if (tid == 0 || (::kill(tid, 0) != 0 && errno == ESRCH)) return Holder::kCannotHold;
-    const auto here = reinterpret_cast<std::uintptr_t>(header());
-    MapsEntry mine;
-    if (!find_mapping(::getpid(), [&](const MapsEntry& e) { return e.start <= here && here < e.end; }, &mine))
-      return Holder::kUnverifiable;
-    bool unreadable = false;
-    const auto same_object = [&](const MapsEntry& e) {
-      return e.inode == mine.inode && e.dev_major == mine.dev_major && e.dev_minor == mine.dev_minor;
-    };
-    if (find_mapping(tid, same_object, nullptr, &unreadable)) return Holder::kMapsRegistry;
-    if (!unreadable) return Holder::kCannotHold;
-    const std::optional<pid_t> process = thread_group(tid);
-    if (!process)  // gone meanwhile, or hidden from this user (/proc mounted hidepid=)
-      return ::kill(tid, 0) != 0 && errno == ESRCH ? Holder::kCannotHold : Holder::kUnverifiable;
-    auto announced = ipc::announces_mapping(*process, {mine.dev_major, mine.dev_minor, mine.inode});
-    if (!announced) return Holder::kUnverifiable;
-    return *announced ? Holder::kMapsRegistry : Holder::kCannotHold;
-  }
-
-  // The process thread `tid` belongs to (the "Tgid:" of /proc/<tid>/status,
-  // which any user may read); nullopt if there is no such thread.
-  static std::optional<pid_t> thread_group(pid_t tid) {
-    std::FILE* status = std::fopen(("/proc/" + std::to_string(tid) + "/status").c_str(), "re");
-    if (status == nullptr) return std::nullopt;
-    std::optional<pid_t> tgid;
-    char line[256];
-    while (!tgid && std::fgets(line, sizeof line, status) != nullptr) {
-      int value = 0;
-      if (std::sscanf(line, "Tgid: %d", &value) == 1 && value > 0) tgid = value;
-    }
-    std::fclose(status);
-    return tgid;
-  }
-
-  struct MapsEntry {
-    std::uintptr_t start = 0, end = 0;
-    unsigned dev_major = 0, dev_minor = 0;
-    unsigned long long inode = 0;
-  };
-  // Whether a line of /proc/<tid>/maps satisfies `match` (stored in *out).
-  // *unreadable (if given): the file could not be read through.
-  template <typename Match>
-  static bool find_mapping(pid_t tid, const Match& match, MapsEntry* out, bool* unreadable = nullptr) {
-    std::FILE* maps = std::fopen(("/proc/" + std::to_string(tid) + "/maps").c_str(), "re");
-    if (maps == nullptr) {
-      if (unreadable != nullptr) *unreadable = true;
-      return false;
-    }
-    bool found = false;
-    char line[4096];
-    while (!found && std::fgets(line, sizeof line, maps) != nullptr) {
-      // "start-end perms offset major:minor inode [path]"
-      MapsEntry e;
-      unsigned long start = 0, end = 0;
-      if (std::sscanf(line, "%lx-%lx %*s %*x %x:%x %llu", &start, &end, &e.dev_major, &e.dev_minor, &e.inode) != 5)
-        continue;
-      e.start = start;
-      e.end = end;
-      if (match(e)) {
-        found = true;
-        if (out != nullptr) *out = e;
-      }
-    }
-    if (unreadable != nullptr && std::ferror(maps)) *unreadable = true;
-    std::fclose(maps);
-    return found;
   }
 
   std::string damaged_registry_advice() const {
@@ -616,7 +471,7 @@ class NamespaceImpl final : public Namespace {
       // Refuse before touching the entry rather than free it and leak the objects.
       for (std::int32_t p = 0; p < std::clamp(e->partitions, 0, 4096); ++p) {
         auto info = ipc::stat_shared_region(partition_object_name(name_, topic, p));  // never follows a link
-        if (info && ::geteuid() != 0 && info->owner != ::geteuid())
+        if (info && ipc::effective_uid() != 0 && info->owner != ipc::effective_uid())
           return Status(Code::kPermissionDenied, "topic '" + std::string(topic) + "' of namespace '" + name_ +
                                                      "' was created by user " + std::to_string(info->owner) +
                                                      "; only that user (or root) can delete it");
@@ -633,7 +488,7 @@ class NamespaceImpl final : public Namespace {
  private:
   std::string name_;
   bool shared_;
-  std::uint32_t owner_ = ::geteuid();  // see owner_uid()
+  std::uint32_t owner_ = ipc::effective_uid();  // see owner_uid()
   std::unique_ptr<RegionStore> store_;
   std::shared_ptr<ipc::Region> registry_;
   std::mutex cache_mu_;
@@ -649,7 +504,7 @@ Status init_registry(ipc::Region& region, const ipc::ShmAccess& access, std::uin
   h->next_incarnation = 1;
   h->object_mode = access.group ? registry::kGroupMode : registry::kOwnerOnlyMode;
   h->group_id = access.group ? static_cast<std::uint32_t>(*access.group) : 0;
-  const int rc = init_registry_mutex(&h->lock);
+  const int rc = ipc::RobustMutex::init(&h->lock);
   if (rc != 0) return Status(Code::kInternal, std::string("pthread_mutex_init: ") + std::strerror(rc));
   // Pairs with the acquire load in check_registry().
   h->magic.store(registry::kMagic, std::memory_order_release);
@@ -664,7 +519,7 @@ Result<std::shared_ptr<ipc::Region>> create_registry(const std::string& ns, cons
   const std::string object = client::registry_object_name(ns);
   if (ipc::shared_region_exists(object)) return Status(Code::kAlreadyExists, "shm:/" + object + " exists");
   // Per thread: threads of one process may create the same namespace at once.
-  const std::string draft = client::registry_draft_name(ns, ::getpid(), ::gettid());
+  const std::string draft = client::registry_draft_name(ns, ipc::current_pid(), ipc::current_tid());
   (void)ipc::remove_shared_region(draft);  // left by a dead process that had this pid and thread id
   auto created = ipc::create_shared_region(draft, registry::kRegionBytes, access, /*announce=*/true);
   if (!created) return created.status();
@@ -700,7 +555,7 @@ Result<ipc::ShmAccess> check_registry(const ipc::Region& region, const std::stri
                                       ", this build reads versions " + std::to_string(registry::kOldestReadableVersion) +
                                       " to " + std::to_string(registry::kVersion));
   const std::string path = ipc::shared_region_path(what);
-  const bool mine = file.owner == ::geteuid() || ::geteuid() == 0;
+  const bool mine = file.owner == ipc::effective_uid() || ipc::effective_uid() == 0;
   if (h->version < 2 || h->object_mode == registry::kOwnerOnlyMode) {
     // open_shared_region() let it through as shared with a group of this
     // user's; the namespace says it is private to its owner.
@@ -740,7 +595,7 @@ Result<std::unique_ptr<ipc::Region>> open_registry(const std::string& object, ip
     if (opened) return false;
     if (opened.status().code() != Code::kCorrupt && opened.status().code() != Code::kPermissionDenied) return false;
     auto info = ipc::stat_shared_region(object);
-    return info && info->type == S_IFREG && info->size == 0;
+    return info && info->regular() && info->size == 0;
   };
   for (int i = 0; i < 1000 && being_created(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -760,7 +615,7 @@ std::string damaged_object_advice(const std::string& ns, const std::string& obje
 // `opened`: the OS let this user open the registry, and rill refused it
 // (another user's object, not shared with this one - perhaps planted).
 Status namespace_denied(const std::string& ns, const std::string& object, const Status& cause, bool opened) {
-  const std::string me = ipc::user_name(::geteuid());
+  const std::string me = ipc::user_name(ipc::effective_uid());
   auto info = ipc::stat_shared_region(object);
   std::string advice;
   if (opened) {
@@ -914,12 +769,12 @@ Result<std::shared_ptr<Namespace>> Namespace::open_shared(std::string_view name,
     access = *recorded;
     // Root working in a user's namespace makes objects for that user, who
     // could otherwise neither open (0600) nor remove (sticky /dev/shm) them.
-    if (::geteuid() == 0 && file.owner != 0) access.owner = file.owner;
+    if (ipc::effective_uid() == 0 && file.owner != 0) access.owner = file.owner;
   } else {
     return created.status().with_context("cannot create namespace '" + ns + "'");
   }
   auto opened = std::make_shared<NamespaceImpl>(ns, true, std::make_unique<SharedStore>(access), std::move(registry));
-  opened->set_owner_uid(access.owner ? *access.owner : ::geteuid());
+  opened->set_owner_uid(access.owner ? *access.owner : ipc::effective_uid());
   return std::shared_ptr<Namespace>(std::move(opened));
 }
 

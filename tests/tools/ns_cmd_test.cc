@@ -370,7 +370,7 @@ TEST_F(NsCmd, GcRemovesTheRegistryDraftOfACreatorThatDied) {
 TEST_F(NsCmd, GcRemovesThePrivateNamespaceOfADeadBenchRun) {
   // A `rill bench` killed with -9 leaves its scratch namespace, private to it.
   const pid_t dead = die_after([] {
-    auto ns = Namespace::open_shared("bench-" + std::to_string(::getpid()), SharedOptions{.private_to_process = true});
+    auto ns = Namespace::open_shared("bench-" + std::to_string(::getpid()), SharedOptions{.group = {}, .create = true, .private_to_process = true});
     if (!ns || !(*ns)->create_topic("bench", {.segment_bytes = 16384, .segment_count = 4})) ::_exit(1);
   });
   const std::string bench_ns = "bench-" + std::to_string(dead);

@@ -120,7 +120,7 @@ class DemoRun {
   }
 
   Status set_up(const DemoOptions& o) {
-    auto ns = Namespace::open_shared(config_.ns, SharedOptions{.private_to_process = true});
+    auto ns = Namespace::open_shared(config_.ns, SharedOptions{.group = {}, .create = true, .private_to_process = true});
     created_ns_ = true;  // a failed open may still have created the registry object
     if (!ns) return ns.status().with_context("opening namespace '" + config_.ns + "'");
     ns_ = *ns;

@@ -1,0 +1,156 @@
+#include "ipc/robust_mutex.h"
+
+#include <linux/futex.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <optional>
+#include <string>
+
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
+
+#include "ipc/futex.h"
+#include "ipc/shm_region.h"
+
+namespace rill::ipc {
+namespace {
+
+std::uint32_t* lock_word(pthread_mutex_t* m) noexcept { return reinterpret_cast<std::uint32_t*>(&m->__data.__lock); }
+
+bool thread_exists(pid_t tid) noexcept { return !(::kill(tid, 0) != 0 && errno == ESRCH); }
+
+// The process thread `tid` belongs to (the "Tgid:" of /proc/<tid>/status,
+// which any user may read); nullopt if there is no such thread.
+std::optional<pid_t> thread_group(pid_t tid) {
+  std::FILE* status = std::fopen(("/proc/" + std::to_string(tid) + "/status").c_str(), "re");
+  if (status == nullptr) return std::nullopt;
+  std::optional<pid_t> tgid;
+  char line[256];
+  while (!tgid && std::fgets(line, sizeof line, status) != nullptr) {
+    int value = 0;
+    if (std::sscanf(line, "Tgid: %d", &value) == 1 && value > 0) tgid = value;
+  }
+  std::fclose(status);
+  return tgid;
+}
+
+struct MapsEntry {
+  std::uintptr_t start = 0, end = 0;
+  unsigned dev_major = 0, dev_minor = 0;
+  unsigned long long inode = 0;
+};
+
+// Whether a line of /proc/<tid>/maps satisfies `match` (stored in *out).
+// *unreadable (if given): the file could not be read through.
+template <typename Match>
+bool find_mapping(pid_t tid, const Match& match, MapsEntry* out, bool* unreadable = nullptr) {
+  std::FILE* maps = std::fopen(("/proc/" + std::to_string(tid) + "/maps").c_str(), "re");
+  if (maps == nullptr) {
+    if (unreadable != nullptr) *unreadable = true;
+    return false;
+  }
+  bool found = false;
+  char line[4096];
+  while (!found && std::fgets(line, sizeof line, maps) != nullptr) {
+    // "start-end perms offset major:minor inode [path]"
+    MapsEntry e;
+    unsigned long start = 0, end = 0;
+    if (std::sscanf(line, "%lx-%lx %*s %*x %x:%x %llu", &start, &end, &e.dev_major, &e.dev_minor, &e.inode) != 5)
+      continue;
+    e.start = start;
+    e.end = end;
+    if (match(e)) {
+      found = true;
+      if (out != nullptr) *out = e;
+    }
+  }
+  if (unreadable != nullptr && std::ferror(maps)) *unreadable = true;
+  std::fclose(maps);
+  return found;
+}
+
+}  // namespace
+
+int RobustMutex::init(pthread_mutex_t* m) noexcept {
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  const int rc = pthread_mutex_init(m, &attr);
+  pthread_mutexattr_destroy(&attr);
+  return rc;
+}
+
+bool RobustMutex::kind_sound() const noexcept {
+  static const int expected = [] {
+    pthread_mutex_t probe;
+    (void)init(&probe);
+    const int kind = probe.__data.__kind;
+    pthread_mutex_destroy(&probe);
+    return kind;
+  }();
+  return std::atomic_ref<int>(m_->__data.__kind).load(std::memory_order_relaxed) == expected;
+}
+
+int RobustMutex::lock_for_a_second() noexcept {
+  timespec until{};
+  ::clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 1;
+  const int rc = pthread_mutex_timedlock(m_, &until);
+#if defined(__SANITIZE_THREAD__)
+  if (rc == EOWNERDEAD) {
+    // ThreadSanitizer's timedlock records a lock only when it returns 0;
+    // EOWNERDEAD also hands this thread the mutex.
+    __tsan_mutex_pre_lock(m_, __tsan_mutex_try_lock);
+    __tsan_mutex_post_lock(m_, __tsan_mutex_try_lock, 0);
+  }
+#endif
+  return rc;
+}
+
+void RobustMutex::make_consistent() noexcept { pthread_mutex_consistent(m_); }
+
+void RobustMutex::unlock() noexcept { pthread_mutex_unlock(m_); }
+
+std::uint32_t RobustMutex::word() const noexcept {
+  return std::atomic_ref<std::uint32_t>(*lock_word(m_)).load(std::memory_order_relaxed);
+}
+
+pid_t RobustMutex::holder(std::uint32_t word) noexcept { return static_cast<pid_t>(word & FUTEX_TID_MASK); }
+
+void RobustMutex::mark_owner_dead(std::uint32_t seen) noexcept {
+  std::uint32_t expected = seen;
+  // acq_rel: pairs with glibc's own atomic operations on the word (its lock
+  // CAS and unlock exchange), so that the waker and the woken agree on it.
+  if (std::atomic_ref<std::uint32_t>(*lock_word(m_))
+          .compare_exchange_strong(expected, (seen & FUTEX_WAITERS) | FUTEX_OWNER_DIED, std::memory_order_acq_rel))
+    futex_wake_all(reinterpret_cast<std::atomic<std::uint32_t>*>(lock_word(m_)));
+}
+
+Holder check_holder(pid_t tid, const void* lock_address) {
+  if (tid == 0 || !thread_exists(tid)) return Holder::kCannotHold;
+  const auto here = reinterpret_cast<std::uintptr_t>(lock_address);
+  MapsEntry mine;
+  if (!find_mapping(::getpid(), [&](const MapsEntry& e) { return e.start <= here && here < e.end; }, &mine))
+    return Holder::kUnverifiable;
+  bool unreadable = false;
+  const auto same_object = [&](const MapsEntry& e) {
+    return e.inode == mine.inode && e.dev_major == mine.dev_major && e.dev_minor == mine.dev_minor;
+  };
+  if (find_mapping(tid, same_object, nullptr, &unreadable)) return Holder::kMapsLock;
+  if (!unreadable) return Holder::kCannotHold;
+  const std::optional<pid_t> process = thread_group(tid);
+  if (!process)  // gone meanwhile, or hidden from this user (/proc mounted hidepid=)
+    return thread_exists(tid) ? Holder::kUnverifiable : Holder::kCannotHold;
+  auto announced = announces_mapping(*process, {mine.dev_major, mine.dev_minor, mine.inode});
+  if (!announced) return Holder::kUnverifiable;
+  return *announced ? Holder::kMapsLock : Holder::kCannotHold;
+}
+
+}  // namespace rill::ipc
