@@ -18,7 +18,7 @@
 
 namespace rill::bench {
 
-// Real-time classes (DESIGN.md "Real-time classes").
+// Real-time classes (doc/design.md, "Real-time classes").
 enum class RtClass : std::uint8_t {
   kHard,  // met when no record misses the deadline
   kSoft,  // met when the miss rate is at most max_miss_rate

@@ -320,8 +320,8 @@ TEST_F(MultiProcess, ConsumerKilledWhileAsleepHurtsNoOne) {
     }
 }
 
-// DESIGN.md: "a process killed at any instruction never wedges the others:
-// a claim that its owner abandoned is skipped after its owner is seen dead".
+// doc/design.md, "Crashes": a process killed at any instruction never wedges
+// the others; a claim whose owner is seen dead is abandoned and skipped.
 TEST_F(MultiProcess, ClaimOfAProducerKilledMidRecordIsSkipped) {
   {
     auto ns = Namespace::open_shared(guard_.ns());

@@ -1,5 +1,5 @@
 // rill: the command-line tool. Parses the command line with CLI11 and runs
-// the chosen subcommand; see `rill --help` and DESIGN.md "The CLI".
+// the chosen subcommand; see `rill --help` and doc/design.md, "The CLI".
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <string>

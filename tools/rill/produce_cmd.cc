@@ -150,8 +150,9 @@ void add_produce_command(CLI::App& root, const GlobalOptions& global, CommandTab
       });
   c->add_option("-p,--partition", o->partition, "Send every record to this partition")->check(non_negative());
   c->add_option("--acks", o->acks,
-                "Acknowledgement level, as Kafka's: 0, 1 or all. Topics are in memory only for now, so all three "
-                "mean the same: a record is acknowledged once it is visible to consumers")
+                "Acknowledgement level, as Kafka's: 0, 1 or all. Accepted for Kafka users' scripts and does nothing "
+                "yet: acknowledgement levels belong to replication, which comes later. Today a record is "
+                "acknowledged once it is visible to consumers")
       ->check(CLI::IsMember({"0", "1", "all"}))
       ->capture_default_str();
   c->add_option("--max-block", o->max_block,
