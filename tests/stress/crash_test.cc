@@ -36,7 +36,6 @@
 #include "support/child_process.h"
 #include "support/shm_guard.h"
 #include "support/test_scale.h"
-#include "tools/cli_harness.h"
 
 namespace rill {
 namespace {
@@ -310,15 +309,15 @@ TEST_F(CrashTest, RandomSigkillsLoseOrDuplicateNothingCommittedAndLeakNothing) {
     EXPECT_GT(plan_->checker_abandoned.load(), 0) << "no kill landed between a claim and its commit";
   }
 
-  // Housekeeping: `rill ns gc` reaps the slots of every dead process; nothing else is in /dev/shm.
-  const auto gc = cli::testing::run_rill({"ns", "gc", name});
-  EXPECT_EQ(gc.exit_code, 0) << gc.err;
+  // Housekeeping: Namespace::gc() reaps the slots of every dead process; nothing else is in /dev/shm.
+  const auto gc = Namespace::gc(name);
+  ASSERT_TRUE(gc.is_ok()) << gc.status().message();
+  EXPECT_TRUE(gc->warnings.empty());
   auto ns = Namespace::open_shared(name).value();
-  auto topic = ns->open_topic("crash").value();
-  for (std::int32_t p = 0; p < kPartitions; ++p) {
-    for (const auto& s : client::ring_of(*topic, p).producers()) EXPECT_TRUE(s.alive) << "partition " << p << " pid " << s.owner.pid;
-    for (const auto& r : client::ring_of(*topic, p).readers()) EXPECT_TRUE(r.alive) << "partition " << p << " pid " << r.owner.pid;
-  }
+  auto info = ns->describe_topic("crash");
+  ASSERT_TRUE(info.is_ok()) << info.status().message();
+  for (const auto& s : info->producers) EXPECT_TRUE(s.alive) << "partition " << s.partition << " pid " << s.pid;
+  for (const auto& r : info->readers) EXPECT_TRUE(r.alive) << "partition " << r.partition << " pid " << r.pid;
   std::vector<std::string> expected{"rill." + name + ".crash.0", "rill." + name + ".crash.1", "rill." + name + ".crash.2",
                                     "rill." + name + ".registry"};
   EXPECT_EQ(guard_.objects(), expected);
