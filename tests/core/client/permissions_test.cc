@@ -27,12 +27,19 @@
 #include "rill/rill.h"
 #include "support/child_process.h"
 #include "support/shm_guard.h"
-#include "tests/tools/cli_harness.h"
+#include "support/other_user.h"
 
 namespace rill {
 namespace {
 
+using testing::Access;
+using testing::access_of;
+using testing::ChildChecks;
+using testing::OtherUser;
+using testing::read_all;
+using testing::registry_of;
 using testing::ShmGuard;
+using testing::TestAccount;
 
 constexpr TopicConfig kSmall{.partitions = 1, .segment_bytes = 16384, .segment_count = 4, .index_interval = 256};
 
@@ -43,32 +50,6 @@ TopicConfig small(std::int32_t partitions) {
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// Every value of the topic, partition by partition, from the earliest offset.
-std::vector<std::string> read_all(const std::shared_ptr<Topic>& topic) {
-  Consumer consumer(topic, {.start_at_earliest = true});
-  std::vector<std::string> values;
-  if (!consumer.assign_all().is_ok()) return {"<assign failed>"};
-  for (;;) {
-    PollResult r = consumer.poll(std::chrono::nanoseconds(0));
-    if (!r.status.is_ok()) return {"<poll failed: " + r.status.to_string() + ">"};
-    if (r.records.empty()) return values;
-    for (const RecordView& v : r.records) values.emplace_back(v.value());
-  }
-}
-
-struct Access {
-  uid_t owner;
-  gid_t group;
-  unsigned mode;
-};
-Access access_of(const std::string& object) {
-  struct stat st {};
-  if (::stat(("/dev/shm/" + object).c_str(), &st) != 0) return {static_cast<uid_t>(-1), static_cast<gid_t>(-1), 0};
-  return {st.st_uid, st.st_gid, static_cast<unsigned>(st.st_mode & 07777)};
-}
-
-std::string registry_of(const std::string& ns) { return "rill." + ns + ".registry"; }
 
 // ---------------------------------------------------------------- as any user, with its own group
 
@@ -194,127 +175,7 @@ TEST(GroupNamespace, AVersion1RegistryReadsAsPrivate) {
       << odd.status().message();
 }
 
-TEST(GroupNamespace, TheCliGroupFlag) {
-  ShmGuard guard;
-  using cli::testing::run_rill;
-  const std::string group = ipc::group_name(::getegid());
-  auto created = run_rill({"--ns", guard.ns(), "--group", group, "topic", "create", "t", "--segment-size", "64KiB"});
-  ASSERT_EQ(created.exit_code, 0) << created.err;
-  for (const std::string& object : guard.objects()) {
-    EXPECT_EQ(access_of(object).mode, 0660u) << object;
-    EXPECT_EQ(access_of(object).group, ::getegid()) << object;
-  }
-  EXPECT_EQ(run_rill({"--ns", guard.ns(), "produce", "t"}, "one\ntwo\n").exit_code, 0);
-  auto consumed = run_rill({"--ns", guard.ns(), "--group", group, "consume", "t", "-o", "beginning", "-e", "-f", "%s\n"});
-  EXPECT_EQ(consumed.out, "one\ntwo\n") << consumed.err;
-
-  auto unknown = run_rill({"--ns", guard.ns(), "--group", "no-such-group-rill", "topic", "list"});
-  EXPECT_EQ(unknown.exit_code, 1);
-  EXPECT_EQ(unknown.err, "rill: error: namespace '" + guard.ns() +
-                             "': group 'no-such-group-rill' does not exist (see `getent group`; create one with "
-                             "`groupadd no-such-group-rill`)\n");
-}
-
 // ---------------------------------------------------------------- another user (root only)
-
-// Runs a shell command quietly; true if it exited 0.
-bool run(const std::string& command) { return std::system(("{ " + command + "; } >/dev/null 2>&1").c_str()) == 0; }
-
-// A user rillu<pid> whose primary group is rillp<pid>, and a group rillg<pid>
-// it is not (yet) in. Removed by the destructor.
-class TestAccount {
- public:
-  static std::unique_ptr<TestAccount> create(std::string* why_not) {
-    auto a = std::unique_ptr<TestAccount>(new TestAccount(std::to_string(::getpid())));
-    a->remove();  // leftovers of an earlier run with this pid
-    if (!run("groupadd " + a->primary) || !run("groupadd " + a->group) ||
-        !run("useradd -M -s /usr/sbin/nologin -g " + a->primary + " " + a->user)) {
-      *why_not = "could not create user " + a->user + " and groups " + a->primary + ", " + a->group;
-      return nullptr;
-    }
-    struct passwd* pw = ::getpwnam(a->user.c_str());
-    struct group* gr = ::getgrnam(a->group.c_str());
-    if (pw == nullptr || gr == nullptr) {
-      *why_not = "created user " + a->user + " but cannot look it up";
-      return nullptr;
-    }
-    a->uid = pw->pw_uid;
-    a->primary_gid = pw->pw_gid;
-    a->group_gid = gr->gr_gid;
-    return a;
-  }
-  ~TestAccount() { remove(); }
-  TestAccount(const TestAccount&) = delete;
-  TestAccount& operator=(const TestAccount&) = delete;
-
-  bool join_group() { return run("usermod -aG " + group + " " + user); }
-
-  const std::string user, group, primary;
-  uid_t uid = 0;
-  gid_t primary_gid = 0, group_gid = 0;
-
- private:
-  explicit TestAccount(const std::string& id) : user("rillu" + id), group("rillg" + id), primary("rillp" + id) {}
-  void remove() {
-    run("userdel " + user);
-    run("groupdel " + group);
-    run("groupdel " + primary);
-  }
-};
-
-// A child cannot use gtest's assertions: it collects failures in its report.
-class ChildChecks {
- public:
-  explicit ChildChecks(std::string& report) : report_(report) {}
-  bool expect(bool ok, const std::string& what) {
-    if (!ok) {
-      ++failures_;
-      report_ += what + "\n";
-    }
-    return ok;
-  }
-  int exit_code() const { return failures_ == 0 ? 0 : 1; }
-
- private:
-  std::string& report_;
-  int failures_ = 0;
-};
-
-class OtherUser : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root: creates a user (useradd) and runs a process as it";
-    if (!run("command -v useradd && command -v groupadd && command -v usermod && command -v userdel"))
-      GTEST_SKIP() << "needs useradd, groupadd, usermod and userdel (Debian: apt-get install passwd)";
-    std::string why;
-    account_ = TestAccount::create(&why);
-    ASSERT_NE(account_, nullptr) << why;
-  }
-
-  // Runs `body` in a child process of the test user, with the groups
-  // /etc/group gives it now. Returns the child's result.
-  testing::ChildResult as_user(const std::function<int(ChildChecks&)>& body) {
-    testing::Children children;
-    const TestAccount& a = *account_;
-    const pid_t pid = children.spawn("as " + a.user, [&](std::string& report) {
-      if (::initgroups(a.user.c_str(), a.primary_gid) != 0 || ::setgid(a.primary_gid) != 0 || ::setuid(a.uid) != 0) {
-        report = std::string("cannot become ") + a.user + ": " + std::strerror(errno);
-        return 2;
-      }
-      if (::geteuid() != a.uid || ::setuid(0) == 0) {
-        report = "still root";
-        return 2;
-      }
-      ChildChecks check(report);
-      return body(check);
-    });
-    if (pid < 0) return testing::ChildResult{};
-    return children.wait_one(pid, std::chrono::seconds(60));
-  }
-
-  std::unique_ptr<TestAccount> account_;
-  ShmGuard guard_;  // destroyed before account_: the objects go, then the user
-};
 
 TEST_F(OtherUser, APrivateNamespaceIsClosedToOtherUsers) {
   const std::string ns_name = guard_.ns();
@@ -356,17 +217,6 @@ TEST_F(OtherUser, APrivateNamespaceIsClosedToOtherUsers) {
       Status removed = ipc::remove_shared_region(object);
       check.expect(removed.code() == Code::kPermissionDenied && contains(removed.message(), "only the owner or root"),
                    "remove " + object + ": " + removed.to_string());
-    }
-    // Nor with the CLI, whose error is one line.
-    for (const std::vector<std::string>& args :
-         {std::vector<std::string>{"--ns", ns_name, "topic", "list"},
-          std::vector<std::string>{"--ns", ns_name, "consume", "t", "-o", "beginning", "-e"},
-          std::vector<std::string>{"--ns", ns_name, "topic", "create", "mine"}}) {
-      const cli::testing::CliResult cli = cli::testing::run_rill(args, "x\n");
-      check.expect(cli.exit_code == 1 && cli.out.empty() && cli.err_lines().size() == 1 &&
-                       contains(cli.err, "rill: error: namespace '" + ns_name + "' is not open to user " + user),
-                   "rill " + args[2] + ": exit " + std::to_string(cli.exit_code) + ", out '" + cli.out + "', err '" +
-                       cli.err + "'");
     }
     return check.exit_code();
   });
@@ -415,9 +265,6 @@ TEST_F(OtherUser, AnotherUsersObjectThisUserCouldOpenIsRefused) {
                          "; if it is not meant to be shared with you, ask root to remove it (`rill ns gc " +
                          planted_ns + "`)",
                  "message: " + planted.status().message());
-    auto cli = cli::testing::run_rill({"--ns", planted_ns, "topic", "create", "t"});
-    check.expect(cli.exit_code == 1 && cli.err_lines().size() == 1 && contains(cli.err, "belongs to user root"),
-                 "rill topic create: " + cli.err);
     auto own = Namespace::open_shared(own_ns);
     if (!check.expect(own.is_ok(), "own namespace: " + own.status().to_string())) return 1;
     auto topic = (*own)->open_topic("t");
@@ -483,12 +330,6 @@ TEST_F(OtherUser, AGroupNamespaceIsSharedWithItsMembers) {
     if (!check.expect(created.is_ok(), "member: create_topic: " + created.to_string())) return 1;
     Producer mine((*opened)->open_topic("u").value());
     check.expect(mine.send("k", "made by member").is_ok(), "member cannot produce to its topic");
-    // And through the CLI.
-    auto produced = cli::testing::run_rill({"--ns", ns_name, "--group", a.group, "produce", "t"}, "from cli\n");
-    check.expect(produced.exit_code == 0, "rill produce: " + produced.err);
-    auto consumed =
-        cli::testing::run_rill({"--ns", ns_name, "consume", "t", "-o", "beginning", "-e", "-f", "%s\n"});
-    check.expect(consumed.out == "from root\nfrom member\nfrom cli\n", "rill consume: " + consumed.out + consumed.err);
     // /dev/shm is sticky: root's topic is not the member's to delete, and
     // refusing leaves it whole (not unlisted with its objects leaked).
     Status deleted = (*opened)->delete_topic("t");
@@ -503,8 +344,7 @@ TEST_F(OtherUser, AGroupNamespaceIsSharedWithItsMembers) {
   EXPECT_EQ(made.owner, a.uid);
   EXPECT_EQ(made.group, a.group_gid);
   EXPECT_EQ(made.mode, 0660u);
-  EXPECT_EQ(read_all((*ns)->open_topic("t").value()),
-            (std::vector<std::string>{"from root", "from member", "from cli"}));
+  EXPECT_EQ(read_all((*ns)->open_topic("t").value()), (std::vector<std::string>{"from root", "from member"}));
   EXPECT_EQ(read_all((*ns)->open_topic("u").value()), std::vector<std::string>{"made by member"});
 }
 
@@ -519,9 +359,6 @@ TEST_F(OtherUser, OnlyMembersMayCreateANamespaceForAGroup) {
                          "', so it cannot open shared memory to it (an administrator can add it with `usermod -aG " +
                          a.group + " " + a.user + "`; then log in again)",
                  "message: " + opened.status().message());
-    auto cli = cli::testing::run_rill({"--ns", ns_name, "--group", a.group, "topic", "create", "t"});
-    check.expect(cli.exit_code == 1 && cli.err_lines().size() == 1 && contains(cli.err, "is not a member of group"),
-                 "rill topic create: " + cli.err);
     // Its own group works.
     auto own = Namespace::open_shared(ns_name, {.group = a.primary});
     check.expect(own.is_ok(), "with its own group: " + own.status().to_string());
@@ -552,13 +389,6 @@ TEST_F(OtherUser, RootWorkingInAUsersNamespaceLeavesItTheUsers) {
   auto ns = Namespace::open_shared(ns_name);
   ASSERT_TRUE(ns.is_ok()) << ns.status().to_string();
   EXPECT_EQ((*ns)->owner_uid(), a.uid) << "whose root's objects become";
-  // Anyone may create a namespace first (`default` too): the CLI tells root
-  // whose its records become, on every command, before it writes any.
-  const cli::testing::CliResult listed = cli::testing::run_rill({"--ns", ns_name, "topic", "list"});
-  EXPECT_EQ(listed.exit_code, 0) << listed.err;
-  EXPECT_EQ(listed.err, "rill: warning: namespace '" + ns_name + "' belongs to user " + a.user +
-                            ": the topics and records root makes in it are theirs to read (use --ns to pick a "
-                            "namespace of root's own)\n");
   ASSERT_TRUE((*ns)->create_topic("by-root", small(1)).is_ok());
   const Access made = access_of("rill." + ns_name + ".by-root.0");
   EXPECT_EQ(made.owner, a.uid) << "the namespace's owner, not root";
