@@ -451,15 +451,18 @@ class PartitionRing {
     // only once sleeping readers' membarriers reach it (log/doorbell.h).
     ipc::enable_light_fences();
   }
-  std::byte* segment(std::uint64_t generation) const noexcept;
-  SegmentHeader* segment_header(std::uint64_t generation) const noexcept;
-  IndexEntry* index(std::uint64_t generation) const noexcept;
-  std::byte* data(std::uint64_t generation) const noexcept;
-  std::uint64_t generation_of_tag(std::uint16_t tag) const noexcept;
+  // Where generation `generation`'s segment, index and data lie, and the
+  // slots: defined inline in ring_words.h, since the per-record paths in
+  // ring_claim.cc and ring_read.cc use them.
+  inline std::byte* segment(std::uint64_t generation) const noexcept;
+  inline SegmentHeader* segment_header(std::uint64_t generation) const noexcept;
+  inline IndexEntry* index(std::uint64_t generation) const noexcept;
+  inline std::byte* data(std::uint64_t generation) const noexcept;
+  inline std::uint64_t generation_of_tag(std::uint16_t tag) const noexcept;
   // generation % segment_count_, without a 64-bit division for generations
   // below 2^32 (a div costs 40-90 cycles on the Xeons here, and claim and
   // read each needed two).
-  std::uint64_t segment_index(std::uint64_t generation) const noexcept;
+  inline std::uint64_t segment_index(std::uint64_t generation) const noexcept;
   // Whether the generation before `generation` is sealed (true if its bytes
   // were reused, or there is none): `generation` has opened, by the segment
   // headers' account, which damage to current_generation does not change.
@@ -470,9 +473,9 @@ class PartitionRing {
   // *stalled_by names its owner. `redo`: finishing a dead roller's roll,
   // which goes straight on if that one had got past its waits.
   bool roll(std::uint64_t tail, std::int64_t deadline_ns, std::int32_t* stalled_by, bool redo = false) noexcept;
-  ClaimSlot* slot(std::uint32_t i) const noexcept;
-  std::uint32_t slots_used() const noexcept;
-  ReaderSlot* reader_slot(std::uint32_t i) const noexcept;
+  inline ClaimSlot* slot(std::uint32_t i) const noexcept;
+  inline std::uint32_t slots_used() const noexcept;
+  inline ReaderSlot* reader_slot(std::uint32_t i) const noexcept;
   // overflow=block: waits until no live reader still needs the generation
   // the roll out of `generation` would retire. False after the timeout.
   bool await_readers(std::uint64_t generation) noexcept;
