@@ -50,6 +50,8 @@ ProcessId identify(pid_t pid) noexcept {
 }
 
 pid_t current_pid() noexcept { return ::getpid(); }
+
+bool pid_exists(pid_t pid) noexcept { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
 pid_t current_tid() noexcept { return ::gettid(); }
 
 ProcessId self() noexcept {
@@ -70,7 +72,7 @@ Liveness probe(const ProcessId& id, std::uint64_t start_mask) noexcept {
   if (!read_stat(id.pid, &state, &start)) {
     // No /proc entry we can read (hidepid, no /proc): trust only the pid, and
     // on the side of caution (a live process's claim is never abandoned).
-    return ::kill(id.pid, 0) == 0 || errno == EPERM ? Liveness::kAlive : Liveness::kDead;
+    return pid_exists(id.pid) ? Liveness::kAlive : Liveness::kDead;
   }
   if ((start & start_mask) != id.start_time) return Liveness::kDead;  // the pid was reused
   if (state == 'Z' || state == 'X') return Liveness::kDead;

@@ -56,6 +56,18 @@ enum class Liveness : std::uint8_t {
 Liveness liveness(const ProcessId& id) noexcept;
 // The same for a packed() identity (start times compared mod 2^32).
 Liveness liveness_packed(std::uint64_t word) noexcept;
-inline bool alive(const ProcessId& id) noexcept { return !id.empty() && liveness(id) == Liveness::kAlive; }
+
+// Whether a process with this pid exists now (kill(pid, 0) finds it, or finds
+// it but may not signal it: EPERM); false for pid <= 0, which names no process.
+// The weak, pid-only check, unsafe in general (see the top of this file): a
+// dead process's reused pid reads as alive. Only for a word with room for a
+// pid and nothing more - the process abandoning a dead producer's claim, or
+// finishing a dead roller's roll, in the upper half of a claim slot's state
+// word, beside the state it moves by CAS. There it is acceptable: the pid
+// stands in that word only for the length of one such rescue, and a wrong
+// "alive" only makes the caller wait for it (a claim gives up at its
+// patience, kStalled), never take over a live process's work. Every other
+// owner is a ProcessId, judged by liveness().
+bool pid_exists(pid_t pid) noexcept;
 
 }  // namespace rill::ipc

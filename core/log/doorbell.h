@@ -19,12 +19,11 @@
 // kSwitchSleepNs at a time and re-checks.
 #pragma once
 
-#include <sched.h>
-
 #include <atomic>
 #include <cstdint>
-#include <ctime>
+#include <thread>
 
+#include "ipc/clock.h"
 #include "ipc/futex.h"
 #include "ipc/membarrier.h"
 #include "rill/wait.h"
@@ -51,11 +50,8 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-inline std::int64_t monotonic_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-}
+// The log layer's deadlines and waits: CLOCK_MONOTONIC, from ipc/clock.h.
+using ipc::monotonic_ns;
 
 // Sleeps in this process that ran to the full cap (kMaxSleepNs) although a
 // commit had come and nobody rang: a lost wake-up (or a producer that died
@@ -92,7 +88,7 @@ bool wait_on(Doorbell& bell, WaitStrategy strategy, std::int64_t deadline_ns, Re
     if (ready()) return true;
     if ((i & 255) == 255 && deadline_ns >= 0 && monotonic_ns() >= deadline_ns) return false;
     if (strategy == WaitStrategy::kSpinThenYield && i >= kSpinsBeforeYield) {
-      ::sched_yield();
+      std::this_thread::yield();
     } else {
       cpu_relax();
     }

@@ -126,7 +126,9 @@ struct alignas(64) SegmentHeader {
 static_assert(sizeof(SegmentHeader) == 128);
 
 // The states of a ClaimSlot (its `state` word: [7..0] state, [63..32] the
-// pid of the process abandoning the claim, in kSlotAbandoning).
+// pid of the process abandoning the claim, in kSlotAbandoning). The word has
+// room for a pid only, not a start time: that pid is judged by
+// ipc::pid_exists(), the pid-only check (ipc/liveness.h says why it will do).
 inline constexpr std::uint64_t kSlotIdle = 0;        // no claim outstanding
 inline constexpr std::uint64_t kSlotPending = 1;     // about to CAS the tail from `tail` (or did; cleaning g+2)
 inline constexpr std::uint64_t kSlotWriting = 2;     // CASed from `tail` and cleaned g+2; frames being written

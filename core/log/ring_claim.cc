@@ -4,12 +4,11 @@
 // the claims and readers a roll must not overtake; and commit(), which
 // indexes a frame and publishes it. claim() and commit() are the per-record
 // path: what they call per record is inline (ring_words.h) or in this file.
-#include <sched.h>
-
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
-#include <ctime>
+#include <thread>
 
 #include "core/log/partition_ring.h"
 #include "core/log/ring_words.h"
@@ -121,7 +120,7 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
         }
       }
       if (spins < 1024) cpu_relax();
-      else ::sched_yield();
+      else std::this_thread::yield();
       t = header_->tail.load(std::memory_order_acquire);
       continue;
     }
@@ -314,7 +313,7 @@ bool PartitionRing::await_claims(std::uint64_t generation, Outstanding which, st
     if (settle_claims(generation, which, check_owners, &abandoned, stalled_by) == 0) return true;
     if (check_owners && monotonic_ns() > deadline_ns) return false;
     if (i < 256) cpu_relax();
-    else ::sched_yield();  // the writer may need this core
+    else std::this_thread::yield();  // the writer may need this core
   }
 }
 
@@ -346,10 +345,9 @@ bool PartitionRing::await_readers(std::uint64_t generation) noexcept {
     if (i < 256) {
       cpu_relax();
     } else if (i < 1024) {
-      ::sched_yield();
+      std::this_thread::yield();
     } else {
-      timespec pause{0, 50'000};
-      ::nanosleep(&pause, nullptr);
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
   }
 }

@@ -2,12 +2,11 @@
 // per-record path, which take committed frames from a cursor and check the
 // generation after reading; and positions: earliest(), latest(), and seek by
 // offset or by time through each segment's sparse index.
-#include <sched.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <thread>
 
 #include "core/log/partition_ring.h"
 #include "core/log/ring_words.h"
@@ -173,7 +172,7 @@ ReadCursor PartitionRing::latest() const noexcept {
     }
     if (++spins < 1024 || spins % 256 != 0) {
       if (spins < 1024) cpu_relax();
-      else ::sched_yield();
+      else std::this_thread::yield();
       continue;
     }
     // A roll that takes this long may have lost its roller: finish it. If

@@ -4,16 +4,13 @@
 // and freeing dead processes' slots. A live process, even a stopped one, is
 // always waited for. Cold: runs only once a roll or a reader has waited a
 // while, or when asked (recover_abandoned(), reap_dead()).
-#include <signal.h>
-#include <unistd.h>
-
 #include <atomic>
-#include <cerrno>
 #include <cstdint>
-#include <ctime>
 
 #include "core/log/partition_ring.h"
 #include "core/log/ring_words.h"
+#include "ipc/clock.h"
+#include "ipc/liveness.h"
 
 namespace rill::log {
 
@@ -101,7 +98,7 @@ std::uint32_t PartitionRing::settle_claims(std::uint64_t generation, Outstanding
     if ((st & 0xFF) == kSlotAbandoning) {
       // Another process is abandoning it; take over only if that one died.
       const pid_t by = static_cast<pid_t>(st >> 32);
-      if (by > 0 && (::kill(by, 0) == 0 || errno == EPERM)) {
+      if (ipc::pid_exists(by)) {
         still_out();
         continue;
       }
@@ -116,7 +113,7 @@ std::uint32_t PartitionRing::settle_claims(std::uint64_t generation, Outstanding
 }
 
 std::uint64_t PartitionRing::abandon(ClaimSlot& s, std::uint64_t seen, std::uint64_t x, std::uint64_t size) noexcept {
-  const std::uint64_t mine = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(::getpid())) << 32) | kSlotAbandoning;
+  const std::uint64_t mine = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(ipc::current_pid())) << 32) | kSlotAbandoning;
   // One process at a time abandons a claim. acq_rel: pairs with the owner's
   // stores (it is dead; nothing more will come) and with a previous abandoner's.
   if (!s.state.compare_exchange_strong(seen, mine, std::memory_order_acq_rel)) return 0;
@@ -169,9 +166,7 @@ std::uint64_t PartitionRing::abandon(ClaimSlot& s, std::uint64_t seen, std::uint
       const std::int64_t offset =
           static_cast<std::int64_t>(segment_header(generation)->base_offset.load(std::memory_order_relaxed) +
                                     tail_count(x) + done);
-      timespec ts{};
-      ::clock_gettime(CLOCK_REALTIME, &ts);
-      const std::int64_t now = ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+      const std::int64_t now = ipc::realtime_ns();
       const auto skipped = static_cast<std::uint32_t>(records - done);
       const std::uint64_t word = encode_abandoned(frame, length, offset, skipped);
       index_frame(generation, static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(at + length), offset, now);
@@ -212,14 +207,14 @@ bool PartitionRing::rescue_roll(std::uint64_t rolling_tail, std::int64_t deadlin
     // say so), or a live rescuer (its pid in the state's high half), means
     // the roll is not abandoned.
     const auto rescuer = static_cast<pid_t>(st >> 32);
-    if (rescuer != 0 ? (rescuer > 0 && (::kill(rescuer, 0) == 0 || errno == EPERM))
+    if (rescuer != 0 ? ipc::pid_exists(rescuer)
                      : ipc::liveness_packed(s.owner.load(std::memory_order_relaxed)) != ipc::Liveness::kDead)
       return false;
     dead = &s;
     seen = st;
   }
   if (dead == nullptr) return false;
-  const std::uint64_t mine = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(::getpid())) << 32) | kSlotRolling;
+  const std::uint64_t mine = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(ipc::current_pid())) << 32) | kSlotRolling;
   if (!dead->state.compare_exchange_strong(seen, mine, std::memory_order_acq_rel)) return false;
   // Every step of a roll can be done again with the same result, and the
   // tail is still rolling (the last step, which releases it, is a CAS). A

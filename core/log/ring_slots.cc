@@ -3,13 +3,14 @@
 // each owner is alive) for `rill topic describe`. Cold paths; freeing the
 // slots of dead processes is recovery's (ring_recovery.cc).
 #include <cstdint>
-#include <ctime>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/log/partition_ring.h"
 #include "core/log/ring_words.h"
+#include "ipc/clock.h"
+#include "ipc/liveness.h"
 
 namespace rill::log {
 
@@ -60,9 +61,7 @@ Result<ReaderSlot*> PartitionRing::register_reader(const ipc::ProcessId& owner, 
       // left with (INT64_MIN once unregistered), which holds it back, never
       // the other way round.
       if (r.owner.compare_exchange_strong(o, me, std::memory_order_acq_rel)) {
-        timespec ts{};
-        ::clock_gettime(CLOCK_REALTIME, &ts);
-        r.registered_ns.store(ts.tv_sec * 1'000'000'000LL + ts.tv_nsec, std::memory_order_relaxed);
+        r.registered_ns.store(ipc::realtime_ns(), std::memory_order_relaxed);
         r.position.store(position, std::memory_order_release);
         return &r;
       }
