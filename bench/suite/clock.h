@@ -26,11 +26,7 @@
 
 namespace rill::bench {
 
-inline std::int64_t monotonic_ns() noexcept {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+using ipc::monotonic_ns;  // the project's one CLOCK_MONOTONIC reader
 
 class BenchClock {
  public:

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "bench/suite/report.h"
+#include "ipc/shm_region.h"
 
 namespace rill::bench {
 
@@ -59,7 +60,7 @@ using ProgressFn = std::function<bool(const Progress&)>;
 // followed. A live run's entries carry a live pid, so this is safe alongside
 // other runs; run_bench calls it before it starts. Returns the number of
 // entries removed.
-int remove_leftovers_of_dead_runs(const std::vector<std::string>& dirs = {"/tmp", "/dev/shm"});
+int remove_leftovers_of_dead_runs(const std::vector<std::string>& dirs = {"/tmp", ipc::kShmDir});
 
 // Runs the scenario (validated first) and returns its report: results with
 // the runs merged (histograms merged, throughput the median), ratios over

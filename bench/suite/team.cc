@@ -50,18 +50,40 @@ SharedBlock::~SharedBlock() {
 }
 
 Team::~Team() {
-  for (pid_t child : children_) {
-    ::kill(child, SIGKILL);
-    ::waitpid(child, nullptr, 0);
+  for (const Child& child : children_) {
+    ::kill(child.pid, SIGKILL);
+    ::waitpid(child.pid, nullptr, 0);
   }
   for (std::thread& t : threads_) t.join();
 }
 
 void Team::kill() noexcept {
-  for (pid_t child : children_) ::kill(child, SIGKILL);
+  for (const Child& child : children_) ::kill(child.pid, SIGKILL);
 }
 
-Status Team::start(int core, std::function<void()> body) {
+void Team::stop(std::chrono::milliseconds grace) noexcept {
+  for (const Child& child : children_) ::kill(child.pid, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (!children_.empty() && std::chrono::steady_clock::now() < deadline) {
+    for (std::size_t i = 0; i < children_.size();) {
+      if (::waitpid(children_[i].pid, nullptr, WNOHANG) == children_[i].pid)
+        children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(i));
+      else
+        ++i;
+    }
+    if (!children_.empty()) ::usleep(2'000);
+  }
+  for (const Child& child : children_) {
+    ::kill(child.pid, SIGKILL);
+    ::waitpid(child.pid, nullptr, 0);
+  }
+  children_.clear();
+  ended_.clear();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+Status Team::start(int core, std::function<void()> body, std::string name) {
   if (mode_ == Mode::kThreads) {
     threads_.emplace_back([core, body = std::move(body)] {
       if (core >= 0) (void)pin_to_core(core);
@@ -83,19 +105,19 @@ Status Team::start(int core, std::function<void()> body) {
     body();
     ::_exit(0);
   }
-  children_.push_back(child);
+  children_.push_back(Child{child, std::move(name)});
   return Status::ok();
 }
 
 namespace {
 
-Status describe_end(pid_t child, int status) {
+Status describe_end(pid_t pid, const std::string& name, int status) {
+  const std::string who = name.empty() ? "process " + std::to_string(pid) : name;
   if (WIFSIGNALED(status))
-    return Status(Code::kInternal, "process " + std::to_string(child) + " died of signal " +
-                                       std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")");
+    return Status(Code::kInternal, who + " died of signal " + std::to_string(WTERMSIG(status)) + " (" +
+                                       strsignal(WTERMSIG(status)) + ")");
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-    return Status(Code::kInternal,
-                  "process " + std::to_string(child) + " exited with status " + std::to_string(WEXITSTATUS(status)));
+    return Status(Code::kInternal, who + " exited with status " + std::to_string(WEXITSTATUS(status)));
   return Status::ok();
 }
 
@@ -105,11 +127,11 @@ Status Team::check_children() {
   Status first;
   for (std::size_t i = 0; i < children_.size();) {
     int status = 0;
-    if (::waitpid(children_[i], &status, WNOHANG) != children_[i]) {
+    if (::waitpid(children_[i].pid, &status, WNOHANG) != children_[i].pid) {
       ++i;
       continue;
     }
-    Status s = describe_end(children_[i], status);
+    Status s = describe_end(children_[i].pid, children_[i].name, status);
     if (!s.is_ok()) {
       if (first.is_ok()) first = s;
       ended_.push_back(s);
@@ -123,11 +145,11 @@ Status Team::join() {
   for (std::thread& t : threads_) t.join();
   threads_.clear();
   Status first = ended_.empty() ? Status::ok() : ended_.front();
-  for (pid_t child : children_) {
+  for (const Child& child : children_) {
     int status = 0;
-    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    while (::waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (first.is_ok()) first = describe_end(child, status);
+    if (first.is_ok()) first = describe_end(child.pid, child.name, status);
   }
   children_.clear();
   ended_.clear();

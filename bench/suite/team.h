@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -53,10 +54,13 @@ class Team {
   Team& operator=(const Team&) = delete;
 
   // Starts `body` on `core` (-1: not pinned). A forked child runs body and
-  // ends with _exit(0) (no atexit handlers, no static destructors); it dies
-  // with its parent (PR_SET_PDEATHSIG). body reports through shared memory.
+  // ends with _exit(0) (no atexit handlers, no static destructors) unless
+  // body _exits itself with another status; it dies with its parent
+  // (PR_SET_PDEATHSIG). body reports through shared memory. `name` ("producer
+  // 0") names the participant in join()'s and check_children()'s errors;
+  // empty: "process <pid>".
   // REQUIRES (kProcesses): no other thread of this process is running.
-  Status start(int core, std::function<void()> body);
+  Status start(int core, std::function<void()> body, std::string name = {});
 
   // Waits for every participant. Returns the first abnormal end of a child
   // (killed by a signal, non-zero exit) as kInternal naming it, else OK.
@@ -66,6 +70,13 @@ class Team {
   // they must notice the board's abort flag). join() then reports them.
   void kill() noexcept;
 
+  // Asks every child still running to stop (SIGTERM), waits up to `grace`
+  // for them, then kills (SIGKILL) and reaps the rest. Threads are joined.
+  void stop(std::chrono::milliseconds grace) noexcept;
+
+  // Children started and not yet reaped (by check_children(), join(), stop()).
+  std::size_t running() const noexcept { return children_.size(); }
+
   // Without waiting: the first child found dead of a signal or a non-zero
   // exit since the last call, as kInternal naming it; OK otherwise.
   Status check_children();
@@ -73,7 +84,11 @@ class Team {
  private:
   Mode mode_;
   std::vector<std::thread> threads_;
-  std::vector<pid_t> children_;        // still to be reaped
+  struct Child {
+    pid_t pid;
+    std::string name;
+  };
+  std::vector<Child> children_;        // still to be reaped
   std::vector<Status> ended_;          // abnormal ends reaped by check_children(), for join()
 };
 

@@ -11,12 +11,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <ctime>
 #include <string>
 #include <string_view>
 
 #include "rill/topic.h"
 #include "rill/wait.h"
+#include "bench/suite/clock.h"
 #include "bench/suite/histogram.h"
 
 namespace rill::cli {
@@ -103,13 +103,10 @@ struct DemoBoard {
 static_assert(std::atomic<std::int64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free,
               "the board is shared between processes: its atomics must not hide a lock");
 
-// CLOCK_MONOTONIC in ns: comparable between processes of one host, so a
-// send time written by a producer can be subtracted from a consumer's now.
-inline std::int64_t monotonic_now_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-}
+// Times on the board are CLOCK_MONOTONIC ns (bench::monotonic_ns()):
+// comparable between processes of one host, so a send time written by a
+// producer can be subtracted from a consumer's now.
+using bench::monotonic_ns;
 
 // Copies `message` into a slot's error field (truncated, NUL-terminated).
 inline void set_demo_error(char (&field)[256], std::string_view message) {

@@ -3,9 +3,6 @@
 // open it by name, watches them, prints throughput, latency percentiles and
 // the exactly-once verdict, and removes every shared-memory object it made —
 // on success, on failure and on SIGINT/SIGTERM.
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -18,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/suite/team.h"
 #include "rill/topic.h"
 #include "rill/wait.h"
 #include "tools/rill/command.h"
@@ -51,12 +49,10 @@ struct DemoOptions {
   std::string wait = "block";
 };
 
+// A producer or consumer process of the demo.
 struct Child {
-  pid_t pid = -1;
   bool producer = false;
   int id = 0;
-  bool running = false;
-  int status = 0;  // waitpid() status once !running
 
   std::string name() const { return std::string(producer ? "producer " : "consumer ") + std::to_string(id); }
 };
@@ -91,12 +87,6 @@ std::string format_seconds(std::int64_t ns) {
   return buf;
 }
 
-std::string describe_exit(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("was killed by signal ") + strsignal(WTERMSIG(status));
-  return "stopped";
-}
-
 void print_percentiles(const bench::Histogram& h) {
   std::printf("              p50 %s   p90 %s   p99 %s   p99.9 %s   max %s\n", format_ns(h.value_at(0.50)).c_str(),
               format_ns(h.value_at(0.90)).c_str(), format_ns(h.value_at(0.99)).c_str(),
@@ -116,7 +106,6 @@ class DemoRun {
     if (ns_) (void)ns_->delete_topic(config_.topic);
     ns_.reset();
     if (created_ns_) (void)Namespace::remove_shared(config_.ns);
-    if (board_) ::munmap(board_, sizeof(DemoBoard));
   }
 
   Status set_up(const DemoOptions& o) {
@@ -143,24 +132,22 @@ class DemoRun {
     const std::uint64_t per_segment = info->max_record_bytes / frame;
     config_.window = std::max<std::int64_t>(1, static_cast<std::int64_t>((o.segments - 3) * per_segment / 2));
 
-    void* mem = ::mmap(nullptr, sizeof(DemoBoard), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED) return Status(Code::kResourceExhausted, "mmap of the demo's shared board failed");
-    board_ = new (mem) DemoBoard();  // value-initialised: zero, as the children expect
+    auto block = bench::SharedBlock::map(sizeof(DemoBoard));
+    if (!block) return block.status().with_context("the demo's shared board");
+    board_block_ = std::move(*block);
+    board_ = new (board_block_.data()) DemoBoard();  // value-initialised: zero, as the children expect
     return Status::ok();
   }
 
-  // Forks every child; returns false (with the reason) if a fork failed.
+  // Forks every child (bench::Team: each dies with this process); the
+  // reason if a fork failed.
   Status start_children() {
     std::fflush(nullptr);  // nothing buffered may be written twice by a child
-    const pid_t parent = ::getpid();
     for (int i = 0; i < config_.producers + config_.consumers; ++i) {
       Child c;
       c.producer = i < config_.producers;
       c.id = c.producer ? i : i - config_.producers;
-      c.pid = ::fork();
-      if (c.pid < 0) return Status(Code::kResourceExhausted, "fork() failed for " + c.name());
-      if (c.pid == 0) run_child(c, parent);  // never returns
-      c.running = true;
+      if (Status s = team_.start(-1, [this, c] { run_child(c); }, c.name()); !s) return s.with_context(c.name());
       children_.push_back(c);
     }
     return Status::ok();
@@ -170,19 +157,22 @@ class DemoRun {
   // Returns OK, or why the run failed; stop_requested() after a failure means interrupted.
   Status supervise() {
     const std::uint32_t total = static_cast<std::uint32_t>(children_.size());
-    std::int64_t last_progress_ns = monotonic_now_ns();
+    std::int64_t last_progress_ns = monotonic_ns();
     std::uint64_t last_progress = 0;
     for (;;) {
       if (stop_requested()) return Status(Code::kInternal, "interrupted");
-      if (Status s = reap(); !s) return s;
-      if (running() == 0) return Status::ok();
+      if (Status s = team_.check_children(); !s) {
+        const std::string why = child_errors();
+        return Status(s.code(), s.message() + (why.empty() ? "" : " (" + why + ")"));
+      }
+      if (team_.running() == 0) return Status::ok();
       // Pairs with the children's release increments.
       if (!board_->go.load(std::memory_order_relaxed) && board_->ready.load(std::memory_order_acquire) == total) {
-        board_->go_ns = monotonic_now_ns();
+        board_->go_ns = monotonic_ns();
         board_->go.store(1, std::memory_order_release);  // pairs with the children's acquire
       }
       const std::uint64_t progress = this->progress();
-      const std::int64_t now = monotonic_now_ns();
+      const std::int64_t now = monotonic_ns();
       if (progress != last_progress) {
         last_progress = progress;
         last_progress_ns = now;
@@ -288,12 +278,7 @@ class DemoRun {
   }
 
  private:
-  [[noreturn]] void run_child(const Child& c, pid_t parent) {
-    // Die with the parent, whatever kills it; and with Ctrl-C like any process.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(1);
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
+  [[noreturn]] void run_child(const Child& c) {
     int rc = 1;
     try {
       rc = c.producer ? run_demo_producer(config_, *board_, c.id) : run_demo_consumer(config_, *board_, c.id);
@@ -302,27 +287,6 @@ class DemoRun {
       set_demo_error(slot ? slot->error : board_->producers[c.id].error, std::string("exception: ") + e.what());
     }
     ::_exit(rc);  // no destructors or atexit handlers of the parent's objects
-  }
-
-  Status reap() {
-    for (Child& c : children_) {
-      if (!c.running) continue;
-      const pid_t r = ::waitpid(c.pid, &c.status, WNOHANG);
-      if (r != c.pid) continue;
-      c.running = false;
-      if (!WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0) {
-        std::string why = child_errors();
-        return Status(Code::kInternal,
-                      c.name() + " " + describe_exit(c.status) + (why.empty() ? "" : " (" + why + ")"));
-      }
-    }
-    return Status::ok();
-  }
-
-  int running() const {
-    int n = 0;
-    for (const Child& c : children_) n += c.running;
-    return n;
   }
 
   std::uint64_t progress() const {
@@ -334,22 +298,9 @@ class DemoRun {
 
   // Asks the children to stop, gives them a moment, then kills the rest.
   void kill_children() {
-    if (running() == 0) return;
+    if (team_.running() == 0) return;
     if (board_) board_->abort.store(1, std::memory_order_relaxed);
-    for (const Child& c : children_)
-      if (c.running) ::kill(c.pid, SIGTERM);
-    const std::int64_t deadline = monotonic_now_ns() + 1'000'000'000;
-    while (running() > 0 && monotonic_now_ns() < deadline) {
-      for (Child& c : children_)
-        if (c.running && ::waitpid(c.pid, &c.status, WNOHANG) == c.pid) c.running = false;
-      ::usleep(2'000);
-    }
-    for (Child& c : children_) {
-      if (!c.running) continue;
-      ::kill(c.pid, SIGKILL);
-      ::waitpid(c.pid, &c.status, 0);
-      c.running = false;
-    }
+    team_.stop(std::chrono::seconds(1));
   }
 
   void print_rate_line(const std::string& who, std::uint64_t records, std::int64_t ns, const char* note) const {
@@ -365,7 +316,9 @@ class DemoRun {
   DemoConfig config_;
   std::shared_ptr<Namespace> ns_;
   bool created_ns_ = false;
-  DemoBoard* board_ = nullptr;
+  bench::SharedBlock board_block_;
+  DemoBoard* board_ = nullptr;  // in board_block_
+  bench::Team team_{bench::Team::Mode::kProcesses};
   std::vector<Child> children_;
 };
 

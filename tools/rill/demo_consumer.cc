@@ -36,7 +36,7 @@ class DemoConsumer {
     while (phase < kDemoPhases && config_.phase_records(phase) > 0) {
       if (board_.abort.load(std::memory_order_relaxed)) return 1;
       PollResult r = consumer_.poll(kPollTimeout);
-      const std::int64_t now = monotonic_now_ns();
+      const std::int64_t now = monotonic_ns();
       slot_.skipped += static_cast<std::uint64_t>(r.skipped);
       for (const RecordView& record : r.records) check(record, now);
       if (!r.status) {
@@ -112,8 +112,10 @@ class DemoConsumer {
     if (!idle ||
         board_.producers_done[phase].load(std::memory_order_acquire) < static_cast<std::uint32_t>(config_.producers))
       return false;
-    for (std::int32_t p = 0; p < config_.partitions; ++p)
-      if (consumer_.position(p) < consumer_.latest_offset(p)) return false;
+    for (std::int32_t p = 0; p < config_.partitions; ++p) {
+      const Result<std::int64_t> latest = consumer_.latest_offset(p);
+      if (!latest || consumer_.position(p) < *latest) return false;
+    }
     // What never came is lost: count it.
     for (std::size_t i = 0; i < next_.size(); ++i) {
       const std::uint64_t partitions = static_cast<std::uint64_t>(config_.partitions);

@@ -44,7 +44,7 @@ class DemoProducer {
     // Pairs with the parent's release store of go.
     while (board_.go.load(std::memory_order_acquire) == 0) {
       if (board_.abort.load(std::memory_order_relaxed)) return 1;
-      sleep_until(monotonic_now_ns() + 100'000);
+      sleep_until(monotonic_ns() + 100'000);
     }
     for (int phase = 0; phase < kDemoPhases; ++phase) {
       const std::uint64_t n = config_.phase_records(phase);
@@ -62,17 +62,17 @@ class DemoProducer {
     const std::uint64_t first = config_.phase_start(phase);
     const bool paced = phase == 1 && config_.rate > 0;
     const double interval_ns = paced ? 1e9 / static_cast<double>(config_.rate) : 0.0;
-    const std::int64_t start = monotonic_now_ns();
+    const std::int64_t start = monotonic_ns();
     slot_.phase_start_ns[phase] = start;
     for (std::uint64_t i = 0; i < n; ++i) {
       if (paced) {
         // Send on schedule; a producer that fell behind sends at once (no catch-up limit).
         const std::int64_t due = start + static_cast<std::int64_t>(interval_ns * static_cast<double>(i));
-        if (monotonic_now_ns() < due) sleep_until(due);
+        if (monotonic_ns() < due) sleep_until(due);
       }
       if (!send(first + i)) return false;
     }
-    slot_.phase_end_ns[phase] = monotonic_now_ns();
+    slot_.phase_end_ns[phase] = monotonic_ns();
     return true;
   }
 
@@ -91,7 +91,7 @@ class DemoProducer {
     std::memcpy(v + DemoValue::kProducerAt, &id_, sizeof id_);
     std::memset(v + DemoValue::kProducerAt + sizeof id_, 0, DemoValue::kSequenceAt - sizeof id_);
     std::memcpy(v + DemoValue::kSequenceAt, &seq, sizeof seq);
-    const std::int64_t sent_ns = monotonic_now_ns();
+    const std::int64_t sent_ns = monotonic_ns();
     std::memcpy(v + DemoValue::kSentAt, &sent_ns, sizeof sent_ns);
     producer_.publish(*r);
     last_offset_[static_cast<std::size_t>(p)] = r->offset();
@@ -107,7 +107,7 @@ class DemoProducer {
     const auto i = static_cast<std::size_t>(p);
     const std::int64_t next = last_offset_[i] + 1;
     if (next < allowed_until_[i]) return true;
-    const std::int64_t since = monotonic_now_ns();
+    const std::int64_t since = monotonic_ns();
     for (int spins = 0;; ++spins) {
       std::int64_t slowest = std::numeric_limits<std::int64_t>::max();
       for (int c = 0; c < config_.consumers; ++c)  // pairs with the consumers' release stores
@@ -119,8 +119,8 @@ class DemoProducer {
       if (spins < 64) {
         ::sched_yield();
       } else {
-        sleep_until(monotonic_now_ns() + 20'000);
-        if (monotonic_now_ns() - since > kStallNs) {
+        sleep_until(monotonic_ns() + 20'000);
+        if (monotonic_ns() - since > kStallNs) {
           set_demo_error(slot_.error, "partition " + std::to_string(p) + ": a consumer read nothing for " +
                                           std::to_string(kStallNs / 1'000'000'000) + " s");
           return false;
@@ -136,7 +136,7 @@ class DemoProducer {
     while (board_.consumers_done[phase].load(std::memory_order_acquire) <
            static_cast<std::uint32_t>(config_.consumers)) {
       if (board_.abort.load(std::memory_order_relaxed)) return false;
-      sleep_until(monotonic_now_ns() + 200'000);
+      sleep_until(monotonic_ns() + 200'000);
     }
     return true;
   }
