@@ -261,6 +261,8 @@ class NamespaceImpl final : public Namespace {
   void repair_locked() {
     for (std::uint32_t i = 0; i < registry::kCapacity; ++i) {
       registry::TopicEntry& e = entries()[i];
+      // Acquire pairs with the release stores of state in create_topic() and
+      // delete_topic(): the entry's fields written before them are seen.
       std::uint32_t state = e.state.load(std::memory_order_acquire);
       if (state == registry::kCreating || state == registry::kDeleting) {
         // create_topic() refuses a name that exists, so a ready topic of the
@@ -308,6 +310,8 @@ class NamespaceImpl final : public Namespace {
   registry::TopicEntry* find_locked(std::string_view topic, bool include_creating) {
     for (std::uint32_t i = 0; i < registry::kCapacity; ++i) {
       registry::TopicEntry& e = entries()[i];
+      // Acquire pairs with create_topic()'s release of kCreating/kReady: the
+      // name and geometry written before it are seen.
       std::uint32_t state = e.state.load(std::memory_order_acquire);
       if ((state == registry::kReady || (include_creating && state == registry::kCreating)) &&
           entry_name(e) == topic)
@@ -323,6 +327,8 @@ class NamespaceImpl final : public Namespace {
     if (!lock.status().is_ok()) return lock.status();
     if (find_locked(topic, true)) return Status(Code::kAlreadyExists, "topic '" + std::string(topic) + "' already exists");
     registry::TopicEntry* e = nullptr;
+    // Acquire pairs with delete_topic()'s and a failed create's release of
+    // kFree: the entry's objects are gone before it is reused.
     for (std::uint32_t i = 0; i < registry::kCapacity && !e; ++i)
       if (entries()[i].state.load(std::memory_order_acquire) == registry::kFree) e = &entries()[i];
     if (!e)
@@ -339,6 +345,7 @@ class NamespaceImpl final : public Namespace {
     e->name_length = static_cast<std::uint32_t>(topic.size());
     std::memset(e->name, 0, sizeof e->name);
     std::memcpy(e->name, topic.data(), topic.size());
+    // Relaxed: published by the release store of state just below.
     e->doorbell.sequence.store(0, std::memory_order_relaxed);
     e->doorbell.sleepers.store(0, std::memory_order_relaxed);
     // Pairs with the acquire loads in find_locked()/repair_locked().
@@ -365,6 +372,7 @@ class NamespaceImpl final : public Namespace {
       }
       if (!failed.is_ok()) {
         (void)remove_partitions(*e);  // best effort; the failure reported is the create's
+        // Release pairs with create_topic()'s acquire search for a free entry.
         e->state.store(registry::kFree, std::memory_order_release);
         const std::string needed = ipc::format_bytes(
             config.partition_bytes() * static_cast<std::uint64_t>(config.partitions), ipc::Rounding::kUp);
@@ -372,6 +380,8 @@ class NamespaceImpl final : public Namespace {
                                    " (the topic needs " + needed + " in all)");
       }
     }
+    // Release pairs with the acquire loads in find_locked() and list_topics():
+    // whoever sees kReady sees every partition created and initialised.
     e->state.store(registry::kReady, std::memory_order_release);
     return Status::ok();
   }
@@ -427,6 +437,7 @@ class NamespaceImpl final : public Namespace {
     std::vector<std::string> names;
     Lock lock(this);
     if (!lock.status().is_ok()) return lock.status();
+    // Acquire pairs with create_topic()'s release of kReady (the name is complete).
     for (std::uint32_t i = 0; i < registry::kCapacity; ++i)
       if (entries()[i].state.load(std::memory_order_acquire) == registry::kReady)
         names.emplace_back(entry_name(entries()[i]));
@@ -477,8 +488,11 @@ class NamespaceImpl final : public Namespace {
                                                      "; only that user (or root) can delete it");
       }
     }
+    // Release pairs with repair_locked()'s acquire: a deleter that dies from
+    // here on leaves kDeleting, which the next locker finishes.
     e->state.store(registry::kDeleting, std::memory_order_release);
     Status removed = remove_partitions(*e);
+    // Release pairs with create_topic()'s acquire search for a free entry.
     e->state.store(registry::kFree, std::memory_order_release);
     std::lock_guard guard(cache_mu_);
     cache_.erase(std::string(topic));
@@ -544,6 +558,7 @@ Result<ipc::ShmAccess> check_registry(const ipc::Region& region, const std::stri
                                       std::to_string(registry::kRegionBytes));
   auto* h = reinterpret_cast<const registry::Header*>(region.bytes().data());
   // A creator publishes magic last; give a racing creator a moment to finish.
+  // Acquire pairs with init_registry()'s release of magic: the header is complete.
   for (int i = 0; i < 1000 && h->magic.load(std::memory_order_acquire) != registry::kMagic; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (h->magic.load(std::memory_order_acquire) != registry::kMagic)
