@@ -68,8 +68,12 @@ inline void ring_doorbell(Doorbell& bell) noexcept {
   if (bell.fences_required_since.load(std::memory_order_relaxed) == 0) [[likely]] {
     ipc::light_fence();
   } else {
+    // A reader could not use membarrier: a full fence, the Dekker pair of the
+    // reader's seq_cst increment of sleepers before its re-check (wait_on()).
     std::atomic_thread_fence(std::memory_order_seq_cst);
   }
+  // Relaxed: ordered after the commits by the fence above, whose pair is
+  // wait_on()'s increment of sleepers and heavy fence.
   if (bell.sleepers.load(std::memory_order_relaxed) != 0) {
     bell.sequence.fetch_add(1, std::memory_order_release);  // pairs with wait_on()'s acquire load
     ipc::futex_wake_all(&bell.sequence);
@@ -103,10 +107,13 @@ bool wait_on(Doorbell& bell, WaitStrategy strategy, std::int64_t deadline_ns, Re
   for (;;) {
     // Pairs with ring_doorbell()'s release increment.
     const std::uint32_t seq = bell.sequence.load(std::memory_order_acquire);
+    // seq_cst: ordered before the re-check of the log below; pairs with
+    // ring_doorbell()'s fence and load of sleepers (Dekker).
     bell.sleepers.fetch_add(1, std::memory_order_seq_cst);
     std::int64_t sleep = kMaxSleepNs;
     if (!ipc::heavy_fence()) [[unlikely]] {  // pairs with the light fence in ring_doorbell()
       const std::int64_t now = monotonic_ns();
+      // Relaxed: only says how long to sleep; the CAS below orders the switch.
       std::int64_t since = bell.fences_required_since.load(std::memory_order_relaxed);
       // seq_cst: ordered with this reader's re-check below, like its fence.
       if (since == 0 && bell.fences_required_since.compare_exchange_strong(since, now, std::memory_order_seq_cst))
@@ -123,13 +130,14 @@ bool wait_on(Doorbell& bell, WaitStrategy strategy, std::int64_t deadline_ns, Re
     }
     const std::int64_t slept_from = stop ? 0 : monotonic_ns();
     if (!stop) ipc::futex_wait(&bell.sequence, seq, sleep);
+    // Relaxed: a producer that still counts this reader only rings once more.
     bell.sleepers.fetch_sub(1, std::memory_order_relaxed);
     if (stop) return ready();
     if (ready()) {
       // Relaxed: an unchanged sequence means that no producer rang since seq.
       if (sleep == kMaxSleepNs && bell.sequence.load(std::memory_order_relaxed) == seq &&
           monotonic_ns() - slept_from >= kMaxSleepNs)
-        g_late_wakeups.fetch_add(1, std::memory_order_relaxed);
+        g_late_wakeups.fetch_add(1, std::memory_order_relaxed);  // relaxed: a counter tests read after joining
       return true;
     }
   }

@@ -52,6 +52,7 @@ Status PartitionRing::check_ring(const ReadCursor* cursor) const {
     if (s) s = check_tail_records(current, tail, true);
     if (s && cursor != nullptr) s = check_cursor(*cursor, current, tail);
     // No roll began or ended meanwhile: the verdict was reached on one state.
+    // Acquire, as the loads above (roll()'s releases).
     const std::uint64_t tail_after = header_->tail.load(std::memory_order_acquire);
     if (header_->current_generation.load(std::memory_order_acquire) == current &&
         tail_tag(tail_after) == tail_tag(tail) && is_rolling(tail_after) == is_rolling(tail))
@@ -99,6 +100,9 @@ Status PartitionRing::check_segments(std::uint64_t current, std::uint64_t tail, 
   for (std::int64_t g = first; g <= static_cast<std::int64_t>(current) + 2; ++g) {
     const std::uint64_t slot_of = g >= 0 ? static_cast<std::uint64_t>(g) % n : static_cast<std::uint64_t>(g + static_cast<std::int64_t>(n));
     const SegmentHeader* h = segment_header(slot_of);
+    // roll() stores it (relaxed) before its release of current_generation,
+    // which check_ring() or claim() acquired; acquire keeps the loads of this
+    // segment's words below after it.
     const std::uint64_t gen = h->generation.load(std::memory_order_acquire);
     const std::uint64_t expected = g >= 0 ? static_cast<std::uint64_t>(g) : kUnusedGeneration;
     const bool oldest = g == static_cast<std::int64_t>(current) + 3 - static_cast<std::int64_t>(n);
@@ -116,6 +120,7 @@ Status PartitionRing::check_segments(std::uint64_t current, std::uint64_t tail, 
       continue;
     }
     const auto ug = static_cast<std::uint64_t>(g);
+    // Pairs with roll()'s release store of `sealed`.
     const std::uint64_t sealed = h->sealed.load(std::memory_order_acquire);
     // The messages' subjects are built only when a check fails: a roll runs
     // these checks, and a sound ring allocates nothing.
@@ -139,6 +144,8 @@ Status PartitionRing::check_segments(std::uint64_t current, std::uint64_t tail, 
         load_commit(data(ug) + sealed_end) != kEndOfSegmentWord)
       return damaged(seal() + ", but there is no end-of-segment word at position " + str(sealed_end));
     if (ug > current) continue;  // its base offset is set when it opens
+    // Relaxed: stored by the roll into it before that roll's release of
+    // current_generation, which check_ring() or claim() acquired.
     const std::uint64_t base = h->base_offset.load(std::memory_order_relaxed);
     const auto where = [&] {
       return "segment generation " + str(ug) + " (slot " + str(slot_of) + ") has base_offset " +
@@ -165,6 +172,7 @@ Status PartitionRing::check_tail_records(std::uint64_t current, std::uint64_t ta
   const std::uint64_t capacity = data_capacity_;
   const std::uint64_t end = tail_position(tail), count = tail_count(tail);
   if (end > capacity) return Status::ok();  // check_segments() reports it
+  // Relaxed: as in check_segments() (the release of current_generation).
   const std::uint64_t base = segment_header(current)->base_offset.load(std::memory_order_relaxed);
   const std::byte* d = data(current);
   const std::uint32_t tag = generation_tag(current);  // of index entries
@@ -174,7 +182,8 @@ Status PartitionRing::check_tail_records(std::uint64_t current, std::uint64_t ta
   };
   // Claims only take bytes forward from the tail: a record committed where
   // it points means the tail went back, and the next claim would overwrite
-  // it. (A claim made since would have moved the tail on.)
+  // it. (A claim made since would have moved the tail on; the tail's load
+  // pairs with its releases by claims and rolls.)
   if (end + kFrameAlignment <= capacity && committed(load_commit(d + end)) &&
       header_->tail.load(std::memory_order_acquire) == tail)
     return damaged(where() + " points at a committed record: the tail went back, and producing would overwrite it");
@@ -218,6 +227,8 @@ Status PartitionRing::check_tail_records(std::uint64_t current, std::uint64_t ta
           position + kFrameHeaderSize > capacity)
         continue;
       if (!committed(load_commit(d + position))) continue;
+      // Relaxed: index_frame() stores them before its release of tag_position,
+      // acquired above; the check word catches an entry being rewritten.
       const std::int64_t o = entries[k].offset.load(std::memory_order_relaxed);
       if (entries[k].check.load(std::memory_order_relaxed) !=
               index_check(tp, o, entries[k].timestamp_ns.load(std::memory_order_relaxed)) ||
@@ -262,6 +273,8 @@ Status PartitionRing::check_cursor(const ReadCursor& cursor, std::uint64_t curre
     return Status::ok();
   const std::uint64_t g = cursor.generation;
   const SegmentHeader* h = segment_header(g);
+  // Relaxed: roll() stores it before its release of current_generation,
+  // acquired by check_ring().
   const std::uint64_t base = h->base_offset.load(std::memory_order_relaxed);
   const auto next = static_cast<std::uint64_t>(cursor.next_offset);
   const auto reader = [&] {  // built only when a check fails: a waiting consumer runs this
@@ -309,6 +322,8 @@ bool PartitionRing::announced(std::uint64_t generation, std::uint64_t position) 
     // that published its announcement).
     const std::uint64_t st = s.state.load(std::memory_order_acquire) & 0xFF;
     if (st != kSlotPending && st != kSlotWriting && st != kSlotAbandoning) continue;
+    // Relaxed, tail and size: stored before the state (or claim CAS) released
+    // them, acquired above.
     const std::uint64_t x = s.tail.load(std::memory_order_relaxed);
     if (is_rolling(x) || tail_tag(x) != static_cast<std::uint16_t>(generation)) continue;
     const std::uint64_t from = tail_position(x);

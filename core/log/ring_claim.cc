@@ -75,7 +75,9 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
     if (mode == ClaimMode::kShared) {
       if (lease != 0) [[unlikely]] {
         if (ipc::liveness_packed(lease) == ipc::Liveness::kAlive) {
-          slot->state.store(kSlotIdle, std::memory_order_relaxed);  // a failed CAS may have left it pending
+          // Relaxed: retracts an announcement no claim stands behind (a failed
+          // CAS may have left it pending); it publishes nothing.
+          slot->state.store(kSlotIdle, std::memory_order_relaxed);
           out->stalled_by = ipc::ProcessId::unpacked(lease).pid;
           return ClaimStatus::kLeased;
         }
@@ -84,13 +86,14 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
         // releases), and orders this clearing before the CAS below.
         std::uint64_t dead = lease;
         (void)header_->exclusive_owner.compare_exchange_strong(dead, 0, std::memory_order_acq_rel);
-        t = header_->tail.load(std::memory_order_acquire);
+        t = header_->tail.load(std::memory_order_acquire);  // pairs with the tail's releases (claims, rolls)
         continue;
       }
     } else if (lease != slot->owner.load(std::memory_order_relaxed)) [[unlikely]] {
       // The holder's lease was taken from this process (only as if it were
-      // dead: damage or a pid clash).
-      slot->state.store(kSlotIdle, std::memory_order_relaxed);
+      // dead: damage or a pid clash). Relaxed: the slot's owner is this
+      // producer's own word.
+      slot->state.store(kSlotIdle, std::memory_order_relaxed);  // relaxed: a retraction; publishes nothing
       out->stalled_by = ipc::ProcessId::unpacked(lease).pid;
       return ClaimStatus::kLeased;
     }
@@ -109,11 +112,12 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
           } else if (wedged_since == 0) {
             wedged_since = now;
           } else if (now - wedged_since > kWedgedPatienceNs) {
-            slot->state.store(kSlotIdle, std::memory_order_relaxed);  // a failed CAS may have left it pending
+            // Relaxed: a retraction (a failed CAS may have left it pending).
+            slot->state.store(kSlotIdle, std::memory_order_relaxed);
             return ClaimStatus::kCorrupt;
           }
           if (now > deadline && wedged_since == 0) {  // a wedged tail is kCorrupt, after its own patience
-            slot->state.store(kSlotIdle, std::memory_order_relaxed);
+            slot->state.store(kSlotIdle, std::memory_order_relaxed);  // relaxed: a retraction; publishes nothing
             out->stalled_by = stalled_by(t);
             return ClaimStatus::kStalled;
           }
@@ -121,13 +125,14 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
       }
       if (spins < 1024) cpu_relax();
       else std::this_thread::yield();
-      t = header_->tail.load(std::memory_order_acquire);
+      t = header_->tail.load(std::memory_order_acquire);  // pairs with the tail's releases (claims, rolls)
       continue;
     }
     const std::uint64_t position = tail_position(t);
     const std::uint32_t count = tail_count(t);
     if (position + bytes <= capacity && count + records <= kMaxRecordsPerSegment) {
       const std::uint64_t next = t + (std::uint64_t{records} << kCountShift) + bytes / kFrameAlignment;
+      // The announcement. Relaxed: the tail's CAS (or store) below releases it.
       slot->tail.store(t, std::memory_order_relaxed);
       slot->state.store(kSlotPending, std::memory_order_relaxed);
       // acquire on success pairs with roll()'s release of this segment's header
@@ -141,6 +146,7 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
         header_->tail.store(next, std::memory_order_release);
         won = true;
       } else {
+        // On failure, acquire: t is reloaded, as by the load above.
         won = header_->tail.compare_exchange_weak(t, next, std::memory_order_acq_rel, std::memory_order_acquire);
       }
       if (won) {
@@ -148,6 +154,8 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
         const std::uint64_t current = header_->current_generation.load(std::memory_order_acquire);
         const std::uint64_t gen = current - static_cast<std::uint16_t>(static_cast<std::uint16_t>(current) - tail_tag(t));
         const SegmentHeader* segment = segment_header(gen);
+        // Relaxed: roll() stored gen's base offset before its release of
+        // current_generation, acquired above.
         const std::uint64_t base = segment->base_offset.load(std::memory_order_relaxed);
         std::byte* at = data(gen) + position;
         // The words this claim steers by, checked on lines it touches anyway
@@ -155,13 +163,17 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
         // the claim is pending no roll can take the ring past gen + 1 or
         // reuse gen's bytes, and its bytes were zeroed before gen opened: any
         // of these failing is damage, and writing would overwrite records.
+        // Relaxed loads: gen's header was stored before the release of
+        // current_generation acquired above, and a zero commit word (the
+        // sound case) publishes nothing to be ordered after.
         if (current - gen > 1 || segment->generation.load(std::memory_order_relaxed) != gen ||
             base >= kMaxOffset - count - records ||
             committed(commit_word(at).load(std::memory_order_relaxed))) [[unlikely]] {
-          // Hand the bytes back if nobody claimed after us. Release: pairs with claim()'s acquire.
+          // Hand the bytes back if nobody claimed after us. Release: pairs with
+          // claim()'s acquire; relaxed on failure: the value found is not used.
           std::uint64_t claimed = next;
           (void)header_->tail.compare_exchange_strong(claimed, t, std::memory_order_release, std::memory_order_relaxed);
-          slot->state.store(kSlotIdle, std::memory_order_relaxed);
+          slot->state.store(kSlotIdle, std::memory_order_relaxed);  // relaxed: a retraction; publishes nothing
           return ClaimStatus::kCorrupt;
         }
         out->slot = slot;
@@ -184,10 +196,10 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
     if (header_->block_on_readers != 0 && readers_checked != tail_tag(t)) [[unlikely]] {
       // overflow=block: first wait (without holding the tail) for readers
       // that still need the bytes this roll would retire.
-      slot->state.store(kSlotIdle, std::memory_order_relaxed);
+      slot->state.store(kSlotIdle, std::memory_order_relaxed);  // relaxed: a retraction; publishes nothing
       if (!await_readers(generation_of_tag(tail_tag(t)))) return ClaimStatus::kBlocked;
       readers_checked = tail_tag(t);
-      t = header_->tail.load(std::memory_order_acquire);
+      t = header_->tail.load(std::memory_order_acquire);  // pairs with the tail's releases (claims, rolls)
       continue;
     }
     // Nothing is sealed on the word of a damaged segment (cold: once per
@@ -203,7 +215,7 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
         // Pairs with the release stores of the tail (claims, rolls).
         const std::uint64_t now = header_->tail.load(std::memory_order_acquire);
         if (now == t) {
-          slot->state.store(kSlotIdle, std::memory_order_relaxed);
+          slot->state.store(kSlotIdle, std::memory_order_relaxed);  // relaxed: a retraction; publishes nothing
           return ClaimStatus::kCorrupt;
         }
         t = now;
@@ -211,18 +223,21 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
       }
     }
     // Announced first, so that if this process dies mid-roll another one can
-    // see whose roll it was and finish it (rescue_roll()).
+    // see whose roll it was and finish it (rescue_roll()). Relaxed: the CAS
+    // below releases them.
     slot->tail.store(t, std::memory_order_relaxed);
     slot->state.store(kSlotRolling, std::memory_order_relaxed);
     // release: publishes the announcement with the rolling tail.
     if (header_->tail.compare_exchange_weak(t, t | kRolling, std::memory_order_acq_rel, std::memory_order_acquire)) {
       if (deadline == 0) deadline = monotonic_ns() + patience_ns;
       const bool rolled = roll(t, deadline, &out->stalled_by);
+      // Release: pairs with the acquire loads of slot states (rescue_roll(),
+      // wedged(), reap_dead()): the roll's stores come first.
       slot->state.store(kSlotIdle, std::memory_order_release);
       if (!rolled) return ClaimStatus::kStalled;
-      t = header_->tail.load(std::memory_order_acquire);
+      t = header_->tail.load(std::memory_order_acquire);  // pairs with the tail's releases (claims, rolls)
     } else {
-      slot->state.store(kSlotIdle, std::memory_order_relaxed);
+      slot->state.store(kSlotIdle, std::memory_order_relaxed);  // relaxed: a retraction; publishes nothing
     }
   }
 }
@@ -253,7 +268,8 @@ bool PartitionRing::roll(std::uint64_t t, std::int64_t deadline_ns, std::int32_t
       ((gen > 0 && !await_claims(gen - 1, Outstanding::kCleaning, deadline_ns, stalled_by)) ||
        (leaving != kUnusedGeneration && !await_claims(leaving, Outstanding::kAll, deadline_ns, stalled_by)))) {
     std::uint64_t rolling = t | kRolling;
-    // Release: pairs with claim()'s acquire loads of the tail.
+    // Release: pairs with claim()'s acquire loads of the tail; relaxed on
+    // failure: the value found is not used.
     (void)header_->tail.compare_exchange_strong(rolling, t, std::memory_order_release, std::memory_order_relaxed);
     notify();
     return false;
@@ -265,11 +281,16 @@ bool PartitionRing::roll(std::uint64_t t, std::int64_t deadline_ns, std::int32_t
   const std::uint32_t count = tail_count(t);
   SegmentHeader* sealed = segment_header(gen);
   SegmentHeader* opened = segment_header(gen + 1);  // zero since gen-1 filled; generation already gen+1
+  // Relaxed: gen's base offset reached this roller with current_generation
+  // (acquired by generation_of_tag()); gen+1's is published by the release
+  // stores of `sealed` and current_generation below, one of which every
+  // reader of gen+1 acquires first.
   opened->base_offset.store(sealed->base_offset.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
   // gen's producers cleaned [0, end) of gen+2; finish it.
   clean(data(gen + 2) + end, capacity - end);
   // Retire gen+3's segment before gen+1's producers start cleaning it: readers
   // of its old bytes see the new generation (their check after reading).
+  // Relaxed: the release fence below orders both before the stores after it.
   SegmentHeader* retired = segment_header(gen + 3);
   retired->generation.store(gen + 3, std::memory_order_relaxed);
   retired->sealed.store(0, std::memory_order_relaxed);
@@ -282,7 +303,8 @@ bool PartitionRing::roll(std::uint64_t t, std::int64_t deadline_ns, std::int32_t
     // Pairs with read()'s acquire load of the commit word.
     commit_word(data(gen) + end).store(kEndOfSegmentWord, std::memory_order_release);
   // Pairs with claim()'s acquire loads of the tail. A CAS, so that a roll
-  // finished twice (rescue_roll()) releases the tail once.
+  // finished twice (rescue_roll()) releases the tail once; relaxed on
+  // failure: the value found is not used.
   std::uint64_t rolling = t | kRolling;
   (void)header_->tail.compare_exchange_strong(rolling, make_tail(gen + 1, 0, 0), std::memory_order_release,
                                               std::memory_order_relaxed);
@@ -322,6 +344,8 @@ bool PartitionRing::await_readers(std::uint64_t generation) noexcept {
   if (generation + 3 < n) return true;  // the roll retires no generation yet
   // The roll out of `generation` hands generation+3-N's bytes on; a reader
   // still needs them while its position is before the next generation's base.
+  // Relaxed: stored by the roll into that generation before its release of
+  // current_generation, which this producer acquired (generation_of_tag()).
   const std::int64_t boundary =
       static_cast<std::int64_t>(segment_header(generation + 4 - n)->base_offset.load(std::memory_order_relaxed));
   // Bounded even if the header was damaged.
@@ -331,11 +355,14 @@ bool PartitionRing::await_readers(std::uint64_t generation) noexcept {
     bool clear = true;
     for (std::uint32_t k = 0; k < kReaderSlots; ++k) {
       ReaderSlot& r = *reader_slot(k);
+      // Pairs with register_reader()'s CAS and unregister_reader()'s release.
       std::uint64_t o = r.owner.load(std::memory_order_acquire);
       // Pairs with publish_position()'s release store.
       if (o == 0 || r.position.load(std::memory_order_acquire) >= boundary) continue;
       if ((i & 1023) == 0 && ipc::liveness_packed(o) == ipc::Liveness::kDead) {
-        (void)r.owner.compare_exchange_strong(o, 0, std::memory_order_acq_rel);  // a dead reader holds nobody back
+        // A dead reader holds nobody back. acq_rel: as the other CASes of a
+        // reader slot's owner (register_reader(), reap_dead()).
+        (void)r.owner.compare_exchange_strong(o, 0, std::memory_order_acq_rel);
         continue;
       }
       clear = false;
@@ -362,6 +389,7 @@ void PartitionRing::index_frame(std::uint64_t generation, std::uint32_t position
   for (std::uint32_t at = boundary; at < end; at += interval) {
     IndexEntry& e = entries[at / interval];
     const std::uint64_t tag_position = (std::uint64_t{generation_tag(generation)} << 32) | position;
+    // Relaxed: the release store of tag_position below publishes them.
     e.offset.store(offset, std::memory_order_relaxed);
     e.timestamp_ns.store(timestamp_ns, std::memory_order_relaxed);
     e.check.store(index_check(tag_position, offset, timestamp_ns), std::memory_order_relaxed);

@@ -78,7 +78,7 @@ ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t m
     }
     // Seqlock-style check: pairs with the release fence in roll() after retiring a segment.
     std::atomic_thread_fence(std::memory_order_acquire);
-    if (h->generation.load(std::memory_order_relaxed) != c.generation) {
+    if (h->generation.load(std::memory_order_relaxed) != c.generation) {  // relaxed: ordered by the fence
       return ReadBatch{0, 0, ReadStatus::kOutOfRange, c.generation};
     }
     if (batch.status != ReadStatus::kOk) {
@@ -90,12 +90,14 @@ ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t m
     }
     batch.generation = c.generation;
     if (segment_end && batch.count == 0) {
-      // Pairs with roll()'s release store of `sealed` (before the END word).
+      // Pairs with roll()'s release store of `sealed` (before the END word),
+      // which publishes the base offset (relaxed) too.
       const std::uint64_t sealed = h->sealed.load(std::memory_order_acquire);
       if (static_cast<std::uint64_t>(c.next_offset) != h->base_offset.load(std::memory_order_relaxed) + (sealed >> 32) ||
           c.position != static_cast<std::uint32_t>(sealed)) {
         // Not where the seal says the records end. Unless the segment was
         // reused meanwhile (the seal cleared), the cursor or the headers are damaged.
+        // The fence pairs with roll()'s release fence, as above.
         std::atomic_thread_fence(std::memory_order_acquire);
         const bool reused = h->generation.load(std::memory_order_relaxed) != c.generation;
         return ReadBatch{0, 0, reused ? ReadStatus::kOutOfRange : ReadStatus::kCorrupt, c.generation};
@@ -113,11 +115,14 @@ bool PartitionRing::readable(const ReadCursor& cursor) const noexcept {
     // At the very end of a full segment. Sealed: the next segment is open.
     // Not sealed: still open, or already retired (retiring clears `sealed`),
     // so fall through to the generation check rather than report nothing
-    // until the slot's next generation is sealed.
+    // until the slot's next generation is sealed. Pairs with roll()'s release
+    // store of `sealed`.
     if (segment_header(cursor.generation)->sealed.load(std::memory_order_acquire) != 0) return true;
   } else {
     if (committed(load_commit(data(cursor.generation) + cursor.position))) return true;
   }
+  // Pairs with roll()'s release fence after retiring a segment; the relaxed
+  // load of the generation after it sees the retirement.
   std::atomic_thread_fence(std::memory_order_acquire);
   return segment_header(cursor.generation)->generation.load(std::memory_order_relaxed) != cursor.generation;
 }
@@ -135,6 +140,9 @@ bool PartitionRing::generation_live(std::uint64_t generation) const noexcept {
 // ---------------------------------------------------------------- positions
 
 ReadCursor PartitionRing::segment_start(std::uint64_t generation) const noexcept {
+  // Relaxed: roll() stores a base offset before its releases of the previous
+  // segment's `sealed` and of current_generation, one of which every caller
+  // acquired to reach `generation`.
   return ReadCursor{
       .generation = generation,
       .next_offset = static_cast<std::int64_t>(segment_header(generation)->base_offset.load(std::memory_order_relaxed))};
@@ -155,6 +163,7 @@ ReadCursor PartitionRing::earliest() const noexcept {
     // None is live: the ring moved on meanwhile (look again) or, if it has
     // not, its headers contradict each other (damaged shared memory) and the
     // cursor reads as out of range rather than this loop spinning forever.
+    // Acquire, as above.
     if (header_->current_generation.load(std::memory_order_acquire) == current) return segment_start(current);
   }
 }
@@ -194,7 +203,7 @@ ReadCursor PartitionRing::index_start(std::uint64_t generation, bool by_time, st
   const std::uint32_t tag = generation_tag(generation);
   const std::byte* d = data(generation);
   auto before = [&](std::uint32_t k, ReadCursor* at) {
-    // Pairs with the release store in commit().
+    // Pairs with the release store in index_frame() (commit(), abandon()).
     const std::uint64_t tp = entries[k].tag_position.load(std::memory_order_acquire);
     if (static_cast<std::uint32_t>(tp >> 32) != tag) return false;
     const std::uint32_t position = static_cast<std::uint32_t>(tp);
@@ -203,6 +212,8 @@ ReadCursor PartitionRing::index_start(std::uint64_t generation, bool by_time, st
     if (position % kFrameAlignment != 0 || position + kFrameHeaderSize > data_capacity_) return false;
     const std::uint64_t word = load_commit(d + position);
     if (!committed(word) || is_end_of_segment(word)) return false;
+    // Relaxed: index_frame() stores them before its release of tag_position,
+    // acquired above.
     const std::int64_t offset = entries[k].offset.load(std::memory_order_relaxed);
     const std::int64_t timestamp = entries[k].timestamp_ns.load(std::memory_order_relaxed);
     // A damaged entry (or one being rewritten for a newer generation) fails
@@ -291,6 +302,8 @@ Result<ReadCursor> PartitionRing::seek(std::int64_t offset) const {
                                                std::to_string(first.next_offset) + ", " +
                                                std::to_string(end.next_offset) + "]");
   std::uint64_t gen = end.generation;
+  // Relaxed: each stored before the release of current_generation that
+  // latest() acquired.
   while (gen > first.generation &&
          static_cast<std::int64_t>(segment_header(gen)->base_offset.load(std::memory_order_relaxed)) > offset)
     --gen;

@@ -40,6 +40,7 @@ std::uint32_t PartitionRing::settle_claims(std::uint64_t generation, Outstanding
   auto classify = [&](std::uint32_t i, std::uint64_t x) {
     if (tail_now == x || tail_now == (x | kRolling)) return Announcement::kVoid;
     const std::uint64_t position = tail_position(x);
+    // Pairs with roll()'s release store of `sealed`.
     const std::uint64_t sealed = segment_header(generation)->sealed.load(std::memory_order_acquire);
     if (sealed != 0 && position >= static_cast<std::uint32_t>(sealed)) return Announcement::kVoid;
     if (position + kFrameAlignment > capacity) return Announcement::kVoid;
@@ -47,12 +48,15 @@ std::uint32_t PartitionRing::settle_claims(std::uint64_t generation, Outstanding
     for (std::uint32_t j = 0; j < n; ++j) {
       if (j == i) continue;
       ClaimSlot& other = *slot(j);
+      // As below: the state pairs with its owner's release stores; the tail
+      // (relaxed) was published with it.
       const std::uint64_t st = other.state.load(std::memory_order_acquire) & 0xFF;
       if (st == kSlotIdle || st == kSlotRolling || other.tail.load(std::memory_order_relaxed) != x) continue;
       if (st == kSlotPending) {
         // Two announcements of one tail: one of them claimed it. While either
         // owner lives it may still say which; if both are dead, the lower
         // slot stands for the claim, so that it is abandoned exactly once.
+        // Owners relaxed: a slot's owner changes only while it is idle.
         if (!check_owners || ipc::liveness_packed(other.owner.load(std::memory_order_relaxed)) != ipc::Liveness::kDead ||
             ipc::liveness_packed(slot(i)->owner.load(std::memory_order_relaxed)) != ipc::Liveness::kDead)
           return Announcement::kUnsure;
@@ -66,13 +70,18 @@ std::uint32_t PartitionRing::settle_claims(std::uint64_t generation, Outstanding
   std::uint32_t live = 0;
   for (std::uint32_t i = 0; i < n; ++i) {
     ClaimSlot& s = *slot(i);
+    // Owner loads relaxed: a slot's owner changes only while the slot is idle.
     const auto still_out = [&] {
       ++live;
       if (live_owner != nullptr)
         *live_owner = ipc::ProcessId::unpacked(s.owner.load(std::memory_order_relaxed)).pid;
     };
+    // Pairs with the owner's release stores of its state (claim()'s writing,
+    // commit()'s idle) and an abandoner's; a pending announcement was
+    // released by the claim CAS (tail_now's acquire above).
     const std::uint64_t st = s.state.load(std::memory_order_acquire);
     if ((st & 0xFF) == kSlotIdle || (st & 0xFF) == kSlotRolling) continue;  // a roll is not a claim
+    // Relaxed, tail and size: published with the state.
     const std::uint64_t x = s.tail.load(std::memory_order_relaxed);
     if (tail_tag(x) != tag) continue;
     if ((st & 0xFF) == kSlotWriting && which == Outstanding::kCleaning) continue;
@@ -80,6 +89,8 @@ std::uint32_t PartitionRing::settle_claims(std::uint64_t generation, Outstanding
       const Announcement a = classify(i, x);
       if (a == Announcement::kVoid) {
         // No claim behind it; if its owner is dead, nobody will clear it.
+        // acq_rel: as every CAS of a slot's state and owner (abandon(),
+        // acquire_slot()).
         std::uint64_t seen = st;
         const std::uint64_t owner = s.owner.load(std::memory_order_relaxed);
         if (check_owners && ipc::liveness_packed(owner) == ipc::Liveness::kDead &&
@@ -107,13 +118,14 @@ std::uint32_t PartitionRing::settle_claims(std::uint64_t generation, Outstanding
       continue;
     }
     *abandoned += abandon(s, st, x, s.size.load(std::memory_order_relaxed));
-    if ((s.state.load(std::memory_order_acquire) & 0xFF) != kSlotIdle) still_out();
+    if ((s.state.load(std::memory_order_acquire) & 0xFF) != kSlotIdle) still_out();  // pairs with abandon()'s release
   }
   return live;
 }
 
 std::uint64_t PartitionRing::abandon(ClaimSlot& s, std::uint64_t seen, std::uint64_t x, std::uint64_t size) noexcept {
-  const std::uint64_t mine = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(ipc::current_pid())) << 32) | kSlotAbandoning;
+  const std::uint64_t mine =
+      (static_cast<std::uint64_t>(static_cast<std::uint32_t>(ipc::current_pid())) << 32) | kSlotAbandoning;
   // One process at a time abandons a claim. acq_rel: pairs with the owner's
   // stores (it is dead; nothing more will come) and with a previous abandoner's.
   if (!s.state.compare_exchange_strong(seen, mine, std::memory_order_acq_rel)) return 0;
@@ -126,7 +138,7 @@ std::uint64_t PartitionRing::abandon(ClaimSlot& s, std::uint64_t seen, std::uint
   // Every number comes from shared memory: a damaged slot is dropped, never
   // followed. Claims exist only in generations that have opened: a forged
   // one in a segment still being prepared would have this clean ahead into
-  // a retained segment.
+  // a retained segment. Pairs with roll()'s release store of current_generation.
   const std::uint64_t current = header_->current_generation.load(std::memory_order_acquire);
   if (bytes >= kFrameHeaderSize && bytes <= kMaxFrameBytes && bytes % kFrameAlignment == 0 &&
       position + bytes <= capacity && records > 0 && std::uint64_t{records} * kMinRecordBytes <= bytes &&
@@ -140,7 +152,8 @@ std::uint64_t PartitionRing::abandon(ClaimSlot& s, std::uint64_t seen, std::uint
     if ((seen & 0xFF) == kSlotPending && current < generation + 2 && !sealed_before(generation + 2))
       clean(data(generation + 2) + position, bytes);
     // A frame the owner committed stands (a claim holds one; an older
-    // producer's several); the rest becomes one abandoned frame.
+    // producer's several); the rest becomes one abandoned frame. Base offsets
+    // relaxed: stored before the release of current_generation acquired above.
     std::byte* d = data(generation);
     std::uint64_t at = position, done = 0;
     // A committed frame ends the claim or leaves room for at least one more
@@ -177,7 +190,7 @@ std::uint64_t PartitionRing::abandon(ClaimSlot& s, std::uint64_t seen, std::uint
   }
   // Pairs with settle_claims()'s acquire: the frames above come first.
   s.state.store(kSlotIdle, std::memory_order_release);
-  s.owner.store(0, std::memory_order_release);  // the dead owner's slot is free again
+  s.owner.store(0, std::memory_order_release);  // free again; pairs with acquire_slot()'s acquire
   notify();
   return covered;
 }
@@ -202,10 +215,12 @@ bool PartitionRing::rescue_roll(std::uint64_t rolling_tail, std::int64_t deadlin
     ClaimSlot& s = *slot(i);
     // Acquire: pairs with the roller's release CAS on the tail (it announced first).
     const std::uint64_t st = s.state.load(std::memory_order_acquire);
+    // Tail relaxed: published with the state.
     if ((st & 0xFF) != kSlotRolling || (s.tail.load(std::memory_order_relaxed) | kRolling) != rolling_tail) continue;
     // A live announcer (the roller, or one whose CAS failed and is about to
     // say so), or a live rescuer (its pid in the state's high half), means
-    // the roll is not abandoned.
+    // the roll is not abandoned. (Owner relaxed: it changes only while the
+    // slot is idle.)
     const auto rescuer = static_cast<pid_t>(st >> 32);
     if (rescuer != 0 ? ipc::pid_exists(rescuer)
                      : ipc::liveness_packed(s.owner.load(std::memory_order_relaxed)) != ipc::Liveness::kDead)
@@ -214,15 +229,22 @@ bool PartitionRing::rescue_roll(std::uint64_t rolling_tail, std::int64_t deadlin
     seen = st;
   }
   if (dead == nullptr) return false;
-  const std::uint64_t mine = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(ipc::current_pid())) << 32) | kSlotRolling;
+  const std::uint64_t mine =
+      (static_cast<std::uint64_t>(static_cast<std::uint32_t>(ipc::current_pid())) << 32) | kSlotRolling;
+  // One rescuer at a time. acq_rel: pairs with the dead roller's stores and a
+  // previous rescuer's.
   if (!dead->state.compare_exchange_strong(seen, mine, std::memory_order_acq_rel)) return false;
   // Every step of a roll can be done again with the same result, and the
   // tail is still rolling (the last step, which releases it, is a CAS). A
   // dead roller that had got past its waits is followed straight on; one
   // that had not is waited for again, and undone at the deadline (see roll()).
+  // The tail: pairs with its releases (claims, rolls); the slot's tail
+  // (relaxed) came with the state, acquired by the CAS.
   std::int32_t stalled = 0;
   if (header_->tail.load(std::memory_order_acquire) == rolling_tail)
     (void)roll(dead->tail.load(std::memory_order_relaxed), deadline_ns, &stalled, /*redo=*/true);
+  // Release: pairs with the acquire loads of slot states and owners
+  // (wedged(), acquire_slot(), reap_dead()): the roll's stores come first.
   dead->state.store(kSlotIdle, std::memory_order_release);
   dead->owner.store(0, std::memory_order_release);
   return true;
@@ -240,16 +262,19 @@ std::int32_t PartitionRing::stalled_by(std::uint64_t rolling_tail) noexcept {
 }
 
 bool PartitionRing::wedged() const noexcept {
+  // Pairs with the roller's release CAS, which published its announcement.
   const std::uint64_t t = header_->tail.load(std::memory_order_acquire);
   if ((t & kPositionMask) != kRolling) return false;
   for (std::uint32_t i = 0, n = slots_used(); i < n; ++i) {
     const ClaimSlot& s = *slot(i);
+    // The state pairs with the slot's release stores; the tail (relaxed) came with it.
     if ((s.state.load(std::memory_order_acquire) & 0xFF) == kSlotRolling &&
         (s.tail.load(std::memory_order_relaxed) | kRolling) == t)
       return false;
   }
   // The announcement precedes the roll's CAS, so a live roll is always
-  // announced; look once more in case this one just finished.
+  // announced; look once more in case this one just finished (acquire, as
+  // above).
   return header_->tail.load(std::memory_order_acquire) == t;
 }
 
@@ -257,30 +282,37 @@ std::uint32_t PartitionRing::reap_dead() noexcept {
   std::uint32_t freed = 0;
   for (std::uint32_t i = 0, n = slots_used(); i < n; ++i) {
     ClaimSlot& s = *slot(i);
+    // Acquire, owner and state: pair with their release stores and CASes
+    // (acquire_slot(), release_slot(), claim(), commit(), abandon()).
     std::uint64_t o = s.owner.load(std::memory_order_acquire);
     if (o == 0 || ipc::liveness_packed(o) != ipc::Liveness::kDead) continue;
     std::uint64_t st = s.state.load(std::memory_order_acquire);
     if ((st & 0xFF) == kSlotPending || (st & 0xFF) == kSlotWriting) {
       // Abandon its claim (or clear an announcement with no claim behind it).
       std::uint64_t abandoned = 0;
+      // Tail relaxed: published with the state.
       (void)settle_claims(generation_of_tag(tail_tag(s.tail.load(std::memory_order_relaxed))), Outstanding::kAll, true,
                           &abandoned);
-      if (s.owner.load(std::memory_order_acquire) == 0) {
+      if (s.owner.load(std::memory_order_acquire) == 0) {  // pairs with abandon()'s release
         ++freed;
         continue;
       }
     } else if (st == kSlotRolling) {
-      // A roll announcement whose roll is over (or never happened).
+      // A roll announcement whose roll is over (or never happened). The tail
+      // pairs with its releases; the slot's tail (relaxed) came with the
+      // state; the CAS is acq_rel as every CAS of a slot's state.
       const std::uint64_t rolling = header_->tail.load(std::memory_order_acquire);
       if ((s.tail.load(std::memory_order_relaxed) | kRolling) == rolling)
         (void)rescue_roll(rolling, monotonic_ns() + kRescuePatienceNs);
       else (void)s.state.compare_exchange_strong(st, kSlotIdle, std::memory_order_acq_rel);
     }
+    // Acquire and acq_rel, as above.
     if (s.state.load(std::memory_order_acquire) != kSlotIdle) continue;
     if (s.owner.compare_exchange_strong(o, 0, std::memory_order_acq_rel)) ++freed;
   }
   for (std::uint32_t i = 0; i < kReaderSlots; ++i) {
     ReaderSlot& r = *reader_slot(i);
+    // Pair with register_reader()'s CAS and unregister_reader()'s release.
     std::uint64_t o = r.owner.load(std::memory_order_acquire);
     if (o == 0 || ipc::liveness_packed(o) != ipc::Liveness::kDead) continue;
     if (r.owner.compare_exchange_strong(o, 0, std::memory_order_acq_rel)) ++freed;

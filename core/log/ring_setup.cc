@@ -81,6 +81,7 @@ Result<PartitionRing> PartitionRing::create(std::span<std::byte> region, const P
   h->block_on_readers = geometry.block_on_readers ? 1 : 0;
   h->block_timeout_ms = geometry.block_timeout_ms;
   PartitionRing ring(h, partition_id, doorbell ? doorbell : &h->own_doorbell);
+  // Relaxed stores: the release store of magic below publishes them.
   for (std::uint32_t i = 0; i < geometry.segment_count; ++i) {
     auto* sh = new (ring.segment(i)) SegmentHeader();
     // Generation 0 takes appends, 1 is zero and ready, 2 is being zeroed.

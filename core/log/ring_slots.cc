@@ -26,14 +26,18 @@ Result<ClaimSlot*> PartitionRing::acquire_slot(const ipc::ProcessId& owner) noex
   for (int pass = 0; pass < 2; ++pass) {
     for (std::uint32_t i = 0; i < kClaimSlots; ++i) {
       ClaimSlot& s = *slot(i);
+      // Acquire, owner and state: pair with release_slot()'s and abandon()'s
+      // release stores, and the owner's of its state.
       std::uint64_t o = s.owner.load(std::memory_order_acquire);
       if (o != 0 && (pass == 0 || s.state.load(std::memory_order_acquire) != kSlotIdle ||
                      ipc::liveness_packed(o) != ipc::Liveness::kDead))
         continue;
       // acq_rel: pairs with release_slot()'s and abandon()'s release stores.
       if (!s.owner.compare_exchange_strong(o, me, std::memory_order_acq_rel)) continue;
+      // Relaxed: the state was idle already (a free slot, or a dead owner's
+      // without a claim); later states are published by the claims' CASes.
       s.state.store(kSlotIdle, std::memory_order_relaxed);
-      std::uint32_t used = header_->claim_slots_used.load(std::memory_order_relaxed);
+      std::uint32_t used = header_->claim_slots_used.load(std::memory_order_relaxed);  // relaxed: the CAS rereads it
       // Release: pairs with slots_used()'s acquire.
       while (used < i + 1 && !header_->claim_slots_used.compare_exchange_weak(used, i + 1, std::memory_order_release)) {
       }
@@ -54,6 +58,7 @@ Result<ReaderSlot*> PartitionRing::register_reader(const ipc::ProcessId& owner, 
   for (int pass = 0; pass < 2; ++pass) {
     for (std::uint32_t i = 0; i < kReaderSlots; ++i) {
       ReaderSlot& r = *reader_slot(i);
+      // Pairs with unregister_reader()'s release and reap_dead()'s CAS.
       std::uint64_t o = r.owner.load(std::memory_order_acquire);
       if (o != 0 && (pass == 0 || ipc::liveness_packed(o) != ipc::Liveness::kDead)) continue;
       // acq_rel: pairs with unregister_reader()'s release and producers' acquire.
@@ -61,8 +66,8 @@ Result<ReaderSlot*> PartitionRing::register_reader(const ipc::ProcessId& owner, 
       // left with (INT64_MIN once unregistered), which holds it back, never
       // the other way round.
       if (r.owner.compare_exchange_strong(o, me, std::memory_order_acq_rel)) {
-        r.registered_ns.store(ipc::realtime_ns(), std::memory_order_relaxed);
-        r.position.store(position, std::memory_order_release);
+        r.registered_ns.store(ipc::realtime_ns(), std::memory_order_relaxed);  // relaxed: for display only
+        r.position.store(position, std::memory_order_release);  // pairs with await_readers()'s acquire
         return &r;
       }
     }
@@ -73,7 +78,7 @@ Result<ReaderSlot*> PartitionRing::register_reader(const ipc::ProcessId& owner, 
 
 void PartitionRing::unregister_reader(ReaderSlot* slot) noexcept {
   if (!slot) return;
-  slot->position.store(INT64_MIN, std::memory_order_relaxed);
+  slot->position.store(INT64_MIN, std::memory_order_relaxed);  // relaxed: the release below publishes it
   slot->owner.store(0, std::memory_order_release);  // pairs with register_reader()'s CAS
 }
 
@@ -81,6 +86,8 @@ std::vector<PartitionRing::ProducerInfo> PartitionRing::producers() const {
   std::vector<ProducerInfo> out;
   for (std::uint32_t i = 0, n = slots_used(); i < n; ++i) {
     const ClaimSlot& s = *slot(i);
+    // Acquire: pairs with acquire_slot()'s CAS; the state (relaxed) is a
+    // snapshot for display.
     const std::uint64_t o = s.owner.load(std::memory_order_acquire);
     if (o == 0) continue;
     out.push_back({ipc::ProcessId::unpacked(o), s.state.load(std::memory_order_relaxed) & 0xFF,
@@ -93,6 +100,8 @@ std::vector<PartitionRing::ReaderInfo> PartitionRing::readers() const {
   std::vector<ReaderInfo> out;
   for (std::uint32_t i = 0; i < kReaderSlots; ++i) {
     const ReaderSlot& r = *reader_slot(i);
+    // Acquire: the owner pairs with register_reader()'s CAS, the position with
+    // publish_position()'s release; registered_ns (relaxed) is for display.
     const std::uint64_t o = r.owner.load(std::memory_order_acquire);
     if (o == 0) continue;
     out.push_back({ipc::ProcessId::unpacked(o), r.position.load(std::memory_order_acquire),

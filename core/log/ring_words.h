@@ -50,7 +50,8 @@ constexpr bool committed(std::uint64_t word) { return word != 0; }
 // A reader or checker that loaded an older current_generation may still be
 // loading commit words (atomically) there; it finds out from the generation
 // it re-checks and discards what it saw. Under ThreadSanitizer each word is
-// a relaxed atomic store, so that this stale look is not reported as a race;
+// a relaxed atomic store (relaxed: that reader's generation check, not this
+// store, orders what it keeps), so that this stale look is not reported as a race;
 // elsewhere a memset (two vector stores for an 80-byte frame, not ten).
 inline void clean(std::byte* p, std::uint64_t bytes) noexcept {
 #if defined(__SANITIZE_THREAD__)
@@ -106,6 +107,7 @@ inline ReaderSlot* PartitionRing::reader_slot(std::uint32_t i) const noexcept {
 
 inline std::uint32_t PartitionRing::slots_used() const noexcept {
   // Bounded: the word is in shared memory and may have been damaged.
+  // Pairs with acquire_slot()'s release CAS.
   return std::min(header_->claim_slots_used.load(std::memory_order_acquire), kClaimSlots);
 }
 
