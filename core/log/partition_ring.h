@@ -30,6 +30,12 @@
 //     a stopped one, is always waited for.
 //
 // The ring does not own its memory; the Region it views must outlive it.
+//
+// The implementation, one concern a file: ring_claim.cc (the lease, claim,
+// roll, commit), ring_read.cc (read, positions, seek), ring_recovery.cc (dead
+// producers' claims and rolls), ring_slots.cc (claim and reader slots),
+// ring_setup.cc (geometry, create, attach), ring_check.cc (integrity), and
+// the private ring_words.h (word encodings and layout, inline).
 #pragma once
 
 #include <atomic>
