@@ -65,7 +65,14 @@ void Producer::release_slots() noexcept {
     leases_.reset();
   }
   if (!slots_) return;
-  for (std::size_t i = 0; i < 2 * static_cast<std::size_t>(partitions_); ++i) log::PartitionRing::release_slot(slots_[i]);
+  // A reservation still pending (its REQUIRES broken) keeps its slot: the
+  // slot goes on announcing the claim until the reservation ends, and no
+  // other producer takes a slot with a claim in it. Relaxed: the slots are
+  // this producer's own, idled by its commits (or by commits the caller
+  // synchronised with before destroying it).
+  for (std::size_t i = 0; i < 2 * static_cast<std::size_t>(partitions_); ++i)
+    if (slots_[i] != nullptr && slots_[i]->state.load(std::memory_order_relaxed) == log::kSlotIdle)
+      log::PartitionRing::release_slot(slots_[i]);
   slots_.reset();
 }
 
@@ -115,6 +122,13 @@ Status Producer::claim_failed(log::ClaimStatus status, std::uint64_t bytes, std:
                                         "nothing was written. Delete and recreate the topic");
     default: return too_large(bytes, partition);
   }
+}
+
+Status Producer::pending_reservation(std::int32_t partition) const {
+  return Status(Code::kInvalidArgument,
+                "topic '" + topic_->name() + "' partition " + std::to_string(partition) +
+                    ": this producer's last reservation there is still pending; commit() or abort() it first "
+                    "(a producer holds one reservation per partition at a time)");
 }
 
 Status Producer::leased(std::int32_t partition, std::int32_t holder) const {
@@ -256,6 +270,12 @@ constexpr std::size_t kStagedFrameBytes = 256;
   if (slot == nullptr) [[unlikely]] {
     if (Status st = take_slot(index); !st) return st;
     slot = slots_[index];
+  } else if (reservation && slot->state.load(std::memory_order_relaxed) != log::kSlotIdle) [[unlikely]] {
+    // A claim slot announces one claim: a second reservation here would
+    // hide the first from the rollers that must wait for it. Relaxed: the
+    // slot is this producer's own, and the commit or abort that idled it
+    // happened before this call (in this thread, or handed over by the caller).
+    return pending_reservation(*partition);
   }
   if (length > ring.max_frame_bytes()) return too_large(length, *partition);
   const log::ClaimMode mode = claim_mode(*partition);
@@ -401,6 +421,8 @@ Result<Reservation> Producer::reserve(std::optional<std::string_view> key, std::
                                                key, value_size, options.headers, headers_size, &r.info_);
   r.value_ = std::span<std::byte>(value, value_size);
   r.frame_ = claim.data;
+  r.ring_ = rings_[static_cast<std::size_t>(p)];
+  r.slot_ = claim.slot;
   r.generation_ = claim.generation;
   r.position_ = claim.position;
   r.partition_ = p;
@@ -408,20 +430,36 @@ Result<Reservation> Producer::reserve(std::optional<std::string_view> key, std::
   return r;
 }
 
-void Producer::publish(Reservation& r) noexcept {
-  if (r.published_ || r.frame_ == nullptr) return;
-  log::PartitionRing& ring = *rings_[static_cast<std::size_t>(r.partition_)];
-  log::Claim claim;  // the reservation's claim: its one frame
-  claim.slot = slots_[slot_index(r.partition_, true)];
-  claim.generation = r.generation_;
-  claim.position = r.position_;
-  claim.data = r.frame_;
-  claim.first_offset = r.offset_;
-  claim.bytes = static_cast<std::uint32_t>(log::align_frame(r.info_ & log::kLengthMask));
+log::Claim Reservation::claim() const noexcept {
+  log::Claim claim;
+  claim.slot = slot_;
+  claim.data = frame_;
+  claim.first_offset = offset_;
+  claim.generation = generation_;
+  claim.position = position_;
+  claim.bytes = static_cast<std::uint32_t>(log::align_frame(info_ & log::kLengthMask));
   claim.records = 1;
-  ring.commit(claim, log::commit_word_of(r.frame_, r.info_, r.offset_));
-  ring.notify();
-  r.published_ = true;
+  return claim;
+}
+
+void Reservation::end(std::uint64_t word) noexcept {
+  ring_->commit(claim(), word);
+  ring_->notify();
+  ring_ = nullptr;
+  value_ = {};
+}
+
+void Reservation::commit() noexcept {
+  if (!pending()) return;
+  end(log::commit_word_of(frame_, info_, offset_));
+}
+
+void Reservation::abort() noexcept {
+  if (!pending()) return;
+  // The frame keeps its claimed size and covers its one offset, as the
+  // abandoned frame of a dead producer's claim does (PartitionRing::abandon()).
+  const log::Claim c = claim();
+  end(log::encode_abandoned(frame_, c.bytes, offset_, 1));
 }
 
 }  // namespace rill

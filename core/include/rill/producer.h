@@ -4,9 +4,9 @@
 // round-robin counter). Any number of Producers, in any number of threads
 // and processes, may append to the same partitions at once, lock-free.
 //
-// Hot path: send(), send_batch(), reserve()/publish() allocate nothing, take
-// no lock, throw nothing and log nothing. A syscall happens only to wake a
-// consumer that sleeps on the topic's futex.
+// Hot path: send(), send_batch(), reserve() and Reservation::commit() and
+// abort() allocate nothing, take no lock, throw nothing and log nothing. A
+// syscall happens only to wake a consumer that sleeps on the topic's futex.
 #pragma once
 
 #include <chrono>
@@ -50,27 +50,100 @@ struct RecordMetadata {
   std::int64_t offset = 0;
 };
 
-// Space for one record, claimed but not yet visible to consumers. Fill
-// value() and pass it to Producer::publish(). Until then, readers of its
-// partition wait at its offset, and producers of the partition stall once the
-// ring would reuse its segment, so publish promptly. If the process dies
-// first, readers skip its offset (PollResult::abandoned).
+// Space for one record, claimed but not yet visible to consumers: a
+// zero-copy send, like Aeron's BufferClaim. Producer::reserve() returns one
+// with the key, headers and timestamp written; fill value() in place, then
+// commit() it - or abort() it to publish nothing.
+//
+// Ownership: move-only RAII. The first of commit() and abort() takes effect
+// and ends the reservation (pending() turns false); later calls of either
+// do nothing. The destructor aborts a reservation still pending, so one
+// dropped on an early return or an error path never holds readers back. A
+// moved-from or default-constructed reservation holds nothing: commit(),
+// abort() and the destructor do nothing.
+//
+// While pending, readers of its partition wait at its offset (records
+// committed after it included), and once producers have filled the rest of
+// the ring (segment_count - 3 segments) they wait too: its bytes are not
+// reused before it ends. So end it promptly. If the process dies first,
+// readers skip its offset once they see the process gone (PollResult::abandoned).
+//
+// Thread safety: one thread at a time; it may be moved to another thread
+// and ended there (hand it over with the usual synchronisation, as for any
+// object). No lock, allocation, exception or log line in commit() or abort().
+//
+// REQUIRES: it ends (commit, abort or destruction) before its Producer is
+// destroyed and while its topic is open: it writes through the producer's
+// claim slot and into the topic's memory. Moving the Producer is fine.
 class Reservation {
  public:
+  Reservation() noexcept = default;
+  Reservation(Reservation&& other) noexcept { take(other); }
+  // Aborts this reservation if it is pending, then takes `other`'s.
+  Reservation& operator=(Reservation&& other) noexcept {
+    if (this != &other) {
+      if (pending()) abort();
+      take(other);
+    }
+    return *this;
+  }
+  Reservation(const Reservation&) = delete;
+  Reservation& operator=(const Reservation&) = delete;
+  ~Reservation() {
+    if (pending()) abort();
+  }
+
+  // The bytes of the value, to fill before commit(); empty once the
+  // reservation has ended (or for a value of 0 bytes).
   std::span<std::byte> value() const noexcept { return value_; }
+  // Where the record goes; both stay readable after commit() and abort().
+  // -1 for a reservation that never held a claim.
   std::int32_t partition() const noexcept { return partition_; }
   std::int64_t offset() const noexcept { return offset_; }
+  // True from reserve() until commit(), abort() or a move away.
+  bool pending() const noexcept { return ring_ != nullptr; }
+
+  // Checksums the frame (the value as filled) and makes the record visible
+  // at offset(), waking readers that sleep on the topic. Does nothing unless
+  // pending().
+  void commit() noexcept;
+  // Publishes no record: the claim becomes an abandoned frame, which readers
+  // step over at once - no wait - counting its offset in
+  // PollResult::abandoned, as for a dead producer's claim. Offsets stay
+  // dense: offset() is used up, and the partition's next record gets the
+  // offset after it. Does nothing unless pending().
+  void abort() noexcept;
 
  private:
   friend class Producer;
+  // Moves `other`'s claim here and leaves `other` holding nothing.
+  void take(Reservation& other) noexcept {
+    value_ = other.value_;
+    frame_ = other.frame_;
+    ring_ = other.ring_;
+    slot_ = other.slot_;
+    generation_ = other.generation_;
+    offset_ = other.offset_;
+    position_ = other.position_;
+    info_ = other.info_;
+    partition_ = other.partition_;
+    other.value_ = {};
+    other.ring_ = nullptr;
+  }
+  // The claim it holds, as the ring's commit() takes it.
+  log::Claim claim() const noexcept;
+  // Retires the claim with `word` in its commit word and ends the reservation.
+  void end(std::uint64_t word) noexcept;
+
   std::span<std::byte> value_;
   std::byte* frame_ = nullptr;
+  log::PartitionRing* ring_ = nullptr;  // null: holds nothing (not pending)
+  log::ClaimSlot* slot_ = nullptr;      // the producer's reservation slot for the partition
   std::uint64_t generation_ = 0;
+  std::int64_t offset_ = -1;
   std::uint32_t position_ = 0;  // of the frame in its segment
   std::uint32_t info_ = 0;      // the frame's commit info (core/log/record_format.h)
   std::int32_t partition_ = -1;
-  std::int64_t offset_ = -1;
-  bool published_ = false;
 };
 
 struct ProducerOptions {
@@ -134,16 +207,15 @@ class alignas(64) Producer {
   // get its error); an error only when the first run failed.
   Result<std::size_t> send_batch(std::span<const Message> messages, std::int32_t partition = -1) noexcept;
 
-  // Zero-copy: claims room for a record whose value is `value_size` bytes and
-  // writes everything but the value. REQUIRES: the returned reservation is
-  // passed to publish() before the next reserve() on this partition. Readers
-  // of the partition wait at its offset until then, and once producers have
-  // filled the rest of the ring (segment_count - 3 segments), they wait too:
-  // its bytes are not reused before it is published.
+  // Zero-copy: claims room for a record whose value is `value_size` bytes,
+  // writes everything but the value and returns the pending Reservation
+  // (see there): fill its value(), then commit() or abort() it. Errors as
+  // send(), and kInvalidArgument while a reservation of this producer on
+  // the same partition is still pending (one at a time per partition).
   Result<Reservation> reserve(std::optional<std::string_view> key, std::size_t value_size,
                               const SendOptions& options = {}) noexcept;
-  // Checksums and commits a reservation filled by the caller.
-  void publish(Reservation& reservation) noexcept;
+  // reservation.commit(), by its earlier name.
+  void publish(Reservation& reservation) noexcept { reservation.commit(); }
 
   // The partition a key maps to: xxHash3-64(key) % partitions.
   std::int32_t partition_for(std::string_view key) const noexcept;
@@ -156,6 +228,7 @@ class alignas(64) Producer {
   Status too_large(std::uint64_t bytes, std::int32_t partition) const;
   Status blocked(std::int32_t partition) const;  // overflow=block timed out
   Status leased(std::int32_t partition, std::int32_t holder) const;  // another producer's exclusive lease
+  Status pending_reservation(std::int32_t partition) const;  // reserve() while the last one there is pending
   // The error for a claim of `bytes` on `partition` that returned `status` (not kOk).
   Status claim_failed(log::ClaimStatus status, std::uint64_t bytes, std::int32_t partition,
                       const log::Claim& claim) const;
