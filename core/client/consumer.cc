@@ -65,10 +65,7 @@ Status Consumer::assign(std::span<const std::int32_t> partitions) {
   if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
     return Status(Code::kInvalidArgument, "a partition is assigned twice");
   for (std::int32_t p : sorted)
-    if (p < 0 || p >= topic_->partition_count())
-      return Status(Code::kInvalidArgument, "partition " + std::to_string(p) + " does not exist (topic '" +
-                                                topic_->name() + "' has " +
-                                                std::to_string(topic_->partition_count()) + ")");
+    if (Status s = check_partition(p); !s) return s;
   std::vector<Cursor> cursors;
   std::vector<std::int32_t> unregistered;
   for (std::int32_t p : partitions) {
@@ -307,7 +304,20 @@ Status Consumer::seek_to_time(std::int64_t timestamp_ns) {
   return Status::ok();
 }
 
-std::int64_t Consumer::earliest_offset(std::int32_t p) const { return client::ring_of(*topic_, p).earliest_offset(); }
-std::int64_t Consumer::latest_offset(std::int32_t p) const { return client::ring_of(*topic_, p).latest_offset(); }
+Result<std::int64_t> Consumer::earliest_offset(std::int32_t p) const {
+  if (Status s = check_partition(p); !s) return s;
+  return client::ring_of(*topic_, p).earliest_offset();
+}
+
+Result<std::int64_t> Consumer::latest_offset(std::int32_t p) const {
+  if (Status s = check_partition(p); !s) return s;
+  return client::ring_of(*topic_, p).latest_offset();
+}
+
+Status Consumer::check_partition(std::int32_t p) const {
+  if (p >= 0 && p < topic_->partition_count()) return Status::ok();
+  return Status(Code::kInvalidArgument, "partition " + std::to_string(p) + " does not exist (topic '" + topic_->name() +
+                                            "' has " + std::to_string(topic_->partition_count()) + ")");
+}
 
 }  // namespace rill

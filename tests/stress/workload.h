@@ -287,8 +287,10 @@ inline ConsumeReport run_consumer(const std::shared_ptr<Topic>& topic, const Con
     if (!spec.allow_overrun && report.received >= expected) break;
     if (spec.allow_overrun && spec.producers_done->load(std::memory_order_acquire)) {
       bool caught_up = true;
-      for (std::int32_t p = 0; p < partitions; ++p)
-        caught_up = caught_up && consumer.position(p) >= consumer.latest_offset(p);
+      for (std::int32_t p = 0; p < partitions; ++p) {
+        const Result<std::int64_t> latest = consumer.latest_offset(p);
+        caught_up = caught_up && latest && consumer.position(p) >= *latest;
+      }
       if (caught_up) break;
     }
     if (std::chrono::steady_clock::now() > spec.deadline) {

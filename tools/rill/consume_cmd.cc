@@ -58,8 +58,12 @@ Status reset_or_refuse(bool strict, std::string what, std::string then) {
 // refusing) an offset that is gone or past the end.
 Result<std::int64_t> start_in_partition(const Consumer& consumer, std::int32_t p, const StartOffset& start,
                                         bool strict) {
-  const std::int64_t earliest = consumer.earliest_offset(p);
-  const std::int64_t latest = consumer.latest_offset(p);
+  const Result<std::int64_t> first = consumer.earliest_offset(p);
+  if (!first) return first.status();
+  const Result<std::int64_t> next = consumer.latest_offset(p);
+  if (!next) return next.status();
+  const std::int64_t earliest = *first;
+  const std::int64_t latest = *next;
   if (start.kind == StartOffset::Kind::kFromEnd)  // "up to N before the end": fewer retained is no reset
     return std::clamp(latest - start.value, earliest, latest);
   const std::string where = "partition " + std::to_string(p) + ": offset " + std::to_string(start.value);
@@ -100,8 +104,10 @@ Status position_consumer(Consumer& consumer, const StartOffset& start, bool stri
     Status s = consumer.seek(p, *target);
     // The ring may overwrite the target while we seek: like an overrun, go on
     // from the earliest (a few tries; a ring that wraps that fast wins).
-    for (int attempt = 0; !strict && s.code() == Code::kOffsetOutOfRange && attempt < 10; ++attempt)
-      s = consumer.seek(p, consumer.earliest_offset(p));
+    for (int attempt = 0; !strict && s.code() == Code::kOffsetOutOfRange && attempt < 10; ++attempt) {
+      const Result<std::int64_t> earliest = consumer.earliest_offset(p);
+      s = earliest ? consumer.seek(p, *earliest) : earliest.status();
+    }
     if (!s) return s;
   }
   return Status::ok();
@@ -121,7 +127,8 @@ class ConsumeLoop {
       }
       if (r.abandoned > 0)
         report_warning(std::to_string(r.abandoned) + (r.abandoned == 1 ? " offset" : " offsets") +
-                       " skipped: claimed by a producer that died before committing them (no record was lost)");
+                       " skipped: claimed by a producer that died before committing them or that aborted them "
+                       "(no record was lost)");
       const std::size_t n = limit(r.records.size());
       const std::size_t printed = print(r.records.first(n));
       consumed_ += static_cast<std::int64_t>(printed);
@@ -199,8 +206,11 @@ class ConsumeLoop {
   // seen at that moment; records produced after that do not hold the exit back.
   void note_ends() {
     auto assigned = consumer_.assignment();
-    for (std::size_t i = 0; i < assigned.size(); ++i)
-      if (!at_end_[i] && consumer_.position(assigned[i]) >= consumer_.latest_offset(assigned[i])) at_end_[i] = true;
+    for (std::size_t i = 0; i < assigned.size(); ++i) {
+      if (at_end_[i]) continue;
+      const Result<std::int64_t> latest = consumer_.latest_offset(assigned[i]);
+      if (latest && consumer_.position(assigned[i]) >= *latest) at_end_[i] = true;
+    }
   }
   bool all_at_end() {
     note_ends();

@@ -63,8 +63,9 @@ struct PollResult {
   std::span<const RecordView> records;
   // Records lost to ring overrun in this poll (OffsetReset::kEarliest).
   std::int64_t skipped = 0;
-  // Offsets skipped in this poll because the producer that claimed them died
-  // before committing them (never records: nothing was published there).
+  // Offsets skipped in this poll because the producer that claimed them
+  // died before committing them, or aborted them (Reservation::abort());
+  // never records: nothing was published there.
   std::int64_t abandoned = 0;
   // Non-OK on kOffsetOutOfRange (OffsetReset::kError), kCorrupt or kInvalidArgument.
   Status status;
@@ -120,15 +121,19 @@ class alignas(64) Consumer {
   // Every assigned partition to its first record with timestamp >= timestamp_ns.
   Status seek_to_time(std::int64_t timestamp_ns);
 
-  // Offsets of partition p: oldest retained and next to be produced.
-  std::int64_t earliest_offset(std::int32_t p) const;
-  std::int64_t latest_offset(std::int32_t p) const;
+  // Offsets of partition p of the topic (assigned or not): the oldest
+  // retained, and the next to be produced. kInvalidArgument, naming p and
+  // the topic's partition count, unless 0 <= p < partition_count().
+  Result<std::int64_t> earliest_offset(std::int32_t p) const;
+  Result<std::int64_t> latest_offset(std::int32_t p) const;
 
   const std::shared_ptr<Topic>& topic() const noexcept { return topic_; }
 
  private:
   struct Cursor;
   void unregister() noexcept;
+  // OK if the topic has partition p; else kInvalidArgument naming p and the count.
+  Status check_partition(std::int32_t p) const;
   // Abandons the dead producers' claims that have blocked a cursor for the
   // patience (see ConsumerOptions::abandoned_claim_timeout) and sets
   // next_claim_check_. True if one was abandoned (records may follow).

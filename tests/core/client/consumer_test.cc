@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -89,6 +90,25 @@ TEST_F(ConsumerTest, AssignValidatesPartitions) {
   EXPECT_EQ(c.seek(1, 0).code(), Code::kInvalidArgument);
   ASSERT_TRUE(c.assign_all().is_ok());
   EXPECT_EQ(c.assignment().size(), 3u);
+}
+
+// earliest_offset() and latest_offset() take any partition of the topic,
+// assigned or not, and refuse one it lacks instead of reading past its rings.
+TEST_F(ConsumerTest, OffsetsOfAPartitionTheTopicLacksAreAnErrorNamingIt) {
+  produce(1, 7);
+  Consumer c(topic_);
+  EXPECT_EQ(c.earliest_offset(1).value(), 0) << "unassigned partitions are fine";
+  EXPECT_EQ(c.latest_offset(1).value(), 7);
+  EXPECT_EQ(c.latest_offset(2).value(), 0);
+  for (std::int32_t bad : {3, 4, -1, std::numeric_limits<std::int32_t>::max(), std::numeric_limits<std::int32_t>::min()}) {
+    for (const Result<std::int64_t>& r : {c.earliest_offset(bad), c.latest_offset(bad)}) {
+      ASSERT_FALSE(r.is_ok()) << bad;
+      EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;
+      const std::string m = r.status().message();
+      EXPECT_NE(m.find("partition " + std::to_string(bad) + " does not exist"), std::string::npos) << m;
+      EXPECT_NE(m.find("topic 't' has 3"), std::string::npos) << m;
+    }
+  }
 }
 
 TEST_F(ConsumerTest, NewConsumersStartAtTheEndUnlessAskedForTheBeginning) {
@@ -176,8 +196,8 @@ TEST_F(ConsumerTest, SeekToOffsetBeginningEnd) {
   ASSERT_TRUE(c.seek_to_end().is_ok());
   EXPECT_EQ(c.position(1), 50);
   EXPECT_TRUE(drain(c).empty());
-  EXPECT_EQ(c.earliest_offset(1), 0);
-  EXPECT_EQ(c.latest_offset(1), 50);
+  EXPECT_EQ(c.earliest_offset(1).value(), 0);
+  EXPECT_EQ(c.latest_offset(1).value(), 50);
 }
 
 TEST_F(ConsumerTest, SeekToTime) {
