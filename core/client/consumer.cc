@@ -105,119 +105,153 @@ Status Consumer::assign_all() {
   return assign(all);
 }
 
+void Consumer::publish_positions() noexcept {
+  for (Cursor& c : cursors_)
+    if (c.reader != nullptr) log::PartitionRing::publish_position(c.reader, c.at.next_offset);
+}
+
+// Inlined into poll(), as is read_partition(): a poll that finds records
+// runs these two and nothing else.
+[[gnu::always_inline]] inline std::size_t Consumer::read_round(PollResult& result) noexcept {
+  const std::size_t n = cursors_.size();
+  const std::size_t max = views_.size();
+  std::size_t total = 0;
+  // still_valid() judges this poll's views only, also for partitions this
+  // poll does not get to (max reached): forget what earlier polls read.
+  for (Cursor& c : cursors_) c.polled = false;
+  // From next_ round to next_ - 1, wrapping without a division (a 64-bit
+  // div was a fifth of a one-record poll).
+  for (std::size_t k = 0, i = next_; k < n && total < max; ++k, i = i + 1 == n ? 0 : i + 1) {
+    total += read_partition(i, total, result);
+    if (!result.status.is_ok()) [[unlikely]]
+      break;
+  }
+  next_ = next_ + 1 == n ? 0 : next_ + 1;
+  return total;
+}
+
+[[gnu::always_inline]] inline std::size_t Consumer::read_partition(std::size_t i, std::size_t filled,
+                                                                   PollResult& result) noexcept {
+  Cursor& c = cursors_[i];
+  RecordView* out = views_.data() + filled;
+  const std::size_t room = views_.size() - filled;
+  log::ReadBatch batch = c.ring->read(c.at, out, room, options_.verify_checksums);
+  if (batch.status != log::ReadStatus::kOk) [[unlikely]] {
+    if (batch.status == log::ReadStatus::kOutOfRange) {
+      if (!reset_after_overrun(i, result)) return 0;
+      batch = c.ring->read(c.at, out, room, options_.verify_checksums);
+    }
+    if (batch.status == log::ReadStatus::kCorrupt || batch.status == log::ReadStatus::kChecksum) {
+      result.status = read_failed(i, batch.status);
+      return 0;
+    }
+    if (batch.status != log::ReadStatus::kOk) return 0;  // overtaken again at once: next poll
+  }
+  c.polled_generation = batch.generation;
+  c.polled = batch.count > 0;
+  result.abandoned += static_cast<std::int64_t>(batch.abandoned);
+  if (batch.count > 0 || batch.abandoned > 0) c.blocked_since = 0;
+  return batch.count;
+}
+
 PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
   PollResult result;
-  const std::size_t n = cursors_.size();
-  if (n == 0) {
+  if (cursors_.empty()) {
     result.status = Status(Code::kInvalidArgument, "poll() before assign(): the consumer has no partitions");
     return result;
   }
+  publish_positions();
   // The deadline is computed only when there is nothing to return at once:
   // reading the clock costs as much as reading a record.
-  std::int64_t deadline = -2;  // -2: not computed yet; -1: no deadline
-  const std::size_t max = views_.size();
-  // This call ends the previous poll's views: the reader is done with them.
-  for (Cursor& c : cursors_)
-    if (c.reader != nullptr) log::PartitionRing::publish_position(c.reader, c.at.next_offset);
+  constexpr std::int64_t kNotComputed = -2;
+  std::int64_t deadline = kNotComputed;  // -1: no deadline
   for (;;) {
-    std::size_t total = 0;
-    // still_valid() judges this poll's views only, also for partitions this
-    // poll does not get to (max reached): forget what earlier polls read.
-    for (Cursor& c : cursors_) c.polled = false;
-    // From next_ round to next_ - 1, wrapping without a division (a 64-bit
-    // div was a fifth of a one-record poll).
-    for (std::size_t k = 0, i = next_; k < n && total < max; ++k, i = i + 1 == n ? 0 : i + 1) {
-      Cursor& c = cursors_[i];
-      log::PartitionRing& ring = *c.ring;
-      log::ReadBatch batch = ring.read(c.at, views_.data() + total, max - total, options_.verify_checksums);
-      if (batch.status == log::ReadStatus::kOutOfRange) {
-        const log::ReadCursor earliest = ring.earliest();
-        if (earliest.next_offset < c.at.next_offset) {
-          // Reused bytes are older than every retained one: segment headers
-          // that say otherwise are damaged, and resetting would go back.
-          result.status = Status(Code::kCorrupt, "partition " + std::to_string(assigned_[i]) + ": offset " +
-                                                     std::to_string(c.at.next_offset) +
-                                                     " reads as overwritten, yet the earliest retained offset " +
-                                                     std::to_string(earliest.next_offset) +
-                                                     " is before it (damaged segment headers)");
-          break;
-        }
-        if (options_.on_overrun == OffsetReset::kError) {
-          result.status = Status(Code::kOffsetOutOfRange,
-                                 "partition " + std::to_string(assigned_[i]) + ": offset " +
-                                     std::to_string(c.at.next_offset) +
-                                     " was overwritten by the ring; the earliest retained offset is " +
-                                     std::to_string(earliest.next_offset));
-          result.out_of_range_partition = assigned_[i];
-          result.earliest_offset = earliest.next_offset;
-          break;
-        }
-        // Offsets of damaged segment headers may be far apart: no signed overflow.
-        const std::uint64_t lost =
-            static_cast<std::uint64_t>(earliest.next_offset) - static_cast<std::uint64_t>(c.at.next_offset);
-        const auto room = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() - result.skipped);
-        result.skipped += static_cast<std::int64_t>(std::min(lost, room));
-        c.at = earliest;
-        batch = ring.read(c.at, views_.data() + total, max - total, options_.verify_checksums);
-      }
-      if (batch.status == log::ReadStatus::kCorrupt) {
-        result.status = Status(Code::kCorrupt, "partition " + std::to_string(assigned_[i]) +
-                                                   ": bad record length or offset at offset " +
-                                                   std::to_string(c.at.next_offset));
-        break;
-      }
-      if (batch.status == log::ReadStatus::kChecksum) {
-        // read() checked the bytes' generation after the checksum: a frame
-        // reused meanwhile reads as an overrun, so this is damage.
-        result.status = Status(Code::kCorrupt, "partition " + std::to_string(assigned_[i]) +
-                                                   ": checksum mismatch at offset " + std::to_string(c.at.next_offset));
-        break;
-      }
-      if (batch.status != log::ReadStatus::kOk) continue;  // overtaken again at once: next poll
-      c.polled_generation = batch.generation;
-      c.polled = batch.count > 0;
-      total += batch.count;
-      result.abandoned += static_cast<std::int64_t>(batch.abandoned);
-      if (batch.count > 0 || batch.abandoned > 0) c.blocked_since = 0;
-    }
-    next_ = next_ + 1 == n ? 0 : next_ + 1;  // no division on the poll path
+    const std::size_t total = read_round(result);
     if (total > 0 || result.skipped > 0 || result.abandoned > 0 || !result.status.is_ok()) {
       result.records = std::span<const RecordView>(views_.data(), total);
       return result;
     }
     const std::int64_t now = log::monotonic_ns();
-    if (deadline == -2) deadline = timeout.count() < 0 ? -1 : now + timeout.count();
+    if (deadline == kNotComputed) deadline = timeout.count() < 0 ? -1 : now + timeout.count();
     // Claims whose producer died: looked for before this call may return, so
     // that the patience adds up across polls of any timeout, poll(0) too.
     const bool looked = now >= next_claim_check_;
     if (looked) {
       if (look_for_dead_claims(now)) continue;
-      // Nothing to read and no dead claim to pass: if the ring's words
-      // contradict each other, say so rather than wait for a writer that
-      // damaged shared memory has made up (a reader would sleep or spin
-      // forever). As rarely as the claims are looked at, for the same reasons.
-      for (std::size_t i = 0; i < n; ++i)
-        if (Status s = client::ring_of(*topic_, assigned_[i]).check(cursors_[i].at); !s) {
-          result.status = s.with_context("topic '" + topic_->name() + "'");
-          return result;
-        }
+      // Nothing to read and no dead claim to pass: is a ring damaged? As
+      // rarely as the claims are looked at, for the same reasons.
+      if (Status s = check_rings(); !s) {
+        result.status = std::move(s);
+        return result;
+      }
     }
     if (deadline >= 0 && now >= deadline) return result;
-    // Woken for the next look only while it is due: a cursor waits on a
-    // claim, or this round skipped its look (too soon after the last). A
-    // consumer that looked and found no claim sleeps until records come or
-    // its deadline: a claim made later matters only once records follow it,
-    // and the producer committing those rings the doorbell.
-    std::int64_t wake = deadline;
-    if (!looked || claim_blocked_) wake = wake < 0 ? next_claim_check_ : std::min(wake, next_claim_check_);
-    auto ready = [this] {
-      for (const Cursor& c : cursors_)
-        if (c.ring->readable(c.at)) return true;
-      return false;
-    };
-    // Every partition of a topic rings the same doorbell.
-    log::wait_on(cursors_[0].ring->doorbell(), options_.wait, wake, ready);
+    wait_for_records(deadline, looked);
   }
+}
+
+bool Consumer::reset_after_overrun(std::size_t i, PollResult& result) noexcept {
+  Cursor& c = cursors_[i];
+  const log::ReadCursor earliest = c.ring->earliest();
+  if (earliest.next_offset < c.at.next_offset) {
+    // Reused bytes are older than every retained one: segment headers
+    // that say otherwise are damaged, and resetting would go back.
+    result.status = Status(Code::kCorrupt, "partition " + std::to_string(assigned_[i]) + ": offset " +
+                                               std::to_string(c.at.next_offset) +
+                                               " reads as overwritten, yet the earliest retained offset " +
+                                               std::to_string(earliest.next_offset) +
+                                               " is before it (damaged segment headers)");
+    return false;
+  }
+  if (options_.on_overrun == OffsetReset::kError) {
+    result.status = Status(Code::kOffsetOutOfRange, "partition " + std::to_string(assigned_[i]) + ": offset " +
+                                                        std::to_string(c.at.next_offset) +
+                                                        " was overwritten by the ring; the earliest retained offset is " +
+                                                        std::to_string(earliest.next_offset));
+    result.out_of_range_partition = assigned_[i];
+    result.earliest_offset = earliest.next_offset;
+    return false;
+  }
+  // Offsets of damaged segment headers may be far apart: no signed overflow.
+  const std::uint64_t lost =
+      static_cast<std::uint64_t>(earliest.next_offset) - static_cast<std::uint64_t>(c.at.next_offset);
+  const auto room = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() - result.skipped);
+  result.skipped += static_cast<std::int64_t>(std::min(lost, room));
+  c.at = earliest;
+  return true;
+}
+
+Status Consumer::read_failed(std::size_t i, log::ReadStatus status) const {
+  const std::string where = "partition " + std::to_string(assigned_[i]) + ": ";
+  const std::string offset = std::to_string(cursors_[i].at.next_offset);
+  // read() checked the bytes' generation after the checksum: a frame
+  // reused meanwhile reads as an overrun, so a mismatch is damage.
+  if (status == log::ReadStatus::kChecksum)
+    return Status(Code::kCorrupt, where + "checksum mismatch at offset " + offset);
+  return Status(Code::kCorrupt, where + "bad record length or offset at offset " + offset);
+}
+
+Status Consumer::check_rings() const {
+  for (std::size_t i = 0; i < cursors_.size(); ++i)
+    if (Status s = cursors_[i].ring->check(cursors_[i].at); !s) return s.with_context("topic '" + topic_->name() + "'");
+  return Status::ok();
+}
+
+void Consumer::wait_for_records(std::int64_t deadline, bool looked) noexcept {
+  // Woken for the next look only while it is due: a cursor waits on a
+  // claim, or this round skipped its look (too soon after the last). A
+  // consumer that looked and found no claim sleeps until records come or
+  // its deadline: a claim made later matters only once records follow it,
+  // and the producer committing those rings the doorbell.
+  std::int64_t wake = deadline;
+  if (!looked || claim_blocked_) wake = wake < 0 ? next_claim_check_ : std::min(wake, next_claim_check_);
+  auto ready = [this] {
+    for (const Cursor& c : cursors_)
+      if (c.ring->readable(c.at)) return true;
+    return false;
+  };
+  // Every partition of a topic rings the same doorbell.
+  log::wait_on(cursors_[0].ring->doorbell(), options_.wait, wake, ready);
 }
 
 bool Consumer::look_for_dead_claims(std::int64_t now) noexcept {

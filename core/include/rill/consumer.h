@@ -27,6 +27,10 @@
 
 namespace rill {
 
+namespace log {
+enum class ReadStatus : std::uint8_t;
+}
+
 // What a consumer does when the ring has overwritten its position.
 enum class OffsetReset : std::uint8_t {
   kEarliest,  // jump to the earliest retained record and report how many were skipped
@@ -134,6 +138,37 @@ class alignas(64) Consumer {
   void unregister() noexcept;
   // OK if the topic has partition p; else kInvalidArgument naming p and the count.
   Status check_partition(std::int32_t p) const;
+
+  // poll()'s steps, in its order.
+  // This poll ends the last one's views: publishes each registered
+  // cursor's position (what overflow=block producers wait for).
+  void publish_positions() noexcept;
+  // One round over the assigned partitions from next_ (fair round-robin),
+  // reading into views_ until it is full, and moves next_ on. Returns how
+  // many views it filled; an error stops the round, in result.status.
+  std::size_t read_round(PollResult& result) noexcept;
+  // Reads cursor i's partition into views_ from `filled` on and returns how
+  // many records it read; counts abandoned offsets into result, resets a
+  // cursor the ring overtook (reset_after_overrun()), and sets
+  // result.status for a damaged frame.
+  std::size_t read_partition(std::size_t i, std::size_t filled, PollResult& result) noexcept;
+  // The ring has reused cursor i's bytes. Per options_.on_overrun: moves
+  // the cursor to the earliest retained record and adds the records lost
+  // to result.skipped (true), or sets result.status (false); kCorrupt if
+  // the earliest retained offset is before the cursor (damaged headers).
+  bool reset_after_overrun(std::size_t i, PollResult& result) noexcept;
+  // The kCorrupt error for cursor i, whose read() returned `status`
+  // (kCorrupt or kChecksum).
+  Status read_failed(std::size_t i, log::ReadStatus status) const;
+  // Found nothing to read and no dead claim to pass: kCorrupt if a ring's
+  // words contradict each other where a cursor waits (a reader would sleep
+  // or spin forever, waiting for a writer that damaged shared memory made up).
+  Status check_rings() const;
+  // Waits (options_.wait) until a partition has a record to read, until
+  // `deadline` (monotonic ns; -1: none), or - while one is due, as
+  // claim_blocked_ or `looked` (false: this round skipped it) say - until
+  // the next look_for_dead_claims().
+  void wait_for_records(std::int64_t deadline, bool looked) noexcept;
   // Abandons the dead producers' claims that have blocked a cursor for the
   // patience (see ConsumerOptions::abandoned_claim_timeout) and sets
   // next_claim_check_. True if one was abandoned (records may follow).
