@@ -9,6 +9,20 @@
 
 namespace rill {
 
+// rill/record.h reads frames without including the format's header: what it
+// names of the layout must be what core/log/record_format.h says, so that a
+// format change that forgets record.h fails to build here.
+// The checksum is the high half of the commit word, which is little-endian:
+// it starts 4 bytes into the word.
+static_assert(log::make_commit_word(0, ~std::uint32_t{0}) == ~std::uint64_t{0} << 32 &&
+                  log::commit_checksum(~std::uint64_t{0} << 32) == ~std::uint32_t{0} &&
+                  detail::kFrameChecksumOffset == log::kCommitOffset + sizeof(std::uint32_t),
+              "RecordView::checksum() reads the commit word's checksum half at kFrameChecksumOffset");
+static_assert(detail::kFrameChecksumOffset + sizeof(std::uint32_t) <= log::kFrameHeaderSize);
+static_assert(detail::kMaxVarint32Bytes == log::varint_size(~std::uint32_t{0}) &&
+                  detail::kMaxVarint64Bytes == log::varint_size(~std::uint64_t{0}),
+              "RecordView reads header counts and lengths as 32-bit varints, the frame decoder as 64-bit ones");
+
 // A seek replaces every field but `reader` and `ring`: the registration
 // stays the consumer's until it is destroyed or reassigned.
 struct Consumer::Cursor {

@@ -29,12 +29,21 @@ struct HeaderView {
 };
 
 namespace detail {
+// The frame layout this header reads (core/log/record_format.h has it; a
+// public header may not include it, so static_asserts in
+// core/client/consumer.cc prove these equal to its constants).
+// A frame's 32-bit checksum: the high half of its little-endian commit word.
+inline constexpr std::size_t kFrameChecksumOffset = 4;
+// The longest LEB128 varint of a 32-bit and of a 64-bit value.
+inline constexpr unsigned kMaxVarint32Bytes = 5;
+inline constexpr unsigned kMaxVarint64Bytes = 10;
+
 // Reads an unsigned LEB128 varint of at most `max_bytes` bytes from [*at, end)
 // into *out, advancing *at. False (nothing advanced) if it runs past `end`,
 // is longer than max_bytes, or overflows 64 bits. Shared with the frame
 // decoder (core/log/frame_codec.h).
 inline bool read_varint(const std::byte** at, const std::byte* end, std::uint64_t* out,
-                        unsigned max_bytes = 10) noexcept {
+                        unsigned max_bytes = kMaxVarint64Bytes) noexcept {
   const std::byte* p = *at;
   if (p < end && static_cast<unsigned char>(*p) < 0x80) [[likely]] {
     *out = static_cast<unsigned char>(*p);
@@ -44,7 +53,7 @@ inline bool read_varint(const std::byte** at, const std::byte* end, std::uint64_
   std::uint64_t v = 0;
   for (unsigned i = 0; i < max_bytes && p < end; ++i, ++p) {
     const auto b = static_cast<unsigned char>(*p);
-    if (i == 9 && b > 1) return false;  // the 10th byte holds bit 63 only
+    if (i == kMaxVarint64Bytes - 1 && b > 1) return false;  // the 10th byte holds bit 63 only
     v |= std::uint64_t{b & 0x7Fu} << (7 * i);
     if (b < 0x80) {
       *out = v;
@@ -85,7 +94,8 @@ class RecordView {
 
   std::int32_t partition() const noexcept { return partition_; }
   std::int64_t offset() const noexcept { return offset_; }
-  // Nanoseconds since the Unix epoch (producer-set or log-append time).
+  // Nanoseconds since the Unix epoch: SendOptions::timestamp_ns (or
+  // Message::timestamp_ns), else the producer's clock at the send (now_ns()).
   std::int64_t timestamp_ns() const noexcept { return timestamp_; }
   bool has_key() const noexcept { return key_length_ >= 0; }
   // Empty when the key is null; has_key() tells null from empty.
@@ -99,7 +109,7 @@ class RecordView {
     std::string_view block = header_block();
     const auto* at = reinterpret_cast<const std::byte*>(block.data());
     std::uint64_t n = 0;
-    if (!detail::read_varint(&at, at + block.size(), &n, 5) || n > 0xFFFF) return 0;
+    if (!detail::read_varint(&at, at + block.size(), &n, detail::kMaxVarint32Bytes) || n > 0xFFFF) return 0;
     return static_cast<std::uint16_t>(n);
   }
   // Raw encoded header block (see doc/log_format.md); use for_each_header to decode.
@@ -114,7 +124,7 @@ class RecordView {
   // The 32-bit checksum of the frame holding the record (a batch's records share one).
   std::uint32_t checksum() const noexcept {
     std::uint32_t c;
-    std::memcpy(&c, frame_ + 4, sizeof c);  // the format is little-endian, as is every supported host
+    std::memcpy(&c, frame_ + detail::kFrameChecksumOffset, sizeof c);  // little-endian, as is every supported host
     return c;
   }
   // Bytes of the frame holding the record (unpadded): the record's own
@@ -151,13 +161,16 @@ bool RecordView::for_each_header(Fn&& fn) const {
   const std::byte* end = at + block.size();
   if (block.empty()) return true;
   std::uint64_t count = 0;
-  if (!detail::read_varint(&at, end, &count, 5)) return false;
+  if (!detail::read_varint(&at, end, &count, detail::kMaxVarint32Bytes)) return false;
   for (std::uint64_t i = 0; i < count; ++i) {
     std::uint64_t klen = 0, vlen = 0;
-    if (!detail::read_varint(&at, end, &klen, 5) || klen > static_cast<std::uint64_t>(end - at)) return false;
+    if (!detail::read_varint(&at, end, &klen, detail::kMaxVarint32Bytes) || klen > static_cast<std::uint64_t>(end - at))
+      return false;
     const std::string_view key(reinterpret_cast<const char*>(at), klen);
     at += klen;
-    if (!detail::read_varint(&at, end, &vlen, 5) || vlen > static_cast<std::uint64_t>(end - at) + 1) return false;
+    if (!detail::read_varint(&at, end, &vlen, detail::kMaxVarint32Bytes) ||
+        vlen > static_cast<std::uint64_t>(end - at) + 1)
+      return false;
     std::optional<std::string_view> value;
     if (vlen > 0) {
       value = std::string_view(reinterpret_cast<const char*>(at), vlen - 1);
