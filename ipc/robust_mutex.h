@@ -25,10 +25,13 @@ namespace rill::ipc {
 
 class RobustMutex {
  public:
-  explicit RobustMutex(pthread_mutex_t* m) noexcept : m_(m) {}
+  // The bytes of the mutex, as shared-memory layouts hold them.
+  using Storage = pthread_mutex_t;
+
+  explicit RobustMutex(Storage* m) noexcept : m_(m) {}
 
   // Makes *m a robust, process-shared mutex. Returns 0 or an errno value.
-  static int init(pthread_mutex_t* m) noexcept;
+  static int init(Storage* m) noexcept;
 
   // True if the mutex still has the type init() gives it. Damage there would
   // make glibc treat the lock word by another protocol (a plain mutex's
@@ -55,7 +58,7 @@ class RobustMutex {
   void mark_owner_dead(std::uint32_t seen) noexcept;
 
  private:
-  pthread_mutex_t* m_;
+  Storage* m_;
 };
 
 // Who the thread id in a lock word names.

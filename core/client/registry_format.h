@@ -2,13 +2,12 @@
 // The prose specification is doc/registry_format.md; keep the two in step.
 #pragma once
 
-#include <pthread.h>
-
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 
 #include "core/log/partition_ring.h"
+#include "ipc/robust_mutex.h"
 
 namespace rill::registry {
 
@@ -48,7 +47,7 @@ struct alignas(64) Header {
   // death lets Namespace::gc() remove it; 0 (and in older registries): none.
   std::uint64_t owner_process;
   std::uint8_t pad0[24];
-  pthread_mutex_t lock;  // robust, process-shared; guards every entry change
+  ipc::RobustMutex::Storage lock;  // robust, process-shared; guards every entry change
 };
 static_assert(offsetof(Header, object_mode) == 24);
 static_assert(offsetof(Header, group_id) == 28);
