@@ -385,6 +385,18 @@ TEST_F(NsCmd, GcRemovesThePrivateNamespaceOfADeadBenchRun) {
   EXPECT_TRUE(shm_objects(bench_ns).empty()) << gc.out;
 }
 
+TEST_F(NsCmd, ANamedNamespaceThatDoesNotExistIsAnError) {
+  ASSERT_EQ(rill({"topic", "create", "t"}).exit_code, 0);
+  const std::string missing = ns() + "-none";
+  for (const char* sub : {"list", "gc"}) {
+    auto r = run_rill({"ns", sub, ns(), missing});
+    EXPECT_EQ(r.exit_code, 1) << sub;
+    EXPECT_EQ(r.err, "rill: error: namespace '" + missing + "' does not exist\n") << sub;
+  }
+  EXPECT_EQ(shm_objects(missing).size(), 0u) << "nothing made";
+  EXPECT_EQ(rill({"topic", "list"}).out, "t\n") << "the namespace that exists is untouched";
+}
+
 TEST_F(NsCmd, CreateWithOverflowBlockIsDescribed) {
   ASSERT_EQ(rill({"topic", "create", "b", "--overflow", "block", "--overflow-timeout", "250ms"}).exit_code, 0);
   EXPECT_TRUE(contains(rill({"topic", "describe", "b"}).out, "overflow         block (producers wait up to 250 ms"));

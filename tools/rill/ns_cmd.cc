@@ -27,6 +27,18 @@ struct Selection {
   bool contains(const std::string& ns) const {
     return only.empty() || std::find(only.begin(), only.end(), ns) != only.end();
   }
+  // A one-line error for each name given that `listed` does not hold;
+  // returns how many.
+  int report_missing(const std::vector<SharedNamespaceInfo>& listed) const {
+    int missing = 0;
+    for (const std::string& n : only) {
+      if (std::any_of(listed.begin(), listed.end(), [&](const SharedNamespaceInfo& i) { return i.name == n; }))
+        continue;
+      report_error(Status(Code::kNotFound, "namespace '" + n + "' does not exist"));
+      ++missing;
+    }
+    return missing;
+  }
 };
 
 int run_list(const std::vector<std::string>& only) {
@@ -57,6 +69,7 @@ int run_list(const std::vector<std::string>& only) {
     std::printf("%-24s %7s %14s %8zu %10s %10s\n", printable(n.name).c_str(), topics.c_str(),
                 format_size(n.bytes).c_str(), n.objects, producers.c_str(), readers.c_str());
   }
+  damaged += selected.report_missing(*listed);
   return damaged == 0 ? kExitOk : kExitFailure;
 }
 
@@ -82,6 +95,7 @@ int run_gc(const std::vector<std::string>& only) {
                 static_cast<unsigned long long>(report->records_abandoned), report->removed.size());
     for (const std::string& r : report->removed) std::printf("  removed /dev/shm/%s\n", printable(r).c_str());
   }
+  failures += selected.report_missing(*listed);
   return failures == 0 ? kExitOk : kExitFailure;
 }
 
