@@ -119,13 +119,13 @@ Status Consumer::assign_all() {
   return assign(all);
 }
 
-void Consumer::publish_positions() noexcept {
+// Inlined into poll(), as are read_round() and read_partition(): a poll that
+// finds records runs these three and nothing else.
+[[gnu::always_inline]] inline void Consumer::publish_positions() noexcept {
   for (Cursor& c : cursors_)
     if (c.reader != nullptr) log::PartitionRing::publish_position(c.reader, c.at.next_offset);
 }
 
-// Inlined into poll(), as is read_partition(): a poll that finds records
-// runs these two and nothing else.
 [[gnu::always_inline]] inline std::size_t Consumer::read_round(PollResult& result) noexcept {
   const std::size_t n = cursors_.size();
   const std::size_t max = views_.size();
