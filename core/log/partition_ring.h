@@ -126,8 +126,7 @@ struct alignas(64) SegmentHeader {
   std::atomic<std::uint64_t> generation;   // which generation these bytes hold (or will hold)
   std::atomic<std::uint64_t> base_offset;  // offset of the first record; valid once generation is open
   std::atomic<std::uint64_t> sealed;       // (records << 32 | end position) once full; 0 while open
-  std::uint8_t pad0[40];
-  std::uint8_t reserved[64];  // version 2's `written`; zero
+  std::uint8_t pad0[104];  // zero: the header fills two cache lines
 };
 static_assert(sizeof(SegmentHeader) == 128);
 

@@ -89,9 +89,9 @@ inline constexpr std::size_t kBatchAttributes = 46;      // u16, below
 inline constexpr std::size_t kBatchRecordCount = 48;     // u32 >= 1
 inline constexpr std::size_t kBatchRecordsBytes = 52;    // u32 bytes of the records uncompressed
 
-// Batch attributes (Kafka's record batch v2 bits).
+// Batch attributes (Kafka's record batch v2 bits; bit 3, Kafka's log-append
+// time, is reserved: rill stamps every record with the producer's clock).
 inline constexpr std::uint16_t kCompressionMask = 0x7;  // 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd
-inline constexpr std::uint16_t kAttrLogAppendTime = 1u << 3;
 inline constexpr std::uint16_t kAttrTransactional = 1u << 4;
 inline constexpr std::uint16_t kAttrControl = 1u << 5;
 

@@ -402,7 +402,10 @@ void PartitionRing::commit(const Claim& claim, std::uint64_t word) noexcept {
   const std::uint32_t end = claim.position + static_cast<std::uint32_t>(align_frame(commit_length(word)));
   const std::uint32_t interval = index_interval_;
   if (((claim.position + interval - 1) & ~(interval - 1)) < end) [[unlikely]]
-    index_frame(claim.generation, claim.position, end, claim.first_offset, frame_timestamp(claim.data, word));
+    // An aborted reservation's abandoned frame has no timestamp: 0 stands in
+    // (index_start() never searches by an abandoned frame's time).
+    index_frame(claim.generation, claim.position, end, claim.first_offset,
+                commit_kind(word) == kKindAbandoned ? 0 : frame_timestamp(claim.data, word));
   // Publishes the frame; pairs with the acquire load in read()/readable().
   commit_word(claim.data).store(word, std::memory_order_release);
   // The claim is written and its cleaning done. Pairs with settle_claims()'s

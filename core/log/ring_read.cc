@@ -222,6 +222,9 @@ ReadCursor PartitionRing::index_start(std::uint64_t generation, bool by_time, st
     if (entries[k].check.load(std::memory_order_relaxed) != index_check(tp, offset, timestamp) ||
         offset < segment_start(generation).next_offset)
       return false;
+    // An abandoned frame has no timestamp (its entry's is a placeholder): for
+    // a search by time it counts as "not before", and the scan starts earlier.
+    if (by_time && commit_kind(word) == kKindAbandoned) return false;
     const std::int64_t value = by_time ? timestamp : offset;
     if (value >= key) return false;
     *at = ReadCursor{.generation = generation, .next_offset = offset, .position = position};

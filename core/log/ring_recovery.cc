@@ -179,10 +179,11 @@ std::uint64_t PartitionRing::abandon(ClaimSlot& s, std::uint64_t seen, std::uint
       const std::int64_t offset =
           static_cast<std::int64_t>(segment_header(generation)->base_offset.load(std::memory_order_relaxed) +
                                     tail_count(x) + done);
-      const std::int64_t now = ipc::realtime_ns();
       const auto skipped = static_cast<std::uint32_t>(records - done);
       const std::uint64_t word = encode_abandoned(frame, length, offset, skipped);
-      index_frame(generation, static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(at + length), offset, now);
+      // An abandoned frame has no timestamp: 0 stands in, as in commit()
+      // (index_start() never searches by an abandoned frame's time).
+      index_frame(generation, static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(at + length), offset, 0);
       // Publishes the abandoned frame; pairs with read()'s acquire load.
       commit_word(frame).store(word, std::memory_order_release);
       covered = skipped;
