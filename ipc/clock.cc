@@ -109,12 +109,15 @@ ClockSource EpochClock::source() noexcept {
 double EpochClock::ns_per_tick() const noexcept {
   // Pairs with publish()'s release increment.
   const std::uint64_t generation = generation_.load(std::memory_order_acquire);
+  // Relaxed: a stale mode_ only reads as no rate yet, and the acquire above
+  // orders the line's rate_mult after publish()'s stores.
   if (mode_.load(std::memory_order_relaxed) != kModeTsc) return 0;
   return std::ldexp(static_cast<double>(lines_[generation & 1].rate_mult.load(std::memory_order_relaxed)), -kShift);
 }
 
 bool EpochClock::try_lock() noexcept {
-  // Acquire pairs with unlock()'s release: the last writer's calibration_ is visible.
+  // The relaxed load only spares a contended exchange. The exchange's acquire
+  // pairs with unlock()'s release: the last writer's calibration_ is visible.
   return updating_.load(std::memory_order_relaxed) == 0 && updating_.exchange(1, std::memory_order_acquire) == 0;
 }
 
@@ -123,6 +126,12 @@ void EpochClock::unlock() noexcept {
   updating_.store(0, std::memory_order_release);
 }
 
+// The line's fields are relaxed loads inside a sequence lock. Readers
+// (now_slow(), ns_per_tick()) order them by their acquire of generation_,
+// which pairs with publish()'s release increment, and now_slow() validates
+// them with an acquire fence and a re-read of generation_, which pair with
+// publish()'s release fence before it fills a line. The writer reads the
+// current line under the lock, whose acquire orders the last writer's stores.
 Uint128 EpochClock::fixed_value_on(const Line& line, std::uint64_t tsc) noexcept {
   const std::uint64_t base_tsc = line.base_tsc.load(std::memory_order_relaxed);
   const std::uint64_t base_frac = line.base_frac.load(std::memory_order_relaxed);
@@ -135,6 +144,7 @@ Uint128 EpochClock::fixed_value_on(const Line& line, std::uint64_t tsc) noexcept
   return static_cast<Uint128>(period) * mult + base_frac + static_cast<Uint128>(ticks - period) * rate_mult;
 }
 
+// Relaxed, as in fixed_value_on(): the caller's sequence lock orders it.
 std::int64_t EpochClock::value_on(const Line& line, std::uint64_t tsc) noexcept {
   return line.base_ns.load(std::memory_order_relaxed) + static_cast<std::int64_t>(fixed_value_on(line, tsc) >> kShift);
 }
@@ -152,16 +162,20 @@ std::int64_t EpochClock::now_slow() noexcept {
     const std::uint64_t generation = generation_.load(std::memory_order_acquire);
     const Line& line = lines_[generation & 1];
     const std::uint64_t tsc = read_tsc();
+    // Relaxed, ordered by the acquire above: a line being refilled at worst
+    // misjudges expiry, which the re-checks of generation_ below catch.
     const std::uint64_t since = tsc - line.base_tsc.load(std::memory_order_relaxed);
     const bool expired = static_cast<std::int64_t>(since) > 0 && since > line.period.load(std::memory_order_relaxed);
     if (expired && try_lock()) {
       // Another thread may have recalibrated between our look and the lock.
+      // Relaxed: the lock's acquire orders the last writer's store of generation_.
       if (generation_.load(std::memory_order_relaxed) == generation) recalibrate_locked();
       unlock();
       continue;
     }
     const std::int64_t value = value_on(line, tsc);
-    // Pairs with publish()'s release fence before it fills `next`.
+    // Pairs with publish()'s release fence before it fills `next`, and orders
+    // the line's loads before the relaxed re-read of generation_ below.
     std::atomic_thread_fence(std::memory_order_acquire);
     if (generation_.load(std::memory_order_relaxed) == generation) return value;
   }
@@ -180,7 +194,7 @@ void EpochClock::initialise(ClockRequest request) noexcept {
     if (mode_.load(std::memory_order_acquire) != kUnset) return;
     std::this_thread::yield();
   }
-  if (mode_.load(std::memory_order_relaxed) != kUnset) {
+  if (mode_.load(std::memory_order_relaxed) != kUnset) {  // relaxed: the lock's acquire orders it
     unlock();
     return;
   }
@@ -213,6 +227,7 @@ void EpochClock::initialise(ClockRequest request) noexcept {
 void EpochClock::recalibrate_locked() noexcept {
   const TscSample now = sample_tsc(CLOCK_REALTIME);
   Calibration& cal = calibration_;
+  // Relaxed: under the lock, whose acquire orders the last writer's stores.
   const Line& line = lines_[generation_.load(std::memory_order_relaxed) & 1];
   const double old_rate = std::ldexp(static_cast<double>(line.rate_mult.load(std::memory_order_relaxed)), -kShift);
 
@@ -265,7 +280,8 @@ void EpochClock::recalibrate_locked() noexcept {
 void EpochClock::publish(const TscSample& sample, bool step, double slewed_ns_per_tick, double ns_per_tick,
                          std::uint64_t period) noexcept {
   // Close the fast path first (only writers store the sequence; it is odd
-  // before the first publication).
+  // before the first publication). The load is relaxed, as only the lock
+  // holder stores it; the full fence below orders the store.
   const std::uint64_t closed = fast_.sequence.load(std::memory_order_relaxed) | 1;
   fast_.sequence.store(closed, std::memory_order_relaxed);
   // Pairs with the acquire fence in now_ns(): a reader that sees any store
@@ -284,6 +300,8 @@ void EpochClock::publish(const TscSample& sample, bool step, double slewed_ns_pe
   std::atomic_thread_fence(std::memory_order_release);
   // now_ns() computes ticks * mult + base_frac in 64 bits for ticks up to the period.
   const std::uint64_t mult = to_mult(slewed_ns_per_tick, kShift);
+  // The stores to `next` are relaxed: the fence above orders them for
+  // now_slow()'s re-check, and generation_'s release increment publishes them.
   next.mult.store(mult, std::memory_order_relaxed);
   next.rate_mult.store(to_mult(ns_per_tick, kShift), std::memory_order_relaxed);
   period = std::min(period, (~std::uint64_t{0} - (std::uint64_t{1} << kShift)) / std::max<std::uint64_t>(mult, 1));
@@ -299,16 +317,21 @@ void EpochClock::publish(const TscSample& sample, bool step, double slewed_ns_pe
     base_ns = sample.ns + static_cast<std::int64_t>(static_cast<double>(switch_tsc - sample.tsc) * ns_per_tick);
   } else {
     const Uint128 past = fixed_value_on(current, switch_tsc);
+    // Relaxed: only the lock holder stores the lines.
     base_ns = current.base_ns.load(std::memory_order_relaxed) + static_cast<std::int64_t>(past >> kShift);
     base_frac = static_cast<std::uint64_t>(past) & ((std::uint64_t{1} << kShift) - 1);
   }
+  // Relaxed, as the stores to `next` above.
   next.base_tsc.store(switch_tsc, std::memory_order_relaxed);
   next.base_ns.store(base_ns, std::memory_order_relaxed);
   next.base_frac.store(base_frac, std::memory_order_relaxed);
   // Pairs with the acquire loads of generation_ in now_slow().
   generation_.store(generation + 1, std::memory_order_release);
 
-  // Open the fast path on the new line.
+  // Open the fast path on the new line. The relaxed stores pair with now_ns()'s
+  // loads as a sequence lock's: a reader that sees one before the release
+  // store below fails its re-check (the full fence above), one that sees that
+  // store sees them all.
   fast_.base_tsc.store(switch_tsc, std::memory_order_relaxed);
   fast_.base_ns.store(base_ns, std::memory_order_relaxed);
   fast_.base_frac.store(base_frac, std::memory_order_relaxed);

@@ -41,12 +41,15 @@ bool enable_light_fences() noexcept {
 }
 
 bool heavy_fence() noexcept {
+  // Pairs with light_fence() on the frequent side; when membarrier is refused
+  // it is the only ordering this side has.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (g_refuse_heavy.load(std::memory_order_relaxed)) return false;
+  if (g_refuse_heavy.load(std::memory_order_relaxed)) return false;  // relaxed: a test switch that publishes nothing
   static const bool usable = !disabled_by_environment() && supported();
   return usable && membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0;
 }
 
+// Relaxed: a test switch that publishes nothing.
 void refuse_heavy_fences_for_testing(bool refuse) noexcept { g_refuse_heavy.store(refuse, std::memory_order_relaxed); }
 
 }  // namespace rill::ipc

@@ -32,10 +32,10 @@ void Failure::fail(const char* format, ...) noexcept {
 bool await_go(PhaseBoard& board) noexcept {
   // Pairs with the main thread's release store of go: start_* are visible after.
   while (board.go.load(std::memory_order_acquire) == 0) {
-    if (board.abort.load(std::memory_order_relaxed) != 0) return false;
+    if (board.abort.load(std::memory_order_relaxed) != 0) return false;  // relaxed: a hint to stop
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
-  return board.abort.load(std::memory_order_relaxed) == 0;
+  return board.abort.load(std::memory_order_relaxed) == 0;  // relaxed: a hint to stop
 }
 
 void pace_until(const BenchClock& clock, std::uint64_t tick, const PhaseBoard& board) noexcept {
@@ -48,7 +48,7 @@ void pace_until(const BenchClock& clock, std::uint64_t tick, const PhaseBoard& b
       const std::int64_t sleep_ns = ahead_ns - kSpinNs;
       timespec ts{static_cast<time_t>(sleep_ns / 1'000'000'000), static_cast<long>(sleep_ns % 1'000'000'000)};
       ::nanosleep(&ts, nullptr);
-      if (board.abort.load(std::memory_order_relaxed) != 0) return;
+      if (board.abort.load(std::memory_order_relaxed) != 0) return;  // relaxed: a hint to stop
     } else {
       log::cpu_relax();
     }

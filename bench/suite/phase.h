@@ -194,6 +194,7 @@ void run_producer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
   auto sender_or = transport.sender(p, Lane::kPing);
   if (!sender_or.is_ok()) {
     me.failure.fail("producer %d: %s", p, sender_or.status().to_string().c_str());
+    // Both pair with the main thread's acquire loads of ready and done (runner.cc).
     board.ready.fetch_add(1, std::memory_order_release);
     me.done.store(1, std::memory_order_release);
     return;
@@ -205,11 +206,11 @@ void run_producer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
   for (std::size_t j = 0; j < batch; ++j) prepare_record(buffer.data() + j * size, size);
   std::vector<std::uint32_t> part_seq(static_cast<std::size_t>(plan.partitions), 0);
 
-  // Pairs with await_go's acquire in the main thread's view: the main thread
-  // counts us ready before it sets go.
+  // Pairs with the main thread's acquire load of ready in supervise()
+  // (runner.cc), which sets go only once every participant counted itself.
   board.ready.fetch_add(1, std::memory_order_release);
   if (!await_go(board)) {
-    me.done.store(1, std::memory_order_release);
+    me.done.store(1, std::memory_order_release);  // pairs with the main thread's acquire of done
     return;
   }
 
@@ -263,7 +264,7 @@ void run_producer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
           flow_allowed = seq + std::max<std::uint64_t>(n, (window - lead) / plan.producers);
           break;
         }
-        if (board.abort.load(std::memory_order_relaxed) != 0) break;
+        if (board.abort.load(std::memory_order_relaxed) != 0) break;  // relaxed: a hint to stop
         relax(plan.wait, idle);
       }
     }
@@ -274,7 +275,7 @@ void run_producer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
         if (!plan.owns(c, previous)) continue;
         for (std::uint32_t idle = 0;
              board.consumers[c].acks[p].next.load(std::memory_order_acquire) < seq &&  // pairs with the consumer's release
-             board.abort.load(std::memory_order_relaxed) == 0;
+             board.abort.load(std::memory_order_relaxed) == 0;  // relaxed: a hint to stop
              ++idle)
           relax(plan.wait, idle);
       }
@@ -295,7 +296,7 @@ void run_producer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
     seq += n;
     if (!warm) measured += n;
     ++batch_index;
-    me.sent.store(seq, std::memory_order_release);  // pairs with flow control's and the main thread's acquire
+    me.sent.store(seq, std::memory_order_release);  // pairs with flow control's and the consumers' acquire
   }
   me.measured = measured;
   me.done.store(1, std::memory_order_release);  // publishes sent and measured to consumers and the main thread
@@ -310,6 +311,7 @@ void run_consumer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
   auto receiver_or = transport.receiver(c, Lane::kPing);
   if (!receiver_or.is_ok()) {
     me.failure.fail("consumer %d: %s", c, receiver_or.status().to_string().c_str());
+    // Both pair with the main thread's acquire loads of ready and done (runner.cc).
     board.ready.fetch_add(1, std::memory_order_release);
     me.done.store(1, std::memory_order_release);
     return;
@@ -323,6 +325,7 @@ void run_consumer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
     auto s = transport.sender(c, Lane::kPong);
     if (!s.is_ok()) {
       me.failure.fail("consumer %d: echo: %s", c, s.status().to_string().c_str());
+      // Both pair with the main thread's acquire loads of ready and done (runner.cc).
       board.ready.fetch_add(1, std::memory_order_release);
       me.done.store(1, std::memory_order_release);
       return;
@@ -331,9 +334,9 @@ void run_consumer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
   }
   // The next part_seq expected from each producer in each partition.
   std::vector<std::uint32_t> next(static_cast<std::size_t>(plan.producers * plan.partitions), 0);
-  board.ready.fetch_add(1, std::memory_order_release);
+  board.ready.fetch_add(1, std::memory_order_release);  // pairs with the main thread's acquire before go
   if (!await_go(board)) {
-    me.done.store(1, std::memory_order_release);
+    me.done.store(1, std::memory_order_release);  // pairs with the main thread's acquire of done
     return;
   }
 
@@ -394,7 +397,7 @@ void run_consumer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
   };
 
   std::uint64_t measured_before = 0;
-  for (std::uint32_t idle = 0; board.abort.load(std::memory_order_relaxed) == 0;) {
+  for (std::uint32_t idle = 0; board.abort.load(std::memory_order_relaxed) == 0;) {  // relaxed: a hint to stop
     // Until the first measured record, each poll is timed from its start: a
     // transport that hands over a whole run in one poll (a pipe's buffer
     // holds 100 small records) would otherwise end the run where it began.
@@ -418,6 +421,7 @@ void run_consumer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
         all_done = all_done && board.producers[p].done.load(std::memory_order_acquire) != 0;  // pairs with the producer's release
       if (all_done) {
         expected = 0;
+        // Pairs with each producer's release store of sent (its last is also ordered by done).
         for (int p = 0; p < plan.producers; ++p)
           expected += plan.routed(p, board.producers[p].sent.load(std::memory_order_acquire), c);
       }
@@ -439,7 +443,7 @@ void run_consumer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
       relax(plan.wait, ++idle);
     }
   }
-  me.received.store(received, std::memory_order_release);
+  me.received.store(received, std::memory_order_release);  // pairs with flow control's acquire
   me.measured = measured;
   me.last_ns = last_ns;
   me.done.store(1, std::memory_order_release);  // publishes measured, last_ns and the histograms
@@ -459,6 +463,7 @@ void run_pinger(Transport& transport, const PhasePlan& plan, PhaseBoard& board, 
   if (!sender_or.is_ok() || !receiver_or.is_ok()) {
     me.failure.fail("producer %d: %s", p,
                     (!sender_or.is_ok() ? sender_or.status() : receiver_or.status()).to_string().c_str());
+    // Both pair with the main thread's acquire loads of ready and done (runner.cc).
     board.ready.fetch_add(1, std::memory_order_release);
     me.done.store(1, std::memory_order_release);
     return;
@@ -471,7 +476,7 @@ void run_pinger(Transport& transport, const PhasePlan& plan, PhaseBoard& board, 
   prepare_record(record.data(), size);
   board.ready.fetch_add(1, std::memory_order_release);  // pairs with the main thread's acquire before go
   if (!await_go(board)) {
-    me.done.store(1, std::memory_order_release);
+    me.done.store(1, std::memory_order_release);  // pairs with the main thread's acquire of done
     return;
   }
   const bool by_count = plan.count > 0;
@@ -500,6 +505,7 @@ void run_pinger(Transport& transport, const PhasePlan& plan, PhaseBoard& board, 
     stamp(record.data(), size, sent);
     if (!sender.send(0, record.data(), 1, me.failure)) break;
     echoed = false;
+    // Relaxed: abort is a hint to stop.
     for (std::uint32_t idle = 0; !echoed && !me.failure.failed && board.abort.load(std::memory_order_relaxed) == 0;) {
       const long n = receiver.poll(on_echo, me.failure);
       if (n < 0) break;
@@ -515,7 +521,7 @@ void run_pinger(Transport& transport, const PhasePlan& plan, PhaseBoard& board, 
       ++measured;
     }
     ++seq;
-    me.sent.store(seq, std::memory_order_release);  // pairs with the main thread's and the consumer's acquire
+    me.sent.store(seq, std::memory_order_release);  // pairs with the consumer's acquire once done
   }
   me.measured = measured;
   me.done.store(1, std::memory_order_release);  // publishes sent and measured

@@ -131,6 +131,7 @@ class PhaseRunner {
     const std::int64_t until = monotonic_ns() + 1'000'000'000;
     while (monotonic_ns() < until) {
       bool all_done = true;
+      // Pair with each participant's release store of done.
       for (int p = 0; p < plan.producers; ++p) all_done = all_done && board.producers[p].done.load(std::memory_order_acquire);
       for (int c = 0; c < plan.consumers; ++c) all_done = all_done && board.consumers[c].done.load(std::memory_order_acquire);
       if (all_done) return;
@@ -167,6 +168,8 @@ class PhaseRunner {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
       bool all_done = true;
       std::uint64_t seen = 0, received = 0;  // sent by all producers; received by all consumers
+      // done pairs with each participant's release store of it; sent and
+      // received are relaxed: progress for the watchdog and display only.
       for (int p = 0; p < plan.producers; ++p) {
         all_done = all_done && board.producers[p].done.load(std::memory_order_acquire) != 0;
         seen += board.producers[p].sent.load(std::memory_order_relaxed);  // relaxed: progress only
@@ -226,6 +229,7 @@ class PhaseRunner {
     out.interrupted = interrupted_;
     if (interrupted_) out.error = "interrupted";
     if (stalled_ && out.error.empty()) out.error = "no progress for 15 s; abandoned";
+    // Relaxed: the participants were joined, which orders their stores before this load.
     if (out.error.empty() && board.abort.load(std::memory_order_relaxed) != 0) out.error = "aborted";
     if (out.error.empty() && out.records == 0) out.error = "no measured record (is the warm-up longer than the run?)";
     if (plan.kind == PhaseKind::kThroughput && out.error.empty()) {
@@ -341,7 +345,7 @@ PhaseOutcome run_floor(const PhasePlan& plan, const Scenario& s, const ProgressF
   for (std::uint64_t i = 1;; ++i) {
     const std::uint64_t t0 = plan.clock.now();
     lines->ping.store(i, std::memory_order_release);  // pairs with the echo's acquire
-    while (lines->pong.load(std::memory_order_acquire) != i) log::cpu_relax();
+    while (lines->pong.load(std::memory_order_acquire) != i) log::cpu_relax();  // pairs with the echo's release
     const std::uint64_t t1 = plan.clock.now();
     // The time only now and then: a clock read costs about as much as a trip.
     if ((i & 63) == 0) now = monotonic_ns();
@@ -363,7 +367,7 @@ PhaseOutcome run_floor(const PhasePlan& plan, const Scenario& s, const ProgressF
       }
     }
   }
-  lines->ping.store(kStop, std::memory_order_release);
+  lines->ping.store(kStop, std::memory_order_release);  // pairs with the echo's acquire
   echo.join();
   if (restore) ::pthread_setaffinity_np(::pthread_self(), sizeof before, &before);
   return out;

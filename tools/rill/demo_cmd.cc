@@ -166,7 +166,8 @@ class DemoRun {
         return Status(s.code(), s.message() + (why.empty() ? "" : " (" + why + ")"));
       }
       if (team_.running() == 0) return Status::ok();
-      // Pairs with the children's release increments.
+      // ready pairs with the children's release increments; go is relaxed, as
+      // only this thread stores it.
       if (!board_->go.load(std::memory_order_relaxed) && board_->ready.load(std::memory_order_acquire) == total) {
         board_->go_ns = monotonic_ns();
         board_->go.store(1, std::memory_order_release);  // pairs with the children's acquire
@@ -289,6 +290,8 @@ class DemoRun {
     ::_exit(rc);  // no destructors or atexit handlers of the parent's objects
   }
 
+  // Relaxed: progress for the stall watchdog only; the report reads the slots
+  // after waitpid().
   std::uint64_t progress() const {
     std::uint64_t sum = board_->ready.load(std::memory_order_relaxed);
     for (int i = 0; i < config_.producers; ++i) sum += board_->producers[i].sent.load(std::memory_order_relaxed);
@@ -299,7 +302,7 @@ class DemoRun {
   // Asks the children to stop, gives them a moment, then kills the rest.
   void kill_children() {
     if (team_.running() == 0) return;
-    if (board_) board_->abort.store(1, std::memory_order_relaxed);
+    if (board_) board_->abort.store(1, std::memory_order_relaxed);  // relaxed: a hint to stop
     team_.stop(std::chrono::seconds(1));
   }
 

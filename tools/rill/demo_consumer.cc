@@ -34,7 +34,7 @@ class DemoConsumer {
   int run() {
     int phase = 0;
     while (phase < kDemoPhases && config_.phase_records(phase) > 0) {
-      if (board_.abort.load(std::memory_order_relaxed)) return 1;
+      if (board_.abort.load(std::memory_order_relaxed)) return 1;  // relaxed: a hint to stop
       PollResult r = consumer_.poll(kPollTimeout);
       const std::int64_t now = monotonic_ns();
       slot_.skipped += static_cast<std::uint64_t>(r.skipped);
@@ -48,7 +48,7 @@ class DemoConsumer {
       for (std::int32_t p = 0; p < config_.partitions; ++p)
         // Pairs with the producers' acquire loads in make_room().
         slot_.position[p].store(consumer_.position(p), std::memory_order_release);
-      slot_.received.store(received_, std::memory_order_relaxed);
+      slot_.received.store(received_, std::memory_order_relaxed);  // relaxed: progress for the parent's watchdog
       if (phase_complete(phase, r.records.empty())) {
         // Pairs with the producers' acquire load in wait_for_consumers().
         board_.consumers_done[phase].fetch_add(1, std::memory_order_release);

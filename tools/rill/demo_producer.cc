@@ -43,7 +43,7 @@ class DemoProducer {
   int run() {
     // Pairs with the parent's release store of go.
     while (board_.go.load(std::memory_order_acquire) == 0) {
-      if (board_.abort.load(std::memory_order_relaxed)) return 1;
+      if (board_.abort.load(std::memory_order_relaxed)) return 1;  // relaxed: a hint to stop
       sleep_until(monotonic_ns() + 100'000);
     }
     for (int phase = 0; phase < kDemoPhases; ++phase) {
@@ -53,7 +53,7 @@ class DemoProducer {
       if (!send_phase(phase, n)) return 1;
       board_.producers_done[phase].fetch_add(1, std::memory_order_release);  // pairs with consumers' acquire
     }
-    slot_.sent.store(sent_, std::memory_order_relaxed);
+    slot_.sent.store(sent_, std::memory_order_relaxed);  // relaxed: progress for the parent's watchdog
     return 0;
   }
 
@@ -95,7 +95,7 @@ class DemoProducer {
     std::memcpy(v + DemoValue::kSentAt, &sent_ns, sizeof sent_ns);
     producer_.publish(*r);
     last_offset_[static_cast<std::size_t>(p)] = r->offset();
-    if ((++sent_ & 1023) == 0) slot_.sent.store(sent_, std::memory_order_relaxed);
+    if ((++sent_ & 1023) == 0) slot_.sent.store(sent_, std::memory_order_relaxed);  // relaxed: progress only
     return true;
   }
 
@@ -115,7 +115,7 @@ class DemoProducer {
       allowed_until_[i] = slowest + config_.window;
       if (next < allowed_until_[i]) return true;
       if (spins == 0) ++slot_.paced_waits;
-      if (board_.abort.load(std::memory_order_relaxed)) return false;
+      if (board_.abort.load(std::memory_order_relaxed)) return false;  // relaxed: a hint to stop
       if (spins < 64) {
         ::sched_yield();
       } else {
@@ -135,7 +135,7 @@ class DemoProducer {
     // Pairs with the consumers' release increments.
     while (board_.consumers_done[phase].load(std::memory_order_acquire) <
            static_cast<std::uint32_t>(config_.consumers)) {
-      if (board_.abort.load(std::memory_order_relaxed)) return false;
+      if (board_.abort.load(std::memory_order_relaxed)) return false;  // relaxed: a hint to stop
       sleep_until(monotonic_ns() + 200'000);
     }
     return true;
