@@ -385,14 +385,8 @@ BENCHMARK(BM_BenchClockMonotonic);
 namespace rill::bench {
 namespace {
 
-std::int64_t clock_realtime_ns() noexcept {
-  timespec ts;
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 void BM_Clock_Gettime_Realtime(benchmark::State& state) {
-  for (auto _ : state) benchmark::DoNotOptimize(clock_realtime_ns());
+  for (auto _ : state) benchmark::DoNotOptimize(ipc::realtime_ns());
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Clock_Gettime_Realtime);
@@ -451,7 +445,7 @@ void BM_Clock_CostRatio(benchmark::State& state) {
   std::vector<double> epoch_ratio, rdtsc_ratio;
   for (auto _ : state) {
     for (int r = 0; r < kRounds; ++r) {
-      const double gettime = ns_per_call([] { return clock_realtime_ns(); }, kCalls);
+      const double gettime = ns_per_call([] { return ipc::realtime_ns(); }, kCalls);
       const double epoch = ns_per_call([] { return ipc::epoch_ns(); }, kCalls);
 #if defined(__x86_64__)
       const double rdtsc = ns_per_call([] { return __builtin_ia32_rdtsc(); }, kCalls);
@@ -484,12 +478,12 @@ void BM_Clock_EpochNs_Error(benchmark::State& state) {
   for (auto _ : state) {
     std::vector<std::int64_t> error(kSamples), width(kSamples);
     for (int i = 0; i < kSamples; ++i) {
-      const std::int64_t until = clock_realtime_ns() + 20'000;
-      while (clock_realtime_ns() < until) {
+      const std::int64_t until = ipc::realtime_ns() + 20'000;
+      while (ipc::realtime_ns() < until) {
       }
-      const std::int64_t rt1 = clock_realtime_ns();
+      const std::int64_t rt1 = ipc::realtime_ns();
       const std::int64_t value = ipc::epoch_ns();
-      const std::int64_t rt2 = clock_realtime_ns();
+      const std::int64_t rt2 = ipc::realtime_ns();
       error[i] = value - (rt1 + (rt2 - rt1) / 2);
       width[i] = rt2 - rt1;
       outside_max = std::max({outside_max, rt1 - value, value - rt2});

@@ -231,14 +231,17 @@ inline std::int64_t monotonic_ns() noexcept {
 }
 
 // CLOCK_REALTIME nanoseconds, read by clock_gettime(): wall-clock stamps on
-// cold paths (when a reader registered, an abandoned frame's index entry)
-// that are not worth epoch_ns()'s first-read calibration. Within
-// kEpochClockErrorBoundNs of epoch_ns().
+// cold paths (when a reader registered) that are not worth epoch_ns()'s
+// first-read calibration. Within kEpochClockErrorBoundNs of epoch_ns().
 inline std::int64_t realtime_ns() noexcept {
   timespec ts;
   ::clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
+
+// Wall-clock seconds since the Unix epoch: the unit of file times
+// (ShmListing::modified_s), for comparing with them.
+inline std::int64_t wall_clock_s() noexcept { return realtime_ns() / 1'000'000'000; }
 
 // ---------------------------------------------------------------------------
 

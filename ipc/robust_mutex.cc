@@ -95,6 +95,8 @@ bool RobustMutex::kind_sound() const noexcept {
     pthread_mutex_destroy(&probe);
     return kind;
   }();
+  // Relaxed: __kind is written once, at init, before the registry is
+  // published (its magic's release); this load only compares it.
   return std::atomic_ref<int>(m_->__data.__kind).load(std::memory_order_relaxed) == expected;
 }
 

@@ -332,7 +332,7 @@ Status remove_shared_region(const std::string& name) {
   if (err == EPERM || err == EACCES) {
     auto info = stat_shared_region(name);
     return Status(s.code(), s.message() + " (" + (info ? info->describe() + "; " : std::string()) +
-                                "/dev/shm is sticky: only the owner or root may remove it)");
+                                std::string(kShmDir) + " is sticky: only the owner or root may remove it)");
   }
   return s;
 }
@@ -386,7 +386,6 @@ std::vector<ShmListing> list_shared_regions(std::string_view prefix) {
   return found;
 }
 
-std::int64_t wall_clock_s() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 Result<bool> announces_mapping(pid_t pid, const ShmFileId& id) {
   std::FILE* locks = std::fopen("/proc/locks", "re");

@@ -152,9 +152,6 @@ struct ShmListing {
 // /dev/shm cannot be read.
 std::vector<ShmListing> list_shared_regions(std::string_view prefix);
 
-// Seconds since the Unix epoch, to compare with ShmListing::modified_s.
-std::int64_t wall_clock_s();
-
 // "/dev/shm/<name>": the path messages name an object by.
 std::string shared_region_path(const std::string& name);
 
@@ -168,8 +165,6 @@ struct ShmFileId {
 // read and in which the kernel, not the process, writes the pid). kIoError
 // if /proc/locks cannot be read.
 Result<bool> announces_mapping(pid_t pid, const ShmFileId& id);
-
-// ---------------------------------------------------------------- users and groups
 
 // ---------------------------------------------------------------- fault injection
 // For tests, in the spirit of LevelDB's fault-injection Env: the OS calls of
@@ -189,6 +184,8 @@ enum class ShmCall : std::uint8_t {
 void inject_shm_fault(ShmCall call, std::string name_part, int err, int times = 1);
 // Disarms every fault not yet triggered.
 void clear_shm_faults();
+
+// ---------------------------------------------------------------- users and groups
 
 // The gid of group `name`, given as a name or, as chgrp accepts, a number.
 // kInvalidArgument if there is no such group.

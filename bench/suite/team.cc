@@ -12,6 +12,8 @@
 #include <cstring>
 #include <utility>
 
+#include "ipc/clock.h"
+
 namespace rill::bench {
 
 bool pin_to_core(int core) noexcept {
@@ -63,8 +65,8 @@ void Team::kill() noexcept {
 
 void Team::stop(std::chrono::milliseconds grace) noexcept {
   for (const Child& child : children_) ::kill(child.pid, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + grace;
-  while (!children_.empty() && std::chrono::steady_clock::now() < deadline) {
+  const std::int64_t deadline = ipc::monotonic_ns() + std::chrono::nanoseconds(grace).count();
+  while (!children_.empty() && ipc::monotonic_ns() < deadline) {
     for (std::size_t i = 0; i < children_.size();) {
       if (::waitpid(children_[i].pid, nullptr, WNOHANG) == children_[i].pid)
         children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(i));

@@ -11,6 +11,7 @@
 #include "core/client/object_names.h"
 #include "core/client/registry_format.h"
 #include "core/client/topic_rings.h"
+#include "ipc/clock.h"
 #include "ipc/liveness.h"
 #include "ipc/shm_region.h"
 #include "rill/topic.h"
@@ -180,6 +181,12 @@ Result<std::vector<SharedNamespaceInfo>> Namespace::list_shared() {
     listed.push_back(std::move(info));
   }
   return listed;
+}
+
+std::vector<std::string> Namespace::shared_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, objects] : objects_by_namespace()) names.push_back(name);
+  return names;
 }
 
 Result<GcReport> Namespace::gc(std::string_view name) {

@@ -253,8 +253,8 @@ class NamespaceImpl final : public Namespace {
   }
 
   std::string damaged_registry_advice() const {
-    return "when no process uses the namespace, remove it (`rm /dev/shm/rill." + name_ +
-           ".*`) and create its topics again";
+    return "when no process uses the namespace, remove it (`rm " + ipc::shared_region_path("rill." + name_ + ".*") +
+           "`) and create its topics again";
   }
 
   // Rolls back half-created topics and finishes half-deleted ones.
@@ -563,7 +563,7 @@ Result<ipc::ShmAccess> check_registry(const ipc::Region& region, const std::stri
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (h->magic.load(std::memory_order_acquire) != registry::kMagic)
     return Status(Code::kCorrupt, what + " has no valid header (damaged; when no process uses the namespace, "
-                                         "remove it with `rm /dev/shm/" + what + "`)");
+                                         "remove it with `rm " + ipc::shared_region_path(what) + "`)");
   if (h->version < registry::kOldestReadableVersion || h->version > registry::kVersion ||
       h->capacity != registry::kCapacity)
     return Status(Code::kCorrupt, what + " has registry version " + std::to_string(h->version) +
@@ -654,8 +654,8 @@ Status group_mismatch(const std::string& ns, const std::string& wanted_group, co
   if (!recorded.group)
     return Status(Code::kInvalidArgument,
                   "namespace '" + ns + "' was created private to its owner (without --group), not for group '" +
-                      wanted_group + "'; open it without --group, or remove it (`rm /dev/shm/rill." + ns +
-                      ".*`) and create it again with --group " + wanted_group);
+                      wanted_group + "'; open it without --group, or remove it (`rm " + ipc::shared_region_path("rill." + ns + ".*") +
+                      "`) and create it again with --group " + wanted_group);
   const std::string group = ipc::group_name(*recorded.group);
   return Status(Code::kInvalidArgument, "namespace '" + ns + "' was created for group '" + group + "', not '" +
                                             wanted_group + "'; open it with --group " + group + " or without --group");

@@ -113,7 +113,9 @@ std::uint32_t PartitionRing::settle_claims(std::uint64_t generation, Outstanding
         still_out();
         continue;
       }
-    } else if (ipc::liveness_packed(s.owner.load(std::memory_order_relaxed)) != ipc::Liveness::kDead) {
+    } else if (// Relaxed: owner is stored before the slot's state release that
+               // settle_claims() acquired (st above).
+               ipc::liveness_packed(s.owner.load(std::memory_order_relaxed)) != ipc::Liveness::kDead) {
       still_out();
       continue;
     }

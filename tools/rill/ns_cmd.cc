@@ -27,13 +27,12 @@ struct Selection {
   bool contains(const std::string& ns) const {
     return only.empty() || std::find(only.begin(), only.end(), ns) != only.end();
   }
-  // A one-line error for each name given that `listed` does not hold;
+  // A one-line error for each name given that `existing` does not hold;
   // returns how many.
-  int report_missing(const std::vector<SharedNamespaceInfo>& listed) const {
+  int report_missing(const std::vector<std::string>& existing) const {
     int missing = 0;
     for (const std::string& n : only) {
-      if (std::any_of(listed.begin(), listed.end(), [&](const SharedNamespaceInfo& i) { return i.name == n; }))
-        continue;
+      if (std::find(existing.begin(), existing.end(), n) != existing.end()) continue;
       report_error(Status(Code::kNotFound, "namespace '" + n + "' does not exist"));
       ++missing;
     }
@@ -69,19 +68,20 @@ int run_list(const std::vector<std::string>& only) {
     std::printf("%-24s %7s %14s %8zu %10s %10s\n", printable(n.name).c_str(), topics.c_str(),
                 format_size(n.bytes).c_str(), n.objects, producers.c_str(), readers.c_str());
   }
-  damaged += selected.report_missing(*listed);
+  std::vector<std::string> names;
+  for (const SharedNamespaceInfo& n : *listed) names.push_back(n.name);
+  damaged += selected.report_missing(names);
   return damaged == 0 ? kExitOk : kExitFailure;
 }
 
 int run_gc(const std::vector<std::string>& only) {
   const Selection selected{only};
   if (Status s = selected.validate(); !s) return report_error(s);
-  auto listed = Namespace::list_shared();
-  if (!listed) return report_error(listed.status());
+  const std::vector<std::string> names = Namespace::shared_names();
   int failures = 0;
-  for (const SharedNamespaceInfo& n : *listed) {
-    if (!selected.contains(n.name)) continue;
-    auto report = Namespace::gc(n.name);
+  for (const std::string& name : names) {
+    if (!selected.contains(name)) continue;
+    auto report = Namespace::gc(name);
     if (!report && report.status().code() == Code::kNotFound) continue;  // removed meanwhile
     if (!report) {
       report_warning(report.status().message());
@@ -91,11 +91,11 @@ int run_gc(const std::vector<std::string>& only) {
     for (const std::string& w : report->warnings) report_warning(w);
     if (report->empty()) continue;
     std::printf("%s: freed %u slots of dead processes, abandoned %llu records of dead producers, removed %zu objects\n",
-                printable(n.name).c_str(), report->slots_freed,
+                printable(name).c_str(), report->slots_freed,
                 static_cast<unsigned long long>(report->records_abandoned), report->removed.size());
     for (const std::string& r : report->removed) std::printf("  removed /dev/shm/%s\n", printable(r).c_str());
   }
-  failures += selected.report_missing(*listed);
+  failures += selected.report_missing(names);
   return failures == 0 ? kExitOk : kExitFailure;
 }
 

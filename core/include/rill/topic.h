@@ -12,8 +12,10 @@
 //
 // Thread safety: every Namespace and Topic method may be called from any
 // thread. Every registry operation (create, open, list, describe, delete)
-// takes the registry's robust process-shared lock for a few microseconds;
-// producing and consuming through an open Topic take none.
+// takes the registry's robust process-shared lock: for microseconds to list
+// or describe, for as long as mapping a topic's partitions takes to open one
+// not yet open in this Namespace, and as long as allocating them takes to
+// create one. Producing and consuming through an open Topic take none.
 #pragma once
 
 #include <cstddef>
@@ -173,6 +175,9 @@ class Namespace {
   // Every namespace with an object in /dev/shm, sorted by name; namespaces
   // this user may not open are listed with their status saying so.
   static Result<std::vector<SharedNamespaceInfo>> list_shared();
+  // Just the names list_shared() would list, sorted: a directory listing,
+  // without opening any namespace.
+  static std::vector<std::string> shared_names();
   // Cleans up after processes that died: frees their producer and reader
   // registrations, skips their unfinished records, finishes topic creations
   // and deletions they left half done, removes objects no topic owns (at

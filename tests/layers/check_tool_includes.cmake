@@ -1,0 +1,21 @@
+# The rill tool (tools/rill) includes only the public headers (rill/*.h), its
+# own and the bench suite's: never the library's internals (core/, ipc/).
+# Run by ctest (Layers.TheToolIncludesOnlyPublicHeaders) with -DROOT=<source dir>.
+file(GLOB sources ${ROOT}/tools/rill/*.cc ${ROOT}/tools/rill/*.h)
+set(offenders "")
+foreach(source IN LISTS sources)
+  file(STRINGS ${source} lines REGEX "^[ \t]*#[ \t]*include[ \t]*\"(core|ipc|io)/")
+  foreach(line IN LISTS lines)
+    file(RELATIVE_PATH where ${ROOT} ${source})
+    list(APPEND offenders "${where}: ${line}")
+  endforeach()
+endforeach()
+list(LENGTH sources count)
+if(count EQUAL 0)
+  message(FATAL_ERROR "no sources found under ${ROOT}/tools/rill")
+endif()
+if(offenders)
+  list(JOIN offenders "\n  " listed)
+  message(FATAL_ERROR "tools/rill includes library internals (use the public rill/*.h API):\n  ${listed}")
+endif()
+message(STATUS "${count} files of tools/rill include no library internals")
