@@ -69,6 +69,10 @@ TEST(Housekeeping, ListSharedCountsTopicsObjectsAndLiveProcesses) {
   EXPECT_EQ(info->reader_processes, 1u);
   EXPECT_TRUE(std::is_sorted(listed->begin(), listed->end(),
                              [](const auto& x, const auto& y) { return x.name < y.name; }));
+  // The cheap listing names the same namespaces (others' may come and go meanwhile).
+  const std::vector<std::string> names = Namespace::shared_names();
+  EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
+  EXPECT_EQ(std::count(names.begin(), names.end(), guard.ns()), 1);
 }
 
 TEST(Housekeeping, TopicInfoNamesProducersAndReadersWithPositionAndLag) {
