@@ -241,4 +241,37 @@ class Children {
   std::vector<Child> children_;
 };
 
+// A child cannot use gtest's assertions: it collects failures in its report.
+class ChildChecks {
+ public:
+  explicit ChildChecks(std::string& report) : report_(report) {}
+  bool expect(bool ok, const std::string& what) {
+    if (!ok) {
+      ++failures_;
+      report_ += what + "\n";
+    }
+    return ok;
+  }
+  int exit_code() const { return failures_ == 0 ? 0 : 1; }
+
+ private:
+  std::string& report_;
+  int failures_ = 0;
+};
+
+// Runs `body` in a child that is then SIGKILLed (it never exits cleanly:
+// whatever it registered stays registered), and reaps it. Returns its pid.
+template <typename Body>
+pid_t die_after(Body body) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    body();
+    ::raise(SIGKILL);
+    ::_exit(1);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return pid;
+}
+
 }  // namespace rill::testing

@@ -95,24 +95,6 @@ class TestAccount {
   }
 };
 
-// A child cannot use gtest's assertions: it collects failures in its report.
-class ChildChecks {
- public:
-  explicit ChildChecks(std::string& report) : report_(report) {}
-  bool expect(bool ok, const std::string& what) {
-    if (!ok) {
-      ++failures_;
-      report_ += what + "\n";
-    }
-    return ok;
-  }
-  int exit_code() const { return failures_ == 0 ? 0 : 1; }
-
- private:
-  std::string& report_;
-  int failures_ = 0;
-};
-
 class OtherUser : public ::testing::Test {
  protected:
   void SetUp() override {

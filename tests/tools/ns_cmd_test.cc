@@ -19,6 +19,7 @@
 #include "core/client/registry_format.h"
 #include "ipc/shm_region.h"
 #include "rill/rill.h"
+#include "tests/support/child_process.h"
 #include "tests/tools/cli_harness.h"
 
 namespace rill::cli::testing {
@@ -36,18 +37,7 @@ void make_object(const std::string& name, int age_s) {
   ::close(fd);
 }
 
-// Runs `body` in a child that then dies by SIGKILL, cleaning up nothing.
-template <typename Body>
-pid_t die_after(Body body) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    body();
-    ::raise(SIGKILL);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return pid;
-}
+using rill::testing::die_after;
 
 class NsCmd : public CliTest {};
 

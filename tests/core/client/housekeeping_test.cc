@@ -17,27 +17,14 @@
 #include "rill/consumer.h"
 #include "rill/producer.h"
 #include "rill/topic.h"
+#include "support/child_process.h"
 #include "support/shm_guard.h"
 
 namespace rill {
 namespace {
 
+using testing::die_after;
 using testing::ShmGuard;
-
-// Runs `body` in a child that is then SIGKILLed (it never exits cleanly:
-// whatever it registered stays registered). Returns the child's pid.
-template <typename Body>
-pid_t die_after(Body body) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    body();
-    ::raise(SIGKILL);
-    ::_exit(1);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return pid;
-}
 
 const SharedNamespaceInfo* find(const std::vector<SharedNamespaceInfo>& all, const std::string& name) {
   auto it = std::find_if(all.begin(), all.end(), [&](const SharedNamespaceInfo& i) { return i.name == name; });

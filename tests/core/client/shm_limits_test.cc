@@ -33,6 +33,8 @@
 namespace rill {
 namespace {
 
+using testing::ChildChecks;
+
 constexpr std::uint64_t kMiB = 1 << 20;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
@@ -253,24 +255,6 @@ TEST(FormatBytes, RoundsNeedsUpAndFreeDown) {
 // ---------------------------------------------------------------- a real small /dev/shm (root)
 
 constexpr int kSkip = 77;
-
-// A child cannot use gtest's assertions: it collects failures in its report.
-class ChildChecks {
- public:
-  explicit ChildChecks(std::string& report) : report_(report) {}
-  bool expect(bool ok, const std::string& what) {
-    if (!ok) {
-      ++failures_;
-      report_ += what + "\n";
-    }
-    return ok;
-  }
-  int exit_code() const { return failures_ == 0 ? 0 : 1; }
-
- private:
-  std::string& report_;
-  int failures_ = 0;
-};
 
 // In a child: gives it a mount namespace of its own with a tmpfs of `bytes`
 // on /dev/shm. "" if that worked, else why not (the test is skipped).
