@@ -28,6 +28,12 @@ constexpr double kMaxSlew = 1e-3;
 constexpr std::int64_t kStepNs = 100'000'000;
 // Rates known less well than this are still used, as if known this well.
 constexpr double kMaxUncertainty = 1e-2;
+// A recalibration sample whose realtime read sat between TSC reads further
+// apart than twice this (the thread was preempted there) pins the line no
+// closer than that, which may be past kEpochClockErrorBoundNs: it is taken
+// again, up to kSampleRetries times, and the narrowest kept.
+constexpr std::int64_t kMaxSampleHalfWidthNs = kEpochClockErrorBoundNs / 4;
+constexpr int kSampleRetries = 8;
 
 std::int64_t clock_ns(clockid_t clock) noexcept {
   timespec ts;
@@ -225,11 +231,18 @@ void EpochClock::initialise(ClockRequest request) noexcept {
 }
 
 void EpochClock::recalibrate_locked() noexcept {
-  const TscSample now = sample_tsc(CLOCK_REALTIME);
   Calibration& cal = calibration_;
   // Relaxed: under the lock, whose acquire orders the last writer's stores.
   const Line& line = lines_[generation_.load(std::memory_order_relaxed) & 1];
   const double old_rate = std::ldexp(static_cast<double>(line.rate_mult.load(std::memory_order_relaxed)), -kShift);
+  TscSample now = sample_tsc(CLOCK_REALTIME);
+  const auto too_wide = [&](const TscSample& s) {
+    return old_rate > 0 && static_cast<double>(s.half_width) * old_rate > static_cast<double>(kMaxSampleHalfWidthNs);
+  };
+  for (int retry = 0; retry < kSampleRetries && too_wide(now); ++retry) {
+    const TscSample again = sample_tsc(CLOCK_REALTIME);
+    if (again.half_width < now.half_width) now = again;
+  }
 
   // The rate, over the window from the oldest sample kept to this one; how
   // well it is known follows from both samples' widths.
