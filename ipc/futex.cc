@@ -1,5 +1,7 @@
 #include "ipc/futex.h"
 
+#include "ipc/faults.h"
+
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -20,6 +22,7 @@ void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected, std::i
     ts.tv_nsec = timeout_ns % 1'000'000'000;
     tsp = &ts;
   }
+  if (refused(OsCall::kFutexWait, "")) return;  // as if interrupted at once (EINTR)
   ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT, expected, tsp, nullptr, 0);
 }
 

@@ -1,5 +1,7 @@
 #include "ipc/liveness.h"
 
+#include "ipc/faults.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -18,7 +20,7 @@ namespace {
 bool read_stat(pid_t pid, char* state, std::uint64_t* start_time) noexcept {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  const int fd = refused(OsCall::kProcRead, path) ? -1 : ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   char buf[1024];
   const ssize_t n = ::read(fd, buf, sizeof buf - 1);

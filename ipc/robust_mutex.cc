@@ -15,6 +15,7 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+#include "ipc/faults.h"
 #include "ipc/futex.h"
 #include "ipc/shm_region.h"
 
@@ -28,7 +29,8 @@ bool thread_exists(pid_t tid) noexcept { return !(::kill(tid, 0) != 0 && errno =
 // The process thread `tid` belongs to (the "Tgid:" of /proc/<tid>/status,
 // which any user may read); nullopt if there is no such thread.
 std::optional<pid_t> thread_group(pid_t tid) {
-  std::FILE* status = std::fopen(("/proc/" + std::to_string(tid) + "/status").c_str(), "re");
+  const std::string path = "/proc/" + std::to_string(tid) + "/status";
+  std::FILE* status = refused(OsCall::kProcRead, path) ? nullptr : std::fopen(path.c_str(), "re");
   if (status == nullptr) return std::nullopt;
   std::optional<pid_t> tgid;
   char line[256];
@@ -50,7 +52,8 @@ struct MapsEntry {
 // *unreadable (if given): the file could not be read through.
 template <typename Match>
 bool find_mapping(pid_t tid, const Match& match, MapsEntry* out, bool* unreadable = nullptr) {
-  std::FILE* maps = std::fopen(("/proc/" + std::to_string(tid) + "/maps").c_str(), "re");
+  const std::string path = "/proc/" + std::to_string(tid) + "/maps";
+  std::FILE* maps = refused(OsCall::kProcRead, path) ? nullptr : std::fopen(path.c_str(), "re");
   if (maps == nullptr) {
     if (unreadable != nullptr) *unreadable = true;
     return false;

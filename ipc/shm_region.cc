@@ -1,5 +1,7 @@
 #include "ipc/shm_region.h"
 
+#include "ipc/faults.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -16,7 +18,6 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
 #include <ctime>
 #include <span>
 #include <string_view>
@@ -136,37 +137,12 @@ void populate_for_write(std::span<std::byte> bytes) {
   for (std::size_t at = 0; at < bytes.size(); at += page_size()) (void)b[at];
 }
 
-// ---- injected faults (inject_shm_fault)
-
-struct InjectedFault {
-  ShmCall call;
-  std::string name_part;
-  int err;
-  int times;
-};
-std::atomic<int> g_faults_armed{0};  // relaxed: a hint; g_faults_mu orders the faults themselves
-std::mutex g_faults_mu;
-std::vector<InjectedFault> g_faults;  // guarded by g_faults_mu
-
-// True (errno set) if an armed fault refuses this call on `name`.
-bool refused(ShmCall call, const std::string& name) {
-  if (g_faults_armed.load(std::memory_order_relaxed) == 0) return false;
-  std::lock_guard lock(g_faults_mu);
-  for (InjectedFault& f : g_faults) {
-    if (f.call != call || f.times == 0 || name.find(f.name_part) == std::string::npos) continue;
-    if (--f.times == 0) g_faults_armed.fetch_sub(1, std::memory_order_relaxed);
-    errno = f.err;
-    return true;
-  }
-  return false;
-}
-
 // Maps `size` bytes of `fd`; with `announce`, takes its shared flock and
 // keeps the descriptor, else closes it.
 Result<std::unique_ptr<Region>> map_shared(Descriptor& fd, std::size_t size, const std::string& name,
                                            bool announce) {
   void* base =
-      refused(ShmCall::kMap, name) ? MAP_FAILED : ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+      refused(OsCall::kShmMap, name) ? MAP_FAILED : ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   if (base == MAP_FAILED) return os_error(errno, "mmap of shm:/" + name);
   int kept = -1;
   if (announce) {
@@ -237,19 +213,6 @@ Status check_object(const std::string& name, const ShmObjectInfo& info, const Sh
 
 // ---------------------------------------------------------------- objects
 
-void inject_shm_fault(ShmCall call, std::string name_part, int err, int times) {
-  if (times <= 0) return;
-  std::lock_guard lock(g_faults_mu);
-  g_faults.push_back(InjectedFault{call, std::move(name_part), err, times});
-  g_faults_armed.fetch_add(1, std::memory_order_relaxed);
-}
-
-void clear_shm_faults() {
-  std::lock_guard lock(g_faults_mu);
-  g_faults.clear();
-  g_faults_armed.store(0, std::memory_order_relaxed);
-}
-
 std::string shared_region_path(const std::string& name) { return std::string(kShmDir) + "/" + name; }
 
 Result<std::unique_ptr<Region>> create_shared_region(const std::string& name, std::size_t size,
@@ -261,7 +224,7 @@ Result<std::unique_ptr<Region>> create_shared_region(const std::string& name, st
   // Owner-only until it belongs to the right group: no one else can open it
   // early and keep a descriptor. O_EXCL: whatever is at the name, even a
   // symbolic link, makes this fail rather than be followed.
-  Descriptor fd(refused(ShmCall::kCreate, name)
+  Descriptor fd(refused(OsCall::kShmCreate, name)
                     ? -1
                     : ::open(shared_region_path(name).c_str(), kOpenFlags | O_CREAT | O_EXCL, 0600));
   if (fd.get() < 0) return os_error(errno, "cannot create shm:/" + name);
@@ -274,7 +237,7 @@ Result<std::unique_ptr<Region>> create_shared_region(const std::string& name, st
                                (access.group ? "group '" + group_name(*access.group) + "'" : std::string()));
   // open honours the umask, and chown may clear bits: make the mode exactly what was asked.
   if (::fchmod(fd.get(), access.mode) != 0) return os_error(errno, "cannot chmod shm:/" + name);
-  if (int err = refused(ShmCall::kReserve, name) ? errno : ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size));
+  if (int err = refused(OsCall::kShmReserve, name) ? errno : ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size));
       err != 0) {
     ::unlink(shared_region_path(name).c_str());  // measure the space with this object's pages freed
     guard.dismiss();                              // and never remove an object someone else makes under the name now
@@ -291,7 +254,7 @@ Result<std::unique_ptr<Region>> create_shared_region(const std::string& name, st
 Result<std::unique_ptr<Region>> open_shared_region(const std::string& name, const ShmExpected& expected,
                                                    ShmObjectInfo* info) {
   if (expected.size == 0) return Status(Code::kInvalidArgument, "expected size of shm:/" + name + " must be positive");
-  Descriptor fd(refused(ShmCall::kOpen, name) ? -1 : ::open(shared_region_path(name).c_str(), kOpenFlags));
+  Descriptor fd(refused(OsCall::kShmOpen, name) ? -1 : ::open(shared_region_path(name).c_str(), kOpenFlags));
   if (fd.get() < 0) {
     const int err = errno;
     if (err == EACCES || err == EPERM)
@@ -325,7 +288,7 @@ Status publish_shared_region(const std::string& draft, const std::string& name) 
 
 Status remove_shared_region(const std::string& name) {
   // unlink(2) removes whatever the name is (a FIFO, a symbolic link) without opening or following it.
-  if ((!refused(ShmCall::kRemove, name) && ::unlink(shared_region_path(name).c_str()) == 0) || errno == ENOENT)
+  if ((!refused(OsCall::kShmRemove, name) && ::unlink(shared_region_path(name).c_str()) == 0) || errno == ENOENT)
     return Status::ok();
   const int err = errno;
   Status s = os_error(err, "cannot remove " + shared_region_path(name));
@@ -388,7 +351,7 @@ std::vector<ShmListing> list_shared_regions(std::string_view prefix) {
 
 
 Result<bool> announces_mapping(pid_t pid, const ShmFileId& id) {
-  std::FILE* locks = std::fopen("/proc/locks", "re");
+  std::FILE* locks = refused(OsCall::kProcRead, "/proc/locks") ? nullptr : std::fopen("/proc/locks", "re");
   if (locks == nullptr) return os_error(errno, "cannot read /proc/locks");
   bool found = false;
   char line[512];

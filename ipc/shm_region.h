@@ -166,25 +166,6 @@ struct ShmFileId {
 // if /proc/locks cannot be read.
 Result<bool> announces_mapping(pid_t pid, const ShmFileId& id);
 
-// ---------------------------------------------------------------- fault injection
-// For tests, in the spirit of LevelDB's fault-injection Env: the OS calls of
-// the functions above can be made to fail as if the kernel had refused them,
-// so that the paths handling a full /dev/shm, a refused mmap, a descriptor
-// limit or a refused unlink run for real, through the library's own code.
-// Off unless a test arms it; when off, a call costs one relaxed atomic load.
-enum class ShmCall : std::uint8_t {
-  kCreate,   // open(O_CREAT) in create_shared_region
-  kReserve,  // posix_fallocate in create_shared_region
-  kMap,      // mmap in create_shared_region and open_shared_region
-  kOpen,     // open in open_shared_region
-  kRemove,   // unlink in remove_shared_region
-};
-// The next `times` calls of `call` on an object whose name contains
-// `name_part` fail with errno `err`. Process-wide; thread-safe.
-void inject_shm_fault(ShmCall call, std::string name_part, int err, int times = 1);
-// Disarms every fault not yet triggered.
-void clear_shm_faults();
-
 // ---------------------------------------------------------------- users and groups
 
 // The gid of group `name`, given as a name or, as chgrp accepts, a number.

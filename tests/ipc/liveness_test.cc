@@ -6,7 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <string>
+
 #include <gtest/gtest.h>
+
+#include "ipc/faults.h"
 
 namespace rill::ipc {
 namespace {
@@ -62,6 +66,36 @@ TEST(Liveness, PidExistsIsThePidOnlyCheck) {
   EXPECT_EQ(current_tid(), ::gettid());
   EXPECT_TRUE(pid_exists(1)) << "init: another user's process exists too (EPERM counts as alive)";
   EXPECT_FALSE(pid_exists(reaped_child()));
+}
+
+// /proc mounted hidepid=: another user's /proc/<pid>/stat cannot be read, so
+// the start time cannot be compared. The check falls back to the pid and errs
+// towards alive: a live process is never judged dead, a gone one is dead.
+TEST(Liveness, WhereProcIsHiddenTheCheckFallsBackToThePid) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  const ProcessId child = identify(pid);
+  ASSERT_FALSE(child.empty());
+  struct Disarm {
+    ~Disarm() { clear_faults(); }
+  } disarm;
+  const std::string stat = "/proc/" + std::to_string(pid) + "/stat";
+  inject_fault(OsCall::kProcRead, stat, EACCES, 1000);
+
+  EXPECT_TRUE(identify(pid).empty()) << "the injected refusal reaches read_stat";
+  EXPECT_EQ(liveness(child), Liveness::kAlive);
+  EXPECT_EQ(liveness_packed(child.packed()), Liveness::kAlive);
+  ProcessId earlier = child;
+  earlier.start_time -= 1;
+  EXPECT_EQ(liveness(earlier), Liveness::kAlive) << "a reused pid cannot be told apart without /proc: alive";
+
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  EXPECT_EQ(liveness(child), Liveness::kDead);
+  EXPECT_EQ(liveness_packed(child.packed()), Liveness::kDead);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 
 #include "core/client/topic_rings.h"
 #include "core/log/partition_ring.h"
+#include "ipc/faults.h"
 #include "ipc/liveness.h"
 #include "rill/rill.h"
 #include "support/child_process.h"
@@ -279,6 +280,77 @@ TEST(DeadClaimSeek, AStoppedProducersClaimIsNeverAbandoned) {
   ASSERT_EQ(p.records.size(), 2u);
   EXPECT_EQ(p.records[0].value(), "first");
   EXPECT_EQ(p.records[1].value(), "next");
+}
+
+// /proc mounted hidepid=: the claim owner's start time cannot be read, so its
+// liveness rests on its pid alone. While the owner lives its claim is waited
+// for; once it is gone the claim is passed, with the defaults' patience.
+TEST(DeadClaimHiddenProc, TheOwnerIsJudgedByItsPid) {
+  const pid_t owner_pid = ::fork();
+  if (owner_pid == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  ASSERT_GT(owner_pid, 0);
+  struct Cleanup {
+    pid_t pid;
+    ~Cleanup() {
+      ipc::clear_faults();
+      if (pid > 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+    }
+  } cleanup{owner_pid};
+  const ipc::ProcessId owner = ipc::identify(owner_pid);
+  ASSERT_FALSE(owner.empty());
+  ipc::inject_fault(ipc::OsCall::kProcRead, "/proc/" + std::to_string(owner_pid) + "/", EACCES, 1'000'000);
+
+  auto ns = Namespace::in_process().value();
+  ASSERT_TRUE(ns->create_topic("t", {.partitions = 1, .segment_bytes = 65536, .segment_count = 8}).is_ok());
+  auto topic = ns->open_topic("t").value();
+  {
+    Producer producer(topic);
+    ASSERT_TRUE(producer.send(std::nullopt, "before").is_ok());
+  }
+  log::PartitionRing& ring = client::ring_of(*topic, 0);
+  auto slot = ring.acquire_slot(owner);
+  ASSERT_TRUE(slot.is_ok()) << slot.status().to_string();
+  log::Claim claim;
+  ASSERT_EQ(ring.claim(64, 1, *slot, &claim), log::ClaimStatus::kOk);
+  produce_after(topic);
+
+  Consumer consumer(topic, {.start_at_earliest = true, .abandoned_claim_timeout = 0ms});
+  ASSERT_TRUE(consumer.assign_all().is_ok());
+  PollResult first = consumer.poll(1s);
+  ASSERT_TRUE(first.status.is_ok()) << first.status.to_string();
+  ASSERT_EQ(first.records.size(), 1u);
+  EXPECT_EQ(first.records[0].value(), "before");
+  for (auto t : {0ms, 1ms, 20ms}) {
+    PollResult p = consumer.poll(t);
+    EXPECT_TRUE(p.records.empty()) << "a live owner's claim is waited for";
+    EXPECT_EQ(p.abandoned, 0);
+  }
+  EXPECT_GT(ipc::refusals(ipc::OsCall::kProcRead), 0) << "the owner's /proc entry was asked for";
+
+  ::kill(owner_pid, SIGKILL);
+  ::waitpid(owner_pid, nullptr, 0);
+  cleanup.pid = 0;
+  std::vector<std::pair<std::int64_t, std::string>> got;
+  std::int64_t abandoned = 0;
+  for (auto give_up = std::chrono::steady_clock::now() + 30s;
+       got.size() < kAfter && std::chrono::steady_clock::now() < give_up;) {
+    PollResult r = consumer.poll(100ms);
+    ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
+    abandoned += r.abandoned;
+    for (const RecordView& v : r.records) {
+      EXPECT_TRUE(v.verify_checksum()) << "offset " << v.offset();
+      got.emplace_back(v.offset(), std::string(v.value()));
+    }
+  }
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(kAfter)) << "the dead owner's claim was not passed";
+  EXPECT_EQ(abandoned, 1);
+  for (int i = 0; i < kAfter; ++i) EXPECT_EQ(got[i], (std::pair<std::int64_t, std::string>{i + 2, value_of(i)}));
 }
 
 }  // namespace

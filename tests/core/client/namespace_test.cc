@@ -25,6 +25,7 @@
 #include "core/client/object_names.h"
 #include "core/client/registry_format.h"
 #include "core/log/partition_ring.h"
+#include "ipc/faults.h"
 #include "ipc/shm_region.h"
 #include "rill/rill.h"
 #include "support/child_process.h"
@@ -510,8 +511,9 @@ TEST_F(RegistryLock, AHolderThatDoesNotMapTheRegistryIsTreatedAsDead) {
 // keeps it 3.5 s - three of a locker's rounds; meanwhile this process creates
 // topic "y" in namespace `name`. That creation must wait for the child, not
 // take the lock from it: the child's unlock, which reports in its exit
-// status, succeeds.
-void expect_holder_waited_for(const std::string& name, const std::function<pthread_mutex_t*()>& lock_of) {
+// status, succeeds. `on_locked` runs here once the child holds the lock.
+void expect_holder_waited_for(const std::string& name, const std::function<pthread_mutex_t*()>& lock_of,
+                              const std::function<void(pid_t holder)>& on_locked = {}) {
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
   const pid_t holder = ::fork();
@@ -528,6 +530,7 @@ void expect_holder_waited_for(const std::string& name, const std::function<pthre
   char c = 0;
   const bool locked = ::read(ready[0], &c, 1) == 1;
   ::close(ready[0]);
+  if (locked && on_locked) on_locked(holder);
   Status created = Status(Code::kInternal, "not run");
   auto waited = std::chrono::steady_clock::duration::zero();
   if (locked) {
@@ -547,6 +550,24 @@ void expect_holder_waited_for(const std::string& name, const std::function<pthre
 TEST_F(RegistryLock, ALiveHolderIsWaitedFor) {
   // The checks above must not take a live holder for a dead one.
   expect_holder_waited_for(guard_.ns(), [&] { return &reg_->header()->lock; });
+  expect_x_intact(*ns_);
+  expect_released(*reg_, 0);
+}
+
+TEST_F(RegistryLock, ALiveHolderWhoseProcIsHiddenIsWaitedFor) {
+  // /proc mounted hidepid=: the holder's memory map, its status and
+  // /proc/locks cannot be read, so nothing shows whether it maps the
+  // registry. A live thread that cannot be judged is waited for.
+  struct Disarm {
+    ~Disarm() { ipc::clear_faults(); }
+  } disarm;
+  expect_holder_waited_for(
+      guard_.ns(), [&] { return &reg_->header()->lock; },
+      [](pid_t holder) {
+        ipc::inject_fault(ipc::OsCall::kProcRead, "/proc/" + std::to_string(holder) + "/", EACCES, 1000);
+        ipc::inject_fault(ipc::OsCall::kProcRead, "/proc/locks", EACCES, 1000);
+      });
+  EXPECT_GE(ipc::refusals(ipc::OsCall::kProcRead), 3) << "its maps, its status and /proc/locks were asked for";
   expect_x_intact(*ns_);
   expect_released(*reg_, 0);
 }
