@@ -7,6 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libboost-dev libcli11-dev liburing-dev libxxhash-dev
+  zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
   iceoryx libiceoryx-posh-dev libiceoryx-hoofs-dev libzmq3-dev
 )
