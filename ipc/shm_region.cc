@@ -1,5 +1,6 @@
 #include "ipc/shm_region.h"
 
+#include "io/os_error.h"
 #include "ipc/faults.h"
 
 #include <dirent.h>
@@ -63,21 +64,7 @@ class Descriptor {
   int fd_;
 };
 
-Code code_for_errno(int err) {
-  return err == EACCES || err == EPERM ? Code::kPermissionDenied
-         : err == ENOSPC || err == ENOMEM || err == EDQUOT || err == EMFILE || err == ENFILE
-             ? Code::kResourceExhausted
-         : err == ENOENT                  ? Code::kNotFound
-         : err == EEXIST                  ? Code::kAlreadyExists
-                                          : Code::kIoError;
-}
-
-Status os_error(int err, const std::string& what) {
-  std::string message = what + ": " + std::strerror(err);
-  if (err == EMFILE) message += " (this process's limit: see `ulimit -n`)";
-  if (err == ENFILE) message += " (the system's limit: see /proc/sys/fs/file-max)";
-  return Status(code_for_errno(err), message);
-}
+using io::os_error;
 
 // "(owner root, group root, mode 0600)", or "" if the object cannot be stat'ed.
 std::string owner_note(const std::string& name) {
