@@ -10,6 +10,7 @@
 //   for (const rill::RecordView& r : consumer.poll(std::chrono::seconds(1)).records) ...
 #pragma once
 
+#include "rill/compression.h"
 #include "rill/consumer.h"
 #include "rill/producer.h"
 #include "rill/record.h"
