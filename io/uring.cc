@@ -47,17 +47,27 @@ const Decision& decision() noexcept {
 }
 
 // This thread's ring; null if it could not be set up (then the call falls
-// back to pwrite, which does the same job).
+// back to pwrite, which does the same job). A forked child gets a ring of its
+// own: the one it inherits shares its queues with the parent's, and a
+// submission through it would corrupt the parent's view of them.
 io_uring* thread_ring() noexcept {
   struct Ring {
     io_uring ring{};
     bool ready = false;
-    Ring() { ready = io_uring_queue_init(kQueueDepth, &ring, 0) == 0; }
+    pid_t owner = 0;
     ~Ring() {
-      if (ready) io_uring_queue_exit(&ring);
+      if (ready && owner == ::getpid()) io_uring_queue_exit(&ring);
     }
   };
   thread_local Ring r;
+  const pid_t me = ::getpid();
+  if (r.owner != me) {
+    // An inherited ring is dropped (its mapping and descriptor in this
+    // process only); the parent's stays as it was.
+    if (r.ready) io_uring_queue_exit(&r.ring);
+    r.ready = io_uring_queue_init(kQueueDepth, &r.ring, 0) == 0;
+    r.owner = me;
+  }
   return r.ready ? &r.ring : nullptr;
 }
 

@@ -581,12 +581,14 @@ Result<DiskRead> read_chunk(DiskChunk& chunk, std::int32_t partition, std::int64
     const Decoded d = word == 0 ? Decoded{FrameCheck::kMalformed, 0, 0, 0}
                                 : decode_frame(frame, word, chunk.end - chunk.position, partition, *next_offset, *inner,
                                                out + r.views, max - r.views, verify);
-    if (d.check != FrameCheck::kOk || d.offsets == 0)
+    if (d.check != FrameCheck::kOk || d.offsets == 0) {
+      if (r.views > 0 || r.abandoned > 0) return r;  // delivered first; the next call reports it
       return Status(Code::kCorrupt,
                     chunk.path + " byte " + std::to_string(chunk.position) + ": the frame at offset " +
                         std::to_string(*next_offset) +
                         (d.check == FrameCheck::kChecksum ? " fails its checksum" : " is malformed") +
                         "; the records before it are intact");
+    }
     r.views += d.views;
     r.abandoned += d.abandoned;
     // A batch may be taken in part: stay on it, counting the records taken.

@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -137,6 +138,28 @@ TEST(FileSystem, AtomicWritesReplaceWholeFilesAndSmallReadsAreBounded) {
   auto big = read_small_file(fs, dir / "cp", 100);
   EXPECT_EQ(big.status().code(), Code::kCorrupt);
   EXPECT_NE(big.status().message().find("more than the 100"), std::string::npos) << big.status().message();
+}
+
+// A forked child inherits its parent's ring, whose queues it shares: it must
+// write through a ring of its own, and the parent's must still work after.
+TEST(FileSystem, AForkedChildAndItsParentBothWrite) {
+  TempDir dir;
+  FileSystem& fs = file_system();
+  expect_round_trip(fs, dir / "before");  // the parent's ring is set up
+  const pid_t child = ::fork();
+  if (child == 0) {
+    bool ok = true;
+    for (int i = 0; i < 20 && ok; ++i) {
+      auto f = fs.open(dir / ("child" + std::to_string(i)), OpenMode::kCreate);
+      ok = f.is_ok() && (*f)->write(0, pattern(10000, 100 + i), true).is_ok();
+    }
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(read_all(fs, dir / ("child" + std::to_string(i))), pattern(10000, 100 + i));
+  expect_round_trip(fs, dir / "after");
 }
 
 // ---------------------------------------------------------------- the fallback
