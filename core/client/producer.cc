@@ -111,6 +111,15 @@ Status Producer::claim_failed(log::ClaimStatus status, std::uint64_t bytes, std:
                         "lands when it resumes, or is skipped once it dies: see `rill topic describe`");
     }
     case log::ClaimStatus::kLeased: return leased(partition, claim.stalled_by);
+    case log::ClaimStatus::kFlushBehind: {
+      const std::string who = claim.stalled_by > 0 ? "process " + std::to_string(claim.stalled_by) + ", which writes them,"
+                                                   : "no process";
+      return Status(Code::kTimedOut,
+                    "topic '" + topic_->name() + "' partition " + std::to_string(partition) + " must roll to a new " +
+                        "segment, and its files do not yet hold the records the roll would overwrite in memory: " +
+                        who + " has not written them for " + std::to_string(max_block_ns_ / 1'000'000) +
+                        " ms (disk slow or full? see `rill topic describe`); nothing was written");
+    }
     case log::ClaimStatus::kCorrupt:
       // Which word is damaged, if the ring's checks can tell; else the one
       // damage claim() finds by itself: a roll nobody announces.

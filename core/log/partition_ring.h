@@ -58,8 +58,9 @@ namespace rill::log {
 
 inline constexpr std::uint64_t kPartitionMagic = 0x315452415050'4c52ull;  // "RLPPART1" in memory order
 // 2: SegmentHeader::written; 3: claim slots (abandoned claims), `written` retired;
-// 4: compact record and batch frames (record_format.h), index entries with offsets.
-inline constexpr std::uint32_t kPartitionVersion = 4;
+// 4: compact record and batch frames (record_format.h), index entries with offsets;
+// 5: durable partitions (start offset, the flush lease and progress words).
+inline constexpr std::uint32_t kPartitionVersion = 5;
 inline constexpr std::uint32_t kMinSegmentCount = 4;
 inline constexpr std::uint64_t kMaxSegmentDataBytes = 1ull << 30;
 inline constexpr std::uint32_t kMaxRecordsPerSegment = (1u << 20) - 1;
@@ -116,8 +117,31 @@ struct alignas(64) PartitionHeader {
   // How many claim slots have ever been taken: scans stop there. Only grows
   // (fetch_max-like CAS by a producer taking a slot).
   alignas(64) std::atomic<std::uint32_t> claim_slots_used;
+  // ---- durable partitions (doc/log_format.md, "Durable partitions")
+  // Immutable after init, like the geometry above.
+  alignas(64) std::int64_t start_offset;  // generation 0's base offset (a ring rebuilt from files starts at their end)
+  std::uint32_t durable;                  // 1: the records go to files, and rolls wait for them to be written
+  std::uint32_t reserved0;
+  // The flush lease: 0, or ipc::ProcessId::packed() of the process that
+  // writes this partition's files (one at a time; a dead holder's lease is
+  // taken over).
+  alignas(64) std::atomic<std::uint64_t> flusher;
+  // Every offset below `written_offset` is in the files (handed to the
+  // kernel), below `durable_offset` on stable storage. Only the lease holder
+  // stores them, and they only grow.
+  std::atomic<std::int64_t> written_offset;
+  std::atomic<std::int64_t> durable_offset;
+  // The highest offset a producer waits to see written (fetch-max), and to
+  // see durable: the flusher's work list.
+  std::atomic<std::int64_t> write_requested;
+  std::atomic<std::int64_t> sync_requested;
+  // The flusher sleeps here for requests, producers for its progress.
+  alignas(64) Doorbell flush_bell;
 };
 static_assert(offsetof(PartitionHeader, tail) == 64);
+static_assert(offsetof(PartitionHeader, start_offset) == 320);
+static_assert(offsetof(PartitionHeader, flusher) == 384);
+static_assert(offsetof(PartitionHeader, flush_bell) == 448);
 static_assert(offsetof(PartitionHeader, exclusive_owner) == 72);
 static_assert(offsetof(PartitionHeader, current_generation) == 128);
 static_assert(sizeof(PartitionHeader) <= kPartitionHeaderBytes);
@@ -192,6 +216,12 @@ struct PartitionGeometry {
   // live registered reader has not read, producers wait up to this long.
   bool block_on_readers = false;
   std::uint32_t block_timeout_ms = 5000;
+  // Durable partitions: records go to files, written by the flush-lease
+  // holder; a roll waits until the bytes it would reuse are written.
+  bool durable = false;
+  // The first offset (generation 0's base): 0 for a new partition, the end
+  // of its files for one rebuilt from them.
+  std::int64_t start_offset = 0;
 
   // Checks the numbers; kInvalidArgument with the reason otherwise.
   Status validate() const;
@@ -235,6 +265,8 @@ enum class ClaimStatus : std::uint8_t {
   kStalled,  // the ring must roll, and a live process's claim held the roll back for the patience given
   kLeased,   // another live producer holds the partition's exclusive lease (or, kExclusive: this
              // producer no longer does); nothing was written
+  kFlushBehind,  // durable: the ring must roll, and the files did not take the bytes it would reuse
+                 // within the patience given (stalled_by: the flusher's pid, 0 if none); nothing written
 };
 
 // Where a reader is: the next record it will read, `next_offset`, in the
@@ -420,6 +452,67 @@ class PartitionRing {
   std::int64_t earliest_offset() const noexcept { return earliest().next_offset; }
   std::int64_t latest_offset() const noexcept { return latest().next_offset; }
 
+  // ---- durable partitions (ring_flush.cc; doc/log_format.md, "Durable partitions")
+
+  bool durable() const noexcept { return header_->durable != 0; }
+  std::int64_t start_offset() const noexcept { return header_->start_offset; }
+
+  // The flush lease: the one process that writes this partition's files.
+  // True if `owner` holds it now (it was free, its holder was dead, or
+  // `owner` held it already); otherwise *holder gets the live holder's pid.
+  bool take_flush_lease(const ipc::ProcessId& owner, std::int32_t* holder) noexcept;
+  // Gives the lease back if `owner` holds it.
+  void release_flush_lease(const ipc::ProcessId& owner) noexcept;
+  // The live holder's pid, 0 if none (a dead holder's word is cleared).
+  std::int32_t flush_lease_holder() noexcept;
+
+  // Offsets below these are in the files / on stable storage.
+  std::int64_t written_offset() const noexcept {
+    return header_->written_offset.load(std::memory_order_acquire);  // pairs with publish_flushed()
+  }
+  std::int64_t durable_offset() const noexcept {
+    return header_->durable_offset.load(std::memory_order_acquire);  // pairs with publish_flushed()
+  }
+  // By the lease holder: the files now hold every offset below `written`,
+  // synced below `durable`. Wakes producers waiting for either.
+  void publish_flushed(std::int64_t written, std::int64_t durable) noexcept;
+  // By a producer: it waits until `offset` is written (and, with `sync`,
+  // durable); wakes the flusher.
+  void request_flush(std::int64_t offset, bool sync) noexcept;
+  // What producers wait for: {written up to, durable up to}.
+  std::pair<std::int64_t, std::int64_t> flush_requests() const noexcept;
+  // Sleeps on the flush doorbell until ready() or the deadline (monotonic ns).
+  template <typename Ready>
+  bool wait_flush(std::int64_t deadline_ns, Ready ready) const noexcept {
+    return wait_on(header_->flush_bell, WaitStrategy::kBlock, deadline_ns, ready);
+  }
+
+  // A run of whole committed frames of one generation from `cursor`, for the
+  // flusher: bytes it may copy to the files as they are. Advances the
+  // cursor past them (into the next generation at a segment's end).
+  struct FrameRun {
+    const std::byte* bytes = nullptr;
+    std::uint32_t size = 0;
+    std::int64_t first_offset = 0;  // of the run
+    std::int64_t end_offset = 0;    // after the run
+    ReadStatus status = ReadStatus::kOk;
+  };
+  // At most `max_bytes` (but at least one frame if one is committed).
+  // kOutOfRange: the cursor's bytes were reused (the files missed them);
+  // kCorrupt: a frame does not decode.
+  FrameRun frame_run(ReadCursor& cursor, std::uint32_t max_bytes) const noexcept;
+
+  // Something a roll of a durable partition asks to write the files when it
+  // must wait for them: the process's flusher (process-local, not shared).
+  class FlushHook {
+   public:
+    virtual ~FlushHook() = default;
+    // Writes what it can of this partition now, if this process may (it
+    // holds or takes the flush lease); false if it may not.
+    virtual bool flush_now(PartitionRing& ring) noexcept = 0;
+  };
+  void set_flush_hook(FlushHook* hook) noexcept { flush_hook_ = hook; }
+
   // ---- integrity (cold path: reads only, no lock; O(segment_count) plus at
   // most one index interval of frames and the claim slots)
 
@@ -486,6 +579,11 @@ class PartitionRing {
   // overflow=block: waits until no live reader still needs the generation
   // the roll out of `generation` would retire. False after the timeout.
   bool await_readers(std::uint64_t generation) noexcept;
+  // Durable partitions: waits until the files hold every offset of the
+  // generation the roll out of `generation` would retire, flushing through
+  // the hook where this process may. False at `deadline_ns` (*stalled_by:
+  // the flusher's pid, 0 if none).
+  bool await_flush(std::uint64_t generation, std::int64_t deadline_ns, std::int32_t* stalled_by) noexcept;
   // Which claims a roller waits for: those still cleaning ahead, or all.
   enum class Outstanding : std::uint8_t { kCleaning, kAll };
   // Waits until no claim of `generation` is outstanding in that sense,
@@ -545,6 +643,7 @@ class PartitionRing {
   std::uint64_t segment_bytes_ = 0;
   std::uint64_t data_start_ = 0;
   std::uint64_t data_capacity_ = 0;
+  FlushHook* flush_hook_ = nullptr;
 };
 
 }  // namespace rill::log

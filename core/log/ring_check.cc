@@ -152,7 +152,8 @@ Status PartitionRing::check_segments(std::uint64_t current, std::uint64_t tail, 
              std::to_string(static_cast<std::int64_t>(base));
     };
     if (base >= kMaxOffset) return damaged(where() + ", outside [0, 2^62)");
-    if (ug == 0 && base != 0) return damaged(where() + ", but the first generation starts at offset 0");
+    if (ug == 0 && base != static_cast<std::uint64_t>(header_->start_offset))
+      return damaged(where() + ", but the first generation starts at offset " + std::to_string(header_->start_offset));
     if (have_prev && base != prev_base + prev_count)
       return damaged(where() + ", but generation " + str(ug - 1) + " starts at offset " + str(prev_base) + " and holds " +
                      str(prev_count) + " records (its seal), so it must be " + str(prev_base + prev_count));

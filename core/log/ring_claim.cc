@@ -61,6 +61,7 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
   // Pairs with the release store of the tail in roll() (and continues the CAS release sequence).
   std::uint64_t t = header_->tail.load(std::memory_order_acquire);
   std::uint32_t readers_checked = ~0u;  // overflow=block: the segment tag whose roll the readers allow
+  std::uint32_t flush_checked = ~0u;    // durable: the segment tag whose roll the files allow
   std::int64_t wedged_since = 0;       // when the rolling tail was first seen unannounced
   std::int64_t deadline = 0;           // monotonic; set when this claim first waits on a roll
   // At most a day: no overflow of now + patience.
@@ -199,6 +200,16 @@ ClaimStatus PartitionRing::claim(std::uint32_t bytes, std::uint32_t records, Cla
       slot->state.store(kSlotIdle, std::memory_order_relaxed);  // relaxed: a retraction; publishes nothing
       if (!await_readers(generation_of_tag(tail_tag(t)))) return ClaimStatus::kBlocked;
       readers_checked = tail_tag(t);
+      t = header_->tail.load(std::memory_order_acquire);  // pairs with the tail's releases (claims, rolls)
+      continue;
+    }
+    if (header_->durable != 0 && flush_checked != tail_tag(t)) [[unlikely]] {
+      // Durable: the bytes this roll would retire must be in the files
+      // first; waited for without holding the tail, as readers are.
+      slot->state.store(kSlotIdle, std::memory_order_relaxed);  // relaxed: a retraction; publishes nothing
+      if (deadline == 0) deadline = monotonic_ns() + patience_ns;
+      if (!await_flush(generation_of_tag(tail_tag(t)), deadline, &out->stalled_by)) return ClaimStatus::kFlushBehind;
+      flush_checked = tail_tag(t);
       t = header_->tail.load(std::memory_order_acquire);  // pairs with the tail's releases (claims, rolls)
       continue;
     }

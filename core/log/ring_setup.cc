@@ -64,6 +64,8 @@ std::uint64_t PartitionGeometry::data_capacity() const { return layout_of(*this)
 Result<PartitionRing> PartitionRing::create(std::span<std::byte> region, const PartitionGeometry& geometry,
                                             std::int32_t partition_id, Doorbell* doorbell) {
   if (Status s = geometry.validate(); !s) return s;
+  if (geometry.start_offset < 0 || static_cast<std::uint64_t>(geometry.start_offset) >= kMaxOffset / 2)
+    return Status(Code::kInvalidArgument, "a partition cannot start at offset " + std::to_string(geometry.start_offset));
   if (region.size() < geometry.region_bytes())
     return Status(Code::kInvalidArgument, "region of " + std::to_string(region.size()) +
                                               " bytes is smaller than the partition's " +
@@ -80,6 +82,12 @@ Result<PartitionRing> PartitionRing::create(std::span<std::byte> region, const P
   h->region_bytes = geometry.region_bytes();
   h->block_on_readers = geometry.block_on_readers ? 1 : 0;
   h->block_timeout_ms = geometry.block_timeout_ms;
+  h->start_offset = geometry.start_offset;
+  h->durable = geometry.durable ? 1 : 0;
+  h->written_offset.store(geometry.start_offset, std::memory_order_relaxed);
+  h->durable_offset.store(geometry.start_offset, std::memory_order_relaxed);
+  h->write_requested.store(geometry.start_offset, std::memory_order_relaxed);
+  h->sync_requested.store(geometry.start_offset, std::memory_order_relaxed);
   PartitionRing ring(h, partition_id, doorbell ? doorbell : &h->own_doorbell);
   // Relaxed stores: the release store of magic below publishes them.
   for (std::uint32_t i = 0; i < geometry.segment_count; ++i) {
@@ -87,6 +95,7 @@ Result<PartitionRing> PartitionRing::create(std::span<std::byte> region, const P
     // Generation 0 takes appends, 1 is zero and ready, 2 is being zeroed.
     sh->generation.store(i < 3 ? i : kUnusedGeneration, std::memory_order_relaxed);
   }
+  ring.segment_header(0)->base_offset.store(static_cast<std::uint64_t>(geometry.start_offset), std::memory_order_relaxed);
   h->tail.store(make_tail(0, 0, 0), std::memory_order_relaxed);
   h->current_generation.store(0, std::memory_order_relaxed);
   // Pairs with the acquire load in attach(): everything above is visible first.
@@ -112,7 +121,8 @@ Result<PartitionRing> PartitionRing::attach(std::span<std::byte> region, std::in
   if (!g.validate()) return inconsistent();  // first: layout_of() divides by the index interval
   SegmentLayout layout = layout_of(g);
   if (h->region_bytes != g.region_bytes() || h->region_bytes > region.size() || h->data_start != layout.data_start ||
-      h->data_capacity != layout.data_capacity || h->index_entries != layout.index_entries)
+      h->data_capacity != layout.data_capacity || h->index_entries != layout.index_entries || h->durable > 1 ||
+      h->start_offset < 0 || static_cast<std::uint64_t>(h->start_offset) >= kMaxOffset / 2)
     return inconsistent();
   PartitionRing ring(h, partition_id, doorbell ? doorbell : &h->own_doorbell);
   // The words the ring changes as it runs, against each other: a damaged

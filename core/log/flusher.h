@@ -1,0 +1,70 @@
+// Flusher: copies one durable partition's committed frames from its ring to
+// its files (DiskLog), in this process, while this process holds the
+// partition's flush lease (PartitionRing::take_flush_lease()).
+//
+// No daemon: every process that opens a durable partition has a Flusher
+// for it. At most one holds the lease and writes; when it dies (pid + start
+// time, as for claims) the next flush_now() of another process takes the
+// lease over, reopens the files (recovery cuts what the dead one left torn),
+// and goes on from the end of the files, which the ring still holds: a roll
+// never reuses bytes the files lack (PartitionRing::await_flush()).
+//
+// flush_now() is what a producer waiting at `written` or `fsync`, a roll
+// waiting for the files, and the namespace's flusher thread call: whoever
+// comes first writes everything committed so far (and syncs once for every
+// waiter: group commit), the others find it done.
+//
+// Thread safety: every method may be called from any thread of the process;
+// one flush runs at a time (a mutex, off the produce and consume paths).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/log/disk_log.h"
+#include "core/log/partition_ring.h"
+
+namespace rill::log {
+
+class Flusher final : public PartitionRing::FlushHook {
+ public:
+  // `ring` must outlive the Flusher; `dir` is the partition's folder.
+  Flusher(PartitionRing& ring, std::string dir, const DiskLogConfig& config);
+  ~Flusher() override;
+  Flusher(const Flusher&) = delete;
+  Flusher& operator=(const Flusher&) = delete;
+
+  // Writes every committed frame to the files, and syncs them if asked
+  // (`sync`) or if a producer waits for it; publishes the progress. False
+  // (nothing done) if another live process holds the lease; true otherwise,
+  // also after an error, which status() then names.
+  bool flush(bool sync) noexcept;
+  // FlushHook: flush(false), for a roll that waits for the files.
+  bool flush_now(PartitionRing& ring) noexcept override;
+
+  // Gives the lease back after a last flush and sync (a clean close).
+  void close() noexcept;
+
+  // OK, or the error that stopped the last flush (disk full, I/O error, a
+  // failed sync, damaged files): producers waiting for the files report it.
+  Status status() const;
+  // The files, once this process has opened them (while it held the lease).
+  const DiskLog* disk() const noexcept { return disk_.get(); }
+
+ private:
+  Status open_files();
+  Status write_committed();
+
+  PartitionRing& ring_;
+  std::string dir_;
+  DiskLogConfig config_;
+  mutable std::mutex mu_;
+  std::unique_ptr<DiskLog> disk_;  // while this process holds the lease
+  ReadCursor cursor_;              // the ring at the files' end
+  Status status_;
+  std::int64_t blocked_since_ = 0;  // monotonic ns: when the flusher first waited at an uncommitted claim
+};
+
+}  // namespace rill::log
