@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "core/client/batch_inflater.h"
 #include "core/log/partition_ring.h"
 #include "ipc/liveness.h"
 
@@ -19,6 +20,9 @@ static_assert(log::make_commit_word(0, ~std::uint32_t{0}) == ~std::uint64_t{0} <
                   detail::kFrameChecksumOffset == log::kCommitOffset + sizeof(std::uint32_t),
               "RecordView::checksum() reads the commit word's checksum half at kFrameChecksumOffset");
 static_assert(detail::kFrameChecksumOffset + sizeof(std::uint32_t) <= log::kFrameHeaderSize);
+// A poll writes max_poll_records of them: keep them as small as they were
+// before compressed batches gave them a body pointer of their own.
+static_assert(sizeof(RecordView) == 56);
 static_assert(detail::kMaxVarint32Bytes == log::varint_size(~std::uint32_t{0}) &&
                   detail::kMaxVarint64Bytes == log::varint_size(~std::uint64_t{0}),
               "RecordView reads header counts and lengths as 32-bit varints, the frame decoder as 64-bit ones");
@@ -34,6 +38,9 @@ struct Consumer::Cursor {
   // ConsumerOptions::abandoned_claim_timeout. Kept across polls.
   std::int64_t blocked_since = 0;
   std::int64_t blocked_offset = -1;
+  // The compressed batch a poll took only part of, kept decompressed for
+  // the next (BatchInflater). A seek that resets the cursor drops it.
+  client::BatchInflater::Hold hold{};
   // This consumer's registration in the partition (null if it has none).
   log::ReaderSlot* reader = nullptr;
   // The partition's ring, which the topic keeps for its lifetime: poll()
@@ -58,6 +65,7 @@ Consumer& Consumer::operator=(Consumer&& other) noexcept {
     cursors_ = std::move(other.cursors_);
     unregistered_ = std::move(other.unregistered_);
     views_ = std::move(other.views_);
+    inflater_ = std::move(other.inflater_);
     next_ = other.next_;
     next_claim_check_ = other.next_claim_check_;
     claim_blocked_ = other.claim_blocked_;
@@ -165,7 +173,56 @@ Status Consumer::assign_all() {
   c.polled = batch.count > 0;
   result.abandoned += static_cast<std::int64_t>(batch.abandoned);
   if (batch.count > 0 || batch.abandoned > 0) c.blocked_since = 0;
+  // read() ends on a compressed batch with a view that stands for it.
+  if (batch.count > 0 && log::is_compressed_batch(out[batch.count - 1])) [[unlikely]]
+    return read_compressed(i, filled, batch.count - 1, result);
   return batch.count;
+}
+
+std::size_t Consumer::read_compressed(std::size_t i, std::size_t filled, std::size_t got, PollResult& result) noexcept {
+  Cursor& c = cursors_[i];
+  if (!inflater_) inflater_ = std::make_unique<client::BatchInflater>();
+  const std::size_t end = views_.size();
+  for (;;) {
+    RecordView* at = views_.data() + filled + got;
+    const RecordView batch = *at;  // inflate() writes records over it
+    const client::BatchInflater::Inflated r =
+        inflater_->inflate(batch, c.at, c.ring->max_frame_bytes(), filled + got > 0, &c.hold, at, end - filled - got);
+    if (r.deferred) return got;  // this poll has decompressed enough; the batch waits for the next
+    // As read() does after reading: bytes decompressed from a reused frame
+    // (garbage, or records that are not these offsets') are an overrun, not
+    // damage. Pairs with roll()'s release fence.
+    if (!c.ring->generation_live(c.at.generation)) {
+      c.hold.buffer = -1;
+      if (got > 0) return got;  // the next poll's read() reports the overrun
+      (void)reset_after_overrun(i, result);
+      return 0;
+    }
+    if (!r.status.is_ok()) {
+      // The records before the batch first; the next poll reports it (from
+      // the same cursor, so the error names the batch's offset).
+      if (got == 0) result.status = r.status.with_context("partition " + std::to_string(assigned_[i]));
+      return got;
+    }
+    c.at.next_offset = static_cast<std::int64_t>(static_cast<std::uint64_t>(c.at.next_offset) + r.views);
+    if (r.finished) {
+      c.at.position += static_cast<std::uint32_t>(log::align_frame(batch.frame_size()));
+      c.at.inner = 0;
+    } else {
+      c.at.inner += static_cast<std::uint32_t>(r.views);
+    }
+    got += r.views;
+    if (!r.finished || filled + got == end) return got;
+    // Room is left: read on past the batch, as read() would have.
+    log::ReadBatch more = c.ring->read(c.at, views_.data() + filled + got, end - filled - got, options_.verify_checksums);
+    if (more.status != log::ReadStatus::kOk) return got;  // reported by the next poll, after these records
+    result.abandoned += static_cast<std::int64_t>(more.abandoned);
+    const bool packed = more.count > 0 && log::is_compressed_batch(views_[filled + got + more.count - 1]);
+    got += more.count - (packed ? 1 : 0);
+    // still_valid() judges the oldest generation of the poll's views
+    // (segments are reused oldest first): the first read's, already set.
+    if (!packed) return got;
+  }
 }
 
 PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
@@ -175,6 +232,12 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
     return result;
   }
   publish_positions();
+  if (inflater_) [[unlikely]] {
+    // The last poll's views are dead: its buffers are free, but for the
+    // batches it took only part of.
+    inflater_->begin_poll();
+    for (const Cursor& c : cursors_) inflater_->keep(c.hold);
+  }
   // The deadline is computed only when there is nothing to return at once:
   // reading the clock costs as much as reading a record.
   constexpr std::int64_t kNotComputed = -2;
@@ -242,7 +305,7 @@ Status Consumer::read_failed(std::size_t i, log::ReadStatus status) const {
   // reused meanwhile reads as an overrun, so a mismatch is damage.
   if (status == log::ReadStatus::kChecksum)
     return Status(Code::kCorrupt, where + "checksum mismatch at offset " + offset);
-  return Status(Code::kCorrupt, where + "bad record length or offset at offset " + offset);
+  return Status(Code::kCorrupt, where + "bad record length, offset or compression codec at offset " + offset);
 }
 
 Status Consumer::check_rings() const {

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <new>
 
+#include "core/format/codec.h"
 #include "core/log/frame_codec.h"
 #include "core/log/partition_ring.h"
 #include "ipc/clock.h"
@@ -16,6 +18,25 @@
 namespace rill {
 
 std::int64_t now_ns() noexcept { return ipc::epoch_ns(); }
+
+// A batch's records encoded off the ring and compressed, before its claim.
+// The buffers grow to the largest batch seen (warm-up), then stay.
+struct Producer::BatchScratch {
+  format::Compressor compressor;
+  std::unique_ptr<std::byte[]> records;  // encoded
+  std::size_t records_capacity = 0;
+  std::unique_ptr<std::byte[]> packed;   // compressed
+  std::size_t packed_capacity = 0;
+
+  // Room for `n` bytes in `buffer`; false if memory is short.
+  static bool reserve(std::unique_ptr<std::byte[]>& buffer, std::size_t& capacity, std::size_t n) noexcept {
+    if (capacity >= n) return true;
+    const std::size_t grown = std::max(n, 2 * capacity);
+    buffer.reset(new (std::nothrow) std::byte[grown]);
+    capacity = buffer ? grown : 0;
+    return buffer != nullptr;
+  }
+};
 
 Producer::Producer(std::shared_ptr<Topic> topic, const ProducerOptions& options)
     : topic_(std::move(topic)),
@@ -26,7 +47,9 @@ Producer::Producer(std::shared_ptr<Topic> topic, const ProducerOptions& options)
                         std::clamp(options.max_block, std::chrono::milliseconds(0), std::chrono::milliseconds(86'400'000)))
                         .count()),
       rings_(new log::PartitionRing*[static_cast<std::size_t>(partitions_)]),
-      leases_(options.exclusive ? new log::ClaimMode[static_cast<std::size_t>(partitions_)]() : nullptr) {
+      leases_(options.exclusive ? new log::ClaimMode[static_cast<std::size_t>(partitions_)]() : nullptr),
+      compression_(options.compression),
+      scratch_(format::is_codec(options.compression) ? std::make_unique<BatchScratch>() : nullptr) {
   for (std::int32_t p = 0; p < partitions_; ++p) rings_[static_cast<std::size_t>(p)] = &client::ring_of(*topic_, p);
   (void)ipc::epoch_ns();  // the clock's one-off calibration (~100 us) here, not on the first send
 }
@@ -40,7 +63,9 @@ Producer::Producer(Producer&& other) noexcept
       slots_(std::move(other.slots_)),
       max_block_ns_(other.max_block_ns_),
       rings_(std::move(other.rings_)),
-      leases_(std::move(other.leases_)) {}
+      leases_(std::move(other.leases_)),
+      compression_(other.compression_),
+      scratch_(std::move(other.scratch_)) {}
 
 Producer& Producer::operator=(Producer&& other) noexcept {
   if (this != &other) {
@@ -52,6 +77,8 @@ Producer& Producer::operator=(Producer&& other) noexcept {
     max_block_ns_ = other.max_block_ns_;
     rings_ = std::move(other.rings_);
     leases_ = std::move(other.leases_);
+    compression_ = other.compression_;
+    scratch_ = std::move(other.scratch_);
   }
   return *this;
 }
@@ -131,6 +158,12 @@ Status Producer::claim_failed(log::ClaimStatus status, std::uint64_t bytes, std:
                                         "nothing was written. Delete and recreate the topic");
     default: return too_large(bytes, partition);
   }
+}
+
+Status Producer::bad_compression() const {
+  return Status(Code::kInvalidArgument, "ProducerOptions::compression " +
+                                            std::to_string(static_cast<unsigned>(compression_)) +
+                                            " is not none, gzip, snappy, lz4 or zstd; nothing was sent");
 }
 
 Status Producer::pending_reservation(std::int32_t partition) const {
@@ -312,6 +345,8 @@ Result<RecordMetadata> Producer::send(std::optional<std::string_view> key, std::
 
 Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std::int32_t partition) noexcept {
   if (!valid_partition_choice(partition, partitions_)) return bad_partition(partition, partitions_);
+  if (compression_ != Compression::kNone && !scratch_) [[unlikely]]
+    return bad_compression();
   // Null keys in one batch stick to one partition.
   const std::int32_t sticky = partition >= 0 ? partition
                                              : next_round_robin();
@@ -382,7 +417,45 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
     // One message alone goes in a record frame (a first message over the
     // limit is always alone: the loop takes no second one after it).
     const bool alone = end - done == 1;
-    const std::uint64_t length = alone ? single : bytes;
+    std::uint64_t length = alone ? single : bytes;
+    // Writes the run's records at `at`; returns the largest timestamp.
+    const auto encode_records = [&](std::byte* at) {
+      std::int64_t max_ts = base_ts;
+      for (std::size_t i = done; i < end; ++i) {
+        const Message& m = messages[i];
+        const std::int64_t ts = stamp(m);
+        max_ts = std::max(max_ts, ts);
+        at = log::encode_batch_record(at, delta_of(ts, base_ts), m.key, m.value, m.headers,
+                                      m.headers.empty() ? 0 : log::header_block_size(m.headers));
+      }
+      return max_ts;
+    };
+    // Compressed: encoded and compressed off the ring first, so that the
+    // claim is the compressed size. `staged` records are in scratch_.
+    bool staged = false;
+    std::int64_t staged_max_ts = base_ts;
+    Compression codec = Compression::kNone;
+    const std::size_t records_bytes = static_cast<std::size_t>(bytes - log::kBatchHeaderSize);
+    std::size_t packed_bytes = 0;
+    if (scratch_ && !alone) {
+      BatchScratch& x = *scratch_;
+      // Short of memory (warm-up only), the batch goes uncompressed.
+      if (BatchScratch::reserve(x.records, x.records_capacity, records_bytes) &&
+          BatchScratch::reserve(x.packed, x.packed_capacity, format::max_compressed_bytes(compression_, records_bytes))) {
+        staged_max_ts = encode_records(x.records.get());
+        staged = true;
+        auto packed = x.compressor.compress(compression_, std::span<const std::byte>(x.records.get(), records_bytes),
+                                            std::span<std::byte>(x.packed.get(), x.packed_capacity));
+        // Kept only if it takes fewer bytes in the ring: else readers would
+        // decompress for nothing. (A compressor error - no memory for its
+        // context - also leaves the batch uncompressed.)
+        if (packed && log::align_frame(log::kBatchHeaderSize + *packed) < log::align_frame(bytes)) {
+          codec = compression_;
+          packed_bytes = *packed;
+          length = log::kBatchHeaderSize + packed_bytes;
+        }
+      }
+    }
     log::Claim claim;
     const log::ClaimMode mode = claim_mode(p);
     const log::ClaimStatus status =
@@ -398,18 +471,14 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
       word = encode_record_frame(claim, base_ts, first.key, first.value, first.headers,
                                  log::header_block_size(first.headers));
     } else {
-      std::byte* at = claim.data + log::kBatchHeaderSize;
-      std::int64_t max_ts = base_ts;
-      for (std::size_t i = done; i < end; ++i) {
-        const Message& m = messages[i];
-        const std::int64_t ts = stamp(m);
-        max_ts = std::max(max_ts, ts);
-        at = log::encode_batch_record(at, delta_of(ts, base_ts), m.key, m.value, m.headers,
-                                      m.headers.empty() ? 0 : log::header_block_size(m.headers));
-      }
-      const std::uint32_t info = log::encode_batch_header(claim.data, static_cast<std::uint32_t>(length),
-                                                          claim.first_offset, base_ts, max_ts,
-                                                          static_cast<std::uint32_t>(end - done));
+      std::byte* payload = claim.data + log::kBatchHeaderSize;
+      std::int64_t max_ts = staged_max_ts;
+      if (codec != Compression::kNone) std::memcpy(payload, scratch_->packed.get(), packed_bytes);
+      else if (staged) std::memcpy(payload, scratch_->records.get(), records_bytes);
+      else max_ts = encode_records(payload);
+      const std::uint32_t info = log::encode_batch_header(
+          claim.data, static_cast<std::uint32_t>(length), claim.first_offset, base_ts, max_ts,
+          static_cast<std::uint32_t>(end - done), codec, static_cast<std::uint32_t>(records_bytes));
       word = log::commit_word_of(claim.data, info, claim.first_offset);
     }
     ring.commit(claim, word);

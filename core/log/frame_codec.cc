@@ -2,6 +2,8 @@
 
 #include <xxhash.h>
 
+#include "core/format/codec.h"
+
 namespace rill::log {
 namespace {
 
@@ -32,8 +34,8 @@ struct BatchCursor {
   const std::byte* end;
 
   // Parses the next record into the out-parameters; false if it does not fit.
-  bool next(std::int64_t* delta, std::int32_t* key_length, std::uint32_t* body_at_from, std::uint32_t* value_length,
-            std::uint32_t* headers_length, const std::byte* frame) noexcept {
+  bool next(std::int64_t* delta, std::int32_t* key_length, const std::byte** body, std::uint32_t* value_length,
+            std::uint32_t* headers_length) noexcept {
     std::uint64_t ts = 0, key = 0, value = 0, headers = 0;
     if (!detail::read_varint(&at, end, &ts, 10) || !detail::read_varint(&at, end, &key, 5) ||
         !detail::read_varint(&at, end, &value, 5) || !detail::read_varint(&at, end, &headers, 5))
@@ -42,7 +44,7 @@ struct BatchCursor {
     if (key_bytes + value + headers > static_cast<std::uint64_t>(end - at)) return false;
     *delta = unzigzag(ts);
     *key_length = key == 0 ? -1 : static_cast<std::int32_t>(key_bytes);
-    *body_at_from = static_cast<std::uint32_t>(at - frame);
+    *body = at;
     *value_length = static_cast<std::uint32_t>(value);
     *headers_length = static_cast<std::uint32_t>(headers);
     at += key_bytes + value + headers;
@@ -54,12 +56,14 @@ struct BatchCursor {
 bool batch_header_fits(const std::byte* frame, std::uint32_t length, std::uint32_t* count) noexcept {
   if (length < kBatchHeaderSize) return false;
   *count = get<std::uint32_t>(frame + kBatchRecordCount);
-  const auto attributes = get<std::uint16_t>(frame + kBatchAttributes);
-  // Compressed batches come with durable topics; until then a codec is damage.
-  if ((attributes & kCompressionMask) != 0) return false;
+  const auto codec = static_cast<Compression>(get<std::uint16_t>(frame + kBatchAttributes) & kCompressionMask);
+  const std::uint32_t records_bytes = get<std::uint32_t>(frame + kBatchRecordsBytes);
   // Every record takes at least kMinRecordBytes.
-  return *count > 0 && get<std::uint32_t>(frame + kBatchRecordsBytes) == length - kBatchHeaderSize &&
-         std::uint64_t{*count} * kMinRecordBytes <= length - kBatchHeaderSize;
+  if (*count == 0 || std::uint64_t{*count} * kMinRecordBytes > records_bytes) return false;
+  if (codec == Compression::kNone) return records_bytes == length - kBatchHeaderSize;
+  // Compressed: records_bytes is their size uncompressed, which would have
+  // fitted a frame (a reader allocates that much); codecs 5-7 do not exist.
+  return format::is_codec(codec) && records_bytes <= kMaxFrameBytes - kBatchHeaderSize && length > kBatchHeaderSize;
 }
 
 }  // namespace
@@ -107,17 +111,18 @@ std::byte* encode_record_fields(std::byte* frame, std::int64_t timestamp_ns, con
 }
 
 std::uint32_t encode_batch_header(std::byte* frame, std::uint32_t length, std::int64_t base_offset,
-                                  std::int64_t base_timestamp, std::int64_t max_timestamp,
-                                  std::uint32_t records) noexcept {
+                                  std::int64_t base_timestamp, std::int64_t max_timestamp, std::uint32_t records,
+                                  Compression codec, std::uint32_t records_bytes) noexcept {
   put(frame + kBatchBaseOffset, base_offset);
   put(frame + kBatchBaseTimestamp, base_timestamp);
   put(frame + kBatchMaxTimestamp, max_timestamp);
   put(frame + kBatchProducerId, std::int64_t{0});
   put(frame + kBatchBaseSequence, std::int32_t{0});
   put(frame + kBatchProducerEpoch, std::int16_t{0});
-  put(frame + kBatchAttributes, std::uint16_t{0});
+  put(frame + kBatchAttributes, static_cast<std::uint16_t>(static_cast<std::uint16_t>(codec) & kCompressionMask));
   put(frame + kBatchRecordCount, records);
-  put(frame + kBatchRecordsBytes, static_cast<std::uint32_t>(length - kBatchHeaderSize));
+  put(frame + kBatchRecordsBytes,
+      codec == Compression::kNone ? static_cast<std::uint32_t>(length - kBatchHeaderSize) : records_bytes);
   return make_info(kKindBatch, length);
 }
 
@@ -165,8 +170,7 @@ Decoded decode_frame(const std::byte* frame, std::uint64_t word, std::uint64_t r
       if ((info & kHasHeaders) && (!detail::read_varint(&at, end, &headers, 5) || headers == 0)) return d;
       if (key + headers > static_cast<std::uint64_t>(end - at)) return d;
       if (max > 0) {
-        out[0] = RecordView(frame, length, partition, next_offset, get<std::int64_t>(frame + kTimestampOffset),
-                            static_cast<std::uint32_t>(at - frame),
+        out[0] = RecordView(frame, length, partition, next_offset, get<std::int64_t>(frame + kTimestampOffset), at,
                             (info & kHasKey) ? static_cast<std::int32_t>(key) : -1,
                             static_cast<std::uint32_t>(end - at - key - headers), static_cast<std::uint32_t>(headers), 0);
         d.views = 1;
@@ -179,25 +183,21 @@ Decoded decode_frame(const std::byte* frame, std::uint64_t word, std::uint64_t r
       if ((info & (kHasKey | kHasHeaders)) != 0 || !batch_header_fits(frame, length, &count)) return d;
       const std::int64_t base = get<std::int64_t>(frame + kBatchBaseOffset);
       // The records the reader took already: the batch must start that many before its offset.
-      const std::uint32_t skip = inner;
-      if (skip >= count || plus(base, skip) != next_offset) return d;
-      const std::int64_t base_ts = get<std::int64_t>(frame + kBatchBaseTimestamp);
+      if (inner >= count || plus(base, inner) != next_offset) return d;
       const auto attributes = get<std::uint16_t>(frame + kBatchAttributes);
-      BatchCursor c{frame + kBatchHeaderSize, end};
-      std::uint32_t views = 0;
-      for (std::uint32_t i = 0; i < count; ++i) {
-        std::int64_t delta;
-        std::int32_t key;
-        std::uint32_t body, value, headers;
-        if (!c.next(&delta, &key, &body, &value, &headers, frame)) return d;
-        if (i >= skip && views < max)
-          out[views++] = RecordView(frame, length, partition, plus(base, i), plus(base_ts, static_cast<std::uint64_t>(delta)),
-                                    body, key, value, headers, attributes);
+      if ((attributes & kCompressionMask) != 0) {
+        // Its records are parsed once decompressed: a view stands for the batch.
+        if (max > 0)
+          out[0] = RecordView(frame, length, partition, next_offset, get<std::int64_t>(frame + kBatchBaseTimestamp),
+                              frame + kBatchHeaderSize, -1, length - static_cast<std::uint32_t>(kBatchHeaderSize), 0,
+                              attributes);
+        d.compressed = true;
+        d.offsets = count - inner;
+        break;
       }
-      if (c.at != end) return d;  // bytes after the last record: the count or a length is wrong
-      d.views = views;
-      d.offsets = count - skip;
-      break;
+      return decode_batch_records(frame, length,
+                                  std::span<const std::byte>(frame + kBatchHeaderSize, end), partition, inner, out,
+                                  max);
     }
     case kKindAbandoned: {
       if (length < kAbandonedHeaderSize || (info & (kHasKey | kHasHeaders)) != 0) return d;
@@ -212,6 +212,45 @@ Decoded decode_frame(const std::byte* frame, std::uint64_t word, std::uint64_t r
   }
   d.check = FrameCheck::kOk;
   return d;
+}
+
+Decoded decode_batch_records(const std::byte* frame, std::uint32_t length, std::span<const std::byte> records,
+                             std::int32_t partition, std::uint32_t inner, RecordView* out, std::size_t max) noexcept {
+  Decoded d;
+  d.check = FrameCheck::kMalformed;
+  const auto count = get<std::uint32_t>(frame + kBatchRecordCount);
+  if (inner >= count) return d;
+  const std::int64_t base = get<std::int64_t>(frame + kBatchBaseOffset);
+  const std::int64_t base_ts = get<std::int64_t>(frame + kBatchBaseTimestamp);
+  const auto attributes = get<std::uint16_t>(frame + kBatchAttributes);
+  BatchCursor c{records.data(), records.data() + records.size()};
+  std::uint32_t views = 0;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::int64_t delta;
+    std::int32_t key;
+    const std::byte* body;
+    std::uint32_t value, headers;
+    if (!c.next(&delta, &key, &body, &value, &headers)) return d;
+    if (i >= inner && views < max)
+      out[views++] = RecordView(frame, length, partition, plus(base, i), plus(base_ts, static_cast<std::uint64_t>(delta)),
+                                body, key, value, headers, attributes);
+  }
+  if (c.at != c.end) return d;  // bytes after the last record: the count or a length is wrong
+  d.check = FrameCheck::kOk;
+  d.views = views;
+  d.offsets = count - inner;
+  return d;
+}
+
+CompressedBatch compressed_batch(const RecordView& view) noexcept {
+  const std::byte* frame = view.frame();
+  CompressedBatch b;
+  b.codec = static_cast<Compression>(get<std::uint16_t>(frame + kBatchAttributes) & kCompressionMask);
+  b.count = get<std::uint32_t>(frame + kBatchRecordCount);
+  b.records_bytes = get<std::uint32_t>(frame + kBatchRecordsBytes);
+  b.max_timestamp = get<std::int64_t>(frame + kBatchMaxTimestamp);
+  b.stored = std::span<const std::byte>(frame + kBatchHeaderSize, view.frame_size() - kBatchHeaderSize);
+  return b;
 }
 
 std::uint64_t frame_offsets(const std::byte* frame, std::uint64_t word, std::uint64_t room,

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "core/log/record_format.h"
+#include "rill/compression.h"
 #include "rill/record.h"
 
 namespace rill::log {
@@ -75,9 +76,13 @@ inline std::byte* encode_batch_record(std::byte* at, std::int64_t timestamp_delt
   return headers_size > 0 ? encode_header_block(at, headers) : at;
 }
 // Writes a batch frame's header (the records follow it, already written, up
-// to frame + length); returns its commit info.
+// to frame + length); returns its commit info. `codec` kNone: the records are
+// stored as they are (records_bytes is length - 56, the argument unused);
+// otherwise they are stored compressed with `codec` and `records_bytes` is
+// their size uncompressed.
 std::uint32_t encode_batch_header(std::byte* frame, std::uint32_t length, std::int64_t base_offset,
-                                  std::int64_t base_timestamp, std::int64_t max_timestamp, std::uint32_t records) noexcept;
+                                  std::int64_t base_timestamp, std::int64_t max_timestamp, std::uint32_t records,
+                                  Compression codec = Compression::kNone, std::uint32_t records_bytes = 0) noexcept;
 // Writes an abandoned frame's header covering `offsets` offsets in `length`
 // bytes; returns its commit word.
 std::uint64_t encode_abandoned(std::byte* frame, std::uint32_t length, std::int64_t first_offset,
@@ -107,6 +112,7 @@ struct Decoded {
   std::uint32_t views = 0;     // records written to `out`
   std::uint64_t offsets = 0;   // offsets the frame covers from `next_offset` on (0 if malformed)
   std::uint64_t abandoned = 0; // of those, offsets of an abandoned claim (no records)
+  bool compressed = false;     // a compressed batch: `out[0]` stands for it, no record (see below)
 };
 
 // Decodes the frame at `frame`, committed with `word`, with `room` bytes to
@@ -118,6 +124,18 @@ struct Decoded {
 // length is checked against the frame (a batch is parsed to its end even when
 // fewer than its records are wanted), and the checksum when `verify` (always
 // for an abandoned frame, whose kind damage could have set).
+//
+// A compressed batch (codec 1-4; 5-7 are malformed) is checked as far as its
+// header goes - a record count, a size of its records uncompressed
+// (records_bytes: at least 4 bytes a record, at most a frame's largest
+// size), the offsets - and its checksum when `verify`, but its records
+// cannot be parsed where they lie. So no record is decoded: if max > 0,
+// out[0] gets a view that stands for the batch (is_compressed_batch(); its
+// offset() is `next_offset`, its value() the compressed bytes) and the
+// result says `compressed`, views 0. PartitionRing::read() passes that view
+// on, last, leaving its cursor on the batch; the reader decompresses the
+// records (format::Decompressor) into memory of its own, decodes them with
+// decode_batch_records() and moves the cursor itself.
 Decoded decode_frame(const std::byte* frame, std::uint64_t word, std::uint64_t room, std::int32_t partition,
                      std::int64_t next_offset, std::uint32_t inner, RecordView* out, std::size_t max,
                      bool verify) noexcept;
@@ -134,9 +152,38 @@ inline bool decode_plain_record(const std::byte* frame, std::uint64_t word, std:
     return false;
   std::int64_t timestamp;
   std::memcpy(&timestamp, frame + kTimestampOffset, sizeof timestamp);
-  *out = RecordView(frame, length, partition, offset, timestamp, kRecordHeaderSize, -1, length - kRecordHeaderSize, 0, 0);
+  *out = RecordView(frame, length, partition, offset, timestamp, frame + kRecordHeaderSize, -1, length - kRecordHeaderSize,
+                    0, 0);
   return true;
 }
+// True if `view` stands for a compressed batch (decode_frame() wrote it)
+// rather than being a record: its codec bits are set and its value is the
+// stored frame's payload. (A record decoded from a compressed batch also has
+// the codec bits, but its value lies outside the stored frame.)
+inline bool is_compressed_batch(const RecordView& view) noexcept {
+  return (view.attributes() & kCompressionMask) != 0 &&
+         reinterpret_cast<const std::byte*>(view.value().data()) == view.frame() + kBatchHeaderSize;
+}
+// What a view that stands for a compressed batch says of it, read from the
+// stored frame's header.
+struct CompressedBatch {
+  Compression codec = Compression::kNone;
+  std::uint32_t count = 0;          // records in the batch
+  std::uint32_t records_bytes = 0;  // their size uncompressed
+  std::int64_t max_timestamp = 0;   // the largest of their timestamps
+  std::span<const std::byte> stored;  // their compressed bytes (the frame's payload)
+};
+// REQUIRES: is_compressed_batch(view).
+CompressedBatch compressed_batch(const RecordView& view) noexcept;
+// The records of the batch frame at `frame` (`length` bytes as stored),
+// whose encoded records are `records`: its payload, or that payload
+// decompressed. Writes views of them from the `inner`-th on (at most `max`)
+// to `out`, as decode_frame() does, the views' bodies pointing into
+// `records`; kMalformed unless exactly the header's record count of records
+// fills `records` and inner < that count. `offsets` is count - inner.
+Decoded decode_batch_records(const std::byte* frame, std::uint32_t length, std::span<const std::byte> records,
+                             std::int32_t partition, std::uint32_t inner, RecordView* out, std::size_t max) noexcept;
+
 // How many offsets the frame at `frame`, at `first_offset`, covers in all (1
 // for a record, its count for a batch, the covered offsets for an abandoned
 // frame), checked as decode_frame() checks it, without its checksum; 0 if

@@ -2,12 +2,22 @@
 // per-record path, which take committed frames from a cursor and check the
 // generation after reading; and positions: earliest(), latest(), and seek by
 // offset or by time through each segment's sparse index.
+//
+// A compressed batch: read() does not decompress (it keeps no buffer): it
+// stops there and passes on, as its last view, one that stands for the batch
+// (frame_codec.h, is_compressed_batch()), with the cursor left on the batch.
+// Its caller decompresses the records into memory of its own and moves the
+// cursor: the Consumer, into its buffers (core/client/batch_inflater.h);
+// scan() below, for a seek, into a scratch vector.
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "core/format/codec.h"
 #include "core/log/partition_ring.h"
 #include "core/log/ring_words.h"
 
@@ -62,6 +72,12 @@ ReadBatch PartitionRing::read(ReadCursor& cursor, RecordView* out, std::size_t m
                                      out + batch.count, max - batch.count, verify);
       if (f.check != FrameCheck::kOk) [[unlikely]] {
         batch.status = f.check == FrameCheck::kChecksum ? ReadStatus::kChecksum : ReadStatus::kCorrupt;
+        break;
+      }
+      if (f.compressed) [[unlikely]] {
+        // out[count] stands for the batch (the loop left room for it); the
+        // caller decompresses it and moves the cursor past what it takes.
+        ++batch.count;
         break;
       }
       batch.count += f.views;
@@ -245,10 +261,43 @@ ReadCursor PartitionRing::index_start(std::uint64_t generation, bool by_time, st
   return best;
 }
 
+namespace {
+
+// The records of the compressed batch `batch` stands for, from the
+// `inner`-th on, decompressed into *records (scan()'s scratch, a cold path:
+// it allocates). kCorrupt if they do not decompress or parse; `what` names
+// the batch for the message.
+Status inflate_for_scan(const RecordView& batch, std::uint32_t inner, std::uint32_t max_frame_bytes,
+                        std::unique_ptr<format::Decompressor>& decompressor, std::vector<std::byte>* records,
+                        std::vector<RecordView>* views) {
+  const CompressedBatch b = compressed_batch(batch);
+  const std::string what = std::string(compression_name(b.codec)) + "-compressed batch at offset " +
+                           std::to_string(batch.offset());
+  if (b.records_bytes > max_frame_bytes - kBatchHeaderSize)
+    return Status(Code::kCorrupt, what + " declares " + std::to_string(b.records_bytes) +
+                                      " bytes of records, more than a frame of the partition holds");
+  if (!decompressor) decompressor = std::make_unique<format::Decompressor>();
+  records->resize(b.records_bytes);
+  if (Status s = decompressor->decompress(b.codec, b.stored, *records); !s) return s.with_context(what);
+  views->resize(b.count);
+  const Decoded d = decode_batch_records(batch.frame(), batch.frame_size(), *records, batch.partition(), inner,
+                                         views->data(), views->size());
+  if (d.check != FrameCheck::kOk)
+    return Status(Code::kCorrupt, what + ": its records, decompressed, do not parse");
+  views->resize(d.views);
+  return Status::ok();
+}
+
+}  // namespace
+
 template <typename Stop>
 Result<ReadCursor> PartitionRing::scan(ReadCursor cursor, Stop stop) const {
   constexpr std::size_t kBatch = 64;
   RecordView views[kBatch];
+  // A compressed batch's records, decompressed (made on the first).
+  std::unique_ptr<format::Decompressor> decompressor;
+  std::vector<std::byte> records;
+  std::vector<RecordView> unpacked;
   const std::int64_t started = monotonic_ns();
   const std::int64_t deadline = started + 1'000'000'000;
   std::int64_t next_look = started + kSeekAbandonPatienceNs;
@@ -260,6 +309,10 @@ Result<ReadCursor> PartitionRing::scan(ReadCursor cursor, Stop stop) const {
                                                  std::to_string(earliest_offset()));
     if (b.status == ReadStatus::kCorrupt)
       return Status(Code::kCorrupt, "bad record length or offset at position " + std::to_string(cursor.position));
+    // read() stops on a compressed batch, cursor on it, with a view that
+    // stands for it last: the records before it first, then those inside.
+    const bool packed = b.count > 0 && is_compressed_batch(views[b.count - 1]);
+    if (packed) --b.count;
     for (std::size_t i = 0; i < b.count; ++i) {
       if (stop(views[i])) {
         // Where the record is: its frame, and how far into it (a batch's records share one).
@@ -275,6 +328,37 @@ Result<ReadCursor> PartitionRing::scan(ReadCursor cursor, Stop stop) const {
                           .position = static_cast<std::uint32_t>(frame - data(b.generation)),
                           .inner = inner};
       }
+    }
+    if (packed) {
+      const RecordView& batch = views[b.count];
+      // Its last offset and largest timestamp are in its header: a batch
+      // that cannot hold the record sought is passed without decompressing
+      // (so a seek past a damaged batch still lands).
+      const CompressedBatch header = compressed_batch(batch);
+      const std::uint32_t left = header.count > cursor.inner ? header.count - cursor.inner : 0;
+      const RecordView last(batch.frame(), batch.frame_size(), batch.partition(),
+                            advance(cursor.next_offset, left) - 1, header.max_timestamp, batch.frame(), -1, 0, 0, 0);
+      Status s;
+      auto found = unpacked.end();
+      if (stop(last)) {
+        s = inflate_for_scan(batch, cursor.inner, max_frame_bytes(), decompressor, &records, &unpacked);
+        found = s ? std::find_if(unpacked.begin(), unpacked.end(), stop) : unpacked.end();
+      }
+      // Pairs with roll()'s release fence, as in read(): a header read or a
+      // batch decompressed from reused bytes is an overrun, not damage.
+      if (!generation_live(cursor.generation))
+        return Status(Code::kOffsetOutOfRange, "the ring reused the segment while seeking; earliest offset is now " +
+                                                   std::to_string(earliest_offset()));
+      if (!s) return s;
+      if (found != unpacked.end()) {
+        cursor.inner += static_cast<std::uint32_t>(found->offset() - cursor.next_offset);
+        cursor.next_offset = found->offset();
+        return cursor;
+      }
+      cursor.next_offset = advance(cursor.next_offset, left);
+      cursor.position += static_cast<std::uint32_t>(align_frame(batch.frame_size()));
+      cursor.inner = 0;
+      continue;
     }
     if (b.count > 0 || b.abandoned > 0) continue;
     ReadCursor end = latest();

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/format/codec.h"
 #include "core/log/frame_codec.h"
 #include "core/log/record_format.h"
 
@@ -51,6 +52,33 @@ inline std::uint64_t encode_batch(std::byte* frame, std::int64_t base_offset, st
       log::encode_batch_header(frame, static_cast<std::uint32_t>(at - frame), base_offset, timestamp_ns, timestamp_ns,
                                static_cast<std::uint32_t>(values.size()));
   return log::commit_word_of(frame, info, base_offset);
+}
+
+// A batch frame of `values` (no keys) from `base_offset`, the i-th at
+// timestamp_ns + 10 i, its records compressed with `codec` as
+// Producer::send_batch compresses them (whether or not that saves bytes).
+// Returns the frame's bytes (the commit word not written in them: *word).
+inline std::vector<std::byte> compressed_batch(std::int64_t base_offset, std::int64_t timestamp_ns,
+                                               const std::vector<std::string>& values, Compression codec,
+                                               std::uint64_t* word) {
+  std::vector<std::byte> records;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::size_t at = records.size();
+    const auto delta = static_cast<std::int64_t>(10 * i);
+    records.resize(at + log::batch_record_size(delta, std::nullopt, values[i].size(), 0));
+    log::encode_batch_record(records.data() + at, delta, std::nullopt, values[i], {}, 0);
+  }
+  format::Compressor compressor;
+  std::vector<std::byte> frame(log::kBatchHeaderSize + format::max_compressed_bytes(codec, records.size()));
+  auto n = compressor.compress(codec, records, std::span<std::byte>(frame).subspan(log::kBatchHeaderSize));
+  if (!n) return {};
+  frame.resize(log::kBatchHeaderSize + *n);
+  const std::uint32_t info = log::encode_batch_header(
+      frame.data(), static_cast<std::uint32_t>(frame.size()), base_offset, timestamp_ns,
+      timestamp_ns + static_cast<std::int64_t>(10 * (values.size() - 1)), static_cast<std::uint32_t>(values.size()),
+      codec, static_cast<std::uint32_t>(records.size()));
+  *word = log::commit_word_of(frame.data(), info, base_offset);
+  return frame;
 }
 
 // The commit word of `frame` (as written, not atomically: for tests only).

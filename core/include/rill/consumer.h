@@ -10,6 +10,14 @@
 // topic), call still_valid() after reading them to know the bytes were not
 // reused meanwhile.
 //
+// Compressed batches (ProducerOptions::compression) are the one copy: the
+// consumer decompresses each batch once into a buffer of its own, and the
+// views of its records point there (key, value, headers; frame() and the
+// checksum are still the stored frame's). Those buffers are reused from the
+// next poll on, so the views stay valid until then, whatever the ring does.
+// A poll that takes only part of a batch (max_poll_records) keeps the batch
+// decompressed for the next poll, which goes on from where it stopped.
+//
 // Thread safety: one thread at a time per Consumer. Any number of Consumers,
 // in any threads and processes, may read the same partitions at once.
 #pragma once
@@ -30,6 +38,9 @@ namespace rill {
 namespace log {
 enum class ReadStatus : std::uint8_t;
 }
+namespace client {
+class BatchInflater;
+}
 
 // What a consumer does when the ring has overwritten its position.
 enum class OffsetReset : std::uint8_t {
@@ -44,6 +55,8 @@ struct ConsumerOptions {
   // Where newly assigned partitions start: true = earliest, false = latest (Kafka's default).
   bool start_at_earliest = false;
   // Recompute each record's checksum in poll(); a mismatch is kCorrupt.
+  // (Each frame's, once: a batch's records share one, over its bytes as
+  // stored - compressed, if it is.)
   bool verify_checksums = false;
   // How long the consumer waits on a record that is claimed but not
   // committed before it looks at the claiming process: if that process is
@@ -63,6 +76,8 @@ struct ConsumerOptions {
 };
 
 // The result of one poll(): views valid until the next poll() or seek.
+// (The views of a compressed batch's records point into the consumer's
+// buffer of the decompressed batch: valid until the next poll().)
 struct PollResult {
   std::span<const RecordView> records;
   // Records lost to ring overrun in this poll (OffsetReset::kEarliest).
@@ -71,7 +86,11 @@ struct PollResult {
   // died before committing them, or aborted them (Reservation::abort());
   // never records: nothing was published there.
   std::int64_t abandoned = 0;
-  // Non-OK on kOffsetOutOfRange (OffsetReset::kError), kCorrupt or kInvalidArgument.
+  // Non-OK on kOffsetOutOfRange (OffsetReset::kError), kCorrupt (a damaged
+  // frame, or a compressed batch that does not decompress, naming its
+  // partition and offset; the records before it are delivered by the poll
+  // before) or kInvalidArgument; kResourceExhausted if memory for a
+  // decompressed batch ran out.
   Status status;
   // On kOffsetOutOfRange: the partition overrun and its earliest retained
   // offset, where a seek() resumes (-1 otherwise).
@@ -112,7 +131,9 @@ class alignas(64) Consumer {
   // strategy) for at least one. Empty records on timeout.
   PollResult poll(std::chrono::nanoseconds timeout) noexcept;
 
-  // True if the bytes behind the last poll()'s views have not been reused.
+  // True if the bytes behind the last poll()'s views have not been reused
+  // (for a compressed batch's records: the stored frame; their keys, values
+  // and headers are the consumer's own until the next poll).
   bool still_valid() const noexcept;
 
   // Next offset this consumer will read from partition p (-1 if not assigned).
@@ -152,6 +173,12 @@ class alignas(64) Consumer {
   // cursor the ring overtook (reset_after_overrun()), and sets
   // result.status for a damaged frame.
   std::size_t read_partition(std::size_t i, std::size_t filled, PollResult& result) noexcept;
+  // read_partition()'s part for compressed batches: views_[filled + got]
+  // stands for the batch at cursor i's position (PartitionRing::read()
+  // stopped there). Decompresses it (inflater_), decodes records into views_
+  // from there, moves the cursor, and reads on while there is room; returns
+  // the records read in all (got included).
+  std::size_t read_compressed(std::size_t i, std::size_t filled, std::size_t got, PollResult& result) noexcept;
   // The ring has reused cursor i's bytes. Per options_.on_overrun: moves
   // the cursor to the earliest retained record and adds the records lost
   // to result.skipped (true), or sets result.status (false); kCorrupt if
@@ -181,6 +208,9 @@ class alignas(64) Consumer {
   std::vector<Cursor> cursors_;  // parallel to assigned_
   std::vector<std::int32_t> unregistered_;  // see unregistered()
   std::vector<RecordView> views_;
+  // Compressed batches, decompressed: made at the first one (null on a
+  // consumer that never met one).
+  std::unique_ptr<client::BatchInflater> inflater_;
   std::size_t next_ = 0;  // round-robin start
   std::int64_t next_claim_check_ = 0;  // monotonic ns of the next look_for_dead_claims()
   bool claim_blocked_ = false;         // the last look found a cursor waiting on a claim

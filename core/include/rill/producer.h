@@ -17,6 +17,7 @@
 #include <span>
 #include <string_view>
 
+#include "rill/compression.h"
 #include "rill/record.h"
 #include "rill/status.h"
 #include "rill/topic.h"
@@ -165,6 +166,16 @@ struct ProducerOptions {
   // has exited (pthread_exit) while others run counts as dead, so such a
   // process must not hold a lease.
   bool exclusive = false;
+  // How send_batch() stores a batch of records (rill/compression.h): the
+  // records of each batch frame are encoded and compressed off the ring,
+  // then the frame claims the compressed size and names the codec. If the
+  // compressed form does not take fewer bytes in the ring (8-byte aligned),
+  // the batch is stored uncompressed (codec none) instead: readers would
+  // pay for decompressing and gain nothing. Records sent alone (send(),
+  // reserve(), a send_batch() of one record) are never compressed. Consumers
+  // decompress transparently. A value that is not one of the enum's makes
+  // every send_batch() fail with kInvalidArgument.
+  Compression compression = Compression::kNone;
 };
 
 // Cache-line aligned: a send with a null key writes round_robin_, which must
@@ -204,7 +215,10 @@ class alignas(64) Producer {
   // are claimed in one atomic step (null keys stick to one partition per
   // batch), so their offsets are consecutive. Returns how many were sent: all
   // of them, or fewer when a later run failed (call again with the rest to
-  // get its error); an error only when the first run failed.
+  // get its error); an error only when the first run failed. With
+  // ProducerOptions::compression, each run of two or more is compressed
+  // first (see there); after warm-up that allocates nothing, except in
+  // snappy's compressor, which allocates its table on every call.
   Result<std::size_t> send_batch(std::span<const Message> messages, std::int32_t partition = -1) noexcept;
 
   // Zero-copy: claims room for a record whose value is `value_size` bytes,
@@ -250,6 +264,7 @@ class alignas(64) Producer {
   log::ClaimMode claim_mode(std::int32_t p) const noexcept;
   // After a claim on p succeeded in `mode`: the lease holder's first CAS is done.
   void claimed(std::int32_t p, log::ClaimMode mode) noexcept;
+  Status bad_compression() const;  // ProducerOptions::compression is not a codec
 
   std::shared_ptr<Topic> topic_;
   std::int32_t partitions_;
@@ -262,6 +277,11 @@ class alignas(64) Producer {
   // ProducerOptions::exclusive: how it claims on each partition, kShared
   // (0) until its lease is taken; null for a shared producer.
   std::unique_ptr<log::ClaimMode[]> leases_;
+  // ProducerOptions::compression, and what compressing needs (a codec's
+  // contexts, the encoded and the compressed records): null for kNone.
+  Compression compression_;
+  struct BatchScratch;
+  std::unique_ptr<BatchScratch> scratch_;
 };
 
 // Nanoseconds since the Unix epoch: the default timestamp. Read from the

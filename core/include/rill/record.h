@@ -1,10 +1,13 @@
 // Records as producers hand them in and consumers see them.
 //
 // A RecordView is a zero-copy window onto one committed record inside a
-// partition's memory. It is cheap to copy (a pointer and a partition id) and
-// stays meaningful only while the ring has not reused the bytes under it:
-// a consumer that keeps views past its next poll must call
-// Consumer::still_valid() after reading them (see consumer.h).
+// partition's memory. It is cheap to copy (pointers and lengths) and stays
+// meaningful only while the ring has not reused the bytes under it: a
+// consumer that keeps views past its next poll must call
+// Consumer::still_valid() after reading them (see consumer.h). The records
+// of a compressed batch are the exception: their key, value and headers are
+// in the consumer's buffer of the decompressed batch (valid until its next
+// poll), while frame() is still the stored frame in the ring.
 #pragma once
 
 #include <cstddef>
@@ -75,18 +78,21 @@ class RecordView {
  public:
   RecordView() = default;
   // Made by the ring's reader from a checked frame (core/log/frame_codec.h):
-  // the record's key starts `body_at` bytes into `frame` (key_length < 0: a
-  // null key, none stored), its value follows the key and its header block
-  // follows the value. A batch's records share their frame.
+  // the record's key starts at `body` (key_length < 0: a null key, none
+  // stored), its value follows the key and its header block follows the
+  // value. `body` is inside `frame` - the stored frame, `frame_length`
+  // bytes, which a batch's records share - except for the records of a
+  // compressed batch, whose bodies are in the reader's buffer of its
+  // decompressed records.
   RecordView(const std::byte* frame, std::uint32_t frame_length, std::int32_t partition, std::int64_t offset,
-             std::int64_t timestamp_ns, std::uint32_t body_at, std::int32_t key_length, std::uint32_t value_length,
+             std::int64_t timestamp_ns, const std::byte* body, std::int32_t key_length, std::uint32_t value_length,
              std::uint32_t headers_length, std::uint16_t attributes) noexcept
       : frame_(frame),
+        body_(body),
         offset_(offset),
         timestamp_(timestamp_ns),
         partition_(partition),
         frame_length_(frame_length),
-        body_at_(body_at),
         key_length_(key_length),
         value_length_(value_length),
         headers_length_(headers_length),
@@ -99,10 +105,11 @@ class RecordView {
   std::int64_t timestamp_ns() const noexcept { return timestamp_; }
   bool has_key() const noexcept { return key_length_ >= 0; }
   // Empty when the key is null; has_key() tells null from empty.
-  std::string_view key() const noexcept { return std::string_view(chars(body_at_), key_bytes()); }
-  std::string_view value() const noexcept { return std::string_view(chars(body_at_ + key_bytes()), value_length_); }
+  std::string_view key() const noexcept { return std::string_view(chars(0), key_bytes()); }
+  std::string_view value() const noexcept { return std::string_view(chars(key_bytes()), value_length_); }
   // The attributes of the batch the record came in (doc/log_format.md); 0
-  // for a record sent alone.
+  // for a record sent alone. Bits 0-2 are the batch's compression codec
+  // (rill/compression.h).
   std::uint16_t attributes() const noexcept { return attributes_; }
   // Number of headers (0 without a header block, or if it is malformed).
   std::uint16_t header_count() const noexcept {
@@ -114,40 +121,44 @@ class RecordView {
   }
   // Raw encoded header block (see doc/log_format.md); use for_each_header to decode.
   std::string_view header_block() const noexcept {
-    return std::string_view(chars(body_at_ + key_bytes() + value_length_), headers_length_);
+    return std::string_view(chars(key_bytes() + value_length_), headers_length_);
   }
   // Calls fn(HeaderView) for each header, in order. Returns false (and stops)
   // if the block is malformed.
   template <typename Fn>
   bool for_each_header(Fn&& fn) const;
 
-  // The 32-bit checksum of the frame holding the record (a batch's records share one).
+  // The 32-bit checksum of the frame holding the record (a batch's records
+  // share one), as stored: for a compressed batch, over its compressed bytes.
   std::uint32_t checksum() const noexcept {
     std::uint32_t c;
     std::memcpy(&c, frame_ + detail::kFrameChecksumOffset, sizeof c);  // little-endian, as is every supported host
     return c;
   }
-  // Bytes of the frame holding the record (unpadded): the record's own
-  // frame, or its batch's.
+  // Bytes of the frame holding the record (unpadded), as stored: the
+  // record's own frame, or its batch's (compressed, if the batch is).
   std::uint32_t frame_size() const noexcept { return frame_length_; }
-  // Recomputes the frame's checksum and compares it with the stored one. For
-  // a record of a batch that hashes the whole batch: Consumer's
-  // verify_checksums checks each frame once instead.
+  // Recomputes the stored frame's checksum and compares it with the stored
+  // one. For a record of a batch that hashes the whole batch (as stored:
+  // compressed, if it is): Consumer's verify_checksums checks each frame once
+  // instead.
   bool verify_checksum() const noexcept;
 
-  // The frame holding the record: its own, or its batch's.
+  // The frame holding the record, as stored in the ring: its own, or its
+  // batch's. (A compressed batch's records are not inside it: their key(),
+  // value() and header_block() are in the consumer's buffer.)
   const std::byte* frame() const noexcept { return frame_; }
 
  private:
-  const char* chars(std::size_t at) const noexcept { return reinterpret_cast<const char*>(frame_ + at); }
+  const char* chars(std::size_t at) const noexcept { return reinterpret_cast<const char*>(body_ + at); }
   std::size_t key_bytes() const noexcept { return key_length_ < 0 ? 0 : static_cast<std::size_t>(key_length_); }
 
   const std::byte* frame_ = nullptr;
+  const std::byte* body_ = nullptr;  // key, then value, then header block
   std::int64_t offset_ = 0;
   std::int64_t timestamp_ = 0;
   std::int32_t partition_ = -1;
   std::uint32_t frame_length_ = 0;
-  std::uint32_t body_at_ = 0;
   std::int32_t key_length_ = -1;
   std::uint32_t value_length_ = 0;
   std::uint32_t headers_length_ = 0;

@@ -769,6 +769,15 @@ TEST(PartitionRing, BatchWithTheWrongBaseOffsetIsCorrupt) {
   }
 }
 
+// Writes a batch of two records at offset 3 with `attributes` and, if not
+// 0, `records_bytes` in its header, and commits it with a sound checksum.
+void plant_batch_attributes(std::byte* frame, std::uint16_t attributes, std::uint32_t records_bytes = 0) {
+  encode_batch(frame, 3, 1, {"x", "y"});
+  std::memcpy(frame + kBatchAttributes, &attributes, 2);
+  if (records_bytes != 0) std::memcpy(frame + kBatchRecordsBytes, &records_bytes, 4);
+  store_commit_word(frame, commit_word_of(frame, make_info(kKindBatch, batch_size({"x", "y"})), 3));
+}
+
 TEST(PartitionRing, LengthsDisagreeingWithTheFrameAreCorrupt) {
   // The commit word and checksum are sound but the lengths inside the frame
   // are not: a reader that trusted them would hand out views past the frame.
@@ -803,12 +812,15 @@ TEST(PartitionRing, LengthsDisagreeingWithTheFrameAreCorrupt) {
         std::memcpy(frame + kBatchRecordsBytes, &more, 4);
         store_commit_word(frame, commit_word_of(frame, make_info(kKindBatch, batch_size({"x", "y"}) + 3), 3));
       },
-      [](std::byte* frame) {  // a compression codec (not written before durable topics)
-        encode_batch(frame, 3, 1, {"x", "y"});
-        const std::uint16_t lz4 = 3;
-        std::memcpy(frame + kBatchAttributes, &lz4, 2);
-        store_commit_word(frame, commit_word_of(frame, make_info(kKindBatch, batch_size({"x", "y"})), 3));
-      },
+      // Compression codecs that do not exist (1-4 do: read() hands those on
+      // to its caller to decompress, see CompressedBatchesStopTheRead).
+      [](std::byte* frame) { plant_batch_attributes(frame, 5); },
+      [](std::byte* frame) { plant_batch_attributes(frame, 6); },
+      [](std::byte* frame) { plant_batch_attributes(frame, 7 | kAttrTransactional); },
+      // A compressed batch that declares fewer bytes of records than its
+      // records take at least (4 each), or more than any frame holds.
+      [](std::byte* frame) { plant_batch_attributes(frame, 3, 7); },
+      [](std::byte* frame) { plant_batch_attributes(frame, 4, kMaxFrameBytes); },
   };
   int n = 0;
   for (const auto& corrupt : cases) {
@@ -817,6 +829,104 @@ TEST(PartitionRing, LengthsDisagreeingWithTheFrameAreCorrupt) {
     f.build(corrupt);
     f.expect_corrupt_after_good_records();
   }
+}
+
+// read() does not decompress: it stops on a compressed batch, cursor on it,
+// and hands on a view that stands for the batch, last; its caller (the
+// Consumer) decompresses. Seeks look inside, and the ring's checks count
+// the batch's offsets.
+TEST(PartitionRing, CompressedBatchesStopTheRead) {
+  Ring r = make_ring({16384, 4, 256});
+  append(r, "a");
+  append(r, "b");
+  std::vector<std::string> values;
+  for (int i = 0; i < 5; ++i) values.push_back("compressed record " + std::to_string(i) + std::string(40, 'z'));
+  std::uint64_t word = 0;
+  const std::vector<std::byte> frame = test::compressed_batch(2, 1000, values, Compression::kZstd, &word);
+  ASSERT_FALSE(frame.empty());
+  Claim c;
+  ASSERT_EQ(r.claim(static_cast<std::uint32_t>(align_frame(frame.size())), 5, &c), ClaimStatus::kOk);
+  std::memcpy(c.data + 8, frame.data() + 8, frame.size() - 8);
+  r.ring.commit(c, word);
+  append(r, "c");
+  EXPECT_EQ(frame_offsets(c.data, word, frame.size(), 2), 5u);
+  EXPECT_TRUE(r.ring.check().is_ok()) << r.ring.check().to_string();
+
+  ReadCursor cur = r.ring.earliest();
+  RecordView v[16];
+  ReadBatch b = r.ring.read(cur, v, 16);
+  ASSERT_EQ(b.status, ReadStatus::kOk);
+  ASSERT_EQ(b.count, 3u) << "a, b, and the view that stands for the batch";
+  EXPECT_EQ(v[1].value(), "b");
+  EXPECT_FALSE(is_compressed_batch(v[1]));
+  ASSERT_TRUE(is_compressed_batch(v[2]));
+  EXPECT_EQ(v[2].offset(), 2);
+  EXPECT_EQ(v[2].frame(), c.data);
+  EXPECT_EQ(v[2].attributes() & kCompressionMask, 4);
+  EXPECT_EQ(cur.next_offset, 2) << "the cursor stays on the batch";
+  EXPECT_EQ(cur.position, c.position);
+  EXPECT_EQ(cur.inner, 0u);
+  // Again, with verification: the same, the checksum over the stored bytes.
+  b = r.ring.read(cur, v, 16, true);
+  ASSERT_EQ(b.count, 1u);
+  ASSERT_TRUE(is_compressed_batch(v[0]));
+
+  // What the consumer does: decompress, decode, move the cursor.
+  const CompressedBatch packed = compressed_batch(v[0]);
+  EXPECT_EQ(packed.codec, Compression::kZstd);
+  EXPECT_EQ(packed.count, 5u);
+  std::vector<std::byte> records(packed.records_bytes);
+  format::Decompressor d;
+  ASSERT_TRUE(d.decompress(packed.codec, packed.stored, records).is_ok());
+  RecordView unpacked[5];
+  const Decoded part = decode_batch_records(v[0].frame(), v[0].frame_size(), records, 0, 2, unpacked, 5);
+  ASSERT_EQ(part.check, FrameCheck::kOk);
+  ASSERT_EQ(part.views, 3u);
+  EXPECT_EQ(part.offsets, 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(unpacked[i].offset(), 4 + i);
+    EXPECT_EQ(unpacked[i].value(), values[2 + static_cast<std::size_t>(i)]);
+    EXPECT_EQ(unpacked[i].timestamp_ns(), 1000 + 10 * (2 + i));
+    EXPECT_EQ(unpacked[i].frame(), c.data) << "the stored frame";
+    EXPECT_TRUE(unpacked[i].verify_checksum());
+    EXPECT_FALSE(is_compressed_batch(unpacked[i]));
+  }
+  cur.position += static_cast<std::uint32_t>(align_frame(frame.size()));
+  cur.next_offset = 7;
+  b = r.ring.read(cur, v, 16);
+  ASSERT_EQ(b.count, 1u);
+  EXPECT_EQ(v[0].value(), "c");
+  EXPECT_EQ(v[0].offset(), 7);
+
+  // A seek into the batch lands on its record: the batch's frame, that many records in.
+  auto at = r.ring.seek(4);
+  ASSERT_TRUE(at.is_ok()) << at.status().to_string();
+  EXPECT_EQ(at->position, c.position);
+  EXPECT_EQ(at->inner, 2u);
+  EXPECT_EQ(at->next_offset, 4);
+  auto by_time = r.ring.seek_time(1025);
+  ASSERT_TRUE(by_time.is_ok());
+  EXPECT_EQ(by_time->next_offset, 5);
+  EXPECT_EQ(by_time->inner, 3u);
+  auto after = r.ring.seek(7);
+  ASSERT_TRUE(after.is_ok());
+  EXPECT_EQ(after->inner, 0u);
+  EXPECT_EQ(after->position, c.position + align_frame(frame.size()));
+  // read() from inside the batch: the stand-in again, at that offset.
+  ReadCursor inside = *at;
+  b = r.ring.read(inside, v, 16);
+  ASSERT_EQ(b.count, 1u);
+  ASSERT_TRUE(is_compressed_batch(v[0]));
+  EXPECT_EQ(v[0].offset(), 4);
+
+  // A seek across a batch whose bytes do not decompress (its zstd magic
+  // number damaged) is kCorrupt, naming it.
+  c.data[kBatchHeaderSize] ^= std::byte{0xFF};
+  auto damaged = r.ring.seek(5);
+  ASSERT_FALSE(damaged.is_ok());
+  EXPECT_EQ(damaged.status().code(), Code::kCorrupt) << damaged.status().to_string();
+  EXPECT_NE(damaged.status().message().find("zstd-compressed batch at offset 2"), std::string::npos)
+      << damaged.status().message();
 }
 
 TEST(PartitionRing, FlippedValueByteFailsTheChecksum) {
