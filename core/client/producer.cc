@@ -446,13 +446,18 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
         staged = true;
         auto packed = x.compressor.compress(compression_, std::span<const std::byte>(x.records.get(), records_bytes),
                                             std::span<std::byte>(x.packed.get(), x.packed_capacity));
-        // Kept only if it takes fewer bytes in the ring: else readers would
-        // decompress for nothing. (A compressor error - no memory for its
-        // context - also leaves the batch uncompressed.)
-        if (packed && log::align_frame(log::kBatchHeaderSize + *packed) < log::align_frame(bytes)) {
+        // A claim takes at least kMinRecordBytes a record (the ring's
+        // invariant): a shorter stream is followed by zero padding, which
+        // readers accept (doc/log_format.md). Kept only if it then takes
+        // fewer bytes in the ring: else readers would decompress for
+        // nothing. (A compressor error - no memory for its context - also
+        // leaves the batch uncompressed.)
+        const std::uint64_t stored =
+            packed ? std::max<std::uint64_t>(log::kBatchHeaderSize + *packed, (end - done) * log::kMinRecordBytes) : 0;
+        if (packed && log::align_frame(stored) < log::align_frame(bytes)) {
           codec = compression_;
           packed_bytes = *packed;
-          length = log::kBatchHeaderSize + packed_bytes;
+          length = stored;
         }
       }
     }
@@ -473,8 +478,12 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
     } else {
       std::byte* payload = claim.data + log::kBatchHeaderSize;
       std::int64_t max_ts = staged_max_ts;
-      if (codec != Compression::kNone) std::memcpy(payload, scratch_->packed.get(), packed_bytes);
-      else if (staged) std::memcpy(payload, scratch_->records.get(), records_bytes);
+      if (codec != Compression::kNone) {
+        std::memcpy(payload, scratch_->packed.get(), packed_bytes);
+        std::memset(payload + packed_bytes, 0, length - log::kBatchHeaderSize - packed_bytes);
+      } else if (staged) {
+        std::memcpy(payload, scratch_->records.get(), records_bytes);
+      }
       else max_ts = encode_records(payload);
       const std::uint32_t info = log::encode_batch_header(
           claim.data, static_cast<std::uint32_t>(length), claim.first_offset, base_ts, max_ts,

@@ -84,8 +84,12 @@ Status too_little(Compression c, std::size_t got, std::size_t expected) {
   return corrupt(c, "decompresses to " + std::to_string(got) + " bytes, not the " + std::to_string(expected) +
                         " bytes its batch declares");
 }
-Status trailing(Compression c, std::size_t bytes) {
-  return corrupt(c, "has " + std::to_string(bytes) + " bytes after the end of its stream");
+// What follows the stream must be padding: zero bytes, or none.
+Status after_stream(Compression c, std::span<const std::byte> rest) {
+  for (std::byte b : rest)
+    if (b != std::byte{0})
+      return corrupt(c, "has " + std::to_string(rest.size()) + " bytes after the end of its stream, not all zero");
+  return Status::ok();
 }
 Status no_context(Compression c) {
   return Status(Code::kResourceExhausted, name_of(c) + ": out of memory for the library's context");
@@ -232,8 +236,7 @@ Status inflate_gzip(z_stream& z, std::span<const std::byte> in, std::span<std::b
   const std::size_t produced = out.size() - z.avail_out;
   if (r == Z_STREAM_END) {
     if (produced != out.size()) return too_little(c, produced, out.size());
-    if (z.avail_in != 0) return trailing(c, z.avail_in);
-    return Status::ok();
+    return after_stream(c, in.subspan(in.size() - z.avail_in));
   }
   if (r == Z_DATA_ERROR || r == Z_NEED_DICT)
     return corrupt(c, std::string("is damaged (") + (z.msg != nullptr ? z.msg : "invalid deflate stream") + ")");
@@ -241,6 +244,54 @@ Status inflate_gzip(z_stream& z, std::span<const std::byte> in, std::span<std::b
   // Z_BUF_ERROR (or Z_OK): it wants more room or more input.
   if (z.avail_out == 0) return too_much(c, out.size());
   return corrupt(c, "is truncated (the stream ends after " + std::to_string(in.size()) + " bytes, unfinished)");
+}
+
+// Where the raw snappy stream at the front of `in` ends: after its
+// preamble (a varint of the bytes it makes) and the elements that make them
+// - literals and copies, whose lengths its tags give. 0 if an element runs
+// past `in` or the elements overshoot. Only a walk of the lengths: snappy's
+// decoder checks the stream itself (offsets, output bounds) afterwards. Raw
+// snappy marks no end, and a batch's stream may be followed by padding.
+std::size_t snappy_stream_bytes(std::span<const std::byte> in) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  const std::size_t n = in.size();
+  std::size_t at = 0;
+  std::uint64_t want = 0;
+  for (int shift = 0;; shift += 7) {  // at most 5 bytes: a 32-bit length
+    if (at == n || shift > 28) return 0;
+    const unsigned b = p[at++];
+    want |= std::uint64_t{b & 0x7Fu} << shift;
+    if (b < 0x80) break;
+  }
+  std::uint64_t made = 0;
+  while (made < want) {
+    if (at == n) return 0;
+    const unsigned tag = p[at++];
+    std::uint64_t length = (tag >> 2) + 1;
+    switch (tag & 3) {
+      case 0:  // a literal: length - 1 in the tag, or (60-63) in the next 1-4 bytes; then its bytes
+        if ((tag >> 2) >= 60) {
+          const unsigned bytes = (tag >> 2) - 59;
+          if (n - at < bytes) return 0;
+          length = 0;
+          for (unsigned i = 0; i < bytes; ++i) length |= std::uint64_t{p[at + i]} << (8 * i);
+          length += 1;
+          at += bytes;
+        }
+        if (n - at < length) return 0;
+        at += static_cast<std::size_t>(length);
+        break;
+      case 1:  // a copy, 1 byte of offset (and 3 bits of it in the tag)
+        length = ((tag >> 2) & 7) + 4;
+        at += 1;
+        break;
+      case 2: at += 2; break;   // a copy, 2 bytes of offset
+      default: at += 4; break;  // a copy, 4 bytes of offset
+    }
+    if (at > n) return 0;
+    made += length;
+  }
+  return made == want ? at : 0;
 }
 
 Status inflate_snappy(std::span<const std::byte> in, std::span<std::byte> out) {
@@ -252,12 +303,14 @@ Status inflate_snappy(std::span<const std::byte> in, std::span<std::byte> out) {
   if (declared != out.size())
     return corrupt(c, "declares " + std::to_string(declared) + " bytes, not the " + std::to_string(out.size()) +
                           " bytes its batch declares");
+  const std::size_t stream = snappy_stream_bytes(in);
+  if (stream == 0) return corrupt(c, "is damaged or truncated (its elements do not end within its bytes)");
   std::size_t n = out.size();
   // snappy checks every copy against the output's end.
-  if (snappy_uncompress(src, in.size(), static_cast<char*>(writable(out)), &n) != SNAPPY_OK)
+  if (snappy_uncompress(src, stream, static_cast<char*>(writable(out)), &n) != SNAPPY_OK)
     return corrupt(c, "is damaged or truncated");
   if (n != out.size()) return too_little(c, n, out.size());
-  return Status::ok();
+  return after_stream(c, in.subspan(stream));
 }
 
 Status inflate_lz4(LZ4F_dctx* dctx, std::span<const std::byte> in, std::span<std::byte> out) {
@@ -291,22 +344,23 @@ Status inflate_lz4(LZ4F_dctx* dctx, std::span<const std::byte> in, std::span<std
     }
   }
   if (out_at != out.size()) return too_little(c, out_at, out.size());
-  if (in_at != in.size()) return trailing(c, in.size() - in_at);
-  return Status::ok();
+  return after_stream(c, in.subspan(in_at));
 }
 
 Status inflate_zstd(ZSTD_DCtx* dctx, std::span<const std::byte> in, std::span<std::byte> out) {
   constexpr Compression c = Compression::kZstd;
+  // The first frame (zstd would take frames back to back; a batch holds one).
+  const std::size_t frame = ZSTD_findFrameCompressedSize(readable(in), in.size());
+  if (ZSTD_isError(frame)) return corrupt(c, std::string("is damaged or truncated (") + ZSTD_getErrorName(frame) + ")");
   // One shot: zstd decodes straight into `out` (no window buffer of the
-  // frame's declared size), checks every write against its end, and wants
-  // the input to be whole frames and nothing else.
-  const std::size_t n = ZSTD_decompressDCtx(dctx, writable(out), out.size(), readable(in), in.size());
+  // frame's declared size) and checks every write against its end.
+  const std::size_t n = ZSTD_decompressDCtx(dctx, writable(out), out.size(), readable(in), frame);
   if (ZSTD_isError(n)) {
     if (ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall) return too_much(c, out.size());
     return corrupt(c, std::string("is damaged or truncated (") + ZSTD_getErrorName(n) + ")");
   }
   if (n != out.size()) return too_little(c, n, out.size());
-  return Status::ok();
+  return after_stream(c, in.subspan(frame));
 }
 
 }  // namespace

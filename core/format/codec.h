@@ -12,10 +12,13 @@
 // Decompression takes hostile input: bytes from shared memory or a file that
 // anyone may have damaged. It writes at most out.size() bytes, allocates at
 // most a context's bounded buffers (LZ4 frames: up to 2 x 4 MiB, once), and
-// returns kCorrupt, saying what is wrong, unless the input is exactly one
-// sound stream of the codec that decompresses to exactly out.size() bytes:
-// truncated, damaged, a declared size other than out.size(), more output than
-// out.size() (a decompression bomb) or bytes after the stream are all errors.
+// returns kCorrupt, saying what is wrong, unless the input is one sound
+// stream of the codec (one gzip member, one LZ4 or zstd frame, a raw snappy
+// stream) that decompresses to exactly out.size() bytes, followed by nothing
+// or by zero bytes only (padding: a batch frame takes at least 4 bytes a
+// record in the ring, see doc/log_format.md): truncated, damaged, a declared
+// size other than out.size(), more output than out.size() (a decompression
+// bomb) or non-zero bytes after the stream are all errors.
 //
 // Thread safety: a Compressor or Decompressor is used by one thread at a
 // time (its contexts are state). Move-only.
@@ -71,8 +74,9 @@ class Decompressor {
   Decompressor(const Decompressor&) = delete;
   Decompressor& operator=(const Decompressor&) = delete;
 
-  // Decompresses `in`, one stream of `codec`, into all of `out`: OK only if
-  // it holds exactly out.size() bytes (see the file comment). kCorrupt,
+  // Decompresses `in`, one stream of `codec` and any zero padding, into all
+  // of `out`: OK only if it holds exactly out.size() bytes (see the file
+  // comment). kCorrupt,
   // naming the codec and what is wrong, otherwise; kInvalidArgument if
   // `codec` is not a codec; kResourceExhausted if the library could not
   // allocate its context. `out` may have been written (up to its end) on

@@ -231,6 +231,33 @@ TEST_P(CompressionTest, RecordsSentAloneAreNeverCompressed) {
   for (const Got& g : got) EXPECT_EQ(g.record.value, value);
 }
 
+// The ring takes at least 4 bytes a record: tiny records compress below
+// that, and the frame is padded with zeros up to it - still far smaller than
+// the records, and read back whole.
+TEST_P(CompressionTest, BatchesThatCompressBelowFourBytesARecordArePaddedToIt) {
+  std::vector<Sent> tiny(1000);
+  for (std::size_t i = 0; i < tiny.size(); ++i) {
+    tiny[i].value = "v" + std::to_string(1'000'000 + i).substr(1);  // 7 bytes: "v000000", ...
+    tiny[i].timestamp = 1000;
+  }
+  {
+    Producer p = producer();
+    send_all(p, tiny, tiny.size());
+  }
+  Consumer c = consumer(512);
+  const std::vector<Got> got = drain(c);
+  ASSERT_EQ(got.size(), tiny.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].offset, static_cast<std::int64_t>(i));
+    expect_same(got[i], tiny[i]);
+    EXPECT_EQ(got[i].codec, static_cast<std::uint16_t>(GetParam()));
+    // 1000 records of 11 bytes (4 of varints): 11000 bytes plain; at least
+    // 4000 compressed, 4 a record.
+    EXPECT_GE(got[i].frame_size, 4000u);
+    EXPECT_LT(got[i].frame_size, 11000u);
+  }
+}
+
 // The first byte of a compressed batch's payload: gzip's, lz4's and zstd's
 // magic numbers, snappy's declared length.
 void damage_payload(const RecordView& any_record_of_the_batch) {
