@@ -112,6 +112,28 @@ TEST(CliLineReader, CountRestCountsWhatFollowsTheLastLineReturned) {
   EXPECT_EQ(*at_end.count_rest(), 0u);
 }
 
+TEST(CliLineReader, ReadyTellsWhetherTheNextLineIsInHandWithoutReading) {
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  ASSERT_EQ(::write(p[1], "one\ntwo\nthr", 11), 11);
+  LineReader reader(p[0], 100);
+  EXPECT_FALSE(reader.ready()) << "nothing read yet";
+  std::string_view line;
+  ASSERT_EQ(reader.next(&line), LineReader::Next::kLine);
+  EXPECT_EQ(line, "one");
+  EXPECT_TRUE(reader.ready()) << "\"two\" is in the chunk already";
+  ASSERT_EQ(reader.next(&line), LineReader::Next::kLine);
+  EXPECT_FALSE(reader.ready()) << "\"thr\" has no end yet: next() would wait on the pipe";
+  ASSERT_EQ(::write(p[1], "ee\n", 3), 3);
+  ::close(p[1]);
+  ASSERT_EQ(reader.next(&line), LineReader::Next::kLine);
+  EXPECT_EQ(line, "three");
+  EXPECT_FALSE(reader.ready()) << "the end of the input is not known until read";
+  EXPECT_EQ(reader.next(&line), LineReader::Next::kEnd);
+  EXPECT_TRUE(reader.ready());
+  ::close(p[0]);
+}
+
 TEST(CliLineReader, AReadErrorIsReported) {
   LineReader reader(-1, 100);
   std::string_view line;

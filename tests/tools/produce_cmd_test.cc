@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "rill/compression.h"
+#include "rill/consumer.h"
 #include "rill/producer.h"
 #include "rill/topic.h"
 #include "tests/tools/cli_harness.h"
@@ -387,6 +389,139 @@ TEST_F(ProduceCmd, AcksAcceptsKafkasValuesOnly) {
   expect_one_error_line(rill({"produce", "t", "--acks", "2"}, "y\n"), "--acks");
   expect_one_error_line(rill({"produce", "t", "-K", ""}, "y\n"), "delimiter");
   EXPECT_EQ(read_back("t").size(), 3u);
+}
+
+// --compression: lines go in batches, each compressed in the ring, and
+// `rill consume` reads every one back, in order, offsets dense. (Keys change
+// every 100 lines: a batch frame holds consecutive lines bound for one
+// partition, as send_batch() claims them.)
+TEST_F(ProduceCmd, CompressionStoresBatchesCompressedAndConsumeReadsThemBack) {
+  constexpr int kRecords = 3000;
+  const auto key_of = [](int i) { return "user-" + std::to_string(i / 100 % 7); };
+  std::string input;
+  for (int i = 0; i < kRecords; ++i)
+    input += key_of(i) + ":{\"event\":\"page_view\",\"seq\":" + std::to_string(i) +
+             ",\"country\":\"DE\",\"device\":\"mobile\"}\n";
+  for (const char* codec : {"gzip", "snappy", "lz4", "zstd"}) {
+    SCOPED_TRACE(codec);
+    const std::string topic = std::string("t-") + codec;
+    ASSERT_EQ(rill({"topic", "create", topic, "--partitions", "2"}).exit_code, 0);
+    InputFile file(input);
+    auto produced = produce_from(file.fd(), {"-v", "produce", topic, "-K", ":", "--compression", codec});
+    ASSERT_EQ(produced.exit_code, 0) << produced.err;
+    EXPECT_NE(produced.err.find("sent " + std::to_string(kRecords) + " records"), std::string::npos) << produced.err;
+
+    const std::vector<Line> lines = read_back(topic);
+    ASSERT_EQ(lines.size(), static_cast<std::size_t>(kRecords));
+    std::vector<long long> next_offset(2, 0);
+    std::vector<int> last(2, -1);
+    for (const Line& l : lines) {
+      EXPECT_EQ(l.offset, next_offset[l.partition]++) << "offsets are dense per partition";
+      const int i = std::stoi(l.value.substr(l.value.find("\"seq\":") + 6));
+      EXPECT_EQ(l.key, key_of(i));
+      EXPECT_GT(i, last[l.partition]) << "in order within the partition";
+      last[l.partition] = i;
+    }
+
+    // What the ring holds: batches compressed with the codec, far smaller
+    // than their records.
+    auto space = Namespace::open_shared(ns()).value();
+    Consumer c(space->open_topic(topic).value(), {.start_at_earliest = true});
+    ASSERT_TRUE(c.assign_all().is_ok());
+    Compression named = Compression::kNone;
+    ASSERT_TRUE(parse_compression(codec, &named));
+    std::size_t compressed = 0, records = 0;
+    std::map<const std::byte*, std::pair<std::size_t, std::size_t>> frames;  // frame: its size, its values' bytes
+    for (PollResult r = c.poll(0s); !r.records.empty(); r = c.poll(0s)) {
+      ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
+      for (const RecordView& v : r.records) {
+        ++records;
+        if ((v.attributes() & 7) == 0) continue;
+        EXPECT_EQ(v.attributes() & 7, static_cast<int>(named));
+        frames[v.frame()].first = v.frame_size();
+        frames[v.frame()].second += v.value().size();
+        ++compressed;
+      }
+    }
+    EXPECT_EQ(records, static_cast<std::size_t>(kRecords));
+    for (const auto& [frame, sizes] : frames)
+      EXPECT_LT(sizes.first, sizes.second / 2) << "a frame of " << sizes.second << " bytes of values";
+    EXPECT_GT(compressed, records * 9 / 10) << "all but a record alone at a batch's end arrive compressed";
+  }
+}
+
+// Batching never holds a line back while produce waits for input: from a
+// pipe that has given one line, that line is in the topic before the next
+// comes.
+TEST_F(ProduceCmd, WithCompressionALineIsSentBeforeProduceWaitsForMore) {
+  ASSERT_EQ(rill({"topic", "create", "t"}).exit_code, 0);
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  RillProcess producer(with_ns({"produce", "t", "--compression", "zstd"}), {}, p[0]);
+  ::close(p[0]);
+  ASSERT_EQ(::write(p[1], "first\n", 6), 6);
+  auto space = Namespace::open_shared(ns()).value();
+  Consumer c(space->open_topic("t").value(), {.start_at_earliest = true});
+  ASSERT_TRUE(c.assign_all().is_ok());
+  PollResult r = c.poll(60s);  // a guard against a hang, not a measure
+  ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
+  ASSERT_EQ(r.records.size(), 1u) << "the line is sent while produce waits on the pipe";
+  EXPECT_EQ(r.records[0].value(), "first");
+  ASSERT_EQ(::write(p[1], "second\nthird\n", 13), 13);
+  ::close(p[1]);
+  EXPECT_EQ(producer.finish({}, 60s).exit_code, 0) << producer.err();
+  const std::vector<Line> lines = read_back("t");
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[2].value, "third");
+}
+
+TEST_F(ProduceCmd, ABadCompressionIsAUsageErrorAndStoresNothing) {
+  ASSERT_EQ(rill({"topic", "create", "t"}).exit_code, 0);
+  for (const char* bad : {"brotli", "ZSTD", "", "lz4hc"}) {
+    SCOPED_TRACE(bad);
+    auto r = rill({"produce", "t", "--compression", bad}, "x\ny\n");
+    EXPECT_EQ(r.exit_code, 2) << "a usage error, as any bad flag";
+    expect_one_error_line(r, "--compression");
+  }
+  EXPECT_TRUE(read_back("t").empty());
+  EXPECT_EQ(rill({"produce", "t", "--compression", "none"}, "x\n").exit_code, 0);
+  EXPECT_EQ(read_back("t").size(), 1u);
+}
+
+// As ASendHeldUpByAStoppedProducerFailsSayingHowManyLinesWereNotSent, with
+// batches: the lines of the batch that failed count as not sent, none of
+// them is stored, and the lines before it are.
+TEST_F(ProduceCmd, WithCompressionAFailedBatchCountsItsLinesAsNotSent) {
+  ASSERT_EQ(rill({"topic", "create", "t", "--segment-size", "4KiB", "--segments", "4"}).exit_code, 0);
+  auto space = Namespace::open_shared(ns()).value();
+  Producer holder(space->open_topic("t").value());
+  auto reservation = holder.reserve(std::nullopt, 4);
+  ASSERT_TRUE(reservation.is_ok()) << reservation.status().to_string();
+  constexpr int kLines = 30000;  // compressed, still far more than 4 segments of 4 KiB hold
+  std::string text;
+  for (int i = 0; i < kLines; ++i) text += "line " + std::to_string(i) + " " + std::to_string(i * 7919 % 10007) + "\n";
+  InputFile input(text);
+  auto r = produce_from(input.fd(), {"produce", "t", "--max-block", "50ms", "--compression", "zstd"});
+  expect_one_error_line(r, "held a claim the roll waits for");
+  const std::size_t at = r.err.find("line ");
+  ASSERT_NE(at, std::string::npos);
+  const long long failed = std::stoll(r.err.substr(at + 5));
+  ASSERT_GT(failed, 1);
+  ASSERT_LE(failed, kLines);
+  EXPECT_NE(r.err.find("(" + std::to_string(failed - 1) + " records before it were sent)"), std::string::npos) << r.err;
+  const long long not_sent = kLines - failed + 1;
+  EXPECT_NE(r.err.find(std::to_string(not_sent) + " lines were not sent: line " + std::to_string(failed) + " and the " +
+                       std::to_string(not_sent - 1) + " lines after it"),
+            std::string::npos)
+      << r.err;
+  auto info = space->describe_topic("t");
+  ASSERT_TRUE(info.is_ok());
+  EXPECT_EQ(info->partitions[0].latest_offset, failed) << "the held claim and the lines before the failed batch";
+  holder.publish(*reservation);
+  const std::vector<Line> lines = read_back("t");
+  ASSERT_EQ(lines.size(), static_cast<std::size_t>(failed));
+  for (long long i = 1; i < failed; ++i)
+    EXPECT_EQ(lines[static_cast<std::size_t>(i)].value.rfind("line " + std::to_string(i - 1) + " ", 0), 0u);
 }
 
 TEST_F(ProduceCmd, VerboseSummaryGoesToStderrOnly) {

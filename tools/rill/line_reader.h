@@ -101,6 +101,13 @@ class LineReader {
     }
   }
 
+  // True if next() can answer without reading the input (a whole line, or
+  // the end, is in hand): a caller that batches lines sends what it holds
+  // before next() would wait for more input.
+  bool ready() const noexcept {
+    return eof_ || (begin_ < end_ && std::memchr(chunk_.get() + begin_, '\n', end_ - begin_) != nullptr);
+  }
+
   int error() const noexcept { return error_; }
 
  private:
