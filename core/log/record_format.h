@@ -24,7 +24,9 @@
 //      key, value, header block   (the value takes the bytes left)
 //
 // Batch frame (records claimed together, `send_batch`): 56 bytes of header,
-// in the style of Kafka's record batch v2, then per record:
+// in the style of Kafka's record batch v2, then the records - compressed as
+// one stream, followed by zero padding if any, when the attributes name a
+// codec (doc/log_format.md, "Compressed batches") - per record:
 //      zigzag varint  timestamp - base_timestamp
 //      varint         key length + 1 (0: null key)
 //      varint         value length
