@@ -106,6 +106,9 @@ class FileSystem {
   virtual Result<std::vector<std::string>> list(const std::string& dir) = 0;
   // Whether `path` exists (any type).
   virtual Result<bool> exists(const std::string& path) = 0;
+  // `path` made absolute, with symbolic links and "." / ".." resolved
+  // (realpath(3)). REQUIRES: it exists.
+  virtual Result<std::string> real_path(const std::string& path) = 0;
 };
 
 // The process's file system: the real one unless a test installed another.

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 
 #include "io/file_system.h"
@@ -182,6 +184,12 @@ class LocalFileSystem final : public FileSystem {
     if (err != 0) return os_error(err, "cannot list the folder " + dir);
     std::sort(names.begin(), names.end());
     return names;
+  }
+
+  Result<std::string> real_path(const std::string& path) override {
+    char resolved[PATH_MAX];
+    if (::realpath(path.c_str(), resolved) == nullptr) return os_error(errno, "cannot resolve " + path);
+    return std::string(resolved);
   }
 
   Result<bool> exists(const std::string& path) override {

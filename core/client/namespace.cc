@@ -14,11 +14,16 @@
 
 #include <xxhash.h>
 
+#include "core/client/catalog.h"
+#include "core/client/durable.h"
 #include "core/client/topic_rings.h"
 #include "core/client/namespace_internal.h"
 #include "core/client/object_names.h"
 #include "core/client/registry_format.h"
+#include "core/log/disk_log.h"
+#include "core/log/flusher.h"
 #include "core/log/partition_ring.h"
+#include "io/file_system.h"
 #include "ipc/clock.h"
 #include "ipc/liveness.h"
 #include "ipc/robust_mutex.h"
@@ -28,6 +33,11 @@
 #include "rill/topic.h"
 
 namespace rill {
+
+using client::CatalogTopic;
+using client::partition_dir;
+using client::read_catalog;
+using client::write_catalog;
 namespace {
 
 // Where a namespace's regions come from.
@@ -140,10 +150,31 @@ class TopicImpl final : public client::RingTopic {
         regions_(std::move(regions)),
         rings_(std::move(rings)),
         incarnation_(incarnation) {}
+  ~TopicImpl() override {
+    // The rings' hooks point at the flushers: unhook before letting them go.
+    for (log::PartitionRing& r : rings_) r.set_flush_hook(nullptr);
+  }
   const std::string& name() const override { return name_; }
   const TopicConfig& config() const override { return config_; }
   log::PartitionRing& ring(std::int32_t p) override { return rings_[static_cast<std::size_t>(p)]; }
+  log::Flusher* flusher(std::int32_t p) override {
+    return flushers_.empty() ? nullptr : flushers_[static_cast<std::size_t>(p)].get();
+  }
   std::uint64_t incarnation() const { return incarnation_; }
+
+  // A durable topic: this process's flusher of each partition, shared with
+  // every other open Topic of it (client::durable_partition()).
+  void make_durable(const std::string& data_dir, unsigned permissions) {
+    for (std::size_t p = 0; p < rings_.size(); ++p) {
+      const log::DiskLogConfig disk{.partition = static_cast<std::int32_t>(p),
+                                    .file_bytes = config_.file_segment_bytes,
+                                    .index_interval = 4096,
+                                    .permissions = permissions};
+      flushers_.push_back(client::durable_partition(client::partition_dir(data_dir, name_, static_cast<std::int32_t>(p)),
+                                                    incarnation_, rings_[p], disk, regions_[p]));
+      rings_[p].set_flush_hook(flushers_.back().get());
+    }
+  }
 
  private:
   std::string name_;
@@ -152,6 +183,7 @@ class TopicImpl final : public client::RingTopic {
   std::vector<std::shared_ptr<ipc::Region>> regions_;
   std::vector<log::PartitionRing> rings_;
   std::uint64_t incarnation_;
+  std::vector<std::shared_ptr<log::Flusher>> flushers_;  // durable topics only
 };
 
 // ---- the registry lock: a robust, process-shared pthread mutex.
@@ -165,10 +197,17 @@ class NamespaceImpl final : public Namespace {
  public:
   NamespaceImpl(std::string name, bool shared, std::unique_ptr<RegionStore> store,
                 std::shared_ptr<ipc::Region> registry)
-      : name_(std::move(name)), shared_(shared), store_(std::move(store)), registry_(std::move(registry)) {}
+      : name_(std::move(name)), shared_(shared), store_(std::move(store)), registry_(std::move(registry)) {
+    const registry::Header* h = header();
+    if (h->version >= 3 && h->data_dir_length > 0 && h->data_dir_length <= registry::kMaxDataDirBytes)
+      data_dir_.assign(h->data_dir, h->data_dir_length);
+  }
 
   const std::string& name() const override { return name_; }
   bool shared() const override { return shared_; }
+  const std::string& data_dir() const override { return data_dir_; }
+  // Files of a namespace open to a group are the group's too.
+  unsigned file_permissions() const { return header()->object_mode == registry::kGroupMode ? 0660 : 0600; }
   std::uint32_t owner_uid() const override { return owner_; }
   void set_owner_uid(std::uint32_t uid) { owner_ = uid; }
 
@@ -268,8 +307,10 @@ class NamespaceImpl final : public Namespace {
         // create_topic() refuses a name that exists, so a ready topic of the
         // same name means this entry is damaged or forged: its objects are
         // that topic's, and stay.
-        if (find_locked(entry_name(e), false) == nullptr)
+        if (find_locked(entry_name(e), false) == nullptr) {
           (void)remove_partitions(e);  // best effort: a leftover object is replaced on the next create
+          if ((e.flags & registry::kEntryDurable) != 0) (void)forget_files(e);
+        }
         e.state.store(registry::kFree, std::memory_order_release);
       }
     }
@@ -285,6 +326,34 @@ class NamespaceImpl final : public Namespace {
     std::int32_t n = std::clamp(e.partitions, 0, 4096);
     for (std::int32_t p = 0; p < n; ++p) {
       Status s = store_->remove(partition_object_name(name_, entry_name(e), p));
+      if (first.is_ok() && !s.is_ok()) first = s;
+    }
+    return first;
+  }
+
+  // A durable topic's catalog line and partition folders, removed (a
+  // deletion, or a creation rolled back). Best effort past the catalog.
+  Status forget_files(const registry::TopicEntry& e) {
+    const std::string topic(entry_name(e));
+    if (Status s = validate_topic_name(topic); !s) return s;
+    io::FileSystem& fs = io::file_system();
+    auto catalog = read_catalog(fs, data_dir_);
+    if (!catalog) return catalog.status();
+    const auto listed = std::find_if(catalog->begin(), catalog->end(), [&](const CatalogTopic& t) { return t.name == topic; });
+    if (listed != catalog->end()) {
+      catalog->erase(listed);
+      if (Status s = write_catalog(fs, data_dir_, *catalog, file_permissions()); !s) return s;
+    }
+    Status first;
+    for (std::int32_t p = 0; p < std::clamp(e.partitions, 0, 4096); ++p) {
+      const std::string dir = partition_dir(data_dir_, topic, p);
+      auto names = fs.list(dir);
+      if (!names) continue;
+      for (const std::string& n : *names) {
+        Status s = fs.remove(dir + "/" + n);
+        if (first.is_ok() && !s.is_ok()) first = s;
+      }
+      Status s = fs.remove_dir(dir);
       if (first.is_ok() && !s.is_ok()) first = s;
     }
     return first;
@@ -325,7 +394,15 @@ class NamespaceImpl final : public Namespace {
     if (Status s = config.validate(); !s) return s.with_context("topic '" + std::string(topic) + "'");
     Lock lock(this);
     if (!lock.status().is_ok()) return lock.status();
+    return create_locked(topic, config, nullptr);
+  }
+
+  // Creates topic `topic` holding the lock. `start_offsets`: rebuilding a
+  // durable topic from its files, each partition's ring starts where its
+  // files end (and the catalog already lists it); null: a new topic.
+  Status create_locked(std::string_view topic, const TopicConfig& config, const std::vector<std::int64_t>* start_offsets) {
     if (find_locked(topic, true)) return Status(Code::kAlreadyExists, "topic '" + std::string(topic) + "' already exists");
+    const bool durable = !data_dir_.empty() && !config.memory_only;
     registry::TopicEntry* e = nullptr;
     // Acquire pairs with delete_topic()'s and a failed create's release of
     // kFree: the entry's objects are gone before it is reused.
@@ -345,6 +422,7 @@ class NamespaceImpl final : public Namespace {
     e->name_length = static_cast<std::uint32_t>(topic.size());
     std::memset(e->name, 0, sizeof e->name);
     std::memcpy(e->name, topic.data(), topic.size());
+    e->flags = durable ? registry::kEntryDurable : 0;
     // Relaxed: published by the release store of state just below.
     e->doorbell.sequence.store(0, std::memory_order_relaxed);
     e->doorbell.sleepers.store(0, std::memory_order_relaxed);
@@ -353,7 +431,9 @@ class NamespaceImpl final : public Namespace {
 
     log::PartitionGeometry geometry{config.segment_bytes, config.segment_count, config.index_interval,
                                     config.overflow == Overflow::kBlock, config.overflow_timeout_ms};
+    geometry.durable = durable;
     for (std::int32_t p = 0; p < config.partitions; ++p) {
+      geometry.start_offset = start_offsets != nullptr ? (*start_offsets)[static_cast<std::size_t>(p)] : 0;
       const std::string object = partition_object_name(name_, topic, p);
       auto region = store_->create(object, geometry.region_bytes());
       if (!region && region.status().code() == Code::kAlreadyExists) {
@@ -380,10 +460,73 @@ class NamespaceImpl final : public Namespace {
                                    " (the topic needs " + needed + " in all)");
       }
     }
+    if (durable && start_offsets == nullptr) {
+      // Listed in the catalog before it is ready: a creator that dies before
+      // kReady is rolled back, catalog line and all (repair_locked()).
+      Status listed = add_to_catalog(topic, config);
+      if (!listed.is_ok()) {
+        (void)remove_partitions(*e);
+        (void)forget_files(*e);
+        e->state.store(registry::kFree, std::memory_order_release);  // as above
+        return listed.with_context("creating topic '" + std::string(topic) + "'");
+      }
+    }
     // Release pairs with the acquire loads in find_locked() and list_topics():
     // whoever sees kReady sees every partition created and initialised.
     e->state.store(registry::kReady, std::memory_order_release);
     return Status::ok();
+  }
+
+  Status add_to_catalog(std::string_view topic, const TopicConfig& config) {
+    io::FileSystem& fs = io::file_system();
+    auto catalog = read_catalog(fs, data_dir_);
+    if (!catalog) return catalog.status();
+    std::erase_if(*catalog, [&](const CatalogTopic& t) { return t.name == topic; });
+    TopicConfig listed = config;
+    listed.memory_only = false;
+    catalog->push_back(CatalogTopic{std::string(topic), listed});
+    // A topic's folders are made by its flusher; a leftover of an older topic
+    // of this name (a deletion cut short) would mix its records in.
+    for (std::int32_t p = 0; p < config.partitions; ++p) {
+      auto there = fs.exists(partition_dir(data_dir_, topic, p));
+      if (there && *there)
+        return Status(Code::kAlreadyExists, partition_dir(data_dir_, topic, p) +
+                                                " exists and belongs to no topic; move it away or remove it");
+    }
+    return write_catalog(fs, data_dir_, *catalog, file_permissions());
+  }
+
+  // Durable namespaces: creates, from the catalog, every topic the registry
+  // lacks (all of them after a reboot), each partition's ring starting where
+  // its files end. Holding the lock.
+  Status rebuild_locked() {
+    io::FileSystem& fs = io::file_system();
+    if (Status s = fs.make_dirs(data_dir_, file_permissions() | ((file_permissions() & 0444) >> 2)); !s) return s;
+    auto catalog = read_catalog(fs, data_dir_);
+    if (!catalog) return catalog.status();
+    for (const CatalogTopic& t : *catalog) {
+      if (find_locked(t.name, true) != nullptr) continue;
+      std::vector<std::int64_t> ends;
+      for (std::int32_t p = 0; p < t.config.partitions; ++p) {
+        const log::DiskLogConfig disk{.partition = p,
+                                      .file_bytes = t.config.file_segment_bytes,
+                                      .index_interval = 4096,
+                                      .permissions = file_permissions()};
+        auto files = log::DiskLog::open(fs, partition_dir(data_dir_, t.name, p), disk, 0);
+        if (!files) return files.status().with_context("rebuilding topic '" + t.name + "' from its files");
+        ends.push_back((*files)->end_offset());
+      }
+      if (Status s = create_locked(t.name, t.config, &ends); !s)
+        return s.with_context("rebuilding topic '" + t.name + "' from " + data_dir_);
+    }
+    return Status::ok();
+  }
+
+  // Called once by open_shared() for a durable namespace.
+  Status rebuild() {
+    Lock lock(this);
+    if (!lock.status().is_ok()) return lock.status();
+    return rebuild_locked();
   }
 
   Result<std::shared_ptr<Topic>> open_topic(std::string_view topic) override {
@@ -426,8 +569,26 @@ class NamespaceImpl final : public Namespace {
     // The overflow policy lives in the partitions' headers (producers read it there).
     config.overflow = rings.front().blocks_on_readers() ? Overflow::kBlock : Overflow::kRetain;
     config.overflow_timeout_ms = rings.front().block_timeout_ms();
+    const bool durable = (e->flags & registry::kEntryDurable) != 0;
+    if (durable) {
+      if (data_dir_.empty())
+        return Status(Code::kCorrupt, "topic '" + std::string(topic) + "' is durable but namespace '" + name_ +
+                                          "' records no data folder (damaged registry)");
+      auto catalog = read_catalog(io::file_system(), data_dir_);
+      if (!catalog) return catalog.status();
+      const auto listed = std::find_if(catalog->begin(), catalog->end(), [&](const CatalogTopic& c) { return c.name == topic; });
+      if (listed == catalog->end())
+        return Status(Code::kCorrupt, "topic '" + std::string(topic) + "' is durable but " + data_dir_ +
+                                          "/catalog does not list it");
+      config.file_segment_bytes = listed->config.file_segment_bytes;
+      config.retention_bytes = listed->config.retention_bytes;
+      config.retention_ms = listed->config.retention_ms;
+    } else {
+      config.memory_only = !data_dir_.empty();
+    }
     auto t = std::make_shared<TopicImpl>(std::string(topic), config, registry_, std::move(regions), std::move(rings),
                                          e->incarnation);
+    if (durable) t->make_durable(data_dir_, file_permissions());
     std::lock_guard guard(cache_mu_);
     cache_[std::string(topic)] = t;
     return std::shared_ptr<Topic>(t);
@@ -452,13 +613,25 @@ class NamespaceImpl final : public Namespace {
     info.name = (*t)->name();
     info.config = (*t)->config();
     info.max_record_bytes = client::ring_of(**t, 0).max_frame_bytes();
+    if (client::ring_of(**t, 0).durable()) info.data_dir = data_dir_;
     for (std::int32_t p = 0; p < (*t)->partition_count(); ++p) {
       log::PartitionRing& r = client::ring_of(**t, p);
       if (r.wedged())
         return Status(Code::kCorrupt, "topic '" + std::string(topic) + "' partition " + std::to_string(p) +
                                           " is stuck mid-roll with no process to finish it (damaged); delete the topic");
       const std::int64_t latest = r.latest_offset();
-      info.partitions.push_back(PartitionInfo{p, r.earliest_offset(), latest});
+      PartitionInfo part{.partition = p, .earliest_offset = r.earliest_offset(), .latest_offset = latest,
+                         .log_start_offset = -1, .written_offset = -1, .durable_offset = -1, .disk_bytes = 0};
+      if (r.durable()) {
+        part.written_offset = r.written_offset();
+        part.durable_offset = r.durable_offset();
+        if (const log::Flusher* f = client::flusher_of(**t, p); f != nullptr && f->disk() != nullptr) {
+          part.log_start_offset = f->disk()->start_offset();
+          part.disk_bytes = f->disk()->size_bytes();
+        }
+        if (part.log_start_offset >= 0) part.earliest_offset = part.log_start_offset;
+      }
+      info.partitions.push_back(part);
       for (const auto& s : r.producers())
         info.producers.push_back(ProducerInfo{p, s.owner.pid, s.alive, claim_state(s.state)});
       for (const auto& rd : r.readers()) {
@@ -492,6 +665,10 @@ class NamespaceImpl final : public Namespace {
     // here on leaves kDeleting, which the next locker finishes.
     e->state.store(registry::kDeleting, std::memory_order_release);
     Status removed = remove_partitions(*e);
+    if ((e->flags & registry::kEntryDurable) != 0) {
+      Status forgotten = forget_files(*e);
+      if (removed.is_ok()) removed = forgotten;
+    }
     // Release pairs with create_topic()'s acquire search for a free entry.
     e->state.store(registry::kFree, std::memory_order_release);
     std::lock_guard guard(cache_mu_);
@@ -507,12 +684,16 @@ class NamespaceImpl final : public Namespace {
   std::shared_ptr<ipc::Region> registry_;
   std::mutex cache_mu_;
   std::map<std::string, std::weak_ptr<Topic>> cache_;
+  std::string data_dir_;  // registry::Header::data_dir; empty: memory only
 };
 
 // `owner_process`: registry::Header::owner_process (0: none).
-Status init_registry(ipc::Region& region, const ipc::ShmAccess& access, std::uint64_t owner_process) {
+Status init_registry(ipc::Region& region, const ipc::ShmAccess& access, std::uint64_t owner_process,
+                     const std::string& data_dir) {
   auto* h = new (region.bytes().data()) registry::Header();
   h->owner_process = owner_process;
+  h->data_dir_length = static_cast<std::uint32_t>(data_dir.size());
+  std::memcpy(h->data_dir, data_dir.data(), data_dir.size());
   h->version = registry::kVersion;
   h->capacity = registry::kCapacity;
   h->next_incarnation = 1;
@@ -529,7 +710,7 @@ Status init_registry(ipc::Region& region, const ipc::ShmAccess& access, std::uin
 // (doc/registry_format.md, "Creation"). kAlreadyExists if another process has
 // published one first.
 Result<std::shared_ptr<ipc::Region>> create_registry(const std::string& ns, const ipc::ShmAccess& access,
-                                                     std::uint64_t owner_process) {
+                                                     std::uint64_t owner_process, const std::string& data_dir) {
   const std::string object = client::registry_object_name(ns);
   if (ipc::shared_region_exists(object)) return Status(Code::kAlreadyExists, "shm:/" + object + " exists");
   // Per thread: threads of one process may create the same namespace at once.
@@ -538,7 +719,7 @@ Result<std::shared_ptr<ipc::Region>> create_registry(const std::string& ns, cons
   auto created = ipc::create_shared_region(draft, registry::kRegionBytes, access, /*announce=*/true);
   if (!created) return created.status();
   std::shared_ptr<ipc::Region> region(std::move(*created));
-  if (Status s = init_registry(*region, access, owner_process); !s) {
+  if (Status s = init_registry(*region, access, owner_process, data_dir); !s) {
     (void)ipc::remove_shared_region(draft);
     return s;
   }
@@ -661,6 +842,19 @@ Status group_mismatch(const std::string& ns, const std::string& wanted_group, co
                                             wanted_group + "'; open it with --group " + group + " or without --group");
 }
 
+// `dir` made (mkdir -p, `mode`) and made absolute (realpath): what the
+// registry records and later opens compare.
+Result<std::string> absolute_data_dir(const std::string& dir, unsigned mode) {
+  if (Status s = io::file_system().make_dirs(dir, mode); !s) return s.with_context("data folder");
+  auto resolved = io::file_system().real_path(dir);
+  if (!resolved) return resolved.status().with_context("data folder");
+  std::string absolute = std::move(*resolved);
+  if (absolute.size() > registry::kMaxDataDirBytes)
+    return Status(Code::kInvalidArgument, "the data folder's path is longer than " +
+                                              std::to_string(registry::kMaxDataDirBytes) + " bytes: " + absolute);
+  return absolute;
+}
+
 bool name_char(char c, bool allow_dot) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
          (allow_dot && c == '.');
@@ -696,6 +890,10 @@ Status TopicConfig::validate() const {
   if (overflow == Overflow::kBlock && (overflow_timeout_ms == 0 || overflow_timeout_ms > 3'600'000))
     return Status(Code::kInvalidArgument, "overflow timeout must be 1 ms to 1 hour, got " +
                                               std::to_string(overflow_timeout_ms) + " ms");
+  if (file_segment_bytes < 65536 || file_segment_bytes > (std::uint64_t{1} << 31))
+    return Status(Code::kInvalidArgument, "file segment size must be 64 KiB to 2 GiB, got " +
+                                              std::to_string(file_segment_bytes));
+  if (retention_ms < 0) return Status(Code::kInvalidArgument, "retention must not be negative");
   log::PartitionGeometry g{segment_bytes, segment_count, index_interval};
   return g.validate();
 }
@@ -725,6 +923,11 @@ Status Namespace::validate_namespace_name(std::string_view name) {
   return Status::ok();
 }
 
+std::string Namespace::default_data_dir() {
+  const char* env = std::getenv("RILL_DATA_DIR");
+  return env && *env ? std::string(env) : std::string();
+}
+
 std::string Namespace::default_name() {
   const char* env = std::getenv("RILL_NS");
   return env && *env ? std::string(env) : std::string("default");
@@ -735,7 +938,7 @@ Result<std::shared_ptr<Namespace>> Namespace::in_process() {
   auto region = ipc::create_anonymous_region(registry::kRegionBytes);
   if (!region) return region.status();
   std::shared_ptr<ipc::Region> registry(std::move(*region));
-  if (Status s = init_registry(*registry, ipc::ShmAccess::owner_only(), 0); !s) return s;
+  if (Status s = init_registry(*registry, ipc::ShmAccess::owner_only(), 0, std::string()); !s) return s;
   return std::shared_ptr<Namespace>(
       std::make_shared<NamespaceImpl>("in-process", false, std::move(store), std::move(registry)));
 }
@@ -744,6 +947,13 @@ Result<std::shared_ptr<Namespace>> Namespace::open_shared(std::string_view name,
   if (Status s = validate_namespace_name(name); !s) return s;
   const std::string ns(name);
   const std::string object = client::registry_object_name(ns);
+  // The data folder, absolute (it is recorded and compared), made if missing.
+  std::string data_dir;
+  if (!options.data_dir.empty()) {
+    auto absolute = absolute_data_dir(options.data_dir, options.group.empty() ? 0700 : 0770);
+    if (!absolute) return absolute.status().with_context("namespace '" + ns + "'");
+    data_dir = *absolute;
+  }
   ipc::ShmAccess wanted = ipc::ShmAccess::owner_only();
   if (!options.group.empty()) {
     auto gid = ipc::find_group(options.group);
@@ -755,11 +965,18 @@ Result<std::shared_ptr<Namespace>> Namespace::open_shared(std::string_view name,
   std::shared_ptr<ipc::Region> registry;
   ipc::ShmAccess access = wanted;
   Result<std::shared_ptr<ipc::Region>> created = Status(Code::kAlreadyExists, "not created");
-  if (options.create) {
+  // A durable namespace whose registry is gone (a reboot) is rebuilt from its
+  // folder by whoever opens it with the folder, creating or not.
+  bool create = options.create;
+  if (!create && !data_dir.empty()) {
+    auto listed = io::file_system().exists(data_dir + "/" + client::kCatalogFile);
+    create = listed && *listed;
+  }
+  if (create) {
     const std::uint64_t owner_process = options.private_to_process ? ipc::self().packed() : 0;
-    created = create_registry(ns, wanted, owner_process);
+    created = create_registry(ns, wanted, owner_process, data_dir);
     for (int retry = 0; retry < 3 && !created && created.status().code() == Code::kNotFound; ++retry)
-      created = create_registry(ns, wanted, owner_process);
+      created = create_registry(ns, wanted, owner_process, data_dir);
   } else if (!ipc::shared_region_exists(object)) {
     return Status(Code::kNotFound, "namespace '" + ns + "' does not exist");
   }
@@ -790,6 +1007,19 @@ Result<std::shared_ptr<Namespace>> Namespace::open_shared(std::string_view name,
   }
   auto opened = std::make_shared<NamespaceImpl>(ns, true, std::make_unique<SharedStore>(access), std::move(registry));
   opened->set_owner_uid(access.owner ? *access.owner : ipc::effective_uid());
+  if (!data_dir.empty() && opened->data_dir() != data_dir) {
+    if (opened->data_dir().empty())
+      return Status(Code::kInvalidArgument,
+                    "namespace '" + ns + "' exists in memory only, without a data folder; it cannot be opened with "
+                    "--data-dir " + data_dir + " (remove it with `rill ns gc " + ns + "` once no process uses it, "
+                    "or `rm " + ipc::shared_region_path("rill." + ns + ".*") + "`, then open it with --data-dir)");
+    return Status(Code::kInvalidArgument, "namespace '" + ns + "' keeps its files in " + opened->data_dir() +
+                                              ", not in " + data_dir + "; open it with --data-dir " +
+                                              opened->data_dir() + " or without --data-dir");
+  }
+  if (!opened->data_dir().empty()) {
+    if (Status s = opened->rebuild(); !s) return s.with_context("namespace '" + ns + "'");
+  }
   return std::shared_ptr<Namespace>(std::move(opened));
 }
 

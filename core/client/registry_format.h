@@ -16,10 +16,14 @@ inline constexpr std::uint64_t kMagic = 0x3147455254534c52ull;  // "RLSTREG1" in
 // version 2 with both zero: private to its owner. A version 1 build refuses a
 // version 2 registry, so it cannot create owner-only objects in a namespace
 // that is open to a group.
-inline constexpr std::uint32_t kVersion = 2;
+// Version 3 added the data folder (durable namespaces) and the entries'
+// flags; a version 2 build refuses it, so it never rolls a durable topic's
+// ring over records its files lack.
+inline constexpr std::uint32_t kVersion = 3;
 inline constexpr std::uint32_t kOldestReadableVersion = 1;
 inline constexpr std::uint32_t kCapacity = 1024;  // topics per namespace
 inline constexpr std::size_t kMaxNameBytes = 249;
+inline constexpr std::size_t kMaxDataDirBytes = 2048;
 
 enum EntryState : std::uint32_t {
   kFree = 0,
@@ -48,11 +52,18 @@ struct alignas(64) Header {
   std::uint64_t owner_process;
   std::uint8_t pad0[24];
   ipc::RobustMutex::Storage lock;  // robust, process-shared; guards every entry change
+  // The data folder of a durable namespace (absolute; empty: memory only).
+  // Set once by the creator, before magic.
+  alignas(64) std::uint32_t data_dir_length;
+  std::uint32_t reserved1;
+  char data_dir[kMaxDataDirBytes];
 };
 static_assert(offsetof(Header, object_mode) == 24);
 static_assert(offsetof(Header, group_id) == 28);
 static_assert(offsetof(Header, owner_process) == 32);
 static_assert(offsetof(Header, lock) == 64);
+static_assert(offsetof(Header, data_dir_length) == 128);
+static_assert(offsetof(Header, data_dir) == 136);
 
 struct alignas(64) TopicEntry {
   std::atomic<std::uint32_t> state;  // EntryState; stored with release after the fields below
@@ -64,9 +75,14 @@ struct alignas(64) TopicEntry {
   std::int64_t created_ns;
   std::uint32_t name_length;
   char name[kMaxNameBytes + 3];
+  std::uint32_t flags;  // kEntryDurable
+  std::uint32_t reserved0;
+  std::uint64_t reserved1[2];
   alignas(64) log::Doorbell doorbell;  // shared by the topic's partitions
 };
 static_assert(offsetof(TopicEntry, name) == 44);
+static_assert(offsetof(TopicEntry, flags) == 296);
+inline constexpr std::uint32_t kEntryDurable = 1;  // the topic's records go to files in the data folder
 static_assert(sizeof(TopicEntry) == 384);
 
 inline constexpr std::size_t kEntriesOffset = 4096;

@@ -19,8 +19,9 @@ constexpr std::int64_t kAbandonPatienceNs = 10'000'000;
 
 }  // namespace
 
-Flusher::Flusher(PartitionRing& ring, std::string dir, const DiskLogConfig& config)
-    : ring_(ring), dir_(std::move(dir)), config_(config) {}
+Flusher::Flusher(const PartitionRing& ring, std::string dir, const DiskLogConfig& config,
+                 std::shared_ptr<const void> keep_alive)
+    : keep_alive_(std::move(keep_alive)), ring_(ring), dir_(std::move(dir)), config_(config) {}
 
 Flusher::~Flusher() { close(); }
 

@@ -30,8 +30,10 @@ namespace rill::log {
 
 class Flusher final : public PartitionRing::FlushHook {
  public:
-  // `ring` must outlive the Flusher; `dir` is the partition's folder.
-  Flusher(PartitionRing& ring, std::string dir, const DiskLogConfig& config);
+  // `ring` views memory that `keep_alive` (if given) keeps mapped, or that
+  // outlives the Flusher; `dir` is the partition's folder.
+  Flusher(const PartitionRing& ring, std::string dir, const DiskLogConfig& config,
+          std::shared_ptr<const void> keep_alive = nullptr);
   ~Flusher() override;
   Flusher(const Flusher&) = delete;
   Flusher& operator=(const Flusher&) = delete;
@@ -57,7 +59,8 @@ class Flusher final : public PartitionRing::FlushHook {
   Status open_files();
   Status write_committed();
 
-  PartitionRing& ring_;
+  std::shared_ptr<const void> keep_alive_;
+  PartitionRing ring_;
   std::string dir_;
   DiskLogConfig config_;
   mutable std::mutex mu_;

@@ -163,6 +163,7 @@ class FaultyFileSystem final : public io::FileSystem {
   }
   Result<std::vector<std::string>> list(const std::string& dir) override { return base_.list(dir); }
   Result<bool> exists(const std::string& path) override { return base_.exists(path); }
+  Result<std::string> real_path(const std::string& path) override { return base_.real_path(path); }
 
  private:
   struct Fault {

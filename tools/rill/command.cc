@@ -26,7 +26,8 @@ Status topic_not_found(const GlobalOptions& global, const std::string& message, 
 
 Result<std::shared_ptr<Namespace>> open_namespace(const GlobalOptions& global, bool create) {
   if (Status s = Namespace::validate_namespace_name(global.ns); !s) return s.with_context("--ns");
-  auto ns = Namespace::open_shared(global.ns, SharedOptions{.group = global.group, .create = create});
+  auto ns = Namespace::open_shared(
+      global.ns, SharedOptions{.group = global.group, .create = create, .private_to_process = false, .data_dir = global.data_dir});
   if (!ns && ns.status().code() == Code::kNotFound && !create)
     return Status(Code::kNotFound,
                   "namespace '" + global.ns + "' does not exist (its first `rill topic create` makes it)");

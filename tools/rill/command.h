@@ -24,6 +24,7 @@ namespace rill::cli {
 struct GlobalOptions {
   std::string ns;        // --ns; defaults to Namespace::default_name()
   std::string group;     // --group: the Unix group the namespace is open to (SharedOptions::group)
+  std::string data_dir;  // --data-dir: a durable namespace's folder (SharedOptions::data_dir); $RILL_DATA_DIR
   bool verbose = false;  // -v: summaries on stderr
 };
 

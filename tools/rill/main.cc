@@ -42,6 +42,14 @@ int main(int argc, char** argv) {
                  "0600 (owner only). The creator must be in GROUP; an existing namespace must have been created for it")
       ->type_name("GROUP")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  global.data_dir = rill::Namespace::default_data_dir();
+  app.add_option("--data-dir", global.data_dir,
+                 "Make the namespace durable: its catalog and every partition's log live in DIR (made if missing), "
+                 "and topics created in it are written there unless --memory-only. After a reboot the first command "
+                 "with the same DIR rebuilds the namespace from its files. Recorded in the namespace: another DIR is "
+                 "refused, and commands without --data-dir use the recorded one (default: $RILL_DATA_DIR)")
+      ->type_name("DIR")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_flag("-v,--verbose", global.verbose, "Print a summary of what was done on stderr");
 
   CommandTable table;

@@ -1,6 +1,7 @@
 // rill topic create | list | describe | delete
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <limits>
@@ -24,6 +25,10 @@ struct CreateOptions {
   std::string index_interval = std::to_string(TopicConfig{}.index_interval);
   std::string overflow = "retain";
   std::string overflow_timeout = "5s";
+  bool memory_only = false;
+  std::string file_segment_size = format_size(TopicConfig{}.file_segment_bytes);
+  std::string retention_bytes = "0";
+  std::string retention_ms = "0";
 };
 
 int run_create(const GlobalOptions& global, const CreateOptions& o) {
@@ -49,6 +54,18 @@ int run_create(const GlobalOptions& global, const CreateOptions& o) {
   if (*timeout < 1'000'000 || *timeout > 3'600'000'000'000)
     return report_error("--overflow-timeout: '" + o.overflow_timeout + "' is not between 1ms and 1h");
   config.overflow_timeout_ms = static_cast<std::uint32_t>(*timeout / 1'000'000);
+  config.memory_only = o.memory_only;
+  auto file_bytes = parse_size(o.file_segment_size);
+  if (!file_bytes) return report_error(file_bytes.status().with_context("--file-segment-size"));
+  config.file_segment_bytes = *file_bytes;
+  auto retention_bytes = parse_size(o.retention_bytes);
+  if (!retention_bytes) return report_error(retention_bytes.status().with_context("--retention-bytes"));
+  config.retention_bytes = *retention_bytes;
+  std::int64_t retention_ms = 0;
+  const auto [end, ec] = std::from_chars(o.retention_ms.data(), o.retention_ms.data() + o.retention_ms.size(), retention_ms);
+  if (ec != std::errc() || end != o.retention_ms.data() + o.retention_ms.size() || retention_ms < 0)
+    return report_error("--retention-ms: '" + o.retention_ms + "' is not a number of milliseconds (0: keep all)");
+  config.retention_ms = retention_ms;
 
   // Checked before the namespace is opened (and maybe created): a bad command creates nothing.
   if (Status s = Namespace::validate_topic_name(o.name); !s) return report_error(s);
@@ -117,6 +134,15 @@ int run_describe(const GlobalOptions& global, const std::string& name) {
   std::printf("shared memory    %s (%s per partition)\n",
               format_size(partition_bytes * static_cast<std::uint64_t>(c.partitions)).c_str(),
               format_size(partition_bytes).c_str());
+  if (!info->data_dir.empty()) {
+    std::printf("durable          yes: files in %s (segment files of %s)\n", printable(info->data_dir).c_str(),
+                format_size(c.file_segment_bytes).c_str());
+    std::printf("retention        %s, %s\n",
+                c.retention_bytes == 0 ? "no size limit" : ("up to " + format_size(c.retention_bytes)).c_str(),
+                c.retention_ms == 0 ? "no time limit" : (std::to_string(c.retention_ms) + " ms").c_str());
+  } else if (c.memory_only) {
+    std::printf("durable          no (--memory-only in a durable namespace)\n");
+  }
   if (c.overflow == Overflow::kBlock)
     std::printf("overflow         block (producers wait up to %u ms for the slowest registered reader)\n",
                 c.overflow_timeout_ms);
@@ -136,10 +162,20 @@ int run_describe(const GlobalOptions& global, const std::string& name) {
                 local_time(r.registered_ns).c_str());
   if (info->readers.empty()) std::printf("%9s\n", "(none)");
   std::printf("\n");
-  std::printf("%9s %20s %20s %20s\n", "partition", "earliest offset", "latest offset", "records retained");
+  if (info->data_dir.empty()) {
+    std::printf("%9s %20s %20s %20s\n", "partition", "earliest offset", "latest offset", "records retained");
+    for (const PartitionInfo& p : info->partitions)
+      std::printf("%9d %20lld %20lld %20lld\n", p.partition, static_cast<long long>(p.earliest_offset),
+                  static_cast<long long>(p.latest_offset), static_cast<long long>(p.latest_offset - p.earliest_offset));
+    return kExitOk;
+  }
+  // Kafka's names: the log start and end, and the durable end (fsynced).
+  std::printf("%9s %16s %16s %16s %16s %14s\n", "partition", "log start", "log end", "written end", "durable end",
+              "bytes on disk");
   for (const PartitionInfo& p : info->partitions)
-    std::printf("%9d %20lld %20lld %20lld\n", p.partition, static_cast<long long>(p.earliest_offset),
-                static_cast<long long>(p.latest_offset), static_cast<long long>(p.latest_offset - p.earliest_offset));
+    std::printf("%9d %16lld %16lld %16lld %16lld %14s\n", p.partition, static_cast<long long>(p.earliest_offset),
+                static_cast<long long>(p.latest_offset), static_cast<long long>(p.written_offset),
+                static_cast<long long>(p.durable_offset), format_size(p.disk_bytes).c_str());
   return kExitOk;
 }
 
@@ -186,6 +222,19 @@ void add_topic_command(CLI::App& root, const GlobalOptions& global, CommandTable
       ->capture_default_str();
   c->add_option("--overflow-timeout", create->overflow_timeout,
                 "With --overflow block: how long a producer waits before send fails (e.g. 500ms, 5s)")
+      ->capture_default_str();
+  c->add_flag("--memory-only", create->memory_only,
+              "In a durable namespace (--data-dir): keep this topic in memory only, not in files");
+  c->add_option("--file-segment-size", create->file_segment_size,
+                "Durable topics: bytes of one segment file on disk (64KiB to 2GiB); retention deletes whole files")
+      ->capture_default_str();
+  c->add_option("--retention-bytes", create->retention_bytes,
+                "Durable topics: delete the oldest segment files once a partition's files hold more than this "
+                "(e.g. 10GiB; 0: no limit)")
+      ->capture_default_str();
+  c->add_option("--retention-ms", create->retention_ms,
+                "Durable topics: delete a segment file once every record in it is older than this many "
+                "milliseconds (0: no limit)")
       ->capture_default_str();
   table.add(c, [&global, create] { return run_create(global, *create); });
 

@@ -57,6 +57,20 @@ struct TopicConfig {
   Overflow overflow = Overflow::kRetain;
   std::uint32_t overflow_timeout_ms = 5000;  // Overflow::kBlock: a producer's longest wait
 
+  // ---- durable namespaces (SharedOptions::data_dir); ignored elsewhere
+  // True: this topic lives in memory only, like a topic of a namespace
+  // without a data folder (`--memory-only`).
+  bool memory_only = false;
+  // Bytes of one segment file on disk (Kafka's segment.bytes): retention
+  // deletes whole files. 64 KiB to 2 GiB.
+  std::uint64_t file_segment_bytes = 1ull << 30;
+  // Retention of the files (Kafka's retention.bytes, retention.ms): the
+  // oldest whole files go once the partition's files hold more than
+  // retention_bytes, or once every record in them is older than
+  // retention_ms. 0: keep everything.
+  std::uint64_t retention_bytes = 0;
+  std::int64_t retention_ms = 0;
+
   // kInvalidArgument naming the bad field, or OK.
   Status validate() const;
   // Shared memory one partition needs.
@@ -65,8 +79,15 @@ struct TopicConfig {
 
 struct PartitionInfo {
   std::int32_t partition = 0;
-  std::int64_t earliest_offset = 0;  // oldest retained
+  std::int64_t earliest_offset = 0;  // oldest retained (in memory, or on disk for a durable topic)
   std::int64_t latest_offset = 0;    // next to be produced
+  // Durable topics: offsets below written_offset are in the files, below
+  // durable_offset on stable storage; log_start_offset is the first offset
+  // the files hold and disk_bytes what they take. -1 / 0 elsewhere.
+  std::int64_t log_start_offset = -1;
+  std::int64_t written_offset = -1;
+  std::int64_t durable_offset = -1;
+  std::uint64_t disk_bytes = 0;
 };
 
 // What a producer registered on a partition is doing (its claim slot).
@@ -102,6 +123,7 @@ struct ReaderInfo {
 struct TopicInfo {
   std::string name;
   TopicConfig config;
+  std::string data_dir;                // the topic's folder, for a durable topic; empty otherwise
   std::uint64_t max_record_bytes = 0;  // largest frame a partition accepts
   std::vector<PartitionInfo> partitions;
   std::vector<ProducerInfo> producers;  // by partition
@@ -153,6 +175,16 @@ struct SharedOptions {
   // is gone: a scratch namespace, as `rill demo` and `rill bench` make.
   // No effect on a namespace that exists.
   bool private_to_process = false;
+  // A folder: the namespace is durable. Its catalog of topics and every
+  // partition's log live there (doc/segment_format.md, doc/catalog_format.md),
+  // and topics created in it are durable unless TopicConfig::memory_only.
+  // The folder is recorded in the registry: opening the namespace with
+  // another folder is refused, naming both; opening it without one uses the
+  // recorded one. After a reboot (shared memory gone) the first process that
+  // opens the namespace with its folder rebuilds the registry and the rings
+  // from the files: every record at its offset. Made if missing (0700, or
+  // 0770 with `group`). Empty: in memory only (or the recorded folder).
+  std::string data_dir{};
 };
 
 class Namespace {
@@ -201,6 +233,11 @@ class Namespace {
   virtual const std::string& name() const = 0;
   // True for open_shared namespaces.
   virtual bool shared() const = 0;
+  // The data folder of a durable namespace (absolute); empty otherwise.
+  virtual const std::string& data_dir() const = 0;
+  // RILL_DATA_DIR, or empty: what the rill tool passes as
+  // SharedOptions::data_dir when --data-dir is not given.
+  static std::string default_data_dir();
   // The user the namespace's objects belong to: this process's effective
   // user, except when root opened another user's namespace - then that user,
   // who owns (and can read) every topic and record root makes in it.

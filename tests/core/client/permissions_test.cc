@@ -150,7 +150,7 @@ TEST(GroupNamespace, AVersion1RegistryReadsAsPrivate) {
   auto region = ipc::open_shared_region(object, {.size = registry::kRegionBytes});
   ASSERT_TRUE(region.is_ok()) << region.status().to_string();
   auto* header = reinterpret_cast<registry::Header*>((*region)->bytes().data());
-  EXPECT_EQ(header->version, 2u);
+  EXPECT_EQ(header->version, 3u);
   EXPECT_EQ(header->object_mode, 0660u);
   EXPECT_EQ(header->group_id, static_cast<std::uint32_t>(::getegid()));
 
@@ -161,13 +161,13 @@ TEST(GroupNamespace, AVersion1RegistryReadsAsPrivate) {
   ASSERT_TRUE((*v1)->create_topic("t", small(1)).is_ok());
   EXPECT_EQ(access_of("rill." + guard.ns() + ".t.0").mode, 0600u);
 
-  header->version = 3;
-  auto v3 = Namespace::open_shared(guard.ns());
-  ASSERT_EQ(v3.status().code(), Code::kCorrupt);
-  EXPECT_TRUE(contains(v3.status().message(), "has registry version 3, this build reads versions 1 to 2"))
-      << v3.status().message();
+  header->version = 4;
+  auto v4 = Namespace::open_shared(guard.ns());
+  ASSERT_EQ(v4.status().code(), Code::kCorrupt);
+  EXPECT_TRUE(contains(v4.status().message(), "has registry version 4, this build reads versions 1 to 3"))
+      << v4.status().message();
 
-  header->version = 2;
+  header->version = 3;
   header->object_mode = 0666;
   auto odd = Namespace::open_shared(guard.ns());
   ASSERT_EQ(odd.status().code(), Code::kCorrupt);

@@ -1,0 +1,96 @@
+#include "core/client/durable.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "ipc/liveness.h"
+
+namespace rill::client {
+namespace {
+
+class DurablePartitions {
+ public:
+  ~DurablePartitions() { stop(); }
+
+  std::shared_ptr<log::Flusher> get(const std::string& key, const log::PartitionRing& ring, const std::string& dir,
+                                    const log::DiskLogConfig& config, std::shared_ptr<const void> keep_alive) {
+    std::lock_guard lock(mu_);
+    auto& slot = flushers_[key];
+    if (auto f = slot.lock()) return f;
+    auto f = std::make_shared<log::Flusher>(ring, dir, config, std::move(keep_alive));
+    slot = f;
+    start_locked();
+    return f;
+  }
+
+ private:
+  // The thread, (re)started in this process (a forked child has none).
+  void start_locked() {
+    const pid_t me = ipc::current_pid();
+    if (thread_pid_ == me) return;
+    // A parent's thread object, copied by fork: no thread runs it in this
+    // process, so it is neither joined nor detached, only forgotten.
+    (void)thread_.release();
+    thread_ = std::make_unique<std::thread>([this] { run(); });
+    thread_pid_ = me;
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_ && thread_pid_ == ipc::current_pid()) thread_->join();
+  }
+
+  void run() {
+    std::vector<std::shared_ptr<log::Flusher>> live;
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      live.clear();
+      for (auto it = flushers_.begin(); it != flushers_.end();) {
+        if (auto f = it->second.lock()) {
+          live.push_back(std::move(f));
+          ++it;
+        } else {
+          it = flushers_.erase(it);
+        }
+      }
+      lock.unlock();
+      for (const auto& f : live) (void)f->flush(false);
+      // Last references let go here, off the lock: a Flusher's destructor syncs.
+      live.clear();
+      lock.lock();
+      wake_.wait_for(lock, std::chrono::nanoseconds(kFlushIdleNs), [this] { return stopping_; });
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::map<std::string, std::weak_ptr<log::Flusher>> flushers_;
+  std::unique_ptr<std::thread> thread_;
+  pid_t thread_pid_ = 0;
+  bool stopping_ = false;
+};
+
+DurablePartitions& partitions() {
+  static DurablePartitions p;
+  return p;
+}
+
+}  // namespace
+
+std::shared_ptr<log::Flusher> durable_partition(const std::string& dir, std::uint64_t incarnation,
+                                                const log::PartitionRing& ring, const log::DiskLogConfig& config,
+                                                std::shared_ptr<const void> keep_alive) {
+  return partitions().get(dir + "#" + std::to_string(incarnation), ring, dir, config, std::move(keep_alive));
+}
+
+}  // namespace rill::client
