@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/client/batch_inflater.h"
+#include "core/client/disk_reader.h"
 #include "core/log/partition_ring.h"
 #include "ipc/liveness.h"
 
@@ -46,6 +47,17 @@ struct Consumer::Cursor {
   // The partition's ring, which the topic keeps for its lifetime: poll()
   // reads it without a virtual call per partition per poll.
   log::PartitionRing* ring = nullptr;
+  // Durable topics: the partition's folder, and while the cursor is below
+  // the ring, its reader of the files (`at.next_offset` follows it).
+  std::string dir{};
+  std::unique_ptr<client::DiskCursor> disk{};
+};
+
+// The mappings that reads below the ring handed views into: kept until the
+// next poll, as PollResult's contract has it.
+class client::DiskReads {
+ public:
+  std::vector<std::shared_ptr<io::MappedFile>> keep;
 };
 
 Consumer::Consumer(std::shared_ptr<Topic> topic, ConsumerOptions options)
@@ -54,6 +66,18 @@ Consumer::Consumer(std::shared_ptr<Topic> topic, ConsumerOptions options)
 }
 
 Consumer::~Consumer() { unregister(); }
+
+bool Consumer::seek_disk(std::size_t i, std::int64_t offset) {
+  Cursor& c = cursors_[i];
+  if (c.dir.empty()) return false;
+  auto disk = std::make_unique<client::DiskCursor>(c.dir, assigned_[i]);
+  if (!disk->seek(offset, c.ring->written_offset())) return false;
+  c.at.next_offset = disk->next_offset();
+  c.disk = std::move(disk);
+  c.polled = false;
+  c.hold = {};
+  return true;
+}
 Consumer::Consumer(Consumer&&) noexcept = default;
 
 Consumer& Consumer::operator=(Consumer&& other) noexcept {
@@ -66,6 +90,7 @@ Consumer& Consumer::operator=(Consumer&& other) noexcept {
     unregistered_ = std::move(other.unregistered_);
     views_ = std::move(other.views_);
     inflater_ = std::move(other.inflater_);
+    disk_ = std::move(other.disk_);
     next_ = other.next_;
     next_claim_check_ = other.next_claim_check_;
     claim_blocked_ = other.claim_blocked_;
@@ -94,6 +119,7 @@ Status Consumer::assign(std::span<const std::int32_t> partitions) {
     log::PartitionRing& ring = client::ring_of(*topic_, p);
     Cursor c{options_.start_at_earliest ? ring.earliest() : ring.latest()};
     c.ring = &ring;
+    if (const log::Flusher* f = client::flusher_of(*topic_, p)) c.dir = f->dir();
     // Registered readers are what overflow=block waits for and what
     // `rill topic describe` lists; without a slot a reader of an
     // overflow=retain topic still reads (it only goes unlisted).
@@ -111,11 +137,17 @@ Status Consumer::assign(std::span<const std::int32_t> partitions) {
     } else {
       unregistered.push_back(p);
     }
-    cursors.push_back(c);
+    cursors.push_back(std::move(c));
   }
   unregister();
   assigned_.assign(partitions.begin(), partitions.end());
   cursors_ = std::move(cursors);
+  // Durable topics start at the files' first record, below the ring.
+  if (options_.start_at_earliest)
+    for (std::size_t i = 0; i < cursors_.size(); ++i)
+      if (const std::int64_t start = cursors_[i].dir.empty() ? -1 : client::disk_start_offset(cursors_[i].dir);
+          start >= 0 && start < cursors_[i].at.next_offset)
+        (void)seek_disk(i, start);
   unregistered_ = std::move(unregistered);
   next_ = 0;
   return Status::ok();
@@ -155,6 +187,8 @@ Status Consumer::assign_all() {
 [[gnu::always_inline]] inline std::size_t Consumer::read_partition(std::size_t i, std::size_t filled,
                                                                    PollResult& result) noexcept {
   Cursor& c = cursors_[i];
+  if (c.disk) [[unlikely]]
+    return read_disk(i, filled, result);
   RecordView* out = views_.data() + filled;
   const std::size_t room = views_.size() - filled;
   log::ReadBatch batch = c.ring->read(c.at, out, room, options_.verify_checksums);
@@ -225,6 +259,29 @@ std::size_t Consumer::read_compressed(std::size_t i, std::size_t filled, std::si
   }
 }
 
+std::size_t Consumer::read_disk(std::size_t i, std::size_t filled, PollResult& result) noexcept {
+  Cursor& c = cursors_[i];
+  if (!inflater_) inflater_ = std::make_unique<client::BatchInflater>();
+  if (!disk_) disk_ = std::make_unique<client::DiskReads>();
+  auto got = c.disk->read(views_.data() + filled, views_.size() - filled, c.ring->written_offset(),
+                          options_.verify_checksums, c.ring->max_frame_bytes(), *inflater_, c.hold, disk_->keep);
+  if (!got) {
+    result.status = got.status().with_context("partition " + std::to_string(assigned_[i]));
+    return 0;
+  }
+  c.at.next_offset = c.disk->next_offset();
+  c.polled = false;  // views into the files: the ring's reuse does not touch them
+  result.abandoned += static_cast<std::int64_t>(got->abandoned);
+  // Caught up with the ring: read it from here on.
+  if (c.hold.buffer < 0 && c.disk->next_offset() >= c.ring->earliest_offset()) {
+    if (auto ring_at = c.ring->seek(c.disk->next_offset()); ring_at) {
+      c.at = *ring_at;
+      c.disk.reset();
+    }
+  }
+  return got->views;
+}
+
 PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
   PollResult result;
   if (cursors_.empty()) {
@@ -232,6 +289,8 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
     return result;
   }
   publish_positions();
+  if (disk_) [[unlikely]]
+    disk_->keep.clear();  // the last poll's views are dead
   if (inflater_) [[unlikely]] {
     // The last poll's views are dead: its buffers are free, but for the
     // batches it took only part of.
@@ -269,6 +328,8 @@ PollResult Consumer::poll(std::chrono::nanoseconds timeout) noexcept {
 
 bool Consumer::reset_after_overrun(std::size_t i, PollResult& result) noexcept {
   Cursor& c = cursors_[i];
+  // A durable topic's files hold what the ring reused: nothing is lost.
+  if (seek_disk(i, c.at.next_offset)) return true;
   const log::ReadCursor earliest = c.ring->earliest();
   if (earliest.next_offset < c.at.next_offset) {
     // Reused bytes are older than every retained one: segment headers
@@ -310,7 +371,8 @@ Status Consumer::read_failed(std::size_t i, log::ReadStatus status) const {
 
 Status Consumer::check_rings() const {
   for (std::size_t i = 0; i < cursors_.size(); ++i)
-    if (Status s = cursors_[i].ring->check(cursors_[i].at); !s) return s.with_context("topic '" + topic_->name() + "'");
+    if (!cursors_[i].disk)
+      if (Status s = cursors_[i].ring->check(cursors_[i].at); !s) return s.with_context("topic '" + topic_->name() + "'");
   return Status::ok();
 }
 
@@ -324,7 +386,7 @@ void Consumer::wait_for_records(std::int64_t deadline, bool looked) noexcept {
   if (!looked || claim_blocked_) wake = wake < 0 ? next_claim_check_ : std::min(wake, next_claim_check_);
   auto ready = [this] {
     for (const Cursor& c : cursors_)
-      if (c.ring->readable(c.at)) return true;
+      if (c.disk ? c.disk->next_offset() < c.ring->written_offset() : c.ring->readable(c.at)) return true;
     return false;
   };
   // Every partition of a topic rings the same doorbell.
@@ -346,7 +408,7 @@ bool Consumer::look_for_dead_claims(std::int64_t now) noexcept {
   for (std::size_t i = 0; i < cursors_.size(); ++i) {
     Cursor& c = cursors_[i];
     log::PartitionRing& ring = client::ring_of(*topic_, assigned_[i]);
-    if (!ring.blocked(c.at)) {
+    if (c.disk || !ring.blocked(c.at)) {
       c.blocked_since = 0;
       continue;
     }
@@ -386,8 +448,13 @@ Status Consumer::seek(std::int32_t p, std::int64_t offset) {
   for (std::size_t i = 0; i < assigned_.size(); ++i) {
     if (assigned_[i] != p) continue;
     auto c = client::ring_of(*topic_, p).seek(offset);
+    if (!c && c.status().code() == Code::kOffsetOutOfRange && offset < cursors_[i].ring->earliest_offset() &&
+        seek_disk(i, offset))
+      return Status::ok();
     if (!c) return c.status().with_context("partition " + std::to_string(p));
     cursors_[i].at = *c;
+    cursors_[i].disk.reset();
+    cursors_[i].hold = {};
     cursors_[i].polled = false;
     return Status::ok();
   }
@@ -395,14 +462,20 @@ Status Consumer::seek(std::int32_t p, std::int64_t offset) {
 }
 
 Status Consumer::seek_to_beginning() {
-  for (std::size_t i = 0; i < assigned_.size(); ++i)
-    cursors_[i] = Cursor{.at = cursors_[i].ring->earliest(), .reader = cursors_[i].reader, .ring = cursors_[i].ring};
+  for (std::size_t i = 0; i < assigned_.size(); ++i) {
+    cursors_[i] = Cursor{.at = cursors_[i].ring->earliest(), .reader = cursors_[i].reader, .ring = cursors_[i].ring,
+                         .dir = cursors_[i].dir};
+    if (const std::int64_t start = cursors_[i].dir.empty() ? -1 : client::disk_start_offset(cursors_[i].dir);
+        start >= 0 && start < cursors_[i].at.next_offset)
+      (void)seek_disk(i, start);
+  }
   return Status::ok();
 }
 
 Status Consumer::seek_to_end() {
   for (std::size_t i = 0; i < assigned_.size(); ++i)
-    cursors_[i] = Cursor{.at = cursors_[i].ring->latest(), .reader = cursors_[i].reader, .ring = cursors_[i].ring};
+    cursors_[i] = Cursor{.at = cursors_[i].ring->latest(), .reader = cursors_[i].reader, .ring = cursors_[i].ring,
+                         .dir = cursors_[i].dir};
   return Status::ok();
 }
 
@@ -410,13 +483,16 @@ Status Consumer::seek_to_time(std::int64_t timestamp_ns) {
   for (std::size_t i = 0; i < assigned_.size(); ++i) {
     auto c = client::ring_of(*topic_, assigned_[i]).seek_time(timestamp_ns);
     if (!c) return c.status().with_context("partition " + std::to_string(assigned_[i]));
-    cursors_[i] = Cursor{.at = *c, .reader = cursors_[i].reader, .ring = cursors_[i].ring};
+    cursors_[i] = Cursor{.at = *c, .reader = cursors_[i].reader, .ring = cursors_[i].ring, .dir = cursors_[i].dir};
   }
   return Status::ok();
 }
 
 Result<std::int64_t> Consumer::earliest_offset(std::int32_t p) const {
   if (Status s = check_partition(p); !s) return s;
+  // A durable topic's earliest is in its files.
+  if (const log::Flusher* f = client::flusher_of(*topic_, p))
+    if (const std::int64_t start = client::disk_start_offset(f->dir()); start >= 0) return start;
   return client::ring_of(*topic_, p).earliest_offset();
 }
 

@@ -15,6 +15,7 @@
 #include <xxhash.h>
 
 #include "core/client/catalog.h"
+#include "core/client/disk_reader.h"
 #include "core/client/durable.h"
 #include "core/client/topic_rings.h"
 #include "core/client/namespace_internal.h"
@@ -625,9 +626,9 @@ class NamespaceImpl final : public Namespace {
       if (r.durable()) {
         part.written_offset = r.written_offset();
         part.durable_offset = r.durable_offset();
-        if (const log::Flusher* f = client::flusher_of(**t, p); f != nullptr && f->disk() != nullptr) {
-          part.log_start_offset = f->disk()->start_offset();
-          part.disk_bytes = f->disk()->size_bytes();
+        if (const log::Flusher* f = client::flusher_of(**t, p); f != nullptr) {
+          part.log_start_offset = client::disk_start_offset(f->dir());
+          part.disk_bytes = client::disk_bytes(f->dir());
         }
         if (part.log_start_offset >= 0) part.earliest_offset = part.log_start_offset;
       }

@@ -505,34 +505,21 @@ Result<std::size_t> DiskLog::remove_before(std::int64_t offset) {
   return removed;
 }
 
-Result<DiskChunk> DiskLog::locate(std::int64_t offset) const {
-  std::string stem;
-  std::int64_t base = 0, file_end_offset = 0;
-  std::uint64_t end = 0;
-  {
-    std::lock_guard lock(files_mu_);
-    if (files_.empty() || offset < files_.front()->base || offset >= end_offset_)
-      return Status(Code::kOffsetOutOfRange,
-                    "offset " + std::to_string(offset) + " is not on disk (the log holds offsets " +
-                        std::to_string(files_.empty() ? 0 : files_.front()->base) + " to " +
-                        std::to_string(end_offset_ - 1) + ")");
-    auto it = std::upper_bound(files_.begin(), files_.end(), offset,
-                               [](std::int64_t o, const std::unique_ptr<File>& f) { return o < f->base; });
-    const File& f = **(it - 1);
-    stem = f.stem;
-    base = f.base;
-    end = f.size;
-    file_end_offset = it == files_.end() ? end_offset_ : (*it)->base;
-  }
+namespace {
+
+// The frames of file `stem`.log (base offset `base`, `end` bytes long, whose
+// frames end at offset `file_end_offset`) from the one holding `offset` on.
+Result<DiskChunk> locate_in_file(io::FileSystem& fs, const std::string& stem, std::int64_t base, std::uint64_t end,
+                                 std::int64_t file_end_offset, std::int64_t offset) {
   const std::string path = stem + kLogSuffix;
-  auto mapped = fs_.map(path, end);
+  auto mapped = fs.map(path, end);
   if (!mapped) return mapped.status();
   std::shared_ptr<io::MappedFile> file(std::move(*mapped));
   const std::span<const std::byte> bytes = file->bytes();
   // The index entry at or before `offset`, trusted only if its frame is intact there.
   std::uint64_t pos = kLogHeaderBytes;
   std::int64_t at_offset = base;
-  if (auto index = fs_.map(stem + kIndexSuffix); index) {
+  if (auto index = fs.map(stem + kIndexSuffix); index) {
     const std::span<const std::byte> raw = (*index)->bytes();
     std::uint64_t lo = 0, hi = raw.size() / kIndexEntryBytes;  // entries [lo, hi)
     while (lo < hi) {
@@ -571,11 +558,62 @@ Result<DiskChunk> DiskLog::locate(std::int64_t offset) const {
   return DiskChunk{std::move(file), path, pos, end, at_offset};
 }
 
+}  // namespace
+
+Result<DiskChunk> DiskLog::locate(std::int64_t offset) const {
+  std::string stem;
+  std::int64_t base = 0, file_end_offset = 0;
+  std::uint64_t end = 0;
+  {
+    std::lock_guard lock(files_mu_);
+    if (files_.empty() || offset < files_.front()->base || offset >= end_offset_)
+      return Status(Code::kOffsetOutOfRange,
+                    "offset " + std::to_string(offset) + " is not on disk (the log holds offsets " +
+                        std::to_string(files_.empty() ? 0 : files_.front()->base) + " to " +
+                        std::to_string(end_offset_ - 1) + ")");
+    auto it = std::upper_bound(files_.begin(), files_.end(), offset,
+                               [](std::int64_t o, const std::unique_ptr<File>& f) { return o < f->base; });
+    const File& f = **(it - 1);
+    stem = f.stem;
+    base = f.base;
+    end = f.size;
+    file_end_offset = it == files_.end() ? end_offset_ : (*it)->base;
+  }
+  return locate_in_file(fs_, stem, base, end, file_end_offset, offset);
+}
+
+Result<std::vector<std::int64_t>> list_segment_files(io::FileSystem& fs, const std::string& dir) {
+  auto names = fs.list(dir);
+  if (!names) return names.status();
+  std::vector<std::int64_t> bases;
+  for (const std::string& name : *names)
+    if (const std::int64_t b = base_of_name(name); b >= 0) bases.push_back(b);
+  std::sort(bases.begin(), bases.end());
+  return bases;
+}
+
+Result<DiskChunk> locate_on_disk(io::FileSystem& fs, const std::string& dir, std::int64_t offset, std::int64_t limit) {
+  auto bases = list_segment_files(fs, dir);
+  if (!bases) return bases.status();
+  if (bases->empty() || offset < bases->front() || offset >= limit)
+    return Status(Code::kOffsetOutOfRange,
+                  "offset " + std::to_string(offset) + " is not on disk (the files hold offsets " +
+                      std::to_string(bases->empty() ? limit : bases->front()) + " to " + std::to_string(limit - 1) + ")");
+  auto it = std::upper_bound(bases->begin(), bases->end(), offset);
+  const std::int64_t base = *(it - 1);
+  const std::string stem = stem_of(dir, base);
+  auto file = fs.open(stem + kLogSuffix, io::OpenMode::kRead);
+  if (!file) return file.status();
+  auto size = (*file)->size();
+  if (!size) return size.status();
+  return locate_in_file(fs, stem, base, *size, it == bases->end() ? limit : *it, offset);
+}
+
 Result<DiskRead> read_chunk(DiskChunk& chunk, std::int32_t partition, std::int64_t* next_offset, std::uint32_t* inner,
-                            RecordView* out, std::size_t max, bool verify) {
+                            RecordView* out, std::size_t max, bool verify, std::int64_t limit) {
   DiskRead r;
   const std::span<const std::byte> bytes = chunk.file->bytes();
-  while (r.views < max && chunk.position + kFrameHeaderSize <= chunk.end) {
+  while (r.views < max && *next_offset < limit && chunk.position + kFrameHeaderSize <= chunk.end) {
     const std::byte* frame = bytes.data() + chunk.position;
     const auto word = load<std::uint64_t>(frame);
     const Decoded d = word == 0 ? Decoded{FrameCheck::kMalformed, 0, 0, 0}
@@ -588,6 +626,10 @@ Result<DiskRead> read_chunk(DiskChunk& chunk, std::int32_t partition, std::int64
                         std::to_string(*next_offset) +
                         (d.check == FrameCheck::kChecksum ? " fails its checksum" : " is malformed") +
                         "; the records before it are intact");
+    }
+    if (d.compressed) {
+      r.compressed = true;
+      break;
     }
     r.views += d.views;
     r.abandoned += d.abandoned;

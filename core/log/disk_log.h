@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstddef>
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -66,6 +67,9 @@ struct DiskChunk {
 struct DiskRead {
   std::size_t views = 0;        // records written to `out`
   std::uint64_t abandoned = 0;  // offsets passed that an abandoned claim covered
+  // The read stopped at a compressed batch: out[views] stands for it
+  // (is_compressed_batch()), and the chunk's position is still on it.
+  bool compressed = false;
 };
 
 // Decodes records from `chunk` at its position on, for a reader whose next
@@ -75,8 +79,17 @@ struct DiskRead {
 // checksum is verified when `verify` (an abandoned frame's always). kCorrupt
 // names the file and byte of the first frame that fails, after the records
 // before it were delivered by earlier calls.
+// Reads no frame at or after offset `limit` (a writer may still be writing it).
 Result<DiskRead> read_chunk(DiskChunk& chunk, std::int32_t partition, std::int64_t* next_offset, std::uint32_t* inner,
-                            RecordView* out, std::size_t max, bool verify);
+                            RecordView* out, std::size_t max, bool verify, std::int64_t limit = INT64_MAX);
+
+// The base offsets of the segment files in `dir`, sorted (none if empty).
+Result<std::vector<std::int64_t>> list_segment_files(io::FileSystem& fs, const std::string& dir);
+// locate() for a reader that does not write the files: the frames from the
+// one holding `offset` on, from the folder as it is now. kOffsetOutOfRange
+// below the first file or at/after `limit` (the partition's written offset:
+// frames after it may be half written).
+Result<DiskChunk> locate_on_disk(io::FileSystem& fs, const std::string& dir, std::int64_t offset, std::int64_t limit);
 
 class DiskLog {
  public:

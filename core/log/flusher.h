@@ -54,6 +54,8 @@ class Flusher final : public PartitionRing::FlushHook {
   Status status() const;
   // The files, once this process has opened them (while it held the lease).
   const DiskLog* disk() const noexcept { return disk_.get(); }
+  // The partition's folder.
+  const std::string& dir() const noexcept { return dir_; }
 
  private:
   Status open_files();

@@ -40,6 +40,7 @@ enum class ReadStatus : std::uint8_t;
 }
 namespace client {
 class BatchInflater;
+class DiskReads;
 }
 
 // What a consumer does when the ring has overwritten its position.
@@ -179,6 +180,13 @@ class alignas(64) Consumer {
   // from there, moves the cursor, and reads on while there is room; returns
   // the records read in all (got included).
   std::size_t read_compressed(std::size_t i, std::size_t filled, std::size_t got, PollResult& result) noexcept;
+  // read_partition()'s part for a cursor below the ring of a durable topic:
+  // reads the partition's files (client::DiskCursor) and moves the cursor
+  // onto the ring once it has caught up with it.
+  std::size_t read_disk(std::size_t i, std::size_t filled, PollResult& result) noexcept;
+  // Durable topics: moves cursor i to `offset` in the partition's files, if
+  // they hold it (true).
+  bool seek_disk(std::size_t i, std::int64_t offset);
   // The ring has reused cursor i's bytes. Per options_.on_overrun: moves
   // the cursor to the earliest retained record and adds the records lost
   // to result.skipped (true), or sets result.status (false); kCorrupt if
@@ -214,6 +222,9 @@ class alignas(64) Consumer {
   std::size_t next_ = 0;  // round-robin start
   std::int64_t next_claim_check_ = 0;  // monotonic ns of the next look_for_dead_claims()
   bool claim_blocked_ = false;         // the last look found a cursor waiting on a claim
+  // Durable topics: what reads below the ring keep mapped until the next
+  // poll (null until a cursor first reads the files).
+  std::unique_ptr<client::DiskReads> disk_;
 };
 
 }  // namespace rill
