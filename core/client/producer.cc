@@ -49,6 +49,7 @@ Producer::Producer(std::shared_ptr<Topic> topic, const ProducerOptions& options)
       rings_(new log::PartitionRing*[static_cast<std::size_t>(partitions_)]),
       leases_(options.exclusive ? new log::ClaimMode[static_cast<std::size_t>(partitions_)]() : nullptr),
       compression_(options.compression),
+      durability_(options.durability),
       scratch_(format::is_codec(options.compression) ? std::make_unique<BatchScratch>() : nullptr) {
   for (std::int32_t p = 0; p < partitions_; ++p) rings_[static_cast<std::size_t>(p)] = &client::ring_of(*topic_, p);
   (void)ipc::epoch_ns();  // the clock's one-off calibration (~100 us) here, not on the first send
@@ -65,6 +66,7 @@ Producer::Producer(Producer&& other) noexcept
       rings_(std::move(other.rings_)),
       leases_(std::move(other.leases_)),
       compression_(other.compression_),
+      durability_(other.durability_),
       scratch_(std::move(other.scratch_)) {}
 
 Producer& Producer::operator=(Producer&& other) noexcept {
@@ -78,6 +80,7 @@ Producer& Producer::operator=(Producer&& other) noexcept {
     rings_ = std::move(other.rings_);
     leases_ = std::move(other.leases_);
     compression_ = other.compression_;
+    durability_ = other.durability_;
     scratch_ = std::move(other.scratch_);
   }
   return *this;
@@ -340,7 +343,61 @@ Result<RecordMetadata> Producer::send(std::optional<std::string_view> key, std::
   log::PartitionRing& ring = *rings_[static_cast<std::size_t>(p)];
   ring.commit(claim, word);
   ring.notify();
+  if (durability_ != Durability::kMemory) [[unlikely]]
+    if (Status s = await_durability(p, claim.first_offset + 1); !s) return s;
   return RecordMetadata{p, claim.first_offset};
+}
+
+std::string_view durability_name(Durability d) noexcept {
+  switch (d) {
+    case Durability::kMemory: return "memory";
+    case Durability::kWritten: return "written";
+    case Durability::kFsync: return "fsync";
+  }
+  return "?";
+}
+
+bool parse_durability(std::string_view text, Durability* out) noexcept {
+  for (const Durability d : {Durability::kMemory, Durability::kWritten, Durability::kFsync})
+    if (text == durability_name(d)) {
+      *out = d;
+      return true;
+    }
+  return false;
+}
+
+Status Producer::await_durability(std::int32_t p, std::int64_t end) noexcept {
+  log::PartitionRing& ring = *rings_[static_cast<std::size_t>(p)];
+  log::Flusher* flusher = client::flusher_of(*topic_, p);
+  if (durability_ == Durability::kMemory || flusher == nullptr) return Status::ok();
+  const bool sync = durability_ == Durability::kFsync;
+  const auto reached = [&] { return (sync ? ring.durable_offset() : ring.written_offset()) >= end; };
+  ring.request_flush(end, sync);
+  const std::int64_t deadline = log::monotonic_ns() + max_block_ns_;
+  while (!reached()) {
+    // The leader: this process writes (and syncs, for every waiter) if it
+    // holds or can take the partition's flush lease.
+    if (flusher->flush(false)) {
+      if (reached()) break;
+      if (Status s = flusher->status(); !s)
+        return s.with_context("topic '" + topic_->name() + "' partition " + std::to_string(p) + ": offset " +
+                              std::to_string(end - 1) + " is in memory but not " +
+                              (sync ? "synced to" : "written to") + " its files");
+    }
+    const std::int64_t now = log::monotonic_ns();
+    if (now > deadline) {
+      const std::int32_t holder = ring.flush_lease_holder();
+      return Status(Code::kTimedOut, "topic '" + topic_->name() + "' partition " + std::to_string(p) + ": offset " +
+                                         std::to_string(end - 1) + " was not " + (sync ? "synced" : "written") +
+                                         " to its files within " + std::to_string(max_block_ns_ / 1'000'000) +
+                                         " ms" + (holder > 0 ? " by process " + std::to_string(holder) +
+                                                                   ", which writes them (disk slow or full?)"
+                                                             : std::string()) +
+                                         "; it is in memory");
+    }
+    (void)ring.wait_flush(std::min(deadline, now + 1'000'000), reached);
+  }
+  return Status::ok();
 }
 
 Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std::int32_t partition) noexcept {
@@ -492,6 +549,8 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
     }
     ring.commit(claim, word);
     ring.notify();
+    if (durability_ != Durability::kMemory) [[unlikely]]
+      if (Status s = await_durability(p, claim.first_offset + static_cast<std::int64_t>(end - done)); !s) return s;
     done = end;
   }
   return done;

@@ -1,5 +1,5 @@
 // rill produce TOPIC [-K DELIM] [-p PARTITION] [--acks 0|1|all] [--max-block DURATION]
-//              [--compression none|gzip|snappy|lz4|zstd]
+//              [--compression none|gzip|snappy|lz4|zstd] [--durability memory|written|fsync]
 //
 // Every line of stdin (without its '\n') becomes one record, sent as soon as
 // it is read, so records before a failing line stay sent. Input is read in
@@ -43,6 +43,7 @@ struct ProduceOptions {
   std::string max_block = std::to_string(ProducerOptions{}.max_block.count()) + "ms";
   bool exclusive = false;
   std::string compression = "none";
+  std::string durability = "memory";
 };
 
 // --compression's batches: at most this many lines, or this many bytes of
@@ -102,6 +103,8 @@ int run_produce(const GlobalOptions& global, const ProduceOptions& o) {
   producer_options.exclusive = o.exclusive;
   if (!parse_compression(o.compression, &producer_options.compression))  // checked by the parser already
     return report_error("--compression: '" + o.compression + "' is not none, gzip, snappy, lz4 or zstd");
+  if (!parse_durability(o.durability, &producer_options.durability))  // checked by the parser already
+    return report_error("--durability: '" + o.durability + "' is not memory, written or fsync");
   const bool batched = producer_options.compression != Compression::kNone;
   Producer producer(*topic, producer_options);
   SendOptions send_options;
@@ -234,6 +237,16 @@ void add_produce_command(CLI::App& root, const GlobalOptions& global, CommandTab
       ->check([](const std::string& s) {
         Compression c = Compression::kNone;
         return parse_compression(s, &c) ? std::string() : "'" + s + "' is not none, gzip, snappy, lz4 or zstd";
+      })
+      ->capture_default_str();
+  c->add_option("--durability", o->durability,
+                "When a send is acknowledged: memory (committed in the ring), written (in the topic's files, "
+                "handed to the kernel: survives any process crash) or fsync (on stable storage: survives a power "
+                "loss). written and fsync need a durable namespace (--data-dir); waiting sends share one write and "
+                "one fdatasync")
+      ->check([](const std::string& s) {
+        Durability d = Durability::kMemory;
+        return parse_durability(s, &d) ? std::string() : "'" + s + "' is not memory, written or fsync";
       })
       ->capture_default_str();
   c->add_flag("--exclusive", o->exclusive,

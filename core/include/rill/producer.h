@@ -147,6 +147,17 @@ class Reservation {
   std::int32_t partition_ = -1;
 };
 
+// When a send of a durable topic returns (ProducerOptions::durability).
+enum class Durability : std::uint8_t {
+  kMemory,   // the record is committed in the ring (every topic)
+  kWritten,  // ... and in the partition's files: handed to the kernel, which
+             // keeps it through a crash of every process (not of the machine)
+  kFsync,    // ... and on stable storage (fdatasync): it survives a power loss
+};
+std::string_view durability_name(Durability d) noexcept;  // "memory", "written", "fsync"
+// Parses "memory", "written" or "fsync"; false for anything else.
+bool parse_durability(std::string_view text, Durability* out) noexcept;
+
 struct ProducerOptions {
   // How long send(), send_batch() and reserve() wait for the ring to roll
   // past the claim of a live producer that is stopped or hung (a process is
@@ -176,6 +187,19 @@ struct ProducerOptions {
   // decompress transparently. A value that is not one of the enum's makes
   // every send_batch() fail with kInvalidArgument.
   Compression compression = Compression::kNone;
+  // For topics of a durable namespace (SharedOptions::data_dir): send() and
+  // send_batch() return once their records are
+  // written (kWritten) or synced (kFsync); see Durability. Many waiting
+  // sends share one write and one fdatasync (group commit): the first one
+  // of this process to need it writes everything committed so far for all
+  // of them, as does the process holding the partition's flush lease for
+  // other processes' producers. A send that waits longer than max_block
+  // fails with kTimedOut; one whose files cannot be written (disk full, a
+  // failed fdatasync) fails with that error: its record is in the ring
+  // (offsets stay dense) but not acknowledged at this level. Topics in
+  // memory only acknowledge at kMemory whatever is asked. A Reservation's
+  // commit() acknowledges at kMemory: it returns nothing to fail with.
+  Durability durability = Durability::kMemory;
 };
 
 // Cache-line aligned: a send with a null key writes round_robin_, which must
@@ -265,6 +289,10 @@ class alignas(64) Producer {
   // After a claim on p succeeded in `mode`: the lease holder's first CAS is done.
   void claimed(std::int32_t p, log::ClaimMode mode) noexcept;
   Status bad_compression() const;  // ProducerOptions::compression is not a codec
+  // ProducerOptions::durability: waits until partition p's files hold (or
+  // have synced) every offset before `end`, writing them itself where this
+  // process may. OK at once for kMemory or a topic in memory only.
+  Status await_durability(std::int32_t p, std::int64_t end) noexcept;
 
   std::shared_ptr<Topic> topic_;
   std::int32_t partitions_;
@@ -280,6 +308,7 @@ class alignas(64) Producer {
   // ProducerOptions::compression, and what compressing needs (a codec's
   // contexts, the encoded and the compressed records): null for kNone.
   Compression compression_;
+  Durability durability_;
   struct BatchScratch;
   std::unique_ptr<BatchScratch> scratch_;
 };
