@@ -467,7 +467,8 @@ class NamespaceImpl final : public Namespace {
       Status listed = add_to_catalog(topic, config);
       if (!listed.is_ok()) {
         (void)remove_partitions(*e);
-        (void)forget_files(*e);
+        // A leftover folder in the way is not this topic's to remove.
+        if (listed.code() != Code::kAlreadyExists) (void)forget_files(*e);
         e->state.store(registry::kFree, std::memory_order_release);  // as above
         return listed.with_context("creating topic '" + std::string(topic) + "'");
       }
@@ -493,6 +494,16 @@ class NamespaceImpl final : public Namespace {
       if (there && *there)
         return Status(Code::kAlreadyExists, partition_dir(data_dir_, topic, p) +
                                                 " exists and belongs to no topic; move it away or remove it");
+    }
+    // Each partition's folder and first segment file, made now: a disk that
+    // refuses them refuses the topic.
+    for (std::int32_t p = 0; p < config.partitions; ++p) {
+      const log::DiskLogConfig disk{.partition = p,
+                                    .file_bytes = config.file_segment_bytes,
+                                    .index_interval = 4096,
+                                    .permissions = file_permissions()};
+      auto files = log::DiskLog::open(fs, partition_dir(data_dir_, topic, p), disk, 0);
+      if (!files) return files.status();
     }
     return write_catalog(fs, data_dir_, *catalog, file_permissions());
   }

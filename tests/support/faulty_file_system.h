@@ -66,9 +66,11 @@ class FaultyFileSystem final : public io::FileSystem {
   // its durable size, plus, with `torn_seed` != 0, a random prefix of the
   // bytes written after it (some of them, at random, overwritten with
   // garbage); files created since their folder's last sync are removed.
-  // REQUIRES: nothing holds these files open for writing any more.
+  // Writes and syncs through this object fail with EIO from then on (the
+  // power is off), so threads still writing cannot undo the loss.
   void lose_power(std::uint64_t torn_seed = 0) {
     std::lock_guard lock(mu_);
+    powered_off_ = true;
     std::mt19937_64 rng(torn_seed);
     for (auto& [path, f] : files_) {
       if (unsynced_new_.count(path) != 0) {
@@ -183,8 +185,10 @@ class FaultyFileSystem final : public io::FileSystem {
     Status write(std::uint64_t position, std::span<const std::byte> bytes, bool sync) override {
       std::size_t keep = bytes.size();
       int err = 0;
+      // The whole write under the lock: a power loss falls before or after it.
+      std::unique_lock lock(fs_.mu_);
+      if (fs_.powered_off_) return io::os_error(EIO, "cannot write " + path() + " (the power is off)");
       {
-        std::lock_guard lock(fs_.mu_);
         ++fs_.writes_;
         if (take(fs_.write_faults_, path(), &err, &keep)) keep = std::min(keep, bytes.size());
         if (fs_.space_ != UINT64_MAX) {
@@ -197,20 +201,22 @@ class FaultyFileSystem final : public io::FileSystem {
       }
       if (err != 0) {
         if (keep > 0) (void)inner_->write(position, bytes.first(keep), false);
-        note_size(position + keep);
+        note_size_locked(position + keep);
         return io::os_error(err, "cannot write " + std::to_string(bytes.size()) + " bytes at byte " +
                                      std::to_string(position) + " of " + path() + " (injected)");
       }
       Status s = inner_->write(position, bytes, false);
-      note_size(position + bytes.size());
+      note_size_locked(position + bytes.size());
+      lock.unlock();
       if (!s || !sync) return s;
       return this->sync();
     }
     Status sync() override {
       int err = 0;
       std::size_t unused = 0;
+      std::lock_guard lock(fs_.mu_);
+      if (fs_.powered_off_) return io::os_error(EIO, "cannot fdatasync " + path() + " (the power is off)");
       {
-        std::lock_guard lock(fs_.mu_);
         ++fs_.syncs_;
         FileState& st = fs_.files_[path()];
         if (take(fs_.sync_faults_, path(), &err, &unused)) {
@@ -220,7 +226,6 @@ class FaultyFileSystem final : public io::FileSystem {
       }
       Status s = inner_->sync();
       if (s) {
-        std::lock_guard lock(fs_.mu_);
         FileState& st = fs_.files_[path()];
         st.durable = st.size;
       }
@@ -252,8 +257,7 @@ class FaultyFileSystem final : public io::FileSystem {
       }
       return false;
     }
-    void note_size(std::uint64_t end) {
-      std::lock_guard lock(fs_.mu_);
+    void note_size_locked(std::uint64_t end) {
       FileState& st = fs_.files_[path()];
       st.size = std::max(st.size, end);
     }
@@ -268,6 +272,7 @@ class FaultyFileSystem final : public io::FileSystem {
   std::set<std::string> unsynced_new_;
   std::vector<Fault> write_faults_, sync_faults_;
   std::uint64_t space_ = UINT64_MAX;
+  bool powered_off_ = false;
   std::uint64_t writes_ = 0, syncs_ = 0;
 };
 

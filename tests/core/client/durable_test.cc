@@ -1,0 +1,284 @@
+// Durable namespaces (SharedOptions::data_dir), through the public API:
+// every record survives a reboot (shared memory gone) at its offset with its
+// key, value, headers and timestamp; consumers read below the ring from the
+// files; a power loss keeps every fsync-acknowledged record; processes killed
+// while producing at every durability level lose no acknowledged record.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "io/file_system.h"
+#include "rill/rill.h"
+#include "support/child_process.h"
+#include "support/faulty_file_system.h"
+#include "support/shm_guard.h"
+#include "support/temp_dir.h"
+#include "support/test_scale.h"
+
+namespace rill {
+namespace {
+
+using testing::ShmGuard;
+using testing::TempDir;
+
+constexpr TopicConfig kSmallRing{.partitions = 2, .segment_bytes = 65536, .segment_count = 4};
+
+SharedOptions durable(const std::string& dir) {
+  SharedOptions o;
+  o.data_dir = dir;
+  return o;
+}
+
+// The record sent as number i: key, value, one header and a timestamp all derived from i.
+struct Expected {
+  std::string key, value, header;
+  std::int64_t timestamp;
+};
+Expected record(std::int64_t i) {
+  return Expected{"k" + std::to_string(i % 7), "value-" + std::to_string(i) + std::string(static_cast<std::size_t>(i % 50), 'x'),
+                  "h" + std::to_string(i), 1'700'000'000'000'000'000 + i * 1000};
+}
+
+// Sends records first..first+count-1 through `producer`; returns (partition, offset) of each.
+std::vector<std::pair<std::int32_t, std::int64_t>> send(Producer& producer, std::int64_t first, std::int64_t count) {
+  std::vector<std::pair<std::int32_t, std::int64_t>> where;
+  for (std::int64_t i = first; i < first + count; ++i) {
+    const Expected e = record(i);
+    const Header h{"n", e.header};
+    auto m = producer.send(e.key, e.value, {.timestamp_ns = e.timestamp, .headers = std::span(&h, 1)});
+    EXPECT_TRUE(m.is_ok()) << m.status().to_string();
+    if (!m) break;
+    where.emplace_back(m->partition, m->offset);
+  }
+  return where;
+}
+
+// Every record of the topic from the earliest offset, per partition, as the
+// record number its value names; checks key, headers, timestamp and checksum.
+std::map<std::int32_t, std::vector<std::pair<std::int64_t, std::int64_t>>> read_all(const std::shared_ptr<Topic>& topic) {
+  std::map<std::int32_t, std::vector<std::pair<std::int64_t, std::int64_t>>> got;
+  Consumer consumer(topic, {.start_at_earliest = true, .verify_checksums = true});
+  EXPECT_TRUE(consumer.assign_all().is_ok());
+  for (int empty = 0; empty < 3;) {
+    PollResult r = consumer.poll(std::chrono::milliseconds(50));
+    EXPECT_TRUE(r.status.is_ok()) << r.status.to_string();
+    if (!r.status.is_ok()) break;
+    EXPECT_EQ(r.skipped, 0) << "nothing is lost below the ring";
+    if (r.records.empty()) {
+      ++empty;
+      continue;
+    }
+    empty = 0;
+    for (const RecordView& v : r.records) {
+      const std::string value(v.value());
+      const std::int64_t i = std::stoll(value.substr(6));
+      const Expected e = record(i);
+      EXPECT_EQ(value, e.value);
+      EXPECT_TRUE(v.has_key());
+      EXPECT_EQ(v.key(), e.key);
+      EXPECT_EQ(v.timestamp_ns(), e.timestamp);
+      EXPECT_TRUE(v.verify_checksum()) << "offset " << v.offset();
+      std::vector<std::string> headers;
+      v.for_each_header([&](const HeaderView& h) { headers.push_back(std::string(h.key) + "=" + std::string(h.value.value_or("?"))); });
+      EXPECT_EQ(headers, std::vector<std::string>{"n=" + e.header}) << "offset " << v.offset();
+      got[v.partition()].emplace_back(v.offset(), i);
+    }
+  }
+  return got;
+}
+
+// The records sent (partition, offset for record i) read back exactly once, in order.
+void expect_exactly(const std::map<std::int32_t, std::vector<std::pair<std::int64_t, std::int64_t>>>& got,
+                    const std::vector<std::pair<std::int32_t, std::int64_t>>& sent, std::int64_t first_record) {
+  std::map<std::int32_t, std::vector<std::pair<std::int64_t, std::int64_t>>> want;
+  for (std::size_t k = 0; k < sent.size(); ++k)
+    want[sent[k].first].emplace_back(sent[k].second, first_record + static_cast<std::int64_t>(k));
+  EXPECT_EQ(got, want);
+}
+
+TEST(Durable, EveryRecordSurvivesAReboot) {
+  ShmGuard guard;
+  TempDir dir;
+  std::vector<std::pair<std::int32_t, std::int64_t>> sent;
+  {
+    auto ns = Namespace::open_shared(guard.ns(), durable(dir / "data"));
+    ASSERT_TRUE(ns.is_ok()) << ns.status().to_string();
+    EXPECT_EQ((*ns)->data_dir(), dir / "data");
+    ASSERT_TRUE((*ns)->create_topic("t", kSmallRing).is_ok());
+    Producer producer((*ns)->open_topic("t").value(), {.durability = Durability::kWritten});
+    sent = send(producer, 0, 3000);  // 10x what the rings hold
+  }
+  // A reboot: shared memory is gone; the files are not.
+  ASSERT_TRUE(Namespace::remove_shared(guard.ns()).is_ok());
+  auto ns = Namespace::open_shared(guard.ns(), durable(dir / "data"));
+  ASSERT_TRUE(ns.is_ok()) << ns.status().to_string();
+  EXPECT_EQ((*ns)->list_topics().value(), std::vector<std::string>{"t"});
+  auto topic = (*ns)->open_topic("t").value();
+  expect_exactly(read_all(topic), sent, 0);
+  // Appends go on after the last offset of each partition.
+  Producer producer(topic, {.durability = Durability::kWritten});
+  auto more = send(producer, 3000, 100);
+  std::vector<std::pair<std::int32_t, std::int64_t>> all = sent;
+  all.insert(all.end(), more.begin(), more.end());
+  expect_exactly(read_all(topic), all, 0);
+  auto info = (*ns)->describe_topic("t").value();
+  EXPECT_EQ(info.data_dir, dir / "data");
+  for (const PartitionInfo& p : info.partitions) {
+    EXPECT_EQ(p.log_start_offset, 0);
+    EXPECT_EQ(p.written_offset, p.latest_offset);
+    EXPECT_GT(p.disk_bytes, 0u);
+  }
+}
+
+TEST(Durable, TheFolderIsRecordedAndAnotherIsRefusedNamingBoth) {
+  ShmGuard guard;
+  TempDir dir;
+  auto ns = Namespace::open_shared(guard.ns(), durable(dir / "a"));
+  ASSERT_TRUE(ns.is_ok()) << ns.status().to_string();
+  auto other = Namespace::open_shared(guard.ns(), durable(dir / "b"));
+  EXPECT_EQ(other.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(other.status().message().find(dir / "a"), std::string::npos) << other.status().message();
+  EXPECT_NE(other.status().message().find(dir / "b"), std::string::npos) << other.status().message();
+  auto plain = Namespace::open_shared(guard.ns());
+  ASSERT_TRUE(plain.is_ok());
+  EXPECT_EQ((*plain)->data_dir(), dir / "a") << "opened without a folder: the recorded one";
+
+  ShmGuard memory;
+  ASSERT_TRUE(Namespace::open_shared(memory.ns()).is_ok());
+  auto late = Namespace::open_shared(memory.ns(), durable(dir / "c"));
+  EXPECT_EQ(late.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(late.status().message().find("in memory only"), std::string::npos) << late.status().message();
+}
+
+TEST(Durable, MemoryOnlyTopicsAndDeletedTopicsLeaveNothingInTheFolder) {
+  ShmGuard guard;
+  TempDir dir;
+  {
+    auto ns = Namespace::open_shared(guard.ns(), durable(dir.path())).value();
+    TopicConfig memory = kSmallRing;
+    memory.memory_only = true;
+    ASSERT_TRUE(ns->create_topic("kept", kSmallRing).is_ok());
+    ASSERT_TRUE(ns->create_topic("volatile", memory).is_ok());
+    ASSERT_TRUE(ns->create_topic("gone", kSmallRing).is_ok());
+    {
+      Producer p(ns->open_topic("gone").value(), {.durability = Durability::kWritten});
+      send(p, 0, 10);
+    }
+    EXPECT_TRUE(ns->open_topic("volatile").value()->config().memory_only);
+    ASSERT_TRUE(ns->delete_topic("gone").is_ok());
+    auto names = io::file_system().list(dir.path()).value();
+    EXPECT_EQ(names, (std::vector<std::string>{"catalog", "kept-0", "kept-1"}));
+  }
+  ASSERT_TRUE(Namespace::remove_shared(guard.ns()).is_ok());
+  auto ns = Namespace::open_shared(guard.ns(), durable(dir.path())).value();
+  EXPECT_EQ(ns->list_topics().value(), std::vector<std::string>{"kept"});
+}
+
+TEST(Durable, AConsumerTheRingOvertakesReadsOnFromTheFiles) {
+  ShmGuard guard;
+  TempDir dir;
+  auto ns = Namespace::open_shared(guard.ns(), durable(dir.path())).value();
+  ASSERT_TRUE(ns->create_topic("t", kSmallRing).is_ok());
+  auto topic = ns->open_topic("t").value();
+  Consumer lagging(topic, {.start_at_earliest = true, .verify_checksums = true});
+  ASSERT_TRUE(lagging.assign_all().is_ok());
+  ASSERT_TRUE(lagging.poll(std::chrono::milliseconds(0)).status.is_ok());
+  Producer producer(topic, {.durability = Durability::kWritten});
+  auto sent = send(producer, 0, 2000);
+  std::map<std::int32_t, std::vector<std::int64_t>> got;
+  std::int64_t skipped = 0;
+  for (int empty = 0; empty < 3;) {
+    PollResult r = lagging.poll(std::chrono::milliseconds(50));
+    ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
+    skipped += r.skipped;
+    if (r.records.empty()) ++empty;
+    for (const RecordView& v : r.records) got[v.partition()].push_back(v.offset());
+  }
+  EXPECT_EQ(skipped, 0);
+  std::map<std::int32_t, std::vector<std::int64_t>> want;
+  for (const auto& [p, o] : sent) want[p].push_back(o);
+  EXPECT_EQ(got, want);
+  // A seek below the ring lands in the files.
+  ASSERT_TRUE(lagging.seek(0, 5).is_ok());
+  PollResult r = lagging.poll(std::chrono::milliseconds(100));
+  ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
+  ASSERT_FALSE(r.records.empty());
+  EXPECT_EQ(r.records[0].offset(), 5);
+  EXPECT_EQ(lagging.earliest_offset(0).value(), 0);
+}
+
+// A power loss: the fault-injecting file system keeps only what was synced
+// (and, with a seed, a torn part of the rest). A child acknowledges records
+// at fsync, goes on at memory, loses the power and dies; the namespace is
+// rebuilt from the files with no shared memory left.
+TEST(Durable, APowerLossKeepsEveryFsyncAcknowledgedRecord) {
+  for (std::uint64_t seed : {0ull, 7ull, 11ull}) {
+    SCOPED_TRACE(seed);
+    ShmGuard guard;
+    TempDir dir;
+    int acked[2];
+    ASSERT_EQ(::pipe(acked), 0);
+    const pid_t child = ::fork();
+    if (child == 0) {
+      testing::FaultyFileSystem fs;
+      io::ScopedFileSystem scoped(fs);
+      auto ns = Namespace::open_shared(guard.ns(), durable(dir.path()));
+      if (!ns || !(*ns)->create_topic("t", kSmallRing).is_ok()) ::_exit(2);
+      auto topic = (*ns)->open_topic("t").value();
+      Producer synced(topic, {.durability = Durability::kFsync});
+      std::int64_t n = 0;
+      for (; n < 300; ++n) {
+        const Expected e = record(n);
+        const Header h{"n", e.header};
+        auto m = synced.send(e.key, e.value, {.timestamp_ns = e.timestamp, .headers = std::span(&h, 1)});
+        if (!m) ::_exit(3);
+        const std::int64_t where[2] = {m->partition, m->offset};
+        if (::write(acked[1], where, sizeof where) != sizeof where) ::_exit(4);
+      }
+      Producer loose(topic);
+      for (std::int64_t i = n; i < n + 500; ++i) {
+        const Expected e = record(i);
+        const Header h{"n", e.header};
+        (void)loose.send(e.key, e.value, {.timestamp_ns = e.timestamp, .headers = std::span(&h, 1)});
+      }
+      fs.lose_power(seed);
+      ::_exit(0);  // no destructor runs: nothing more is synced
+    }
+    ::close(acked[1]);
+    std::vector<std::pair<std::int32_t, std::int64_t>> sent;
+    std::int64_t where[2];
+    while (::read(acked[0], where, sizeof where) == sizeof where) sent.emplace_back(where[0], where[1]);
+    ::close(acked[0]);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+    ASSERT_EQ(sent.size(), 300u);
+    ASSERT_TRUE(Namespace::remove_shared(guard.ns()).is_ok());
+    auto ns = Namespace::open_shared(guard.ns(), durable(dir.path()));
+    ASSERT_TRUE(ns.is_ok()) << ns.status().to_string();
+    auto got = read_all((*ns)->open_topic("t").value());
+    // Every acknowledged record, at its offset; what follows them, if anything
+    // survived, is the unacknowledged records in order (checked in read_all()).
+    for (auto& [p, records] : got) {
+      std::vector<std::pair<std::int64_t, std::int64_t>> acked_part;
+      for (std::size_t k = 0; k < sent.size(); ++k)
+        if (sent[k].first == p) acked_part.emplace_back(sent[k].second, static_cast<std::int64_t>(k));
+      ASSERT_GE(records.size(), acked_part.size()) << "partition " << p << " lost fsync-acknowledged records";
+      records.resize(acked_part.size());
+      EXPECT_EQ(records, acked_part) << "partition " << p;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace rill
