@@ -70,6 +70,9 @@ DeadlineResult judge_deadline(const DeadlineSpec& spec, const DeadlineCounts& co
 
 // True for rill's own transports ("rill-inproc", "rill-ipc"): the numerators of ratios.
 bool is_rill(std::string_view transport);
+// True for the disk baselines ("raw-write", "raw-fdatasync"): files written
+// through rill's io layer, against which durable rill runs are compared.
+bool is_disk_baseline(std::string_view transport);
 // The median (the mean of the middle two for an even count); 0 when empty.
 double median_of(std::vector<double> values);
 // "850 ns", "3.81 µs", "1.20 ms", "2.00 s": three significant digits.
@@ -101,6 +104,8 @@ struct Scenario {
   std::string wait = "block";        // spin | yield | block: how consumers wait
   std::vector<int> cpus;             // producers then consumers, round robin; empty: no pinning
   std::string clock = "tsc";         // tsc (calibrated against CLOCK_MONOTONIC) | monotonic
+  // memory | written | fsync: when rill's sends return (ProducerOptions::durability).
+  // written and fsync make rill's topics durable, in a temporary data folder.
   std::string durability = "memory";
   std::string acks = "none";
   std::optional<DeadlineSpec> deadline;
@@ -108,6 +113,10 @@ struct Scenario {
   bool pingpong = false;             // latency phase: ping-pong over two topics (or channels), round trip / 2
   bool verify_checksums = false;     // rill's consumers verify each record's checksum (baselines have none)
   bool exclusive = false;            // rill's producers hold exclusive leases (ProducerOptions::exclusive)
+  // Where the run's temporary data folder goes (durable topics, the disk
+  // baselines): as given, or after the run the folder used ($TMPDIR, else
+  // /tmp); empty when the run writes no files.
+  std::string data_dir;
 };
 
 struct Machine {
@@ -116,6 +125,11 @@ struct Machine {
   std::string kernel;  // uname -sr
   std::string hostname;
   double tsc_ghz = 0;  // measured ticks per ns; 0 with clock=monotonic
+  // Runs that write files: the file system the data folder is on ("ext4",
+  // "xfs", "tmpfs", ...: on tmpfs an fdatasync costs nothing) and how rill's
+  // io layer writes ("io_uring", "pwrite"). Empty when no file was written.
+  std::string data_fs;
+  std::string io_backend;
 };
 // The machine this process runs on.
 Machine describe_machine();
@@ -123,13 +137,23 @@ Machine describe_machine();
 // One transport's figures. A phase that was not run (or that does not
 // apply, e.g. throughput of the ping-pong floor) is empty.
 struct TransportResult {
-  std::string transport;  // "rill-inproc" | "rill-ipc" | "boost-spsc" | "uds" | "pipe" | "iceoryx" | "zmq-ipc" | "zmq-inproc" | "pingpong-floor"
+  std::string transport;  // "rill-inproc" | "rill-ipc" | "boost-spsc" | "uds" | "pipe" | "iceoryx" | "zmq-ipc" | "zmq-inproc" | "pingpong-floor" | "raw-write" | "raw-fdatasync"
   std::string topology;   // as run: "1x1, 1 partition", "2x3, 4 partitions, split", "1x2, 2 channels", "1x1 ping-pong"
   std::uint64_t records = 0;  // throughput phase: records produced and checked
   std::optional<double> throughput_rps;
   std::uint64_t latency_records = 0;           // latency phase: records produced and checked
   std::optional<LatencyFigures> latency;       // from each record's intended send time
   std::optional<LatencyFigures> latency_raw;   // from its actual send time
+  // Durable rill runs: from each record's intended send time to the return
+  // of its send, acknowledged at the scenario's durability (written to or
+  // synced in the files); empty elsewhere.
+  std::optional<LatencyFigures> latency_ack;
+  // Throughput phase: bytes written to files per second - a durable rill
+  // topic's segment files (frames and file headers), or what a disk
+  // baseline wrote; empty for transports that write no file. And value
+  // bytes per second (throughput_rps x record_bytes), for every throughput.
+  std::optional<double> file_bytes_per_s;
+  std::optional<double> payload_bytes_per_s;
   std::vector<Histogram::Point> distribution;  // of `latency`, for plots
   std::optional<DeadlineResult> deadline;
   // Latency phase, by duration: records the schedule put before the end that
@@ -144,7 +168,9 @@ struct TransportResult {
 struct Ratio {
   std::string numerator;    // a rill transport
   std::string denominator;  // a baseline
-  std::string metric;       // "throughput" (rill / baseline: higher is better) | "p50" | "p99" | "p99.9" (lower is better)
+  // "throughput", "bytes/s" (rill / baseline: higher is better) | "p50", "p99", "p99.9", "ack p50", "ack p99",
+  // "ack p99.9" (lower is better)
+  std::string metric;
   double median = 0, min = 0, max = 0;
   int runs = 0;
 };
@@ -160,8 +186,11 @@ struct Report {
 // within one run only, for a rill-* numerator and a non-rill denominator
 // both present with the metric in that run, like with like: boost-spsc and
 // zmq-inproc are compared with rill-inproc, uds, pipe, iceoryx and zmq-ipc
-// with rill-ipc, when the run has that counterpart (else with every rill transport); pingpong-floor and
-// other names with every rill transport.
+// with rill-ipc, when the run has that counterpart (else with every rill transport); pingpong-floor,
+// the disk baselines and other names with every rill transport. Metrics:
+// throughput and bytes/s (file bytes) wherever both have them; against a
+// disk baseline, rill's ack latency ("ack p50", ...) over the baseline's
+// latency (one write + fdatasync), elsewhere latency over latency ("p50", ...).
 std::vector<Ratio> compute_ratios(const std::vector<std::vector<TransportResult>>& runs);
 
 // The terminal table: one row per transport (records/s, min, p50 … max,

@@ -265,6 +265,27 @@ std::size_t Consumer::read_disk(std::size_t i, std::size_t filled, PollResult& r
   if (!disk_) disk_ = std::make_unique<client::DiskReads>();
   auto got = c.disk->read(views_.data() + filled, views_.size() - filled, c.ring->written_offset(),
                           options_.verify_checksums, c.ring->max_frame_bytes(), *inflater_, c.hold, disk_->keep);
+  if (!got && got.status().code() == Code::kOffsetOutOfRange) {
+    // Retention deleted the files the cursor was in: as an overrun of the ring.
+    const std::int64_t start = client::disk_start_offset(c.dir);
+    if (start > c.disk->next_offset()) {
+      if (options_.on_overrun == OffsetReset::kError) {
+        result.status = Status(Code::kOffsetOutOfRange, "partition " + std::to_string(assigned_[i]) + ": offset " +
+                                                            std::to_string(c.disk->next_offset()) +
+                                                            " was deleted by retention; the log starts at " +
+                                                            std::to_string(start));
+        result.out_of_range_partition = assigned_[i];
+        result.earliest_offset = start;
+        return 0;
+      }
+      result.skipped += start - c.disk->next_offset();
+      if (!seek_disk(i, start)) {
+        c.at = c.ring->earliest();
+        c.disk.reset();
+      }
+      return 0;
+    }
+  }
   if (!got) {
     result.status = got.status().with_context("partition " + std::to_string(assigned_[i]));
     return 0;

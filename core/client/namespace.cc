@@ -170,7 +170,9 @@ class TopicImpl final : public client::RingTopic {
       const log::DiskLogConfig disk{.partition = static_cast<std::int32_t>(p),
                                     .file_bytes = config_.file_segment_bytes,
                                     .index_interval = 4096,
-                                    .permissions = permissions};
+                                    .permissions = permissions,
+                                    .retention_bytes = config_.retention_bytes,
+                                    .retention_ms = config_.retention_ms};
       flushers_.push_back(client::durable_partition(client::partition_dir(data_dir, name_, static_cast<std::int32_t>(p)),
                                                     incarnation_, rings_[p], disk, regions_[p]));
       rings_[p].set_flush_hook(flushers_.back().get());

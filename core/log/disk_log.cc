@@ -87,7 +87,10 @@ struct DiskLog::File {
   std::unique_ptr<io::File> log, index, time_index;  // open for the file taking appends only
   std::uint64_t index_entries = 0;
   std::uint64_t next_index_at = kLogHeaderBytes;  // the position that gets the next entry
-  std::int64_t max_timestamp = INT64_MIN;
+  std::int64_t max_timestamp = INT64_MIN;         // of the records in the file (INT64_MIN: none, or unknown)
+  std::uint64_t last_frame_at = 0;                // position of the last frame (0: none yet)
+  std::int64_t last_frame_offset = 0;
+  std::uint64_t last_indexed_at = 0;              // position of the last index entry (0: none)
 
   std::string log_path() const { return stem + kLogSuffix; }
   std::string index_path() const { return stem + kIndexSuffix; }
@@ -136,6 +139,16 @@ Result<std::unique_ptr<DiskLog>> DiskLog::open(io::FileSystem& fs, std::string d
     if (!size) return size.status();
     f.size = f.synced_end = *size;
     f.synced_next = log->files_[i + 1]->base;
+    // Its largest timestamp: its last time-index entry, which the roll that
+    // closed it made for its last frame (retention by time reads it).
+    if (auto time_index = fs.open(f.time_index_path(), io::OpenMode::kRead); time_index) {
+      const std::uint64_t bytes = (*time_index)->size().is_ok() ? *(*time_index)->size() : 0;
+      std::byte e[kTimeIndexEntryBytes];
+      if (bytes >= kTimeIndexEntryBytes) {
+        auto got = (*time_index)->read(bytes - bytes % kTimeIndexEntryBytes - kTimeIndexEntryBytes, e);
+        if (got && *got == kTimeIndexEntryBytes) f.max_timestamp = load<std::int64_t>(e);
+      }
+    }
   }
   if (Status s = log->recover_last(); !s) return s;
   return log;
@@ -291,11 +304,14 @@ Status DiskLog::recover_last() {
       index_out.insert(index_out.end(), e, e + kIndexEntryBytes);
       time_out.insert(time_out.end(), t, t + kTimeIndexEntryBytes);
       f.next_index_at = pos + config_.index_interval;
+      f.last_indexed_at = pos;
     } else {
       const std::byte* frame = bytes.data() + pos;
       const auto word = load<std::uint64_t>(frame);
       if (commit_kind(word) != kKindAbandoned) f.max_timestamp = std::max(f.max_timestamp, frame_timestamp(frame, word));
     }
+    f.last_frame_at = pos;
+    f.last_frame_offset = offset;
     pos += aligned;
     offset += static_cast<std::int64_t>(offsets);
   }
@@ -391,6 +407,19 @@ Status DiskLog::sync() {
 
 Status DiskLog::roll() {
   File& f = *files_.back();
+  // The last frame gets an entry of its own, unless it has one: the closed
+  // file's last time-index entry then holds its largest timestamp.
+  if (f.last_frame_at >= kLogHeaderBytes && f.last_frame_at != f.last_indexed_at) {
+    std::byte e[kIndexEntryBytes], t[kTimeIndexEntryBytes] = {};
+    store(e, static_cast<std::uint32_t>(f.last_frame_offset - f.base));
+    store(e + 4, static_cast<std::uint32_t>(f.last_frame_at));
+    store(t, f.max_timestamp);
+    store(t + 8, static_cast<std::uint32_t>(f.last_frame_offset - f.base));
+    if (Status s = f.index->write(f.index_entries * kIndexEntryBytes, e, false); !s) return s;
+    if (Status s = f.time_index->write(f.index_entries * kTimeIndexEntryBytes, t, false); !s) return s;
+    ++f.index_entries;
+    f.last_indexed_at = f.last_frame_at;
+  }
   // The closed file's mark names its end, and its indexes are durable.
   if (Status s = seal_mark(); !s) return s;
   if (Status s = f.index->sync(); !s) return s;
@@ -447,6 +476,8 @@ Status DiskLog::write_run(std::span<const std::byte> frames, std::int64_t offset
   std::uint64_t next_index_at = f.next_index_at;
   std::int64_t max_ts = f.max_timestamp;
   std::int64_t offset = end_offset_;
+  std::uint64_t last_indexed = f.last_indexed_at, last_frame = f.last_frame_at;
+  std::int64_t last_offset = f.last_frame_offset;
   for (std::uint64_t at = 0; at < frames.size();) {
     const std::byte* frame = frames.data() + at;
     const auto word = load<std::uint64_t>(frame);
@@ -461,7 +492,10 @@ Status DiskLog::write_run(std::span<const std::byte> frames, std::int64_t offset
       index_out.insert(index_out.end(), e, e + kIndexEntryBytes);
       time_out.insert(time_out.end(), t, t + kTimeIndexEntryBytes);
       next_index_at = pos + config_.index_interval;
+      last_indexed = pos;
     }
+    last_frame = pos;
+    last_offset = offset;
     offset += static_cast<std::int64_t>(frame_offsets(frame, word, frames.size() - at, offset));
     at += align8(commit_length(word));
   }
@@ -474,12 +508,34 @@ Status DiskLog::write_run(std::span<const std::byte> frames, std::int64_t offset
   }
   f.next_index_at = next_index_at;
   f.max_timestamp = max_ts;
+  f.last_indexed_at = last_indexed;
+  f.last_frame_at = last_frame;
+  f.last_frame_offset = last_offset;
   {
     std::lock_guard lock(files_mu_);
     f.size += frames.size();
   }
   end_offset_ += offsets;
   return sync_after ? sync() : Status::ok();
+}
+
+Result<std::size_t> DiskLog::apply_retention(std::uint64_t max_bytes, std::int64_t min_timestamp_ns) {
+  std::int64_t cut = INT64_MIN;  // remove the files wholly below this offset
+  {
+    std::lock_guard lock(files_mu_);
+    std::uint64_t total = 0;
+    for (const auto& f : files_) total += f->size;
+    for (std::size_t i = 0; i + 1 < files_.size(); ++i) {
+      const File& f = *files_[i];
+      const bool too_big = max_bytes > 0 && total > max_bytes;
+      const bool too_old = f.max_timestamp != INT64_MIN && f.max_timestamp < min_timestamp_ns;
+      if (!too_big && !too_old) break;  // oldest first: the rest are newer
+      total -= f.size;
+      cut = files_[i + 1]->base;
+    }
+  }
+  if (cut == INT64_MIN) return std::size_t{0};
+  return remove_before(cut);
 }
 
 Result<std::size_t> DiskLog::remove_before(std::int64_t offset) {

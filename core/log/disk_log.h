@@ -44,6 +44,8 @@ struct DiskLogConfig {
   std::uint64_t file_bytes = std::uint64_t{1} << 30;   // a .log file rolls once it holds this many bytes
   std::uint32_t index_interval = 4096;                 // bytes of frames between index entries
   unsigned permissions = 0600;                         // of the files it creates
+  std::uint64_t retention_bytes = 0;                   // Flusher: apply_retention()'s limits (0: none)
+  std::int64_t retention_ms = 0;
 };
 
 // What open() found and did.
@@ -126,6 +128,12 @@ class DiskLog {
   // Deletes whole files every offset of which is below `offset` (the
   // current file never). Returns how many files went.
   Result<std::size_t> remove_before(std::int64_t offset);
+  // Retention (Kafka's retention.bytes and retention.ms): deletes the oldest
+  // whole files, never the current one, while the files hold more than
+  // `max_bytes` (0: no limit) or while the oldest's records are all older
+  // than `min_timestamp_ns` (INT64_MIN: no limit; a file whose largest
+  // timestamp is unknown is kept). Returns how many files went.
+  Result<std::size_t> apply_retention(std::uint64_t max_bytes, std::int64_t min_timestamp_ns);
 
   // The frames from the one holding `offset` on. kOffsetOutOfRange below
   // start_offset() or at/after end_offset().

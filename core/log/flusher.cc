@@ -117,6 +117,16 @@ bool Flusher::flush(bool sync) noexcept {
     }
     ring_.publish_flushed(disk_->end_offset(), disk_->synced_offset());
   }
+  // Retention, at most once a second (it reads the clock and the file list).
+  if ((config_.retention_bytes > 0 || config_.retention_ms > 0) && ipc::monotonic_ns() >= next_retention_) {
+    next_retention_ = ipc::monotonic_ns() + 1'000'000'000;
+    const std::int64_t min_timestamp =
+        config_.retention_ms > 0 ? ipc::realtime_ns() - config_.retention_ms * 1'000'000 : INT64_MIN;
+    if (auto removed = disk_->apply_retention(config_.retention_bytes, min_timestamp); !removed) {
+      status_ = removed.status();
+      return true;
+    }
+  }
   status_ = Status::ok();
   return true;
 }

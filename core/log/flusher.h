@@ -70,6 +70,7 @@ class Flusher final : public PartitionRing::FlushHook {
   ReadCursor cursor_;              // the ring at the files' end
   Status status_;
   std::int64_t blocked_since_ = 0;  // monotonic ns: when the flusher first waited at an uncommitted claim
+  std::int64_t next_retention_ = 0;  // monotonic ns: when retention is next applied
 };
 
 }  // namespace rill::log

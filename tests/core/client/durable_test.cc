@@ -217,6 +217,52 @@ TEST(Durable, AConsumerTheRingOvertakesReadsOnFromTheFiles) {
   EXPECT_EQ(lagging.earliest_offset(0).value(), 0);
 }
 
+// Retention by size deletes the oldest files; a consumer starting at the
+// earliest starts at the new log start, and one that was reading what was
+// deleted is told how many records it lost (as when the ring overtakes it).
+TEST(Durable, RetentionDeletesOldFilesAndReadersAreToldWhatTheyLost) {
+  ShmGuard guard;
+  TempDir dir;
+  auto ns = Namespace::open_shared(guard.ns(), durable(dir.path())).value();
+  TopicConfig config{.partitions = 1, .segment_bytes = 65536, .segment_count = 4};
+  config.file_segment_bytes = 65536;
+  config.retention_bytes = 200'000;
+  ASSERT_TRUE(ns->create_topic("t", config).is_ok());
+  auto topic = ns->open_topic("t").value();
+  Consumer early(topic, {.start_at_earliest = true});
+  ASSERT_TRUE(early.assign_all().is_ok());
+  ASSERT_TRUE(early.poll(std::chrono::milliseconds(0)).status.is_ok());
+  Producer producer(topic, {.durability = Durability::kWritten});
+  send(producer, 0, 8000);
+  // The flusher applies retention at most once a second.
+  std::int64_t start = 0;
+  for (int i = 0; i < 50 && start == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    start = ns->describe_topic("t").value().partitions[0].log_start_offset;
+  }
+  ASSERT_GT(start, 0) << "no file was deleted";
+  auto info = ns->describe_topic("t").value();
+  EXPECT_LE(info.partitions[0].disk_bytes, 200'000u + 65536u);
+  std::int64_t skipped = 0, first = -1, count = 0;
+  for (int empty = 0; empty < 3;) {
+    PollResult r = early.poll(std::chrono::milliseconds(50));
+    ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
+    skipped += r.skipped;
+    if (r.records.empty()) ++empty;
+    for (const RecordView& v : r.records) {
+      if (first < 0) first = v.offset();
+      EXPECT_EQ(v.offset(), first + count) << "in order, none twice";
+      ++count;
+    }
+  }
+  EXPECT_EQ(skipped, first) << "the records deleted before the reader got to them";
+  EXPECT_GE(first, start);
+  EXPECT_EQ(first + count, 8000);
+  Consumer fresh(topic, {.start_at_earliest = true});
+  ASSERT_TRUE(fresh.assign_all().is_ok());
+  EXPECT_EQ(fresh.earliest_offset(0).value(), ns->describe_topic("t").value().partitions[0].log_start_offset);
+}
+
 // A power loss: the fault-injecting file system keeps only what was synced
 // (and, with a seed, a torn part of the rest). A child acknowledges records
 // at fsync, goes on at memory, loses the power and dies; the namespace is

@@ -389,5 +389,49 @@ TEST(DiskLog, DamageBelowTheSyncMarkIsReportedWithFileAndByte) {
   EXPECT_EQ(all.offsets, expected(frames, 0, 5)) << "the records before the damage are read, none skipped";
 }
 
+// Retention deletes whole old files, never the current one: by size, and by
+// the largest timestamp a file holds (its last time-index entry, which the
+// roll that closed it wrote), also across reopening.
+TEST(DiskLog, RetentionDeletesWholeOldFilesBySizeAndByTime) {
+  TempDir dir;
+  std::mt19937_64 rng(8);
+  Frames frames;  // record i has timestamp 1000 * i
+  {
+    auto log = DiskLog::open(io::file_system(), dir / "p", kSmallFiles, 0);
+    ASSERT_TRUE(log.is_ok());
+    for (int round = 0; round < 60; ++round) {
+      for (int i = 0; i < 40; ++i) frames.record(frames.next++);
+      ASSERT_TRUE((*log)->append(frames.take(), false).is_ok());
+    }
+    EXPECT_GT(io::file_system().list(dir / "p").value().size(), 9u);
+    const std::uint64_t before = (*log)->size_bytes();
+    auto removed = (*log)->apply_retention(before / 2, INT64_MIN);
+    ASSERT_TRUE(removed.is_ok()) << removed.status().to_string();
+    EXPECT_GT(*removed, 0u);
+    EXPECT_LE((*log)->size_bytes(), before / 2);
+    EXPECT_GT((*log)->start_offset(), 0);
+    // What is left reads from the new start, and below it is out of range.
+    const std::int64_t start = (*log)->start_offset();
+    EXPECT_EQ((*log)->locate(start - 1).status().code(), Code::kOffsetOutOfRange);
+    Read rest = read_all(**log, start);
+    ASSERT_TRUE(rest.status.is_ok()) << rest.status.to_string();
+    EXPECT_EQ(rest.offsets, expected(frames, start, frames.next));
+  }
+  auto log = DiskLog::open(io::file_system(), dir / "p", kSmallFiles, 0);
+  ASSERT_TRUE(log.is_ok());
+  const std::int64_t start = (*log)->start_offset();
+  // By time: every record below offset `limit` is older than 1000 * limit ns.
+  const std::int64_t limit = start + (frames.next - start) / 2;
+  auto removed = (*log)->apply_retention(0, 1000 * limit);
+  ASSERT_TRUE(removed.is_ok());
+  EXPECT_GT(*removed, 0u);
+  EXPECT_GT((*log)->start_offset(), start);
+  EXPECT_LE((*log)->start_offset(), limit) << "a file holding a record at or after the limit stays";
+  // The current file is never deleted, however old.
+  (void)(*log)->apply_retention(1, INT64_MAX);
+  EXPECT_EQ(io::file_system().list(dir / "p").value().size(), 3u) << "one .log, .index and .timeindex left";
+  EXPECT_EQ((*log)->end_offset(), frames.next);
+}
+
 }  // namespace
 }  // namespace rill::log
