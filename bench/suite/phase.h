@@ -50,6 +50,7 @@
 #include <cmath>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -58,6 +59,7 @@
 #include "bench/suite/payload.h"
 #include "bench/suite/report.h"
 #include "core/log/doorbell.h"
+#include "rill/producer.h"
 
 namespace rill::bench {
 
@@ -86,6 +88,14 @@ struct PhasePlan {
   bool pingpong = false;          // latency phase: round trips over two lanes (1x1, one partition)
   bool verify_checksums = false;  // rill's consumers verify record checksums
   bool exclusive = false;         // rill's producers take exclusive leases (ProducerOptions::exclusive)
+  // rill's producers' ProducerOptions::durability; not kMemory: rill's topics
+  // are durable, their namespaces' folders inside data_dir (the run's
+  // temporary folder, which the disk baselines write in too).
+  Durability durability = Durability::kMemory;
+  std::string data_dir;
+  // Latency phase: each producer times every measured send from the
+  // record's intended send time to the send's return (ProducerSlot::acked).
+  bool ack_latency = false;
 
   bool owns(int consumer, int partition) const noexcept { return !split || partition % consumers == consumer; }
   int partition_of(int producer, std::uint64_t batch_index) const noexcept {
@@ -131,6 +141,9 @@ struct alignas(64) ProducerSlot {
   // before the producer may send the next.
   std::atomic<std::uint64_t> in_flight_tick{0};
   Failure failure;
+  // PhasePlan::ack_latency: from each measured record's intended send time
+  // to the return of its send. Written by the producer before it sets done.
+  Histogram acked;
 };
 
 struct alignas(64) ConsumerSlot {
@@ -215,6 +228,7 @@ void run_producer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
   }
 
   const bool latency = plan.kind == PhaseKind::kLatency;
+  const bool acks = latency && plan.ack_latency;
   const bool one_in_flight = latency && plan.rate_rps <= 0;
   const bool by_count = plan.count > 0;
   const std::uint64_t quota = by_count ? plan.quota(p) : 0;
@@ -293,6 +307,7 @@ void run_producer(Transport& transport, const PhasePlan& plan, PhaseBoard& board
                           static_cast<std::uint8_t>(partition), static_cast<std::uint8_t>(warm ? kWarmupFlag : 0)});
     }
     if (!sender.send(partition, buffer.data(), n, me.failure)) break;
+    if (acks && !warm) me.acked.record(plan.clock.to_ns(static_cast<std::int64_t>(plan.clock.now() - intended)));
     seq += n;
     if (!warm) measured += n;
     ++batch_index;

@@ -41,6 +41,8 @@ std::vector<std::string> machine_differences(const Machine& a, const Machine& b)
   if (a.cpu_model != b.cpu_model) d.push_back("cpu '" + a.cpu_model + "' vs '" + b.cpu_model + "'");
   if (a.cores != b.cores) d.push_back("cores " + std::to_string(a.cores) + " vs " + std::to_string(b.cores));
   if (a.kernel != b.kernel) d.push_back("kernel '" + a.kernel + "' vs '" + b.kernel + "'");
+  if (a.data_fs != b.data_fs && !a.data_fs.empty() && !b.data_fs.empty())
+    d.push_back("files on " + a.data_fs + " vs " + b.data_fs);
   return d;
 }
 
@@ -86,11 +88,14 @@ std::string format_diff(const Report& a, const Report& b) {
     if (!find_transport(a, r.transport)) only_b.push_back(r.transport);
   }
 
+  enum class Unit { kRecords, kBytes, kTime };
   auto row = [&](const std::string& name, std::string_view figure, std::optional<double> x, std::optional<double> y,
-                 bool is_rate) {
+                 Unit unit) {
     auto show = [&](std::optional<double> v) {
       if (!v) return std::string("-");
-      return is_rate ? format_rate(*v) : format_ns(static_cast<std::int64_t>(*v));
+      return unit == Unit::kRecords ? format_rate(*v)
+             : unit == Unit::kBytes ? format_byte_rate(*v)
+                                    : format_ns(static_cast<std::int64_t>(*v));
     };
     std::string change = "-";
     if (x && y && *x != 0) {
@@ -111,7 +116,9 @@ std::string format_diff(const Report& a, const Report& b) {
     const TransportResult& rb = *find_transport(b, ra->transport);
     const bool any_figure = ra->throughput_rps || rb.throughput_rps || ra->latency || rb.latency;
     if (!any_figure) out += align_left(ra->transport, name_width) + "  no figures\n";
-    if (any_figure) out += row(ra->transport, "records/s", ra->throughput_rps, rb.throughput_rps, true);
+    if (any_figure) out += row(ra->transport, "records/s", ra->throughput_rps, rb.throughput_rps, Unit::kRecords);
+    if (ra->file_bytes_per_s || rb.file_bytes_per_s)
+      out += row("", "file B/s", ra->file_bytes_per_s, rb.file_bytes_per_s, Unit::kBytes);
     for (const LatencyColumn& c : kLatencyColumns) {
       if (!any_figure) break;
       if (c.label == "min") continue;
@@ -119,7 +126,17 @@ std::string format_diff(const Report& a, const Report& b) {
         if (!r.latency) return std::nullopt;
         return static_cast<double>((*r.latency).*c.field);
       };
-      out += row("", c.label, figure(*ra), figure(rb), false);
+      out += row("", c.label, figure(*ra), figure(rb), Unit::kTime);
+    }
+    // Durable runs: how long a send waited for its acknowledgement.
+    for (const LatencyColumn& c : kLatencyColumns) {
+      if (!ra->latency_ack && !rb.latency_ack) break;
+      if (c.label != "p50" && c.label != "p99") continue;
+      auto figure = [&](const TransportResult& r) -> std::optional<double> {
+        if (!r.latency_ack) return std::nullopt;
+        return static_cast<double>((*r.latency_ack).*c.field);
+      };
+      out += row("", "ack " + std::string(c.label), figure(*ra), figure(rb), Unit::kTime);
     }
     if (!ra->error.empty()) out += align_left("", name_width) + "  A: ERROR: " + ra->error + "\n";
     if (!rb.error.empty()) out += align_left("", name_width) + "  B: ERROR: " + rb.error + "\n";

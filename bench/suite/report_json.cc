@@ -121,6 +121,7 @@ constexpr auto fields(Tag<Scenario>) {
       Field{"pingpong", &Scenario::pingpong, kDefaultWhenAbsent},                  // since ping-pong
       Field{"verify_checksums", &Scenario::verify_checksums, kDefaultWhenAbsent},  // since --verify-checksums
       Field{"exclusive", &Scenario::exclusive, kDefaultWhenAbsent},                // since --exclusive
+      Field{"data_dir", &Scenario::data_dir, kDefaultWhenAbsent},                  // since durable topics
   };
 }
 
@@ -128,6 +129,8 @@ constexpr auto fields(Tag<Machine>) {
   return std::tuple{
       Field{"cpu_model", &Machine::cpu_model}, Field{"cores", &Machine::cores},     Field{"kernel", &Machine::kernel},
       Field{"hostname", &Machine::hostname},   Field{"tsc_ghz", &Machine::tsc_ghz},
+      Field{"data_fs", &Machine::data_fs, kDefaultWhenAbsent},  // since durable topics
+      Field{"io_backend", &Machine::io_backend, kDefaultWhenAbsent},
   };
 }
 
@@ -140,6 +143,9 @@ constexpr auto fields(Tag<TransportResult>) {
       Field{"latency_records", &TransportResult::latency_records},
       Field{"latency_ns", &TransportResult::latency},
       Field{"latency_raw_ns", &TransportResult::latency_raw},
+      Field{"latency_ack_ns", &TransportResult::latency_ack, kDefaultWhenAbsent},  // since durable topics
+      Field{"file_bytes_per_s", &TransportResult::file_bytes_per_s, kDefaultWhenAbsent},
+      Field{"payload_bytes_per_s", &TransportResult::payload_bytes_per_s, kDefaultWhenAbsent},
       Field{"distribution", &TransportResult::distribution},
       Field{"deadline", &TransportResult::deadline, kOmittedWhenEmpty},
       Field{"unsent_records", &TransportResult::unsent, kDefaultWhenAbsent},

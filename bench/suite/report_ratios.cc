@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -18,6 +19,10 @@ bool is_rill(std::string_view transport) {
   return transport.starts_with("rill-");
 }
 
+bool is_disk_baseline(std::string_view transport) {
+  return transport == "raw-write" || transport == "raw-fdatasync";
+}
+
 double median_of(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -28,7 +33,8 @@ double median_of(std::vector<double> v) {
 namespace {
 
 // The rill transport a baseline stands in for: boost-spsc for threads of one
-// process (and zmq-inproc), uds, pipe, iceoryx and zmq-ipc for processes; the floor (and anything else) for both.
+// process (and zmq-inproc), uds, pipe, iceoryx and zmq-ipc for processes; the
+// floor, the disk baselines (and anything else) for both.
 std::string_view counterpart(std::string_view baseline) {
   if (baseline == "boost-spsc" || baseline == "zmq-inproc") return "rill-inproc";
   if (baseline == "uds" || baseline == "pipe" || baseline == "iceoryx" || baseline == "zmq-ipc") return "rill-ipc";
@@ -46,7 +52,8 @@ bool compared(const std::vector<TransportResult>& run, std::string_view rill, st
 }  // namespace
 
 std::vector<Ratio> compute_ratios(const std::vector<std::vector<TransportResult>>& runs) {
-  static constexpr std::array<std::string_view, 4> kMetrics = {"throughput", "p50", "p99", "p99.9"};
+  static constexpr std::array<std::string_view, 8> kMetrics = {"throughput", "bytes/s", "p50",     "p99",
+                                                                "p99.9",      "ack p50", "ack p99", "ack p99.9"};
   std::vector<std::string> numerators, denominators;  // first-seen order
   std::map<std::tuple<std::string, std::string, std::size_t>, std::vector<double>> per_run;
   auto note = [](std::vector<std::string>& seen, const std::string& name) {
@@ -63,10 +70,16 @@ std::vector<Ratio> compute_ratios(const std::vector<std::vector<TransportResult>
           if (d > 0 && std::isfinite(ratio)) per_run[{num.transport, den.transport, metric}].push_back(ratio);
         };
         if (num.throughput_rps && den.throughput_rps) add(0, *num.throughput_rps, *den.throughput_rps);
-        if (num.latency && den.latency) {
-          add(1, static_cast<double>(num.latency->p50), static_cast<double>(den.latency->p50));
-          add(2, static_cast<double>(num.latency->p99), static_cast<double>(den.latency->p99));
-          add(3, static_cast<double>(num.latency->p999), static_cast<double>(den.latency->p999));
+        if (num.file_bytes_per_s && den.file_bytes_per_s) add(1, *num.file_bytes_per_s, *den.file_bytes_per_s);
+        // A disk baseline's latency is one write + fdatasync: what rill's
+        // send waits for at durability fsync, not what its consumers see.
+        const bool disk = is_disk_baseline(den.transport);
+        const std::optional<LatencyFigures>& mine = disk ? num.latency_ack : num.latency;
+        if (mine && den.latency) {
+          const std::size_t first = disk ? 5 : 2;
+          add(first, static_cast<double>(mine->p50), static_cast<double>(den.latency->p50));
+          add(first + 1, static_cast<double>(mine->p99), static_cast<double>(den.latency->p99));
+          add(first + 2, static_cast<double>(mine->p999), static_cast<double>(den.latency->p999));
         }
       }
     }

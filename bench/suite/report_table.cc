@@ -115,7 +115,7 @@ std::string format_table(const Report& report) {
          align_right("samples", kCountWidth) + "\n";
   if (report.results.empty()) out += "(no results)\n";
 
-  bool any_raw = false;
+  bool any_raw = false, any_ack = false;
   for (std::size_t i = 0; i < report.results.size(); ++i) {
     const TransportResult& r = report.results[i];
     out += align_left(names[i], name_width) + "  ";
@@ -129,6 +129,16 @@ std::string format_table(const Report& report) {
       any_raw = true;
       out +=
           align_left("  raw", name_width) + "  " + std::string(kRateWidth, ' ') + latency_cells(r.latency_raw) + "\n";
+    }
+    if (r.latency_ack) {
+      any_ack = true;
+      out +=
+          align_left("  ack", name_width) + "  " + std::string(kRateWidth, ' ') + latency_cells(r.latency_ack) + "\n";
+    }
+    if (r.file_bytes_per_s) {
+      out += "  bytes: " + format_byte_rate(*r.file_bytes_per_s) + " to files";
+      if (r.payload_bytes_per_s) out += ", " + format_byte_rate(*r.payload_bytes_per_s) + " of values";
+      out += "\n";
     }
     for (const std::string& note : r.notes) out += "  note: " + note + "\n";
     if (r.deadline) {
@@ -152,10 +162,26 @@ std::string format_table(const Report& report) {
         "latency: one record in flight per producer (closed loop: a stall delays the next send, so it shows "
         "only once, not in the records it held back)\n";
   }
-  if (std::any_of(report.results.begin(), report.results.end(),
-                  [](const TransportResult& r) { return r.transport == "pingpong-floor"; }))
+  const auto ran = [&](std::string_view name) {
+    return std::any_of(report.results.begin(), report.results.end(),
+                       [&](const TransportResult& r) { return r.transport == name; });
+  };
+  if (ran("pingpong-floor"))
     out +=
         "pingpong-floor: a cache line bouncing between two cores, round trip / 2; always one in flight (closed loop)\n";
+  if (any_ack)
+    out += "ack: from each record's intended send time to the return of its send (durability " +
+           report.scenario.durability + ": " +
+           (report.scenario.durability == "fsync" ? "synced in" : "written to") + " the topic's files)\n";
+  if (ran("raw-write"))
+    out += "raw-write: record frames written in sequence to one file in writes of up to 4 MiB, no sync; "
+           "records/s = frames/s\n";
+  if (ran("raw-fdatasync"))
+    out += "raw-fdatasync: one record frame appended to a file and fdatasync'd at a time; records/s = syncs/s, "
+           "latency = one write + fdatasync\n";
+  if (report.machine.data_fs == "tmpfs")
+    out += "note: the data folder is on tmpfs (memory): a write there is a memcpy and an fdatasync costs "
+           "nothing; use --data-dir on a disk\n";
 
   if (!report.ratios.empty()) out += "\n" + ratio_table(report.ratios);
   return out;

@@ -35,6 +35,7 @@ struct Unit {
 };
 constexpr std::array<Unit, 4> kTimeUnits = {{{1, "ns"}, {1e3, "µs"}, {1e6, "ms"}, {1e9, "s"}}};
 constexpr std::array<Unit, 4> kRateUnits = {{{1, "/s"}, {1e3, "k/s"}, {1e6, "M/s"}, {1e9, "G/s"}}};
+constexpr std::array<Unit, 4> kByteRateUnits = {{{1, "B/s"}, {1e3, "kB/s"}, {1e6, "MB/s"}, {1e9, "GB/s"}}};
 
 // x in the largest of `units` (ascending; the first of scale 1) that keeps
 // it at or above 1, with three significant digits: "8.62 M/s".
@@ -58,6 +59,10 @@ std::string format_ns(std::int64_t ns, bool trim_zeros) {
 
 std::string format_rate(double per_second) {
   return in_units(per_second, kRateUnits);
+}
+
+std::string format_byte_rate(double bytes_per_second) {
+  return in_units(bytes_per_second, kByteRateUnits);
 }
 
 std::string format_percent(double fraction) {
@@ -109,6 +114,7 @@ std::string scenario_summary(const Scenario& s) {
   if (s.verify_checksums) text += ", rill verifies checksums";
   if (s.exclusive) text += ", rill producers exclusive";
   if (s.durability != "memory") text += ", durability " + s.durability;
+  if (!s.data_dir.empty()) text += ", files in " + s.data_dir;
   if (s.acks != "none") text += ", acks " + s.acks;
   if (!s.cpus.empty()) text += ", pinned";
   text += s.count > 0 ? ", " + std::to_string(s.count) + " records per phase"
@@ -123,6 +129,8 @@ std::string machine_summary(const Machine& m) {
   if (!m.kernel.empty()) text += ", " + m.kernel;
   if (!m.hostname.empty()) text += ", host " + m.hostname;
   if (m.tsc_ghz > 0) text += ", TSC " + three_digits(m.tsc_ghz, false) + " GHz";
+  if (!m.data_fs.empty()) text += ", files on " + m.data_fs;
+  if (!m.io_backend.empty()) text += " via " + m.io_backend;
   return text;
 }
 

@@ -20,6 +20,10 @@ namespace rill::bench {
 // digits at or above 1: "8.62 M/s", "100 k/s"; "-" when not finite.
 std::string format_rate(double per_second);
 
+// Bytes per second, decimal units, three significant digits: "312 MB/s",
+// "1.25 GB/s"; "-" when not finite.
+std::string format_byte_rate(double bytes_per_second);
+
 // A fraction as a percentage with up to three significant digits: "0.0012%".
 std::string format_percent(double fraction);
 
@@ -42,7 +46,8 @@ std::string deadline_summary(const DeadlineSpec& d);
 // One line: what was run, so that a reader can tell two reports apart (the
 // deadline, when one was asked, has a line of its own).
 std::string scenario_summary(const Scenario& s);
-// One line: CPU, cores, kernel, host and TSC rate, those that are known.
+// One line: CPU, cores, kernel, host and TSC rate, those that are known, and
+// for a run that wrote files their file system and io backend.
 std::string machine_summary(const Machine& m);
 
 // The latency figures the table and the diff show, in column order.
