@@ -2,7 +2,9 @@
 // a transport provides):
 //
 //   RillTransport   a rill topic: in-process (threads, anonymous memory) or
-//                   across processes (a shared namespace "bench-<pid>").
+//                   across processes (a shared namespace "bench-<pid>");
+//                   durable (PhasePlan::durability) in a shared namespace
+//                   with a data folder of its own, in both cases.
 //   QueueTransport  Boost.Lockfree spsc_queue, one byte queue per producer ×
 //                   consumer pair, records pushed and popped whole (threads).
 //   FdTransport     a Unix domain stream socket or a pipe per producer ×
@@ -44,9 +46,25 @@ class RillTransport {
  public:
   // Creates a topic of plan.partitions partitions (and for ping-pong a
   // second topic of one): in a namespace of this process only, or in the
-  // shared namespace `shared_ns` (non-empty).
-  static Result<std::unique_ptr<RillTransport>> create(const PhasePlan& plan, const std::string& shared_ns);
-  ~RillTransport();  // deletes the topic (and the shared namespace's registry object)
+  // shared namespace `shared_ns` (non-empty). With plan.durability other
+  // than kMemory the namespace is durable (REQUIRES: shared_ns non-empty),
+  // its folder a new one in plan.data_dir. `forked`: the participants are
+  // forked processes, which open the topics themselves; the creator then
+  // leaves a durable topic unopened, since opening one starts this
+  // process's flusher thread (core/client/durable.h), which a fork must not
+  // copy mid-flush.
+  static Result<std::unique_ptr<RillTransport>> create(const PhasePlan& plan, const std::string& shared_ns,
+                                                       bool forked);
+  // Deletes the topics, the shared namespace's objects and the data folder.
+  ~RillTransport();
+
+  // A durable transport's topic "bench": what its partitions' segment files
+  // (<folder>/bench-<p>/*.log, doc/segment_format.md) hold.
+  struct FileBytes {
+    std::uint64_t bytes = 0;  // the files' sizes: file headers and frames
+    std::uint64_t files = 0;
+  };
+  Result<FileBytes> file_bytes() const;
 
   class Sender {
    public:
@@ -117,6 +135,7 @@ class RillTransport {
 
   PhasePlan plan_;
   std::string shared_ns_;
+  std::string data_dir_;  // a durable namespace's folder; empty in memory
   std::shared_ptr<Namespace> ns_;
   std::shared_ptr<Namespace> participant_ns_;  // a forked participant's own opening
   std::shared_ptr<Topic> topic_, pong_topic_;
