@@ -14,11 +14,17 @@
 #include <thread>
 
 #include "bench/suite/clock.h"
+#include "bench/suite/data_folder.h"
 #include "bench/suite/phase.h"
 #include "bench/suite/team.h"
 #include "bench/suite/transports.h"
+#include "bench/suite/transports_disk.h"
 #include "bench/suite/transports_iceoryx.h"
 #include "bench/suite/transports_zmq.h"
+#include "core/log/disk_format.h"
+#include "core/log/frame_codec.h"
+#include "core/log/record_format.h"
+#include "io/uring.h"
 
 namespace rill::bench {
 
@@ -39,6 +45,8 @@ Team::Mode mode_of(std::string_view t) {
 }
 
 std::string topology_of(const Scenario& s, std::string_view t) {
+  if (t == "raw-write") return "1x0, files";
+  if (t == "raw-fdatasync") return "1x0, a file, fdatasync each";
   if (t == "pingpong-floor" || s.pingpong) {
     if (t == "pingpong-floor") return "1x1 ping-pong";
     // The throughput phase runs the scenario's topology; the latency phase echoes.
@@ -75,7 +83,11 @@ struct PhaseOutcome {
   std::optional<double> throughput_rps;
   std::unique_ptr<Histogram> corrected = std::make_unique<Histogram>();
   std::unique_ptr<Histogram> raw = std::make_unique<Histogram>();
+  std::unique_ptr<Histogram> acked = std::make_unique<Histogram>();  // PhasePlan::ack_latency
   DeadlineCounts deadline;
+  // Durable rill topics: the segment files' bytes over the records sent
+  // (warm-up included, each acknowledged as written): bytes per record.
+  std::optional<double> file_bytes_per_record;
   std::string error;
   bool interrupted = false;
 };
@@ -112,6 +124,9 @@ class PhaseRunner {
     if (!child_error_.is_ok() && out.error.empty()) out.error = child_error_.to_string();
     if (Status s = team.join(); !s.is_ok() && out.error.empty()) out.error = s.to_string();
     collect(plan, board, out);
+    if constexpr (requires { transport.file_bytes(); }) {
+      if (out.error.empty() && plan.durability != Durability::kMemory) check_files(transport.file_bytes(), plan, board, out);
+    }
     return out;
   }
 
@@ -210,11 +225,36 @@ class PhaseRunner {
     }
   }
 
+  // A durable topic's files must hold every record sent (each send returned
+  // once its record was written): exactly their frames when each was sent
+  // alone (a record frame each), at least their values in batches.
+  static void check_files(const Result<RillTransport::FileBytes>& files, const PhasePlan& plan,
+                          const PhaseBoard& board, PhaseOutcome& out) {
+    if (!files.is_ok()) {
+      out.error = files.status().to_string();
+      return;
+    }
+    std::uint64_t sent = 0;
+    for (int p = 0; p < plan.producers; ++p) sent += board.producers[p].sent.load(std::memory_order_relaxed);  // joined
+    const std::uint64_t frames = files.value().bytes - files.value().files * log::kLogHeaderBytes;
+    const std::uint64_t frame = log::align_frame(log::record_frame_size(std::nullopt, plan.record_bytes, 0));
+    const bool short_of = plan.batch == 1 ? frames != sent * frame : frames < sent * plan.record_bytes;
+    if (short_of || sent == 0) {
+      out.error = "the topic's segment files hold " + std::to_string(frames) + " bytes of frames in " +
+                  std::to_string(files.value().files) + " files; the " + std::to_string(sent) +
+                  " records sent and acknowledged as written take " +
+                  (plan.batch == 1 ? std::to_string(sent * frame) : "at least " + std::to_string(sent * plan.record_bytes));
+      return;
+    }
+    out.file_bytes_per_record = static_cast<double>(files.value().bytes) / static_cast<double>(sent);
+  }
+
   void collect(const PhasePlan& plan, PhaseBoard& board, PhaseOutcome& out) {
     std::int64_t first_ns = INT64_MAX, last_ns = 0;
     for (int p = 0; p < plan.producers; ++p) {
       out.records += board.producers[p].measured;
       out.unsent += board.producers[p].unsent;
+      out.acked->merge(board.producers[p].acked);
       if (board.producers[p].failure.failed && out.error.empty()) out.error = board.producers[p].failure.text;
     }
     for (int c = 0; c < plan.consumers; ++c) {
@@ -254,7 +294,9 @@ class PhaseRunner {
   bool interrupted_ = false;
 };
 
-PhasePlan plan_of(const Scenario& s, PhaseKind kind, const BenchClock& clock, WaitKind wait) {
+// `folder`: the run's data folder (empty when it writes no files).
+PhasePlan plan_of(const Scenario& s, std::string_view name, PhaseKind kind, const BenchClock& clock, WaitKind wait,
+                  const std::string& folder) {
   PhasePlan plan;
   plan.kind = kind;
   plan.producers = s.producers;
@@ -273,6 +315,9 @@ PhasePlan plan_of(const Scenario& s, PhaseKind kind, const BenchClock& clock, Wa
   plan.pingpong = kind == PhaseKind::kLatency && s.pingpong;
   plan.verify_checksums = s.verify_checksums;
   plan.exclusive = s.exclusive;
+  (void)parse_durability(s.durability, &plan.durability);  // validated
+  plan.data_dir = folder;
+  plan.ack_latency = is_rill(name) && plan.durability != Durability::kMemory;
   return plan;
 }
 
@@ -294,8 +339,11 @@ PhaseOutcome run_phase(std::string_view name, const PhasePlan& plan, const Scena
     }
     return runner.run(name, *made.value(), plan, board);
   };
-  if (name == "rill-inproc") return go(RillTransport::create(plan, ""));
-  if (name == "rill-ipc") return go(RillTransport::create(plan, "bench-" + std::to_string(::getpid())));
+  // A durable topic needs a shared namespace (one with a data folder), also for threads.
+  const std::string shared = "bench-" + std::to_string(::getpid());
+  if (name == "rill-inproc")
+    return go(RillTransport::create(plan, plan.durability != Durability::kMemory ? shared : "", false));
+  if (name == "rill-ipc") return go(RillTransport::create(plan, shared, true));
   if (name == "uds") return go(FdTransport::create(plan, FdTransport::Kind::kUnixSocket));
   if (name == "pipe") return go(FdTransport::create(plan, FdTransport::Kind::kPipe));
   if (name == "iceoryx") return go(IceoryxTransport::create(plan));
@@ -312,6 +360,25 @@ PhaseOutcome run_phase(std::string_view name, const PhasePlan& plan, const Scena
   failed.error = "unknown transport";
   return failed;
 }
+
+// Pins the calling (main) thread to `core` (-1: leaves it) until destroyed,
+// then gives it back the cores it had.
+class PinnedHere {
+ public:
+  explicit PinnedHere(int core) {
+    restore_ = core >= 0 && ::pthread_getaffinity_np(::pthread_self(), sizeof before_, &before_) == 0;
+    if (core >= 0) (void)pin_to_core(core);
+  }
+  ~PinnedHere() {
+    if (restore_) ::pthread_setaffinity_np(::pthread_self(), sizeof before_, &before_);
+  }
+  PinnedHere(const PinnedHere&) = delete;
+  PinnedHere& operator=(const PinnedHere&) = delete;
+
+ private:
+  cpu_set_t before_;
+  bool restore_ = false;
+};
 
 // The floor: one cache line each way between two cores, busy-spinning,
 // one-way = round trip / 2.
@@ -334,10 +401,7 @@ PhaseOutcome run_floor(const PhasePlan& plan, const Scenario& s, const ProgressF
       lines->pong.store(v, std::memory_order_release);  // pairs with the ping side's acquire
     }
   });
-  const int core = core_for(s, 0);
-  cpu_set_t before;
-  const bool restore = core >= 0 && ::pthread_getaffinity_np(::pthread_self(), sizeof before, &before) == 0;
-  if (core >= 0) (void)pin_to_core(core);
+  std::optional<PinnedHere> pinned(std::in_place, core_for(s, 0));
   const std::int64_t start = monotonic_ns();
   const std::int64_t measure = start + plan.warmup_ns;
   const std::int64_t end = measure + plan.duration_ns;
@@ -369,27 +433,72 @@ PhaseOutcome run_floor(const PhasePlan& plan, const Scenario& s, const ProgressF
   }
   lines->ping.store(kStop, std::memory_order_release);  // pairs with the echo's acquire
   echo.join();
-  if (restore) ::pthread_setaffinity_np(::pthread_self(), sizeof before, &before);
+  pinned.reset();
   return out;
 }
 
 // One run of one transport: both phases.
 struct TransportRun {
   TransportResult result;
-  std::unique_ptr<Histogram> corrected, raw;
+  std::unique_ptr<Histogram> corrected = std::make_unique<Histogram>();
+  std::unique_ptr<Histogram> raw = std::make_unique<Histogram>();
+  std::unique_ptr<Histogram> acked = std::make_unique<Histogram>();
   DeadlineCounts deadline;
   bool interrupted = false;
 };
 
+// A disk baseline (transports_disk.h): one phase on this thread, pinned
+// where producer 0 would be. raw-fdatasync's writes are its latency figures.
+TransportRun run_disk(std::string_view name, const Scenario& s, const BenchClock& clock, WaitKind wait,
+                      const std::string& folder, const ProgressFn& progress, int run) {
+  TransportRun tr;
+  tr.result.transport = std::string(name);
+  tr.result.topology = topology_of(s, name);
+  const bool sync = name == "raw-fdatasync";
+  const PhasePlan plan = plan_of(s, name, sync ? PhaseKind::kLatency : PhaseKind::kThroughput, clock, wait, folder);
+  const std::string_view phase = sync ? "latency" : "throughput";
+  Histogram& latency = *tr.corrected;
+  DiskOutcome d;
+  {
+    PinnedHere pinned(core_for(s, 0));
+    d = run_disk_baseline(sync ? DiskBaseline::kFdatasync : DiskBaseline::kWrite, plan,
+                          folder + "/" + std::string(name) + "-" + std::to_string(run) + ".log", latency,
+                          [&](std::uint64_t records, double elapsed_s) {
+                            return !progress || progress(Progress{name, phase, run, records, elapsed_s,
+                                                                  sync ? latency.value_at(0.99) : 0});
+                          });
+  }
+  tr.interrupted = d.interrupted;
+  if (!d.error.empty()) {
+    tr.result.error = std::string(phase) + " phase: " + d.error;
+    return tr;
+  }
+  const double seconds = static_cast<double>(d.elapsed_ns) / 1e9;
+  tr.result.records = d.records;
+  tr.result.throughput_rps = static_cast<double>(d.records) / seconds;
+  tr.result.file_bytes_per_s = static_cast<double>(d.bytes) / seconds;
+  tr.result.payload_bytes_per_s = *tr.result.throughput_rps * static_cast<double>(s.record_bytes);
+  if (sync) {
+    tr.result.latency_records = d.records;
+    tr.result.latency = figures_of(latency);
+  }
+  return tr;
+}
+
 TransportRun run_transport(std::string_view name, const Scenario& s, const BenchClock& clock, WaitKind wait,
-                           const ProgressFn& progress, int run) {
+                           const std::string& folder, const ProgressFn& progress, int run) {
+  if (is_disk_baseline(name)) return run_disk(name, s, clock, wait, folder, progress, run);
   TransportRun tr;
   tr.result.transport = std::string(name);
   tr.result.topology = topology_of(s, name);
   if (name != "pingpong-floor") {
-    PhaseOutcome t = run_phase(name, plan_of(s, PhaseKind::kThroughput, clock, wait), s, progress, run);
+    PhaseOutcome t = run_phase(name, plan_of(s, name, PhaseKind::kThroughput, clock, wait, folder), s, progress, run);
     tr.result.records = t.records;
     tr.result.throughput_rps = t.throughput_rps;
+    if (t.throughput_rps) {
+      tr.result.payload_bytes_per_s = *t.throughput_rps * static_cast<double>(s.record_bytes);
+      if (t.file_bytes_per_record) tr.result.file_bytes_per_s = *t.throughput_rps * *t.file_bytes_per_record;
+    }
     if (!t.error.empty()) tr.result.error = "throughput phase: " + t.error;
     if (t.interrupted) {
       tr.interrupted = true;
@@ -398,7 +507,7 @@ TransportRun run_transport(std::string_view name, const Scenario& s, const Bench
       return tr;
     }
   }
-  const PhasePlan plan = plan_of(s, PhaseKind::kLatency, clock, wait);
+  const PhasePlan plan = plan_of(s, name, PhaseKind::kLatency, clock, wait, folder);
   PhaseOutcome l = name == "pingpong-floor" ? run_floor(plan, s, progress, run) : run_phase(name, plan, s, progress, run);
   if (!l.error.empty() && tr.result.error.empty()) tr.result.error = "latency phase: " + l.error;
   tr.result.latency_records = l.records;
@@ -414,9 +523,11 @@ TransportRun run_transport(std::string_view name, const Scenario& s, const Bench
     // Records too small to carry their send time have no raw figures at a fixed rate.
     if (l.raw->count() > 0) tr.result.latency_raw = figures_of(*l.raw);
   }
+  if (l.acked->count() > 0) tr.result.latency_ack = figures_of(*l.acked);
   if (s.deadline) tr.result.deadline = judge_deadline(*s.deadline, l.deadline, *l.corrected);
   tr.corrected = std::move(l.corrected);
   tr.raw = std::move(l.raw);
+  tr.acked = std::move(l.acked);
   tr.deadline = l.deadline;
   tr.interrupted = l.interrupted;
   return tr;
@@ -425,9 +536,9 @@ TransportRun run_transport(std::string_view name, const Scenario& s, const Bench
 }  // namespace
 
 const std::vector<std::string>& known_transports() {
-  static const std::vector<std::string> names = {"rill-inproc", "rill-ipc", "boost-spsc", "uds",
-                                                 "pipe",        "iceoryx",  "zmq-ipc",    "zmq-inproc",
-                                                 "pingpong-floor"};
+  static const std::vector<std::string> names = {"rill-inproc", "rill-ipc",       "boost-spsc", "uds",
+                                                 "pipe",        "iceoryx",        "zmq-ipc",    "zmq-inproc",
+                                                 "pingpong-floor", "raw-write", "raw-fdatasync"};
   return names;
 }
 
@@ -437,8 +548,8 @@ Status validate_scenario(const Scenario& s) {
   for (const std::string& t : s.transports)
     if (std::find(known_transports().begin(), known_transports().end(), t) == known_transports().end())
       return bad("--transport: unknown transport '" + t +
-                 "' (expected rill-inproc, rill-ipc, boost-spsc, uds, pipe, iceoryx, zmq-ipc, zmq-inproc or "
-                 "pingpong-floor)");
+                 "' (expected rill-inproc, rill-ipc, boost-spsc, uds, pipe, iceoryx, zmq-ipc, zmq-inproc, "
+                 "pingpong-floor, raw-write or raw-fdatasync)");
   if (s.producers < 1 || s.producers > kMaxProducers) return bad("--producers must be 1.." + std::to_string(kMaxProducers));
   if (s.consumers < 1 || s.consumers > kMaxConsumers) return bad("--consumers must be 1.." + std::to_string(kMaxConsumers));
   if (s.partitions < 1 || s.partitions > kMaxPartitions) return bad("--partitions must be 1.." + std::to_string(kMaxPartitions));
@@ -468,8 +579,18 @@ Status validate_scenario(const Scenario& s) {
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
   for (int c : s.cpus)
     if (c < 0 || c >= cores) return bad("--cpus: no core " + std::to_string(c) + " (this machine has 0.." + std::to_string(cores - 1) + ")");
-  if (s.durability != "memory")
-    return bad("--durability " + s.durability + ": rill has no persistence yet; only memory can be measured");
+  Durability durability = Durability::kMemory;
+  if (!parse_durability(s.durability, &durability))
+    return bad("--durability: '" + s.durability + "' is not memory, written or fsync");
+  if (durability != Durability::kMemory)
+    for (const std::string& t : s.transports)
+      if (!is_rill(t) && !is_disk_baseline(t))
+        return bad("--durability " + s.durability + ": " + t +
+                   " keeps records in memory only and cannot honour it (durable runs take rill-inproc, rill-ipc, "
+                   "raw-write and raw-fdatasync; --compare adds the in-memory baselines beside them)");
+  if (!s.data_dir.empty() && !writes_files(s))
+    return bad("--data-dir: this run writes no files (that takes --durability written or fsync, or the disk "
+               "baselines raw-write and raw-fdatasync)");
   if (s.acks != "none") return bad("--acks " + s.acks + ": rill has no replication yet; only none can be measured");
   if (s.deadline) {
     if (s.deadline->deadline_ns <= 0) return bad("--deadline must be positive");
@@ -477,6 +598,12 @@ Status validate_scenario(const Scenario& s) {
   }
   if (s.repeat < 1 || s.repeat > 100) return bad("--repeat must be 1..100");
   return Status::ok();
+}
+
+bool writes_files(const Scenario& s) {
+  const std::vector<std::string> names = transports_to_run(s);
+  return s.durability != "memory" ||
+         std::any_of(names.begin(), names.end(), [](const std::string& t) { return is_disk_baseline(t); });
 }
 
 std::vector<std::string> transports_to_run(const Scenario& s) {
@@ -499,6 +626,10 @@ std::vector<std::string> transports_to_run(const Scenario& s) {
       }
     }
     add("pingpong-floor");
+    if (s.durability != "memory") {
+      add("raw-write");
+      add("raw-fdatasync");
+    }
   }
   return out;
 }
@@ -547,7 +678,10 @@ int remove_leftovers_of_dead_runs(const std::vector<std::string>& dirs) {
 
 Result<Report> run_bench(const Scenario& scenario, const ProgressFn& progress) {
   if (Status s = validate_scenario(scenario); !s.is_ok()) return s;
-  (void)remove_leftovers_of_dead_runs();
+  const bool files = writes_files(scenario);
+  const std::string data_parent = scenario.data_dir.empty() ? default_data_parent() : scenario.data_dir;
+  if (files) (void)remove_leftovers_of_dead_runs({"/tmp", ipc::kShmDir, data_parent});
+  else (void)remove_leftovers_of_dead_runs();
   auto clock = BenchClock::make(scenario.clock);
   if (!clock.is_ok()) return clock.status();
   const WaitKind wait = wait_kind(scenario.wait).value();
@@ -557,13 +691,24 @@ Result<Report> run_bench(const Scenario& scenario, const ProgressFn& progress) {
   report.scenario.clock = std::string(clock.value().name());
   report.machine = describe_machine();
   if (clock.value().name() == "tsc") report.machine.tsc_ghz = clock.value().ticks_per_ns();
+  // Removed on every way out of this function: the end, an error, an interrupt.
+  ScratchFolder folder;
+  if (files) {
+    auto made = ScratchFolder::make(data_parent);
+    if (!made.is_ok()) return made.status().with_context(scenario.data_dir.empty() ? "$TMPDIR or /tmp" : "--data-dir");
+    folder = std::move(made.value());
+    report.scenario.data_dir = data_parent;
+    report.machine.data_fs = file_system_type(folder.path());
+    report.machine.io_backend = std::string(io::write_backend_name(io::write_backend()));
+  }
 
   const std::vector<std::string> names = transports_to_run(scenario);
   struct Merged {
     std::unique_ptr<Histogram> corrected = std::make_unique<Histogram>();
     std::unique_ptr<Histogram> raw = std::make_unique<Histogram>();
+    std::unique_ptr<Histogram> acked = std::make_unique<Histogram>();
     DeadlineCounts deadline;
-    std::vector<double> throughputs;
+    std::vector<double> throughputs, file_rates;
     TransportResult result;
   };
   std::vector<Merged> merged(names.size());
@@ -571,13 +716,15 @@ Result<Report> run_bench(const Scenario& scenario, const ProgressFn& progress) {
   for (int r = 1; r <= scenario.repeat; ++r) {
     std::vector<TransportResult>& this_run = runs.emplace_back();
     for (std::size_t i = 0; i < names.size(); ++i) {
-      TransportRun tr = run_transport(names[i], report.scenario, clock.value(), wait, progress, r);
+      TransportRun tr = run_transport(names[i], report.scenario, clock.value(), wait, folder.path(), progress, r);
       if (tr.interrupted) return Status(Code::kInternal, "interrupted");
       Merged& m = merged[i];
       m.corrected->merge(*tr.corrected);
       m.raw->merge(*tr.raw);
+      m.acked->merge(*tr.acked);
       m.deadline.merge(tr.deadline);
       if (tr.result.throughput_rps) m.throughputs.push_back(*tr.result.throughput_rps);
+      if (tr.result.file_bytes_per_s) m.file_rates.push_back(*tr.result.file_bytes_per_s);
       if (r == 1) m.result = tr.result;
       else {
         m.result.records += tr.result.records;
@@ -590,6 +737,11 @@ Result<Report> run_bench(const Scenario& scenario, const ProgressFn& progress) {
   for (Merged& m : merged) {
     TransportResult& res = m.result;
     res.throughput_rps = m.throughputs.empty() ? std::nullopt : std::optional<double>(median_of(m.throughputs));
+    res.payload_bytes_per_s.reset();
+    if (res.throughput_rps) res.payload_bytes_per_s = *res.throughput_rps * static_cast<double>(scenario.record_bytes);
+    res.file_bytes_per_s = m.file_rates.empty() ? std::nullopt : std::optional<double>(median_of(m.file_rates));
+    res.latency_ack.reset();
+    if (m.acked->count() > 0) res.latency_ack = figures_of(*m.acked);
     if (m.corrected->count() > 0) {
       res.latency = figures_of(*m.corrected);
       if (m.raw->count() > 0) res.latency_raw = figures_of(*m.raw);

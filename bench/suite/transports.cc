@@ -7,8 +7,10 @@
 #include <cerrno>
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 
 #include "core/log/record_format.h"
+#include "io/file_system.h"
 
 namespace rill::bench {
 
@@ -43,37 +45,88 @@ std::string errno_text(const char* what) { return std::string(what) + ": " + std
 
 // ---------------------------------------------------------------- rill
 
-Result<std::unique_ptr<RillTransport>> RillTransport::create(const PhasePlan& plan, const std::string& shared_ns) {
+Result<std::unique_ptr<RillTransport>> RillTransport::create(const PhasePlan& plan, const std::string& shared_ns,
+                                                             bool forked) {
   std::unique_ptr<RillTransport> t(new RillTransport(plan, shared_ns));
-  auto ns = shared_ns.empty() ? Namespace::in_process()
-                              : Namespace::open_shared(shared_ns, SharedOptions{.group = {}, .create = true, .private_to_process = true});
+  const bool durable = plan.durability != Durability::kMemory;
+  if (durable) {
+    if (shared_ns.empty() || plan.data_dir.empty())
+      return Status(Code::kInvalidArgument, "a durable rill transport needs a shared namespace and a data folder");
+    // A folder per transport (one per phase): a namespace records its folder,
+    // and no flusher of an earlier phase's topic can meet this one's files.
+    static int made = 0;  // the main thread makes transports, one at a time
+    t->data_dir_ = plan.data_dir + "/" + shared_ns + "-" + std::to_string(++made);
+  }
+  t->creator_ = ::getpid();
+  auto ns = shared_ns.empty()
+                ? Namespace::in_process()
+                : Namespace::open_shared(shared_ns, SharedOptions{.group = {},
+                                                                  .create = true,
+                                                                  .private_to_process = true,
+                                                                  .data_dir = t->data_dir_});
   if (!ns.is_ok()) return ns.status();
   t->ns_ = ns.value();
-  t->creator_ = ::getpid();
-  const TopicConfig config{
-      .partitions = plan.partitions, .segment_bytes = segment_bytes_for(plan), .segment_count = kSegmentCount};
+  // Durable topics keep the defaults (1 GiB files, no retention): the bench
+  // writes what a durable topic writes, and the folder goes at the end.
+  TopicConfig config;
+  config.partitions = plan.partitions;
+  config.segment_bytes = segment_bytes_for(plan);
+  config.segment_count = kSegmentCount;
+  const bool open_here = !(durable && forked);
   if (Status s = t->ns_->create_topic("bench", config); !s.is_ok()) return s;
-  auto topic = t->ns_->open_topic("bench");
-  if (!topic.is_ok()) return topic.status();
-  t->topic_ = topic.value();
+  if (open_here) {
+    auto topic = t->ns_->open_topic("bench");
+    if (!topic.is_ok()) return topic.status();
+    t->topic_ = topic.value();
+  }
   if (plan.pingpong) {
-    const TopicConfig pong{.partitions = 1, .segment_bytes = config.segment_bytes, .segment_count = kSegmentCount};
+    TopicConfig pong = config;
+    pong.partitions = 1;
     if (Status s = t->ns_->create_topic("bench-pong", pong); !s.is_ok()) return s;
-    auto p = t->ns_->open_topic("bench-pong");
-    if (!p.is_ok()) return p.status();
-    t->pong_topic_ = p.value();
+    if (open_here) {
+      auto p = t->ns_->open_topic("bench-pong");
+      if (!p.is_ok()) return p.status();
+      t->pong_topic_ = p.value();
+    }
   }
   return t;
 }
 
 RillTransport::~RillTransport() {
-  if (::getpid() != creator_ || !ns_) return;
-  topic_.reset();
-  pong_topic_.reset();
-  (void)ns_->delete_topic("bench");
-  if (plan_.pingpong) (void)ns_->delete_topic("bench-pong");
-  ns_.reset();
-  if (!shared_ns_.empty()) (void)Namespace::remove_shared(shared_ns_);
+  if (::getpid() != creator_) return;
+  if (ns_) {
+    topic_.reset();
+    pong_topic_.reset();
+    (void)ns_->delete_topic("bench");
+    if (plan_.pingpong) (void)ns_->delete_topic("bench-pong");
+    ns_.reset();
+    if (!shared_ns_.empty()) (void)Namespace::remove_shared(shared_ns_);
+  }
+  if (!data_dir_.empty()) {
+    std::error_code ec;  // best effort: the run removes its whole data folder at the end
+    std::filesystem::remove_all(data_dir_, ec);
+  }
+}
+
+Result<RillTransport::FileBytes> RillTransport::file_bytes() const {
+  FileBytes out;
+  if (data_dir_.empty()) return out;
+  io::FileSystem& fs = io::file_system();
+  for (int p = 0; p < plan_.partitions; ++p) {
+    const std::string dir = data_dir_ + "/bench-" + std::to_string(p);
+    auto names = fs.list(dir);
+    if (!names.is_ok()) return names.status().with_context("listing the segment files");
+    for (const std::string& name : names.value()) {
+      if (!name.ends_with(".log")) continue;
+      auto file = fs.open(dir + "/" + name, io::OpenMode::kRead);
+      if (!file.is_ok()) return file.status();
+      auto size = file.value()->size();
+      if (!size.is_ok()) return size.status().with_context(dir + "/" + name);
+      out.bytes += size.value();
+      ++out.files;
+    }
+  }
+  return out;
 }
 
 Result<std::shared_ptr<Topic>> RillTransport::topic(Lane lane) {
@@ -96,8 +149,10 @@ Result<RillTransport::Sender> RillTransport::sender(int, Lane lane) {
   const std::size_t frame = log::align_frame(log::kFrameHeaderSize + plan_.record_bytes);
   const std::uint64_t per_partition = (kSegmentCount - 3) * (segment_bytes_for(plan_) / frame);
   const std::uint64_t window = per_partition * static_cast<std::uint64_t>(plan_.partitions) / 2;
-  return Sender(topic.value(), ProducerOptions{.exclusive = plan_.exclusive}, plan_.record_bytes,
-                std::max<std::uint64_t>(window, plan_.batch));
+  ProducerOptions options;
+  options.exclusive = plan_.exclusive;
+  options.durability = plan_.durability;
+  return Sender(topic.value(), options, plan_.record_bytes, std::max<std::uint64_t>(window, plan_.batch));
 }
 
 Result<RillTransport::Receiver> RillTransport::receiver(int consumer, Lane lane) {

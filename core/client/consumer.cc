@@ -505,6 +505,13 @@ Status Consumer::seek_to_time(std::int64_t timestamp_ns) {
     auto c = client::ring_of(*topic_, assigned_[i]).seek_time(timestamp_ns);
     if (!c) return c.status().with_context("partition " + std::to_string(assigned_[i]));
     cursors_[i] = Cursor{.at = *c, .reader = cursors_[i].reader, .ring = cursors_[i].ring, .dir = cursors_[i].dir};
+    // A durable topic: the files may hold older records than the ring's
+    // first; the target is among them unless the ring's answer is past its start.
+    if (cursors_[i].dir.empty() || c->next_offset > cursors_[i].ring->earliest_offset()) continue;
+    const std::int64_t limit = cursors_[i].ring->earliest_offset();
+    auto on_disk = log::offset_for_time_on_disk(io::file_system(), cursors_[i].dir, timestamp_ns, limit);
+    if (!on_disk) return on_disk.status().with_context("partition " + std::to_string(assigned_[i]));
+    if (*on_disk < limit) (void)seek_disk(i, *on_disk);
   }
   return Status::ok();
 }

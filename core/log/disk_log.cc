@@ -648,6 +648,58 @@ Result<std::vector<std::int64_t>> list_segment_files(io::FileSystem& fs, const s
   return bases;
 }
 
+Result<std::int64_t> offset_for_time_on_disk(io::FileSystem& fs, const std::string& dir, std::int64_t timestamp_ns,
+                                             std::int64_t limit) {
+  auto bases = list_segment_files(fs, dir);
+  if (!bases) return bases.status();
+  for (std::size_t i = 0; i < bases->size(); ++i) {
+    const std::int64_t base = (*bases)[i];
+    if (base >= limit) break;
+    const std::string stem = stem_of(dir, base);
+    // Where to start in this file: the last time-index entry whose largest
+    // timestamp so far is still before the target (none: the first frame).
+    std::int64_t from = base;
+    bool after_all = false;  // every entry is before the target: the file may still end with one after
+    if (auto index = fs.map(stem + kTimeIndexSuffix); index) {
+      const std::span<const std::byte> raw = (*index)->bytes();
+      const std::uint64_t entries = raw.size() / kTimeIndexEntryBytes;
+      std::uint64_t lo = 0, hi = entries;  // first entry with max >= target
+      while (lo < hi) {
+        const std::uint64_t mid = lo + (hi - lo) / 2;
+        if (load<std::int64_t>(raw.data() + mid * kTimeIndexEntryBytes) < timestamp_ns)
+          lo = mid + 1;
+        else
+          hi = mid;
+      }
+      if (lo > 0) from = base + load<std::uint32_t>(raw.data() + (lo - 1) * kTimeIndexEntryBytes + 8);
+      after_all = lo == entries && entries > 0 && i + 1 < bases->size();
+    }
+    if (after_all) continue;  // a closed file whose last entry (its largest timestamp) is before the target
+    const std::int64_t file_end = i + 1 < bases->size() ? std::min((*bases)[i + 1], limit) : limit;
+    if (from >= file_end) continue;
+    auto chunk = locate_on_disk(fs, dir, from, limit);
+    if (!chunk) return chunk.status();
+    const std::span<const std::byte> bytes = chunk->file->bytes();
+    std::uint64_t pos = chunk->position;
+    std::int64_t at = chunk->first_offset;
+    while (at < file_end && pos + kFrameHeaderSize <= chunk->end) {
+      const std::byte* frame = bytes.data() + pos;
+      const auto word = load<std::uint64_t>(frame);
+      const std::uint64_t n = word == 0 ? 0 : frame_offsets(frame, word, chunk->end - pos, at);
+      if (n == 0) return Status(Code::kCorrupt, chunk->path + " byte " + std::to_string(pos) + ": the frame at offset " +
+                                                    std::to_string(at) + " does not decode");
+      const std::uint32_t kind = commit_kind(word);
+      const std::int64_t newest = kind == kKindBatch ? load<std::int64_t>(frame + kBatchMaxTimestamp)
+                                  : kind == kKindRecord ? frame_timestamp(frame, word)
+                                                        : INT64_MIN;
+      if (newest >= timestamp_ns) return at;
+      pos += align8(commit_length(word));
+      at += static_cast<std::int64_t>(n);
+    }
+  }
+  return limit;
+}
+
 Result<DiskChunk> locate_on_disk(io::FileSystem& fs, const std::string& dir, std::int64_t offset, std::int64_t limit) {
   auto bases = list_segment_files(fs, dir);
   if (!bases) return bases.status();

@@ -92,6 +92,12 @@ Result<std::vector<std::int64_t>> list_segment_files(io::FileSystem& fs, const s
 // below the first file or at/after `limit` (the partition's written offset:
 // frames after it may be half written).
 Result<DiskChunk> locate_on_disk(io::FileSystem& fs, const std::string& dir, std::int64_t offset, std::int64_t limit);
+// The offset of the first frame before `limit` holding a record whose
+// timestamp is at or after `timestamp_ns` (a batch: its largest), found
+// through the time indexes: exact when timestamps grow with offsets, as a
+// ring's seek by time; `limit` if there is none.
+Result<std::int64_t> offset_for_time_on_disk(io::FileSystem& fs, const std::string& dir, std::int64_t timestamp_ns,
+                                             std::int64_t limit);
 
 class DiskLog {
  public:

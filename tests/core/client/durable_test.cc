@@ -217,6 +217,27 @@ TEST(Durable, AConsumerTheRingOvertakesReadsOnFromTheFiles) {
   EXPECT_EQ(lagging.earliest_offset(0).value(), 0);
 }
 
+// A seek by time finds records the ring no longer holds, in the files.
+TEST(Durable, ASeekByTimeFindsRecordsInTheFiles) {
+  ShmGuard guard;
+  TempDir dir;
+  auto ns = Namespace::open_shared(guard.ns(), durable(dir.path())).value();
+  ASSERT_TRUE(ns->create_topic("t", {.partitions = 1, .segment_bytes = 65536, .segment_count = 4}).is_ok());
+  auto topic = ns->open_topic("t").value();
+  Producer producer(topic, {.durability = Durability::kWritten});
+  send(producer, 0, 3000);
+  Consumer consumer(topic);
+  ASSERT_TRUE(consumer.assign_all().is_ok());
+  for (const std::int64_t target : {0, 1, 1234, 2000}) {
+    ASSERT_TRUE(consumer.seek_to_time(record(target).timestamp).is_ok());
+    PollResult r = consumer.poll(std::chrono::milliseconds(100));
+    ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
+    ASSERT_FALSE(r.records.empty()) << "target " << target;
+    EXPECT_EQ(r.records[0].offset(), target);
+    EXPECT_EQ(r.records[0].value(), record(target).value);
+  }
+}
+
 // Retention by size deletes the oldest files; a consumer starting at the
 // earliest starts at the new log start, and one that was reading what was
 // deleted is told how many records it lost (as when the ring overtakes it).
