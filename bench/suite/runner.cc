@@ -236,7 +236,7 @@ class PhaseRunner {
     }
     std::uint64_t sent = 0;
     for (int p = 0; p < plan.producers; ++p) sent += board.producers[p].sent.load(std::memory_order_relaxed);  // joined
-    const std::uint64_t frames = files.value().bytes - files.value().files * log::kLogHeaderBytes;
+    const std::uint64_t frames = files.value().bytes - files.value().files * log::disk::kLogHeaderBytes;
     const std::uint64_t frame = log::align_frame(log::record_frame_size(std::nullopt, plan.record_bytes, 0));
     const bool short_of = plan.batch == 1 ? frames != sent * frame : frames < sent * plan.record_bytes;
     if (short_of || sent == 0) {
@@ -365,8 +365,8 @@ PhaseOutcome run_phase(std::string_view name, const PhasePlan& plan, const Scena
 // then gives it back the cores it had.
 class PinnedHere {
  public:
-  explicit PinnedHere(int core) {
-    restore_ = core >= 0 && ::pthread_getaffinity_np(::pthread_self(), sizeof before_, &before_) == 0;
+  explicit PinnedHere(int core)
+      : restore_(core >= 0 && ::pthread_getaffinity_np(::pthread_self(), sizeof before_, &before_) == 0) {
     if (core >= 0) (void)pin_to_core(core);
   }
   ~PinnedHere() {
@@ -376,8 +376,8 @@ class PinnedHere {
   PinnedHere& operator=(const PinnedHere&) = delete;
 
  private:
-  cpu_set_t before_;
-  bool restore_ = false;
+  cpu_set_t before_{};  // declared first: restore_'s initialiser fills it
+  bool restore_;
 };
 
 // The floor: one cache line each way between two cores, busy-spinning,
@@ -401,7 +401,7 @@ PhaseOutcome run_floor(const PhasePlan& plan, const Scenario& s, const ProgressF
       lines->pong.store(v, std::memory_order_release);  // pairs with the ping side's acquire
     }
   });
-  std::optional<PinnedHere> pinned(std::in_place, core_for(s, 0));
+  const PinnedHere pinned(core_for(s, 0));
   const std::int64_t start = monotonic_ns();
   const std::int64_t measure = start + plan.warmup_ns;
   const std::int64_t end = measure + plan.duration_ns;
@@ -433,7 +433,6 @@ PhaseOutcome run_floor(const PhasePlan& plan, const Scenario& s, const ProgressF
   }
   lines->ping.store(kStop, std::memory_order_release);  // pairs with the echo's acquire
   echo.join();
-  pinned.reset();
   return out;
 }
 

@@ -447,7 +447,12 @@ Status DiskLog::append(std::span<const std::byte> frames, bool sync_after) {
     const std::uint32_t length = commit_length(word);
     const std::uint64_t offsets =
         room >= kFrameHeaderSize && word != 0 ? frame_offsets(frame, word, room, end_offset_ + run_offsets) : 0;
-    if (offsets == 0 || align8(length) > room)
+    // The first frame's checksum, which its offset seeds, proves the frames
+    // continue the log where it ends (one frame per append: cheap).
+    const bool continues =
+        at != 0 || decode_frame(frame, word, room, config_.partition, end_offset_, 0, nullptr, 0, true).check ==
+                       FrameCheck::kOk;
+    if (offsets == 0 || align8(length) > room || !continues)
       return Status(Code::kCorrupt, "disk log " + dir_ + ": the frame at byte " + std::to_string(at) +
                                         " of an append (offset " + std::to_string(end_offset_ + run_offsets) +
                                         ") does not decode; nothing of it was written");

@@ -54,6 +54,7 @@ Status Flusher::open_files() {
 
 Status Flusher::write_committed() {
   for (;;) {
+    const ReadCursor before = cursor_;
     PartitionRing::FrameRun run = ring_.frame_run(cursor_, kMaxRunBytes);
     if (run.status == ReadStatus::kOutOfRange) {
       // The cursor's segment was reused. Harmless if the cursor stood at its
@@ -71,7 +72,10 @@ Status Flusher::write_committed() {
     }
     if (run.size > 0) {
       blocked_since_ = 0;
-      if (Status s = disk_->append(std::span(run.bytes, run.size), false); !s) return s;
+      if (Status s = disk_->append(std::span(run.bytes, run.size), false); !s) {
+        cursor_ = before;  // not written: the next flush writes the same frames again
+        return s;
+      }
       ring_.publish_flushed(disk_->end_offset(), disk_->synced_offset());
     }
     if (run.status == ReadStatus::kCorrupt)

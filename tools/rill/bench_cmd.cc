@@ -53,6 +53,7 @@ struct BenchOptions {
   std::string cpus = "auto";
   std::string clock = "auto";
   std::string durability = "memory";
+  std::string data_dir;
   std::string acks = "none";
   std::string deadline;
   std::string rt_class;
@@ -106,6 +107,7 @@ Result<Scenario> scenario_of(const BenchOptions& o) {
   }
   s.clock = o.clock;
   s.durability = o.durability;
+  s.data_dir = o.data_dir;
   s.acks = o.acks;
   if (!o.deadline.empty()) {
     auto d = parse_duration(o.deadline);
@@ -197,7 +199,11 @@ Result<bench::Report> read_report(const std::string& path) {
 
 int run_bench_command(const BenchOptions& o, const GlobalOptions& global) {
   auto scenario = scenario_of(o);
-  if (!scenario) return report_error(scenario.status());
+  if (!scenario) {
+    // Every flag value is checked before anything runs: a bad one is a usage error.
+    report_error(scenario.status());
+    return kExitUsage;
+  }
   if (!o.json.empty())
     if (Status s = check_writable(o.json, "--json"); !s) return report_error(s);
   if (!o.plot.empty())
@@ -254,17 +260,19 @@ void add_bench_command(CLI::App& root, const GlobalOptions& global, CommandTable
       "of the usual alternatives in the same run (Boost.Lockfree spsc_queue and ZeroMQ inproc in-process;\n"
       "iceoryx, ZeroMQ ipc, a Unix socket and a pipe across processes; a cache line ping-pong, the floor). Each transport runs a throughput phase (as fast as\n"
       "it goes) and then a latency phase (at --rate, measured from each record's intended send time, so that a\n"
-      "stall shows in the tail; raw figures too). Subcommands: diff, plot.");
+      "stall shows in the tail; raw figures too). With --durability written or fsync rill's topics are durable, in a\n"
+      "temporary data folder, and --compare adds the disk baselines raw-write and raw-fdatasync. Subcommands: diff, plot.");
   b->fallthrough();
   b->require_subcommand(0, 1);
   b->add_option("--transport", o->transports,
                 "Transports to run, comma-separated: rill-inproc, rill-ipc, boost-spsc, uds, pipe, iceoryx, zmq-ipc, "
-                "zmq-inproc, pingpong-floor")
+                "zmq-inproc, pingpong-floor, raw-write, raw-fdatasync")
       ->delimiter(',')
       ->capture_default_str();
   b->add_flag("--compare", o->compare,
               "Also run the baselines that match the rill transports (boost-spsc and zmq-inproc; iceoryx, "
-              "zmq-ipc, uds and pipe) and pingpong-floor");
+              "zmq-ipc, uds and pipe) and pingpong-floor; with --durability written or fsync also raw-write and "
+              "raw-fdatasync");
   b->add_option("-P,--producers", o->producers, "Producers (threads or processes)")->capture_default_str();
   b->add_option("-C,--consumers", o->consumers, "Consumers; each reads every partition unless --split")->capture_default_str();
   b->add_option("--partitions", o->partitions, "Partitions of rill's topic; producers send to them in turn")->capture_default_str();
@@ -297,7 +305,18 @@ void add_bench_command(CLI::App& root, const GlobalOptions& global, CommandTable
       ->capture_default_str();
   b->add_option("--clock", o->clock, "Timestamp clock: tsc (invariant TSC, calibrated), monotonic, or auto")
       ->capture_default_str();
-  b->add_option("--durability", o->durability, "memory (persistence does not exist yet)")->capture_default_str();
+  b->add_option("--durability", o->durability,
+                "When rill's sends return: memory (committed in the ring), written (in the topic's files: pwrite or "
+                "io_uring) or fsync (fdatasync'd). written and fsync make rill's topics durable, in a temporary data "
+                "folder removed at the end; other transports than rill's and the disk baselines refuse them")
+      ->capture_default_str();
+  // rill bench's own --data-dir: it shadows the global one (the folder of a
+  // durable namespace of the user's), which a benchmark never writes in.
+  b->add_option("--data-dir", o->data_dir,
+                "Where the run's temporary data folder goes (durable topics, raw-write, raw-fdatasync): a folder on "
+                "the disk to measure (default: $TMPDIR, else /tmp; the report names its file system - on tmpfs an "
+                "fdatasync costs nothing)")
+      ->type_name("DIR");
   b->add_option("--acks", o->acks, "none (replication does not exist yet)")->capture_default_str();
   b->add_option("--deadline", o->deadline,
                 "Latency deadline per record (e.g. 50us): report misses and a verdict; the exit status is 3 when a "
