@@ -16,7 +16,10 @@
 // checksum are still the stored frame's). Those buffers are reused from the
 // next poll on, so the views stay valid until then, whatever the ring does.
 // A poll that takes only part of a batch (max_poll_records) keeps the batch
-// decompressed for the next poll, which goes on from where it stopped.
+// decompressed for the next poll, which goes on from where it stopped. A
+// poll that has records already decompresses no more once it has
+// decompressed 8 MiB, however many more max_poll_records would take: its
+// memory stays bounded, and the next poll goes on.
 //
 // Thread safety: one thread at a time per Consumer. Any number of Consumers,
 // in any threads and processes, may read the same partitions at once.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bench/json_records.h"
+#include "core/client/batch_inflater.h"
 #include "core/client/topic_rings.h"
 #include "core/log/frame_codec.h"
 #include "core/log/record_format.h"
@@ -394,6 +395,45 @@ TEST_P(CompressionTest, SeeksLandInsideACompressedBatch) {
   PollResult r = c.poll(nanoseconds(0));
   ASSERT_FALSE(r.records.empty());
   EXPECT_EQ(r.records[0].offset(), 77);
+}
+
+// A poll decompresses batches up to a budget once it has records, so that
+// its memory stays bounded whatever max_poll_records allows; the rest come
+// with the next polls, none lost, none twice.
+TEST_P(CompressionTest, APollLeavesBatchesPastItsBudgetToTheNext) {
+  use_topic({.partitions = 1, .segment_bytes = 32 << 20, .segment_count = 4});
+  constexpr std::size_t kValueBytes = 64 << 10, kPerBatch = 32, kBatches = 6;  // 2 MiB a batch, 12 MiB in all
+  static_assert(kValueBytes * kPerBatch * kBatches > client::BatchInflater::kPollBudgetBytes);
+  bench::JsonRecords gen;
+  std::vector<Sent> sent(kPerBatch * kBatches);
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    while (sent[i].value.size() < kValueBytes) sent[i].value += gen.next();
+    sent[i].value.resize(kValueBytes);
+    sent[i].timestamp = static_cast<std::int64_t>(i);
+  }
+  {
+    Producer p = producer();
+    send_all(p, sent, kPerBatch);
+  }
+  Consumer c = consumer(512);
+  std::vector<std::size_t> per_poll;
+  std::vector<Got> got;
+  for (;;) {
+    PollResult r = c.poll(nanoseconds(0));
+    ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
+    if (r.records.empty()) break;
+    per_poll.push_back(r.records.size());
+    for (const RecordView& v : r.records) got.push_back(copy(v));
+  }
+  ASSERT_EQ(got.size(), sent.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].offset, static_cast<std::int64_t>(i));
+    ASSERT_EQ(got[i].record.value, sent[i].value);
+  }
+  ASSERT_GT(per_poll.size(), 1u) << "max_poll_records would take all " << sent.size() << " at once";
+  const std::size_t budget_batches = client::BatchInflater::kPollBudgetBytes / (kValueBytes * kPerBatch);
+  EXPECT_LE(per_poll[0], (budget_batches + 1) * kPerBatch);
+  EXPECT_GE(per_poll[0], kPerBatch);
 }
 
 INSTANTIATE_TEST_SUITE_P(Codecs, CompressionTest, ::testing::ValuesIn(kCodecs),
