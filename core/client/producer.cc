@@ -540,8 +540,9 @@ Result<std::size_t> Producer::send_batch(std::span<const Message> messages, std:
         std::memset(payload + packed_bytes, 0, length - log::kBatchHeaderSize - packed_bytes);
       } else if (staged) {
         std::memcpy(payload, scratch_->records.get(), records_bytes);
+      } else {
+        max_ts = encode_records(payload);
       }
-      else max_ts = encode_records(payload);
       const std::uint32_t info = log::encode_batch_header(
           claim.data, static_cast<std::uint32_t>(length), claim.first_offset, base_ts, max_ts,
           static_cast<std::uint32_t>(end - done), codec, static_cast<std::uint32_t>(records_bytes));
