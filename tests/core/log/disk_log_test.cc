@@ -190,7 +190,7 @@ TEST(DiskLog, FramesThatDoNotContinueTheLogAreRefusedAndNothingIsWritten) {
   Frames wrong;
   wrong.next = frames.next + 5;  // a batch naming the wrong base offset
   std::vector<std::string> values{"a", "b"};
-  wrong.bytes.resize(64);
+  wrong.bytes.resize(align_frame(test::batch_size(values)));
   const std::uint64_t word = test::encode_batch(wrong.bytes.data(), wrong.next, 0, values);
   std::memcpy(wrong.bytes.data(), &word, 8);
   EXPECT_EQ((*log)->append(wrong.bytes, true).code(), Code::kCorrupt);

@@ -1,0 +1,238 @@
+// rill_bench_disk: durable topics' disk paths, each against a raw baseline
+// measured in the same process run on the same files.
+//
+//   BM_Recovery        opening a partition whose last segment file was never
+//                      marked synced (a crash right after it was written): the
+//                      recovery scan checks every frame's checksum. Counters:
+//                      GiB/s scanned and seconds per GiB.
+//   BM_RawRead         the baseline: reading the same file sequentially
+//                      (pread, 1 MiB at a time) and hashing it with XXH3.
+//   BM_CatchUp         a Consumer reading a durable topic from its first
+//                      offset, far below its ring: records and bytes per
+//                      second from the files (zero-copy views).
+//   BM_RawReadLogs     the baseline: reading that topic's segment files.
+//
+// The files are in $TMPDIR (or /tmp) and in the page cache (written just
+// before): these measure rill's CPU cost over the bytes, not the disk.
+// Ratios: BM_Recovery / BM_RawRead and BM_CatchUp / BM_RawReadLogs
+// bytes_per_second. Run: rill_bench_disk --benchmark_counters_tabular=true
+#include <xxhash.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "core/log/disk_format.h"
+#include "core/log/disk_log.h"
+#include "core/log/frame_codec.h"
+#include "io/file_system.h"
+#include "rill/rill.h"
+
+namespace rill {
+namespace {
+
+std::string temp_dir(const char* what) {
+  const char* base = std::getenv("TMPDIR");
+  std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/rill-bench-" + what + "-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) return {};
+  return pattern;
+}
+
+struct RemoveOnExit {
+  std::string dir;
+  ~RemoveOnExit() {
+    std::error_code ignored;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+  }
+};
+
+constexpr log::DiskLogConfig kOneFile{.partition = 0, .file_bytes = std::uint64_t{1} << 31, .index_interval = 4096,
+                                      .permissions = 0600};
+
+// A partition folder with one segment file of about `bytes` of 200-byte
+// records, whose sync mark says nothing was synced: opening it scans it all.
+std::string unsynced_log(const std::string& dir, std::uint64_t bytes) {
+  const std::string p = dir + "/p";
+  {
+    auto log = log::DiskLog::open(io::file_system(), p, kOneFile, 0);
+    if (!log) return {};
+    const std::string value(184, 'x');
+    const std::size_t frame = log::align_frame(log::record_frame_size(std::nullopt, value.size(), 0));
+    std::vector<std::byte> chunk;
+    std::int64_t offset = 0;
+    for (std::uint64_t written = 0; written < bytes;) {
+      chunk.assign(frame * 4096, std::byte{0});
+      for (std::size_t k = 0; k < 4096; ++k, ++offset) {
+        std::byte* f = chunk.data() + k * frame;
+        std::uint32_t info = 0;
+        std::byte* v = log::encode_record_fields(f, 1'700'000'000'000'000'000 + offset, std::nullopt, value.size(), {},
+                                                 0, &info);
+        std::memcpy(v, value.data(), value.size());
+        const std::uint64_t word = log::commit_word_of(f, info, offset);
+        std::memcpy(f, &word, 8);
+      }
+      if (!(*log)->append(chunk, false)) return {};
+      written += chunk.size();
+    }
+  }
+  // The mark back to "nothing synced", as a crash right after the writes leaves it.
+  const std::string path = p + "/00000000000000000000.log";
+  auto file = io::file_system().open(path, io::OpenMode::kWrite);
+  if (!file) return {};
+  std::byte mark[log::disk::kMarkBytes] = {};
+  (void)(*file)->write(log::disk::kSyncedEndAt, mark, true);
+  return path;
+}
+
+constexpr std::uint64_t kRecoveryBytes = 256ull << 20;
+
+void BM_Recovery(benchmark::State& state) {
+  const std::string dir = temp_dir("recovery");
+  RemoveOnExit cleanup{dir};
+  const std::string path = unsynced_log(dir, kRecoveryBytes);
+  if (path.empty()) return state.SkipWithError("cannot write the log");
+  std::vector<std::byte> pristine;  // the header, to put the mark back after each open
+  {
+    auto f = io::file_system().open(path, io::OpenMode::kRead).value();
+    pristine.resize(log::disk::kLogHeaderBytes);
+    (void)f->read(0, pristine);
+  }
+  std::uint64_t scanned = 0;
+  for (auto _ : state) {
+    auto log = log::DiskLog::open(io::file_system(), dir + "/p", kOneFile, 0);
+    if (!log || (*log)->recovery().bytes_truncated != 0) return state.SkipWithError("recovery failed");
+    scanned += (*log)->recovery().bytes_scanned;
+    state.PauseTiming();
+    // Closing marks the file synced: unmark it for the next round.
+    log->reset();
+    auto f = io::file_system().open(path, io::OpenMode::kWrite).value();
+    (void)f->write(0, pristine, false);
+    state.ResumeTiming();
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(scanned));
+  state.counters["s_per_GiB"] = benchmark::Counter(static_cast<double>(scanned) / double(1ull << 30),
+                                                   benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_Recovery)->Unit(benchmark::kMillisecond)->Iterations(5);
+
+void BM_RawRead(benchmark::State& state) {
+  const std::string dir = temp_dir("raw");
+  RemoveOnExit cleanup{dir};
+  const std::string path = unsynced_log(dir, kRecoveryBytes);
+  if (path.empty()) return state.SkipWithError("cannot write the log");
+  std::vector<std::byte> buffer(1 << 20);
+  std::uint64_t total = 0, hash = 0;
+  for (auto _ : state) {
+    auto f = io::file_system().open(path, io::OpenMode::kRead).value();
+    for (std::uint64_t at = 0;;) {
+      const std::size_t n = f->read(at, buffer).value();
+      if (n == 0) break;
+      hash ^= XXH3_64bits(buffer.data(), n);
+      at += n;
+      total += n;
+    }
+  }
+  benchmark::DoNotOptimize(hash);
+  state.SetBytesProcessed(static_cast<std::int64_t>(total));
+}
+BENCHMARK(BM_RawRead)->Unit(benchmark::kMillisecond)->Iterations(5);
+
+// A durable topic of `records` records of 100 bytes, almost all below its ring.
+struct CatchUpTopic {
+  std::string dir;
+  std::shared_ptr<Namespace> ns;
+  std::shared_ptr<Topic> topic;
+  std::string ns_name;
+  ~CatchUpTopic() {
+    topic.reset();
+    ns.reset();
+    (void)Namespace::remove_shared(ns_name);
+    std::error_code ignored;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+  }
+};
+
+std::unique_ptr<CatchUpTopic> catch_up_topic(std::int64_t records) {
+  auto t = std::make_unique<CatchUpTopic>();
+  t->dir = temp_dir("catchup");
+  t->ns_name = "bench-disk-" + std::to_string(::getpid());
+  SharedOptions o;
+  o.data_dir = t->dir;
+  o.private_to_process = true;
+  auto ns = Namespace::open_shared(t->ns_name, o);
+  if (!ns) return nullptr;
+  t->ns = *ns;
+  if (!t->ns->create_topic("t", {.partitions = 1, .segment_bytes = 1 << 20, .segment_count = 4})) return nullptr;
+  t->topic = t->ns->open_topic("t").value();
+  ProducerOptions po;
+  po.durability = Durability::kWritten;
+  Producer producer(t->topic, po);
+  const std::string value(100, 'v');
+  std::vector<Message> batch(64, Message{.key = std::nullopt, .value = value, .timestamp_ns = -1, .headers = {}});
+  for (std::int64_t sent = 0; sent < records; sent += 64)
+    if (!producer.send_batch(batch)) return nullptr;
+  return t;
+}
+
+constexpr std::int64_t kCatchUpRecords = 2'000'000;
+
+void BM_CatchUp(benchmark::State& state) {
+  auto t = catch_up_topic(kCatchUpRecords);
+  if (!t) return state.SkipWithError("cannot make the topic");
+  std::int64_t records = 0, bytes = 0;
+  for (auto _ : state) {
+    Consumer consumer(t->topic, {.max_poll_records = 4096, .start_at_earliest = true});
+    if (!consumer.assign_all()) return state.SkipWithError("assign");
+    for (std::int64_t got = 0; got < kCatchUpRecords;) {
+      PollResult r = consumer.poll(std::chrono::milliseconds(100));
+      if (!r.status.is_ok() || r.records.empty()) return state.SkipWithError("poll");
+      for (const RecordView& v : r.records) bytes += static_cast<std::int64_t>(v.value().size());
+      got += static_cast<std::int64_t>(r.records.size());
+    }
+    records += kCatchUpRecords;
+  }
+  state.SetItemsProcessed(records);
+  state.SetBytesProcessed(bytes);
+  state.counters["disk_bytes"] = static_cast<double>(t->ns->describe_topic("t").value().partitions[0].disk_bytes);
+}
+BENCHMARK(BM_CatchUp)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+void BM_RawReadLogs(benchmark::State& state) {
+  auto t = catch_up_topic(kCatchUpRecords);
+  if (!t) return state.SkipWithError("cannot make the topic");
+  std::vector<std::byte> buffer(1 << 20);
+  std::uint64_t total = 0, hash = 0;
+  const std::string p = t->dir + "/t-0";
+  auto listed = log::list_segment_files(io::file_system(), p);
+  if (!listed) return state.SkipWithError("cannot list the files");
+  const std::vector<std::int64_t> bases = *listed;
+  for (auto _ : state) {
+    for (const std::int64_t base : bases) {
+      char name[32];
+      std::snprintf(name, sizeof name, "/%020lld.log", static_cast<long long>(base));
+      auto f = io::file_system().open(p + name, io::OpenMode::kRead).value();
+      for (std::uint64_t at = 0;;) {
+        const std::size_t n = f->read(at, buffer).value();
+        if (n == 0) break;
+        hash ^= XXH3_64bits(buffer.data(), n);
+        at += n;
+        total += n;
+      }
+    }
+  }
+  benchmark::DoNotOptimize(hash);
+  state.SetBytesProcessed(static_cast<std::int64_t>(total));
+}
+BENCHMARK(BM_RawReadLogs)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+}  // namespace
+}  // namespace rill
+
+BENCHMARK_MAIN();
