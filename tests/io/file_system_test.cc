@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "io/uring.h"
+#include "support/child_process.h"
 #include "support/faulty_file_system.h"
 #include "support/temp_dir.h"
 
@@ -167,19 +168,7 @@ TEST(FileSystem, AForkedChildAndItsParentBothWrite) {
 // Runs this binary's FileSystemChild.RoundTrip in a child with `env`; returns
 // what it printed (stdout and stderr).
 std::string run_child(const std::string& env) {
-  char self[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return "no /proc/self/exe";
-  self[n] = '\0';
-  const std::string command =
-      env + " RILL_IO_TEST_CHILD=1 '" + std::string(self) + "' --gtest_filter=FileSystemChild.RoundTrip 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return "popen failed";
-  std::string output;
-  char buffer[512];
-  while (std::fgets(buffer, sizeof buffer, pipe)) output += buffer;
-  ::pclose(pipe);
-  return output;
+  return rill::testing::run_this_binary(env + " RILL_IO_TEST_CHILD=1", "FileSystemChild.RoundTrip");
 }
 
 // A seccomp filter that makes io_uring_setup fail with `err`, as a kernel

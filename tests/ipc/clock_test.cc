@@ -6,6 +6,8 @@
 #include "ipc/clock.h"
 
 #include <gtest/gtest.h>
+
+#include "support/child_process.h"
 #include <unistd.h>
 
 #include <algorithm>
@@ -282,19 +284,8 @@ TEST(EpochClock, ReadsNeverMixTwoPublishedLines) {
 // The process's clock takes its source from RILL_CLOCK at its first read:
 // a child process of this binary, started with RILL_CLOCK set, reports it.
 std::string run_child(const std::string& rill_clock) {
-  char self[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return "no /proc/self/exe";
-  self[n] = '\0';
-  const std::string command = "RILL_CLOCK=" + rill_clock + " RILL_CLOCK_TEST_CHILD=1 '" + std::string(self) +
-                              "' --gtest_filter=ProcessClock.ChildReportsItsSource 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return "popen failed";
-  std::string output;
-  char buffer[512];
-  while (std::fgets(buffer, sizeof buffer, pipe)) output += buffer;
-  ::pclose(pipe);
-  return output;
+  return testing::run_this_binary("RILL_CLOCK=" + rill_clock + " RILL_CLOCK_TEST_CHILD=1",
+                                  "ProcessClock.ChildReportsItsSource");
 }
 
 TEST(ProcessClock, ChildReportsItsSource) {

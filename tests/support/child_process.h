@@ -24,6 +24,24 @@
 
 namespace rill::testing {
 
+// Runs this test binary again as `env ... <binary> --gtest_filter=<test>`
+// (env: "NAME=value ..." words, may be empty) and returns what it printed,
+// stdout and stderr: for settings a process reads once, at its start.
+inline std::string run_this_binary(const std::string& env, const std::string& test) {
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return "no /proc/self/exe";
+  self[n] = '\0';
+  const std::string command = env + " '" + std::string(self) + "' --gtest_filter=" + test + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return "popen failed";
+  std::string output;
+  char buffer[512];
+  while (std::fgets(buffer, sizeof buffer, pipe)) output += buffer;
+  ::pclose(pipe);
+  return output;
+}
+
 struct ChildResult {
   pid_t pid = -1;
   std::string name;
