@@ -117,7 +117,7 @@ void read_all_checked(const DiskLog& log, std::int64_t from) {
 }
 
 TEST(DiskFuzz, DamagedFilesNeverCrashAndNeverReadAsRecords) {
-  const std::int64_t rounds = testing::scaled(150, 10);
+  const std::int64_t rounds = testing::scaled(80, 10);
   for (std::int64_t round = 0; round < rounds; ++round) {
     std::mt19937_64 rng(0xd15c + static_cast<std::uint64_t>(round));
     TempDir dir;
