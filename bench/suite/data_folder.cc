@@ -1,6 +1,9 @@
 #include "bench/suite/data_folder.h"
 
+#include <dirent.h>
 #include <linux/magic.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -10,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -40,7 +44,45 @@ constexpr std::array<FsName, 14> kFileSystems = {{
     {0x62656570, "configfs"},
 }};
 
+// The pid in a name "rill-bench-<pid>-...", or 0 when it is not one.
+pid_t run_pid_of(std::string_view name) {
+  constexpr std::string_view kPrefix = "rill-bench-";
+  if (!name.starts_with(kPrefix)) return 0;
+  name.remove_prefix(kPrefix.size());
+  const std::size_t dash = name.find('-');
+  if (dash == 0 || dash == std::string_view::npos || dash > 9) return 0;
+  pid_t pid = 0;
+  for (char ch : name.substr(0, dash)) {
+    if (ch < '0' || ch > '9') return 0;
+    pid = pid * 10 + (ch - '0');
+  }
+  return pid;
+}
+
 }  // namespace
+
+int remove_leftovers_of_dead_runs(const std::vector<std::string>& dirs) {
+  int removed = 0;
+  for (const std::string& dir : dirs) {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) continue;
+    std::vector<std::string> dead;
+    while (const dirent* e = ::readdir(d)) {
+      const pid_t pid = run_pid_of(e->d_name);
+      // ESRCH only: EPERM is a live process of another user.
+      if (pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+      const std::string path = dir + "/" + e->d_name;
+      struct stat st {};
+      if (::lstat(path.c_str(), &st) == 0 && st.st_uid == ::geteuid()) dead.push_back(path);
+    }
+    ::closedir(d);
+    for (const std::string& path : dead) {
+      std::error_code ec;
+      if (std::filesystem::remove_all(path, ec) > 0 && !ec) ++removed;
+    }
+  }
+  return removed;
+}
 
 std::string default_data_parent() {
   const char* tmp = std::getenv("TMPDIR");

@@ -1,3 +1,6 @@
+// What `rill bench` runs leave on disk: the temporary data folder of a run
+// that writes files, and the clean-up of what killed runs left.
+//
 // The temporary data folder of a `rill bench` run that writes files
 // (durable topics, the disk baselines): made at the start of the run in a
 // parent folder ($TMPDIR, else /tmp, or --data-dir), named
@@ -10,10 +13,22 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
+#include "ipc/shm_region.h"
 #include "rill/status.h"
 
 namespace rill::bench {
+
+// Removes what runs killed without clean-up (SIGKILL, a crash) left behind:
+// entries of `dirs` named rill-bench-<pid>-... (the ZeroMQ endpoints'
+// directory, iceoryx participants' runtime sockets and locks, the data
+// folders of runs that wrote files) whose pid no
+// longer runs and that belong to this user. Symbolic links are removed, not
+// followed. A live run's entries carry a live pid, so this is safe alongside
+// other runs; run_bench calls it before it starts (runner.h). Returns the
+// number of entries removed.
+int remove_leftovers_of_dead_runs(const std::vector<std::string>& dirs = {"/tmp", ipc::kShmDir});
 
 // $TMPDIR if set and non-empty, else /tmp.
 std::string default_data_parent();

@@ -1,8 +1,16 @@
 #include "bench/suite/phase.h"
 
+#include <string>
 #include <thread>
 
 namespace rill::bench {
+
+Result<WaitKind> parse_wait_kind(std::string_view w) {
+  if (w == "spin") return WaitKind::kSpin;
+  if (w == "yield") return WaitKind::kYield;
+  if (w == "block") return WaitKind::kBlock;
+  return Status(Code::kInvalidArgument, "unknown wait strategy '" + std::string(w) + "' (expected spin, yield or block)");
+}
 
 std::uint64_t PhasePlan::routed(int p, std::uint64_t total, int c) const noexcept {
   if (!split) return total;

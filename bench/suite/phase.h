@@ -70,6 +70,8 @@ inline constexpr std::size_t kMaxBatch = 1024;
 
 enum class PhaseKind : std::uint8_t { kThroughput, kLatency };
 enum class WaitKind : std::uint8_t { kSpin, kYield, kBlock };
+// "spin", "yield" or "block" (--wait); kInvalidArgument naming the text otherwise.
+Result<WaitKind> parse_wait_kind(std::string_view text);
 enum class Lane : std::uint8_t { kPing, kPong };
 
 struct PhasePlan {

@@ -1,16 +1,12 @@
 #include "bench/suite/runner.h"
 
-#include <dirent.h>
-#include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <filesystem>
 #include <memory>
 #include <new>
+#include <optional>
 #include <thread>
 
 #include "bench/suite/clock.h"
@@ -31,13 +27,6 @@ namespace rill::bench {
 namespace {
 
 constexpr std::int64_t kStallNs = 15'000'000'000;  // no progress this long: the phase is abandoned
-
-Result<WaitKind> wait_kind(std::string_view w) {
-  if (w == "spin") return WaitKind::kSpin;
-  if (w == "yield") return WaitKind::kYield;
-  if (w == "block") return WaitKind::kBlock;
-  return Status(Code::kInvalidArgument, "unknown wait strategy '" + std::string(w) + "' (expected spin, yield or block)");
-}
 
 Team::Mode mode_of(std::string_view t) {
   return t == "rill-ipc" || t == "uds" || t == "pipe" || t == "iceoryx" || t == "zmq-ipc" ? Team::Mode::kProcesses
@@ -534,146 +523,6 @@ TransportRun run_transport(std::string_view name, const Scenario& s, const Bench
 
 }  // namespace
 
-const std::vector<std::string>& known_transports() {
-  static const std::vector<std::string> names = {"rill-inproc", "rill-ipc",       "boost-spsc", "uds",
-                                                 "pipe",        "iceoryx",        "zmq-ipc",    "zmq-inproc",
-                                                 "pingpong-floor", "raw-write", "raw-fdatasync"};
-  return names;
-}
-
-Status validate_scenario(const Scenario& s) {
-  auto bad = [](std::string text) { return Status(Code::kInvalidArgument, std::move(text)); };
-  if (s.transports.empty()) return bad("--transport: name at least one transport");
-  for (const std::string& t : s.transports)
-    if (std::find(known_transports().begin(), known_transports().end(), t) == known_transports().end())
-      return bad("--transport: unknown transport '" + t +
-                 "' (expected rill-inproc, rill-ipc, boost-spsc, uds, pipe, iceoryx, zmq-ipc, zmq-inproc, "
-                 "pingpong-floor, raw-write or raw-fdatasync)");
-  if (s.producers < 1 || s.producers > kMaxProducers) return bad("--producers must be 1.." + std::to_string(kMaxProducers));
-  if (s.consumers < 1 || s.consumers > kMaxConsumers) return bad("--consumers must be 1.." + std::to_string(kMaxConsumers));
-  if (s.partitions < 1 || s.partitions > kMaxPartitions) return bad("--partitions must be 1.." + std::to_string(kMaxPartitions));
-  if (s.split && s.partitions < s.consumers)
-    return bad("--split needs at least as many partitions as consumers (" + std::to_string(s.partitions) + " < " +
-               std::to_string(s.consumers) + "): a consumer without a partition receives nothing");
-  if (s.record_bytes < kMinRecordBytes || s.record_bytes > kMaxRecordBytes)
-    return bad("--size must be " + std::to_string(kMinRecordBytes) +
-               " B to 1 MiB (a record carries at least its 7-byte sequence tag and a check byte)");
-  if (s.pingpong) {
-    if (s.producers != 1 || s.consumers != 1 || s.partitions != 1)
-      return bad("--pingpong runs one producer, one echoing consumer and one partition (drop -P, -C and --partitions)");
-    if (s.rate_rps) return bad("--pingpong is one record in flight by construction: drop --rate (or give --rate max)");
-    if (s.split) return bad("--pingpong has one consumer: drop --split");
-  }
-  if (s.exclusive && s.producers != 1)
-    return bad("--exclusive: each partition takes one exclusive producer, and producers send to every partition in "
-               "turn: run one producer (-P 1)");
-  if (s.batch < 1 || s.batch > kMaxBatch) return bad("--batch must be 1.." + std::to_string(kMaxBatch));
-  if (s.rate_rps && !(*s.rate_rps > 0 && std::isfinite(*s.rate_rps) && *s.rate_rps <= 1e9))
-    return bad("--rate must be a positive number of records/s up to 1e9, or max");
-  if (s.count == 0 && s.duration_ns <= 0) return bad("--duration must be positive");
-  if (s.warmup_ns < 0) return bad("--warmup must not be negative");
-  if (!wait_kind(s.wait).is_ok()) return wait_kind(s.wait).status();
-  if (s.clock != "tsc" && s.clock != "monotonic" && s.clock != "auto")
-    return bad("--clock must be tsc, monotonic or auto");
-  const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  for (int c : s.cpus)
-    if (c < 0 || c >= cores) return bad("--cpus: no core " + std::to_string(c) + " (this machine has 0.." + std::to_string(cores - 1) + ")");
-  Durability durability = Durability::kMemory;
-  if (!parse_durability(s.durability, &durability))
-    return bad("--durability: '" + s.durability + "' is not memory, written or fsync");
-  if (durability != Durability::kMemory)
-    for (const std::string& t : s.transports)
-      if (!is_rill(t) && !is_disk_baseline(t))
-        return bad("--durability " + s.durability + ": " + t +
-                   " keeps records in memory only and cannot honour it (durable runs take rill-inproc, rill-ipc, "
-                   "raw-write and raw-fdatasync; --compare adds the in-memory baselines beside them)");
-  if (!s.data_dir.empty() && !writes_files(s))
-    return bad("--data-dir: this run writes no files (that takes --durability written or fsync, or the disk "
-               "baselines raw-write and raw-fdatasync)");
-  if (s.acks != "none") return bad("--acks " + s.acks + ": rill has no replication yet; only none can be measured");
-  if (s.deadline) {
-    if (s.deadline->deadline_ns <= 0) return bad("--deadline must be positive");
-    if (!(s.deadline->max_miss_rate >= 0 && s.deadline->max_miss_rate <= 1)) return bad("--max-miss-rate must be in [0, 1]");
-  }
-  if (s.repeat < 1 || s.repeat > 100) return bad("--repeat must be 1..100");
-  return Status::ok();
-}
-
-bool writes_files(const Scenario& s) {
-  const std::vector<std::string> names = transports_to_run(s);
-  return s.durability != "memory" ||
-         std::any_of(names.begin(), names.end(), [](const std::string& t) { return is_disk_baseline(t); });
-}
-
-std::vector<std::string> transports_to_run(const Scenario& s) {
-  std::vector<std::string> out;
-  auto add = [&](const std::string& t) {
-    if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
-  };
-  for (const std::string& t : s.transports) add(t);
-  if (s.compare) {
-    for (const std::string& t : s.transports) {
-      if (t == "rill-inproc") {
-        add("boost-spsc");
-        add("zmq-inproc");
-      }
-      if (t == "rill-ipc") {
-        add("iceoryx");
-        add("zmq-ipc");
-        add("uds");
-        add("pipe");
-      }
-    }
-    add("pingpong-floor");
-    if (s.durability != "memory") {
-      add("raw-write");
-      add("raw-fdatasync");
-    }
-  }
-  return out;
-}
-
-namespace {
-
-// The pid in a name "rill-bench-<pid>-...", or 0 when it is not one.
-pid_t run_pid_of(std::string_view name) {
-  constexpr std::string_view kPrefix = "rill-bench-";
-  if (!name.starts_with(kPrefix)) return 0;
-  name.remove_prefix(kPrefix.size());
-  const std::size_t dash = name.find('-');
-  if (dash == 0 || dash == std::string_view::npos || dash > 9) return 0;
-  pid_t pid = 0;
-  for (char ch : name.substr(0, dash)) {
-    if (ch < '0' || ch > '9') return 0;
-    pid = pid * 10 + (ch - '0');
-  }
-  return pid;
-}
-
-}  // namespace
-
-int remove_leftovers_of_dead_runs(const std::vector<std::string>& dirs) {
-  int removed = 0;
-  for (const std::string& dir : dirs) {
-    DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) continue;
-    std::vector<std::string> dead;
-    while (const dirent* e = ::readdir(d)) {
-      const pid_t pid = run_pid_of(e->d_name);
-      // ESRCH only: EPERM is a live process of another user.
-      if (pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
-      const std::string path = dir + "/" + e->d_name;
-      struct stat st {};
-      if (::lstat(path.c_str(), &st) == 0 && st.st_uid == ::geteuid()) dead.push_back(path);
-    }
-    ::closedir(d);
-    for (const std::string& path : dead) {
-      std::error_code ec;
-      if (std::filesystem::remove_all(path, ec) > 0 && !ec) ++removed;
-    }
-  }
-  return removed;
-}
 
 Result<Report> run_bench(const Scenario& scenario, const ProgressFn& progress) {
   if (Status s = validate_scenario(scenario); !s.is_ok()) return s;
@@ -683,7 +532,7 @@ Result<Report> run_bench(const Scenario& scenario, const ProgressFn& progress) {
   else (void)remove_leftovers_of_dead_runs();
   auto clock = BenchClock::make(scenario.clock);
   if (!clock.is_ok()) return clock.status();
-  const WaitKind wait = wait_kind(scenario.wait).value();
+  const WaitKind wait = parse_wait_kind(scenario.wait).value();
 
   Report report;
   report.scenario = scenario;

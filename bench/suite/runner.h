@@ -32,7 +32,6 @@
 
 #include "bench/suite/data_folder.h"
 #include "bench/suite/report.h"
-#include "ipc/shm_region.h"
 
 namespace rill::bench {
 
@@ -66,15 +65,6 @@ struct Progress {
 // kInternal "interrupted" after stopping its participants (within a second)
 // and removing what it made.
 using ProgressFn = std::function<bool(const Progress&)>;
-
-// Removes what runs killed without clean-up (SIGKILL, a crash) left behind:
-// entries of `dirs` named rill-bench-<pid>-... (the ZeroMQ endpoints'
-// directory, iceoryx participants' runtime sockets and locks) whose pid no
-// longer runs and that belong to this user. Symbolic links are removed, not
-// followed. A live run's entries carry a live pid, so this is safe alongside
-// other runs; run_bench calls it before it starts. Returns the number of
-// entries removed.
-int remove_leftovers_of_dead_runs(const std::vector<std::string>& dirs = {"/tmp", ipc::kShmDir});
 
 // Runs the scenario (validated first) and returns its report: results with
 // the runs merged (histograms merged, throughput the median), ratios over
