@@ -104,6 +104,38 @@ Report sample_report() {
   return report;
 }
 
+// A durable run: rill at fsync beside the disk baselines, its files on tmpfs.
+Report durable_report() {
+  Report report;
+  report.scenario.transports = {"rill-inproc", "raw-write", "raw-fdatasync"};
+  report.scenario.durability = "fsync";
+  report.scenario.data_dir = "/mnt/disk";
+  report.scenario.rate_rps.reset();
+  report.machine = {.cpu_model = "Test CPU",
+                    .cores = 2,
+                    .kernel = "Linux 6.1.0",
+                    .hostname = "box",
+                    .tsc_ghz = 0,
+                    .data_fs = "tmpfs",
+                    .io_backend = "io_uring"};
+  TransportResult rill = result("rill-inproc", 2'500, 20'000, 90'000);
+  rill.latency_ack = figures(310'000, 1'280'000);
+  rill.file_bytes_per_s = 2'500.0 * 80;
+  rill.payload_bytes_per_s = 2'500.0 * 64;
+  TransportResult write = result("raw-write", 5'890'000, 0, 0);
+  write.topology = "1x0, files";
+  write.latency.reset();
+  write.file_bytes_per_s = 5'890'000.0 * 80;
+  write.payload_bytes_per_s = 5'890'000.0 * 64;
+  TransportResult sync = result("raw-fdatasync", 550, 1'100'000, 4'000'000);
+  sync.topology = "1x0, a file, fdatasync each";
+  sync.file_bytes_per_s = 550.0 * 80;
+  sync.payload_bytes_per_s = 550.0 * 64;
+  report.results = {rill, write, sync};
+  report.ratios = compute_ratios({report.results});
+  return report;
+}
+
 void expect_same(const LatencyFigures& a, const LatencyFigures& b) {
   EXPECT_EQ(a.count, b.count);
   EXPECT_EQ(a.min, b.min);
@@ -150,12 +182,15 @@ void expect_same(const Report& a, const Report& b) {
   ASSERT_EQ(sa.deadline.has_value(), sb.deadline.has_value());
   if (sa.deadline) expect_same(*sa.deadline, *sb.deadline);
   EXPECT_EQ(sa.repeat, sb.repeat);
+  EXPECT_EQ(sa.data_dir, sb.data_dir);
 
   EXPECT_EQ(a.machine.cpu_model, b.machine.cpu_model);
   EXPECT_EQ(a.machine.cores, b.machine.cores);
   EXPECT_EQ(a.machine.kernel, b.machine.kernel);
   EXPECT_EQ(a.machine.hostname, b.machine.hostname);
   EXPECT_EQ(a.machine.tsc_ghz, b.machine.tsc_ghz);
+  EXPECT_EQ(a.machine.data_fs, b.machine.data_fs);
+  EXPECT_EQ(a.machine.io_backend, b.machine.io_backend);
 
   ASSERT_EQ(a.results.size(), b.results.size());
   for (std::size_t i = 0; i < a.results.size(); ++i) {
@@ -168,6 +203,9 @@ void expect_same(const Report& a, const Report& b) {
     EXPECT_EQ(ra.latency_records, rb.latency_records);
     expect_same(ra.latency, rb.latency);
     expect_same(ra.latency_raw, rb.latency_raw);
+    expect_same(ra.latency_ack, rb.latency_ack);
+    EXPECT_EQ(ra.file_bytes_per_s, rb.file_bytes_per_s);
+    EXPECT_EQ(ra.payload_bytes_per_s, rb.payload_bytes_per_s);
     ASSERT_EQ(ra.distribution.size(), rb.distribution.size());
     for (std::size_t k = 0; k < ra.distribution.size(); ++k) {
       EXPECT_EQ(ra.distribution[k].value_ns, rb.distribution[k].value_ns);
@@ -410,6 +448,30 @@ TEST(BenchReport, RatiosOverAnEvenCountAverageTheMiddleTwoAndSkipErrors) {
   EXPECT_EQ(ratios[2].runs, 5);
 }
 
+// Against a disk baseline rill's send-to-acknowledgement latency is compared
+// (a consumer's latency is not what an fdatasync delays), and bytes/s
+// wherever both wrote files.
+TEST(BenchReport, RatiosAgainstADiskBaselineCompareAcknowledgementsAndBytes) {
+  const std::vector<Ratio> ratios = durable_report().ratios;
+  std::vector<std::string> got;
+  for (const Ratio& r : ratios) got.push_back(r.denominator + " " + r.metric);
+  EXPECT_EQ(got, (std::vector<std::string>{"raw-write throughput", "raw-write bytes/s", "raw-fdatasync throughput",
+                                           "raw-fdatasync bytes/s", "raw-fdatasync ack p50", "raw-fdatasync ack p99",
+                                           "raw-fdatasync ack p99.9"}));
+  EXPECT_DOUBLE_EQ(ratios[1].median, 2'500.0 / 5'890'000);
+  EXPECT_DOUBLE_EQ(ratios[4].median, 310'000.0 / 1'100'000);
+  EXPECT_DOUBLE_EQ(ratios[5].median, 1'280'000.0 / 4'000'000);
+  // A rill run without acknowledgements (durability memory) has no latency
+  // ratio against a disk baseline; the in-memory baselines keep theirs.
+  TransportResult memory = result("rill-inproc", 2'500, 20'000, 90'000);
+  const std::vector<Ratio> plain =
+      compute_ratios({{memory, result("raw-fdatasync", 550, 1'100'000, 4'000'000), result("boost-spsc", 1e6, 400, 800)}});
+  std::vector<std::string> metrics;
+  for (const Ratio& r : plain) metrics.push_back(r.denominator + " " + r.metric);
+  EXPECT_EQ(metrics, (std::vector<std::string>{"raw-fdatasync throughput", "boost-spsc throughput", "boost-spsc p50",
+                                               "boost-spsc p99", "boost-spsc p99.9"}));
+}
+
 TEST(BenchReport, NoRatiosWithoutBothSides) {
   EXPECT_TRUE(compute_ratios({}).empty());
   EXPECT_TRUE(compute_ratios({{result("rill-ipc", 1, 1, 1), result("rill-inproc", 1, 1, 1)}}).empty());
@@ -429,6 +491,13 @@ TEST(BenchReport, JsonRoundTripsEveryField) {
   EXPECT_EQ(plot_svg(*parsed), plot_svg(report));
   EXPECT_EQ(format_table(*parsed), format_table(report));
 
+  // A durable run's fields: acknowledgement latency, bytes/s, the data folder and its file system.
+  const Report durable = durable_report();
+  Result<Report> durable_parsed = report_from_json(to_json(durable));
+  ASSERT_TRUE(durable_parsed.is_ok()) << durable_parsed.status().to_string();
+  expect_same(durable, *durable_parsed);
+  EXPECT_EQ(format_table(*durable_parsed), format_table(durable));
+
   // Defaults too (no rate, no deadline, count instead of duration).
   Report plain;
   plain.scenario.count = 12345;
@@ -447,7 +516,8 @@ TEST(BenchReport, JsonHasTheStableKeys) {
        {"transports", "compare",     "producers", "consumers", "partitions",  "split",  "record_bytes", "batch",
         "rate_rps",   "duration_ns", "count",     "warmup_ns", "wait",        "cpus",   "clock",        "durability",
         "acks",       "repeat",      "cpu_model", "cores",       "kernel", "hostname",     "tsc_ghz",
-        "machine",    "results",     "ratios",    "numerator", "denominator", "metric", "median",       "runs"}) {
+        "machine",    "results",     "ratios",    "numerator", "denominator", "metric", "median",       "runs",
+        "data_dir",   "data_fs",     "io_backend", "latency_ack_ns", "file_bytes_per_s", "payload_bytes_per_s"}) {
     EXPECT_NE(json.find("\"" + std::string(key) + "\": "), std::string::npos) << key;
   }
   EXPECT_NE(json.find("\"rate_rps\": 100000.5,"), std::string::npos);
@@ -531,6 +601,40 @@ std::string edited(std::string text, std::string_view from, std::string_view to)
   return text;
 }
 
+// A report written before durable topics lacks their keys: it reads as a
+// run that wrote no files.
+TEST(BenchReport, JsonFromBeforeDurableTopicsReadsWithoutTheirKeys) {
+  std::string json = to_json(durable_report());
+  for (std::string_view key : {"data_dir", "data_fs", "io_backend", "latency_ack_ns", "file_bytes_per_s",
+                               "payload_bytes_per_s"}) {
+    // Each member with its value (an object's lines too), wherever it appears;
+    // a last member's predecessor loses its comma.
+    const std::string quoted = "\"" + std::string(key) + "\": ";
+    for (auto at = json.find(quoted); at != std::string::npos; at = json.find(quoted)) {
+      const auto line = json.rfind('\n', at);
+      const std::size_t indent = at - line - 1;
+      auto end = json.find('\n', at);
+      if (json[end - 1] == '{') {
+        end = json.find("\n" + std::string(indent, ' ') + "}", end) + 1 + indent + 1;
+        if (json[end] == ',') ++end;
+      }
+      const bool last = json[end - 1] != ',';
+      json.erase(line, end - line);
+      if (last && json[line - 1] == ',') json.erase(line - 1, 1);
+    }
+  }
+  ASSERT_EQ(json.find("io_uring"), std::string::npos) << json;
+  Result<Report> parsed = report_from_json(json);
+  ASSERT_TRUE(parsed.is_ok()) << parsed.status().to_string() << "\n" << json;
+  EXPECT_EQ(parsed->scenario.data_dir, "");
+  EXPECT_EQ(parsed->machine.data_fs, "");
+  for (const TransportResult& r : parsed->results) {
+    EXPECT_FALSE(r.latency_ack.has_value());
+    EXPECT_FALSE(r.file_bytes_per_s.has_value());
+    EXPECT_FALSE(r.payload_bytes_per_s.has_value());
+  }
+}
+
 TEST(BenchReport, JsonErrorsNameWhatIsWrong) {
   const std::string good = to_json(sample_report());
   auto error_of = [](std::string_view text) {
@@ -611,6 +715,28 @@ TEST(BenchReport, TableShowsEveryResultTheVerdictAndErrors) {
   hard.results[0].deadline->spec.rt_class = RtClass::kHard;
   hard.results[0].deadline->met = true;
   EXPECT_NE(format_table(hard).find("HARD: met"), std::string::npos);
+}
+
+TEST(BenchReport, TableShowsAcknowledgementsBytesAndTheDiskBaselines) {
+  const std::string table = format_table(durable_report());
+  EXPECT_NE(table.find("durability fsync, files in /mnt/disk"), std::string::npos) << table;
+  EXPECT_NE(table.find("files on tmpfs via io_uring"), std::string::npos) << table;
+  EXPECT_NE(table.find("\n  ack "), std::string::npos) << table;
+  EXPECT_NE(table.find("310 µs"), std::string::npos) << table;  // the ack p50
+  EXPECT_NE(table.find("  bytes: 200 kB/s to files, 160 kB/s of values"), std::string::npos) << table;
+  EXPECT_NE(table.find("raw-write (1x0, files)"), std::string::npos) << table;
+  EXPECT_NE(table.find("  bytes: 471 MB/s to files, 377 MB/s of values"), std::string::npos) << table;
+  EXPECT_NE(table.find("raw-fdatasync: one record frame"), std::string::npos) << table;
+  EXPECT_NE(table.find("ack: from each record's intended send time to the return of its send (durability fsync"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("note: the data folder is on tmpfs"), std::string::npos) << table;
+  EXPECT_NE(table.find("rill-inproc / raw-fdatasync"), std::string::npos) << table;
+  EXPECT_NE(table.find("ack p50"), std::string::npos) << table;
+  // A memory run shows none of it.
+  const std::string plain = format_table(sample_report());
+  for (const char* absent : {"  ack ", "bytes:", "raw-write", "tmpfs", "files on"})
+    EXPECT_EQ(plain.find(absent), std::string::npos) << absent;
 }
 
 TEST(BenchReport, DiffShowsChangesAndOneSidedTransports) {

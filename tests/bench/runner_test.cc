@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "tests/support/shm_guard.h"
 
@@ -127,6 +129,89 @@ TEST_F(RunBench, OneInFlightWithADeadlineAndRepeats) {
   EXPECT_EQ(report.value().ratios[0].runs, 2);
 }
 
+// A folder of the test's own to give as Scenario::data_dir: what a run
+// leaves in it shows.
+class ParentFolder {
+ public:
+  ParentFolder() {
+    char made[] = "/tmp/rill-bench-runner-test-XXXXXX";
+    EXPECT_NE(::mkdtemp(made), nullptr);
+    path_ = made;
+  }
+  ~ParentFolder() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+  std::vector<std::string> entries() const {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(path_)) names.push_back(e.path().filename().string());
+    return names;
+  }
+
+ private:
+  std::string path_;
+};
+
+// Durable topics in and across processes, at both levels: every record
+// checked by its consumer, the files found holding every record sent (run
+// inside run_bench), each send's acknowledgement timed, bytes/s reported,
+// and the data folder gone at the end.
+TEST_F(RunBench, DurableTopicsCarryEveryRecordAndLeaveNoFiles) {
+  const ParentFolder parent;
+  for (const char* durability : {"written", "fsync"}) {
+    SCOPED_TRACE(durability);
+    const std::uint64_t count = std::string_view(durability) == "fsync" ? 300 : 5'000;
+    Scenario s = small({"rill-inproc", "rill-ipc"});
+    s.durability = durability;
+    s.data_dir = parent.path();
+    s.count = count;
+    s.partitions = 2;
+    s.batch = 8;  // the throughput phase's sends are batches; the latency phase's single records
+    s.rate_rps.reset();
+    auto report = run_bench(s, {});
+    ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+    expect_complete(report.value(), count);
+    EXPECT_EQ(report.value().scenario.data_dir, parent.path());
+    EXPECT_NE(report.value().machine.data_fs, "");
+    EXPECT_NE(report.value().machine.io_backend, "");
+    for (const TransportResult& r : report.value().results) {
+      SCOPED_TRACE(r.transport);
+      ASSERT_TRUE(r.latency_ack.has_value());
+      EXPECT_EQ(r.latency_ack->count, count);
+      ASSERT_TRUE(r.file_bytes_per_s.has_value());
+      ASSERT_TRUE(r.payload_bytes_per_s.has_value());
+      EXPECT_DOUBLE_EQ(*r.payload_bytes_per_s, *r.throughput_rps * 64);
+      EXPECT_GT(*r.file_bytes_per_s, *r.payload_bytes_per_s);  // frames and file headers besides the values
+    }
+    EXPECT_TRUE(parent.entries().empty()) << ::testing::PrintToString(parent.entries());
+  }
+}
+
+TEST_F(RunBench, DiskBaselinesReportBytesAndSyncLatency) {
+  const ParentFolder parent;
+  Scenario s = small({"raw-write", "raw-fdatasync"});
+  s.count = 200;
+  s.data_dir = parent.path();
+  auto report = run_bench(s, {});
+  ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+  ASSERT_EQ(report.value().results.size(), 2u);
+  for (const TransportResult& r : report.value().results) {
+    SCOPED_TRACE(r.transport);
+    EXPECT_EQ(r.error, "");
+    EXPECT_EQ(r.records, 200u);
+    ASSERT_TRUE(r.throughput_rps.has_value());
+    ASSERT_TRUE(r.file_bytes_per_s.has_value());
+    // Each record is one 80-byte frame: a 16-byte header and the 64-byte value.
+    EXPECT_NEAR(*r.file_bytes_per_s / *r.throughput_rps, 80.0, 1e-6);
+    EXPECT_FALSE(r.latency_ack.has_value());
+  }
+  const TransportResult& write = report.value().results[0];
+  const TransportResult& sync = report.value().results[1];
+  EXPECT_FALSE(write.latency.has_value());  // bandwidth only
+  ASSERT_TRUE(sync.latency.has_value());
+  EXPECT_EQ(sync.latency->count, 200u);  // one write + fdatasync each
+  EXPECT_EQ(sync.latency_records, 200u);
+  EXPECT_TRUE(parent.entries().empty()) << ::testing::PrintToString(parent.entries());
+}
+
 TEST_F(RunBench, ProgressIsReportedAndCanStopTheRun) {
   Scenario s = small({"rill-inproc"});
   s.count = 0;
@@ -161,11 +246,25 @@ TEST(ValidateScenario, RefusesWhatCannotBeRun) {
   refused([](Scenario& s) { s.rate_rps = -1; }, "--rate");
   refused([](Scenario& s) { s.wait = "nap"; }, "wait strategy");
   refused([](Scenario& s) { s.cpus = {9999}; }, "--cpus");
-  refused([](Scenario& s) { s.durability = "fsync"; }, "no persistence yet");
+  refused([](Scenario& s) { s.durability = "sometimes"; }, "--durability: 'sometimes' is not memory, written or fsync");
+  refused([](Scenario& s) { s.durability = "fsync", s.transports = {"rill-inproc", "uds"}; },
+          "--durability fsync: uds keeps records in memory only");
+  refused([](Scenario& s) { s.durability = "written", s.transports = {"pingpong-floor"}; }, "pingpong-floor");
+  refused([](Scenario& s) { s.data_dir = "/tmp"; }, "--data-dir: this run writes no files");
   refused([](Scenario& s) { s.acks = "all"; }, "no replication yet");
   refused([](Scenario& s) { s.deadline = DeadlineSpec{.deadline_ns = 0}; }, "--deadline");
   refused([](Scenario& s) { s.repeat = 0; }, "--repeat");
   EXPECT_TRUE(validate_scenario(Scenario{}).is_ok());
+  Scenario durable;
+  durable.durability = "fsync";
+  durable.transports = {"rill-inproc", "rill-ipc", "raw-write", "raw-fdatasync"};
+  durable.compare = true;  // adds in-memory baselines: they run beside, at their own terms
+  durable.data_dir = "/tmp";
+  EXPECT_TRUE(validate_scenario(durable).is_ok());
+  Scenario disk_only;
+  disk_only.transports = {"raw-write"};
+  disk_only.data_dir = "/tmp";
+  EXPECT_TRUE(validate_scenario(disk_only).is_ok());
 }
 
 TEST(TransportsToRun, CompareAddsTheMatchingBaselinesOnce) {
@@ -179,6 +278,18 @@ TEST(TransportsToRun, CompareAddsTheMatchingBaselinesOnce) {
             (std::vector<std::string>{"rill-inproc", "uds", "boost-spsc", "zmq-inproc", "pingpong-floor"}));
   s.compare = false;
   EXPECT_EQ(transports_to_run(s), (std::vector<std::string>{"rill-inproc", "uds"}));
+  EXPECT_FALSE(writes_files(s));
+  // Durable runs add the disk baselines.
+  s.transports = {"rill-inproc"};
+  s.durability = "written";
+  s.compare = true;
+  EXPECT_EQ(transports_to_run(s), (std::vector<std::string>{"rill-inproc", "boost-spsc", "zmq-inproc",
+                                                            "pingpong-floor", "raw-write", "raw-fdatasync"}));
+  EXPECT_TRUE(writes_files(s));
+  s.durability = "memory";
+  s.compare = false;
+  s.transports = {"raw-fdatasync"};
+  EXPECT_TRUE(writes_files(s));
 }
 
 // A pid that no process has: a child's, once it has been reaped.
