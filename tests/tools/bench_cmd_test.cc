@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/tools/cli_harness.h"
 
@@ -86,7 +87,7 @@ TEST_F(CliBench, BadFlagsGiveOneLineErrors) {
       {{"bench", "--class", "hard"}, "--class needs --deadline"},
       {{"bench", "--deadline", "10us", "--class", "firm"}, "unknown real-time class 'firm'"},
       {{"bench", "--cpus", "0-99999"}, "--cpus"},
-      {{"bench", "--durability", "fsync"}, "no persistence yet"},
+      {{"bench", "--durability", "fsync", "--transport", "uds"}, "uds keeps records in memory only"},
       {{"bench", "--count", "0"}, "--count"},
       {{"bench", "--split", "-C", "2"}, "--split"},
       {{"bench", "--wait", "nap"}, "wait strategy"},
@@ -101,6 +102,124 @@ TEST_F(CliBench, BadFlagsGiveOneLineErrors) {
     ASSERT_EQ(r.err_lines().size(), 1u) << r.err;
     EXPECT_EQ(r.err.rfind("rill: error: ", 0), 0u) << r.err;
     EXPECT_NE(r.err.find(c.words), std::string::npos) << r.err;
+  }
+}
+
+// A folder for --data-dir or $TMPDIR: what a run leaves there shows.
+class DataParent {
+ public:
+  DataParent() {
+    char made[] = "/tmp/rill-bench-cli-test-XXXXXX";
+    EXPECT_NE(::mkdtemp(made), nullptr);
+    path_ = made;
+  }
+  ~DataParent() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+  std::vector<std::string> entries() const {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(path_)) names.push_back(e.path().filename().string());
+    return names;
+  }
+
+ private:
+  std::string path_;
+};
+
+// --durability written and fsync: every record checked by its consumer and
+// found in the topic's files, each send's acknowledgement timed, bytes/s
+// reported; no data folder and no shared memory left, whether the folder
+// went under --data-dir or under $TMPDIR.
+TEST_F(CliBench, DurableRunsCheckEveryRecordAndLeaveNoDataFolderOrSharedMemory) {
+  const DataParent parent;
+  for (const char* durability : {"written", "fsync"}) {
+    for (const bool flag : {true, false}) {
+      SCOPED_TRACE(std::string(durability) + (flag ? " --data-dir" : " $TMPDIR"));
+      const std::string count = std::string(durability) == "fsync" ? "300" : "3000";
+      const std::string json = temp(std::string(durability) + ".json");
+      std::vector<std::string> args = {"bench", "--transport", "rill-inproc", "--durability", durability, "-n", count,
+                                       "--warmup", "0s", "--rate", "max", "-q", "--json", json};
+      if (flag) args.insert(args.end(), {"--data-dir", parent.path()});
+      RillProcess bench(args, flag ? std::vector<std::string>{} : std::vector<std::string>{"TMPDIR=" + parent.path()});
+      const std::string ns = "bench-" + std::to_string(bench.pid());
+      auto r = bench.finish({}, 120s);
+      EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+      EXPECT_NE(r.out.find("durability " + std::string(durability) + ", files in " + parent.path()), std::string::npos)
+          << r.out;
+      EXPECT_NE(r.out.find(" " + count + "\n  ack "), std::string::npos) << r.out;  // every record, then its acks
+      EXPECT_NE(r.out.find("  bytes: "), std::string::npos) << r.out;
+      const std::string j = read_file(json);
+      for (const char* key : {"\"latency_ack_ns\": {", "\"file_bytes_per_s\": ", "\"data_fs\": \""})
+        EXPECT_NE(j.find(key), std::string::npos) << key;
+      EXPECT_EQ(j.find("\"error\""), std::string::npos);
+      EXPECT_TRUE(parent.entries().empty()) << ::testing::PrintToString(parent.entries());
+      EXPECT_TRUE(shm_objects(ns).empty());
+      remove_shm_objects(ns);
+    }
+  }
+}
+
+// Usage errors, before anything runs: exit 2 and one line.
+TEST_F(CliBench, ADurabilityATransportCannotHonourIsAUsageError) {
+  const DataParent parent;
+  const std::vector<std::string> cases[] = {
+      {"bench", "--durability", "sometimes"},
+      {"bench", "--durability", "fsync", "--transport", "rill-inproc,uds"},
+      {"bench", "--durability", "written", "--transport", "pingpong-floor"},
+      {"bench", "--data-dir", parent.path()},  // a memory run writes no files
+  };
+  const char* words[] = {"--durability: 'sometimes' is not memory, written or fsync",
+                         "--durability fsync: uds keeps records in memory only",
+                         "--durability written: pingpong-floor keeps records in memory only",
+                         "--data-dir: this run writes no files"};
+  for (std::size_t i = 0; i < std::size(cases); ++i) {
+    SCOPED_TRACE(words[i]);
+    auto r = run_rill(cases[i]);
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.out, "");
+    ASSERT_EQ(r.err_lines().size(), 1u) << r.err;
+    EXPECT_EQ(r.err.rfind("rill: error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(words[i]), std::string::npos) << r.err;
+  }
+  EXPECT_TRUE(parent.entries().empty());
+}
+
+TEST_F(CliBench, DiskBaselinesRunAndReport) {
+  const DataParent parent;
+  const std::string json = temp("disk.json");
+  auto r = run_rill({"bench", "--transport", "raw-write,raw-fdatasync", "-n", "200", "--warmup", "0s", "-q",
+                     "--data-dir", parent.path(), "--json", json});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const char* text : {"raw-write (1x0, files)", "raw-fdatasync (1x0, a file, fdatasync each)", "  bytes: ",
+                           "files on ", "records/s = syncs/s"})
+    EXPECT_NE(r.out.find(text), std::string::npos) << text << "\n" << r.out;
+  EXPECT_NE(r.out.find(" 200\n"), std::string::npos) << r.out;  // raw-fdatasync: a latency sample per sync
+  const std::string j = read_file(json);
+  EXPECT_NE(j.find("\"transport\": \"raw-write\""), std::string::npos);
+  EXPECT_NE(j.find("\"transport\": \"raw-fdatasync\""), std::string::npos);
+  EXPECT_EQ(j.find("\"error\""), std::string::npos) << j;
+  EXPECT_TRUE(parent.entries().empty()) << ::testing::PrintToString(parent.entries());
+}
+
+// Ctrl-C in a durable run, in and across processes: the data folder and the
+// shared memory go too.
+TEST_F(CliBench, AnInterruptedDurableRunRemovesItsDataFolder) {
+  const DataParent parent;
+  for (const char* transport : {"rill-inproc", "rill-ipc"}) {
+    SCOPED_TRACE(transport);
+    RillProcess bench({"bench", "--transport", transport, "--durability", "written", "-d", "60s", "--warmup", "0s",
+                       "-q", "--data-dir", parent.path()});
+    const std::string ns = "bench-" + std::to_string(bench.pid());
+    for (int waited = 0; parent.entries().empty() && waited < 30'000; waited += 10) std::this_thread::sleep_for(10ms);
+    ASSERT_EQ(parent.entries().size(), 1u);  // else this test proves nothing
+    EXPECT_EQ(parent.entries()[0].rfind("rill-bench-" + std::to_string(bench.pid()) + "-data-", 0), 0u)
+        << parent.entries()[0];
+    std::this_thread::sleep_for(1500ms);  // mid-phase
+    bench.signal(SIGINT);
+    auto r = bench.finish({}, 30s);
+    EXPECT_EQ(r.exit_code, 130) << r.err;
+    EXPECT_TRUE(parent.entries().empty()) << ::testing::PrintToString(parent.entries());
+    EXPECT_TRUE(shm_objects(ns).empty());
+    remove_shm_objects(ns);
   }
 }
 
