@@ -140,12 +140,12 @@ constexpr auto fields(Tag<TransportResult>) {
       Field{"topology", &TransportResult::topology},
       Field{"records", &TransportResult::records},
       Field{"throughput_rps", &TransportResult::throughput_rps},
+      Field{"file_bytes_per_s", &TransportResult::file_bytes_per_s, kDefaultWhenAbsent},  // since durable topics
+      Field{"payload_bytes_per_s", &TransportResult::payload_bytes_per_s, kDefaultWhenAbsent},
       Field{"latency_records", &TransportResult::latency_records},
       Field{"latency_ns", &TransportResult::latency},
       Field{"latency_raw_ns", &TransportResult::latency_raw},
       Field{"latency_ack_ns", &TransportResult::latency_ack, kDefaultWhenAbsent},  // since durable topics
-      Field{"file_bytes_per_s", &TransportResult::file_bytes_per_s, kDefaultWhenAbsent},
-      Field{"payload_bytes_per_s", &TransportResult::payload_bytes_per_s, kDefaultWhenAbsent},
       Field{"distribution", &TransportResult::distribution},
       Field{"deadline", &TransportResult::deadline, kOmittedWhenEmpty},
       Field{"unsent_records", &TransportResult::unsent, kDefaultWhenAbsent},
