@@ -260,7 +260,10 @@ class PhaseRunner {
     if (stalled_ && out.error.empty()) out.error = "no progress for 15 s; abandoned";
     // Relaxed: the participants were joined, which orders their stores before this load.
     if (out.error.empty() && board.abort.load(std::memory_order_relaxed) != 0) out.error = "aborted";
-    if (out.error.empty() && out.records == 0) out.error = "no measured record (is the warm-up longer than the run?)";
+    if (out.error.empty() && out.records == 0)
+      out.error = out.unsent > 0 ? "no measured record: the producers fell behind the rate before the warm-up's end (" +
+                                       std::to_string(out.unsent) + " scheduled records not sent; lower --rate)"
+                                 : "no measured record (is the warm-up longer than the run?)";
     if (plan.kind == PhaseKind::kThroughput && out.error.empty()) {
       // From the start of the poll that got a consumer its first measured
       // record (warm-up records still queued at the end of the warm-up are
