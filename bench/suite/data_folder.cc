@@ -1,6 +1,7 @@
 #include "bench/suite/data_folder.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -98,6 +99,13 @@ std::string file_system_type(const std::string& path) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "0x%lx", magic);
   return buf;
+}
+
+void settle_file_system(const std::string& folder) noexcept {
+  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::syncfs(fd);
+  ::close(fd);
 }
 
 Result<ScratchFolder> ScratchFolder::make(const std::string& parent) {

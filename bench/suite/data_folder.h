@@ -38,6 +38,11 @@ std::string default_data_parent();
 // or the number ("0x...") for one this list does not know; "" if statfs fails.
 std::string file_system_type(const std::string& path);
 
+// syncfs(2) of the file system holding `folder`: writes back every dirty
+// page there and waits, so that a phase that writes files starts without
+// the writeback of the phase (or transport) before it. Best effort.
+void settle_file_system(const std::string& folder) noexcept;
+
 class ScratchFolder {
  public:
   // Makes a new folder in `parent` (mode 0700). kIoError naming `parent`

@@ -174,8 +174,8 @@ std::string format_table(const Report& report) {
            report.scenario.durability + ": " +
            (report.scenario.durability == "fsync" ? "synced in" : "written to") + " the topic's files)\n";
   if (ran("raw-write"))
-    out += "raw-write: record frames written in sequence to one file in writes of up to 4 MiB, no sync; "
-           "records/s = frames/s\n";
+    out += "raw-write: record frames written in sequence to files, as many a write as a send carries (--batch; up "
+           "to 4 MiB), no sync; records/s = frames/s\n";
   if (ran("raw-fdatasync"))
     out += "raw-fdatasync: one record frame appended to a file and fdatasync'd at a time; records/s = syncs/s, "
            "latency = one write + fdatasync\n";

@@ -450,6 +450,7 @@ TransportRun run_disk(std::string_view name, const Scenario& s, const BenchClock
   const std::string_view phase = sync ? "latency" : "throughput";
   Histogram& latency = *tr.corrected;
   DiskOutcome d;
+  settle_file_system(folder);
   {
     PinnedHere pinned(core_for(s, 0));
     d = run_disk_baseline(sync ? DiskBaseline::kFdatasync : DiskBaseline::kWrite, plan,
@@ -482,6 +483,8 @@ TransportRun run_transport(std::string_view name, const Scenario& s, const Bench
   TransportRun tr;
   tr.result.transport = std::string(name);
   tr.result.topology = topology_of(s, name);
+  const bool durable = is_rill(name) && s.durability != "memory";
+  if (durable) settle_file_system(folder);
   if (name != "pingpong-floor") {
     PhaseOutcome t = run_phase(name, plan_of(s, name, PhaseKind::kThroughput, clock, wait, folder), s, progress, run);
     tr.result.records = t.records;
@@ -499,6 +502,7 @@ TransportRun run_transport(std::string_view name, const Scenario& s, const Bench
     }
   }
   const PhasePlan plan = plan_of(s, name, PhaseKind::kLatency, clock, wait, folder);
+  if (durable) settle_file_system(folder);
   PhaseOutcome l = name == "pingpong-floor" ? run_floor(plan, s, progress, run) : run_phase(name, plan, s, progress, run);
   if (!l.error.empty() && tr.result.error.empty()) tr.result.error = "latency phase: " + l.error;
   tr.result.latency_records = l.records;

@@ -65,7 +65,10 @@ DiskOutcome run_disk_baseline(DiskBaseline kind, const PhasePlan& plan, const st
   const bool sync = kind == DiskBaseline::kFdatasync;
   // A rill record frame of this value size (no key, no headers), padding included.
   const std::size_t frame = log::align_frame(log::record_frame_size(std::nullopt, plan.record_bytes, 0));
-  const std::size_t per_write = sync ? 1 : std::max<std::size_t>(1, kRawWriteBytes / frame);
+  // Like with like: as many frames a write as one send of rill's throughput
+  // phase carries (--batch), up to what one flush of rill writes at once.
+  const std::size_t per_write =
+      sync ? 1 : std::clamp<std::size_t>(plan.batch, 1, std::max<std::size_t>(1, kRawWriteBytes / frame));
   // Frames as the ring holds them, near enough: a header, then a stamped value.
   std::vector<std::byte> buffer(per_write * frame, std::byte{0});
   for (std::size_t f = 0; f < per_write; ++f) {

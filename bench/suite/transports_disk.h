@@ -5,9 +5,14 @@
 //
 //   raw-write       record frames (the size rill's frames take, header and
 //                   padding included) written in sequence to files of 1 GiB
-//                   (a durable topic's default file size), in writes of up
-//                   to kRawWriteBytes (the most one flush of rill writes at
-//                   once), never synced: sequential write bandwidth. One
+//                   (a durable topic's default file size), never synced:
+//                   sequential write bandwidth. A write carries as many
+//                   frames as one send of the throughput phase (--batch),
+//                   like with like, up to kRawWriteBytes (the most one flush
+//                   of rill writes at once): the bandwidth a write size gets
+//                   varies with it (on the development VMs, through the page
+//                   cache and to the disk, about 1.2 GB/s in writes of 16-32
+//                   KiB against 0.3-0.4 GB/s in writes of 1-4 MiB). One
 //                   "record" is one frame.
 //   raw-fdatasync   one record frame appended to a file and fdatasync'd, one
 //                   at a time (File::write, then File::sync): what one
