@@ -3,6 +3,7 @@
 #include "ipc/faults.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -52,6 +53,10 @@ ProcessId identify(pid_t pid) noexcept {
 }
 
 pid_t current_pid() noexcept { return ::getpid(); }
+
+void at_fork(void (*prepare)(), void (*parent)(), void (*child)()) noexcept {
+  (void)::pthread_atfork(prepare, parent, child);
+}
 
 bool pid_exists(pid_t pid) noexcept { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
 pid_t current_tid() noexcept { return ::gettid(); }

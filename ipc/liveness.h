@@ -42,6 +42,11 @@ static_assert(sizeof(ProcessId) == 16);
 // in a forked child, which gets its own: the cache is keyed by getpid()).
 ProcessId self() noexcept;
 
+// pthread_atfork(3): `prepare` runs in the forking thread before fork(),
+// `parent` and `child` after it in each process. For process-wide state that
+// a forked child must not inherit half-held (a mutex another thread held).
+void at_fork(void (*prepare)(), void (*parent)(), void (*child)()) noexcept;
+
 // getpid() and gettid() of the calling thread.
 pid_t current_pid() noexcept;
 pid_t current_tid() noexcept;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <new>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -16,6 +17,7 @@ namespace {
 
 class DurablePartitions {
  public:
+  DurablePartitions() { ipc::at_fork(&before_fork, &after_fork_in_parent, &after_fork_in_child); }
   ~DurablePartitions() { stop(); }
 
   std::shared_ptr<log::Flusher> get(const std::string& key, const log::PartitionRing& ring, const std::string& dir,
@@ -72,6 +74,10 @@ class DurablePartitions {
     }
   }
 
+  static void before_fork();
+  static void after_fork_in_parent();
+  static void after_fork_in_child();
+
   std::mutex mu_;
   std::condition_variable wake_;
   std::map<std::string, std::weak_ptr<log::Flusher>> flushers_;
@@ -83,6 +89,21 @@ class DurablePartitions {
 DurablePartitions& partitions() {
   static DurablePartitions p;
   return p;
+}
+
+// A fork while the thread holds the lock would leave the child's copy locked
+// forever: the forking thread takes it first. The child starts with no
+// flushers (the parent's stay the parent's: a child opens its own topics)
+// and starts its own thread on first use.
+void DurablePartitions::before_fork() { partitions().mu_.lock(); }
+void DurablePartitions::after_fork_in_parent() { partitions().mu_.unlock(); }
+void DurablePartitions::after_fork_in_child() {
+  DurablePartitions& p = partitions();
+  p.flushers_.clear();
+  // The parent's thread may have been waiting on it: the child's copy is made
+  // afresh (not destroyed: its state names a waiter this process lacks).
+  new (&p.wake_) std::condition_variable();
+  p.mu_.unlock();
 }
 
 }  // namespace
