@@ -339,6 +339,11 @@ class NamespaceImpl final : public Namespace {
   Status forget_files(const registry::TopicEntry& e) {
     const std::string topic(entry_name(e));
     if (Status s = validate_topic_name(topic); !s) return s;
+    // A durable flag on an entry of a namespace with no folder is damage:
+    // never resolve its files against "" (that would be the root folder).
+    if (data_dir_.empty())
+      return Status(Code::kCorrupt, "topic '" + topic + "' is marked durable but namespace '" + name_ +
+                                        "' records no data folder; its files, if any, are left alone");
     io::FileSystem& fs = io::file_system();
     auto catalog = read_catalog(fs, data_dir_);
     if (!catalog) return catalog.status();
