@@ -580,19 +580,34 @@ Result<DiskChunk> locate_in_file(io::FileSystem& fs, const std::string& stem, st
   // The index entry at or before `offset`, trusted only if its frame is intact there.
   std::uint64_t pos = kLogHeaderBytes;
   std::int64_t at_offset = base;
-  if (auto index = fs.map(stem + kIndexSuffix); index) {
-    const std::span<const std::byte> raw = (*index)->bytes();
-    std::uint64_t lo = 0, hi = raw.size() / kIndexEntryBytes;  // entries [lo, hi)
+  // Read with pread, not mapped: the file's writer may cut its index (at
+  // recovery) while this reader looks, and a mapping past a file's new end
+  // faults (SIGBUS); a short read is only a smaller index.
+  if (auto index = fs.open(stem + kIndexSuffix, io::OpenMode::kRead); index) {
+    const auto entry = [&](std::uint64_t i, std::uint32_t* rel, std::uint32_t* position) {
+      std::byte e[kIndexEntryBytes];
+      auto got = (*index)->read(i * kIndexEntryBytes, e);
+      if (!got || *got != kIndexEntryBytes) return false;
+      *rel = load<std::uint32_t>(e);
+      *position = load<std::uint32_t>(e + 4);
+      return true;
+    };
+    const auto size = (*index)->size();
+    std::uint64_t lo = 0, hi = size ? *size / kIndexEntryBytes : 0;  // entries [lo, hi)
     while (lo < hi) {
       const std::uint64_t mid = lo + (hi - lo) / 2;
-      if (base + load<std::uint32_t>(raw.data() + mid * kIndexEntryBytes) <= offset)
+      std::uint32_t rel = 0, position = 0;
+      if (!entry(mid, &rel, &position)) {
+        hi = mid;
+        continue;
+      }
+      if (base + rel <= offset)
         lo = mid + 1;
       else
         hi = mid;
     }
-    if (lo > 0) {
-      const auto rel = load<std::uint32_t>(raw.data() + (lo - 1) * kIndexEntryBytes);
-      const auto p = load<std::uint32_t>(raw.data() + (lo - 1) * kIndexEntryBytes + 4);
+    std::uint32_t rel = 0, p = 0;
+    if (lo > 0 && entry(lo - 1, &rel, &p)) {
       std::uint64_t offsets = 0, aligned = 0;
       if (p % 8 == 0 && p >= kLogHeaderBytes && intact_frame(bytes, p, base + rel, 0, &offsets, &aligned)) {
         pos = p;
@@ -665,18 +680,31 @@ Result<std::int64_t> offset_for_time_on_disk(io::FileSystem& fs, const std::stri
     // timestamp so far is still before the target (none: the first frame).
     std::int64_t from = base;
     bool after_all = false;  // every entry is before the target: the file may still end with one after
-    if (auto index = fs.map(stem + kTimeIndexSuffix); index) {
-      const std::span<const std::byte> raw = (*index)->bytes();
-      const std::uint64_t entries = raw.size() / kTimeIndexEntryBytes;
+    // pread, not a mapping: see locate_in_file().
+    if (auto index = fs.open(stem + kTimeIndexSuffix, io::OpenMode::kRead); index) {
+      const auto entry = [&](std::uint64_t k, std::int64_t* max_ts, std::uint32_t* rel) {
+        std::byte e[kTimeIndexEntryBytes];
+        auto got = (*index)->read(k * kTimeIndexEntryBytes, e);
+        if (!got || *got != kTimeIndexEntryBytes) return false;
+        *max_ts = load<std::int64_t>(e);
+        *rel = load<std::uint32_t>(e + 8);
+        return true;
+      };
+      const auto size = (*index)->size();
+      const std::uint64_t entries = size ? *size / kTimeIndexEntryBytes : 0;
       std::uint64_t lo = 0, hi = entries;  // first entry with max >= target
       while (lo < hi) {
         const std::uint64_t mid = lo + (hi - lo) / 2;
-        if (load<std::int64_t>(raw.data() + mid * kTimeIndexEntryBytes) < timestamp_ns)
-          lo = mid + 1;
-        else
+        std::int64_t max_ts = 0;
+        std::uint32_t rel = 0;
+        if (!entry(mid, &max_ts, &rel) || max_ts >= timestamp_ns)
           hi = mid;
+        else
+          lo = mid + 1;
       }
-      if (lo > 0) from = base + load<std::uint32_t>(raw.data() + (lo - 1) * kTimeIndexEntryBytes + 8);
+      std::int64_t max_ts = 0;
+      std::uint32_t rel = 0;
+      if (lo > 0 && entry(lo - 1, &max_ts, &rel)) from = base + rel;
       after_all = lo == entries && entries > 0 && i + 1 < bases->size();
     }
     if (after_all) continue;  // a closed file whose last entry (its largest timestamp) is before the target
