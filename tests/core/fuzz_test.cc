@@ -441,6 +441,7 @@ constexpr std::size_t kSlotsUsedAt = offsetof(log::PartitionHeader, claim_slots_
 // Bytes [0, 56) of the header are the geometry attach() checks; [56, 64) the
 // overflow policy, which it cannot judge; from 64 on, what the ring changes.
 constexpr std::size_t kPolicyAt = offsetof(log::PartitionHeader, block_on_readers);
+constexpr std::size_t kStartOffsetAt = offsetof(log::PartitionHeader, start_offset);
 
 struct FrameAt {
   std::size_t at;  // in the region
@@ -828,7 +829,10 @@ class Damager {
                                   "claim_slots_used");
       }
       default: {
-        const std::size_t at = kTailAt + 8 + below(log::kClaimSlotsOffset - kTailAt - 8);  // the rest of the page
+        std::size_t at = kTailAt + 8 + below(log::kClaimSlotsOffset - kTailAt - 8);  // the rest of the page
+        // Not start_offset and durable: immutable after init like the
+        // geometry, and refused on attach as it is (no "is damaged" context).
+        if (at >= kStartOffsetAt && at < kStartOffsetAt + 16) at += 16;
         return set<std::uint8_t>(at, static_cast<std::uint8_t>(rng_()), ("header byte " + std::to_string(at)).c_str());
       }
     }
