@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "ipc/clock.h"
 #include "ipc/liveness.h"
 
 namespace rill::client {
@@ -46,7 +47,9 @@ class DurablePartitions {
   void stop() {
     {
       std::lock_guard lock(mu_);
-      stopping_ = true;
+      // Relaxed: the lock orders it for the condition's waiter; a sleeper on a
+      // partition's doorbell sees it by its deadline (a millisecond).
+      stopping_.store(true, std::memory_order_relaxed);
     }
     wake_.notify_all();
     if (thread_ && thread_pid_ == ipc::current_pid()) thread_->join();
@@ -55,7 +58,7 @@ class DurablePartitions {
   void run() {
     std::vector<std::shared_ptr<log::Flusher>> live;
     std::unique_lock lock(mu_);
-    while (!stopping_) {
+    while (!stopping_.load(std::memory_order_relaxed)) {
       live.clear();
       for (auto it = flushers_.begin(); it != flushers_.end();) {
         if (auto f = it->second.lock()) {
@@ -66,11 +69,30 @@ class DurablePartitions {
         }
       }
       lock.unlock();
-      for (const auto& f : live) (void)f->flush(false);
+      for (const auto& f : live) (void)f->flush_if_needed();
+      // Until the next pass: asleep on the doorbell of a partition whose
+      // lease this process holds, where a producer of another process that
+      // waits for the files calls (the others are looked at on the next
+      // pass); else asleep on the lock's condition. Not on the doorbell
+      // while a request is pending that the pass could not meet (a claim not
+      // yet committed, a full disk): it would not sleep at all.
+      const log::Flusher* holder = nullptr;
+      for (const auto& f : live)
+        if (f->holds_lease()) {
+          holder = f.get();
+          break;
+        }
+      bool slept = false;
+      if (holder != nullptr && !holder->request_pending()) {
+        const std::int64_t deadline = ipc::monotonic_ns() + kFlushIdleNs;
+        holder->wait_for_request(deadline, [this] { return stopping_.load(std::memory_order_relaxed); });
+        slept = true;
+      }
       // Last references let go here, off the lock: a Flusher's destructor syncs.
       live.clear();
       lock.lock();
-      wake_.wait_for(lock, std::chrono::nanoseconds(kFlushIdleNs), [this] { return stopping_; });
+      if (!slept)
+        wake_.wait_for(lock, std::chrono::nanoseconds(kFlushIdleNs), [this] { return stopping_.load(std::memory_order_relaxed); });
     }
   }
 
@@ -83,7 +105,7 @@ class DurablePartitions {
   std::map<std::string, std::weak_ptr<log::Flusher>> flushers_;
   std::unique_ptr<std::thread> thread_;
   pid_t thread_pid_ = 0;
-  bool stopping_ = false;
+  std::atomic<bool> stopping_{false};  // written under mu_; read off it by a sleeper on a doorbell
 };
 
 DurablePartitions& partitions() {

@@ -383,6 +383,8 @@ Status Producer::await_durability(std::int32_t p, std::int64_t end) noexcept {
         return s.with_context("topic '" + topic_->name() + "' partition " + std::to_string(p) + ": offset " +
                               std::to_string(end - 1) + " is in memory but not " +
                               (sync ? "synced to" : "written to") + " its files");
+    } else {
+      ring.wake_flusher();  // another process holds the lease: its flusher thread writes
     }
     const std::int64_t now = log::monotonic_ns();
     if (now > deadline) {

@@ -137,6 +137,14 @@ bool Flusher::flush(bool sync) noexcept {
 
 bool Flusher::flush_now(PartitionRing&) noexcept { return flush(false); }
 
+bool Flusher::holds_lease() const noexcept { return ring_.holds_flush_lease(ipc::self()); }
+
+bool Flusher::flush_if_needed() noexcept {
+  const bool retention = config_.retention_bytes > 0 || config_.retention_ms > 0;
+  if (!retention && !holds_lease() && ring_.latest_offset() <= ring_.written_offset()) return false;
+  return flush(false);
+}
+
 void Flusher::close() noexcept {
   (void)flush(true);
   std::lock_guard lock(mu_);

@@ -45,6 +45,20 @@ class Flusher final : public PartitionRing::FlushHook {
   bool flush(bool sync) noexcept;
   // FlushHook: flush(false), for a roll that waits for the files.
   bool flush_now(PartitionRing& ring) noexcept override;
+  // For the process's flusher thread: flush(false), but a free lease is
+  // taken only when there is something to write (offsets claimed past the
+  // files' end) or retention to apply; false when nothing was done.
+  bool flush_if_needed() noexcept;
+  // True while this process holds the partition's flush lease.
+  bool holds_lease() const noexcept;
+  // Sleeps until a producer waits for more than the files hold, stop()
+  // returns true, or the deadline (monotonic ns); for the lease holder's thread.
+  template <typename Stop>
+  void wait_for_request(std::int64_t deadline_ns, Stop stop) const noexcept {
+    (void)ring_.wait_flush_request(deadline_ns, stop);
+  }
+  // True if a producer waits for more than the files hold.
+  bool request_pending() const noexcept { return ring_.flush_pending(); }
 
   // Gives the lease back after a last flush and sync (a clean close).
   void close() noexcept;

@@ -60,7 +60,7 @@ inline constexpr std::uint64_t kPartitionMagic = 0x315452415050'4c52ull;  // "RL
 // 2: SegmentHeader::written; 3: claim slots (abandoned claims), `written` retired;
 // 4: compact record and batch frames (record_format.h), index entries with offsets;
 // 5: durable partitions (start offset, the flush lease and progress words).
-inline constexpr std::uint32_t kPartitionVersion = 5;
+inline constexpr std::uint32_t kPartitionVersion = 6;
 inline constexpr std::uint32_t kMinSegmentCount = 4;
 inline constexpr std::uint64_t kMaxSegmentDataBytes = 1ull << 30;
 inline constexpr std::uint32_t kMaxRecordsPerSegment = (1u << 20) - 1;
@@ -135,13 +135,17 @@ struct alignas(64) PartitionHeader {
   // see durable: the flusher's work list.
   std::atomic<std::int64_t> write_requested;
   std::atomic<std::int64_t> sync_requested;
-  // The flusher sleeps here for requests, producers for its progress.
+  // Producers sleep here for the flusher's progress.
   alignas(64) Doorbell flush_bell;
+  // The lease holder's flusher thread sleeps here for requests (a producer or
+  // roll in another process that may not write the files itself calls it).
+  alignas(64) Doorbell flush_wanted;
 };
 static_assert(offsetof(PartitionHeader, tail) == 64);
 static_assert(offsetof(PartitionHeader, start_offset) == 320);
 static_assert(offsetof(PartitionHeader, flusher) == 384);
 static_assert(offsetof(PartitionHeader, flush_bell) == 448);
+static_assert(offsetof(PartitionHeader, flush_wanted) == 512);
 static_assert(offsetof(PartitionHeader, exclusive_owner) == 72);
 static_assert(offsetof(PartitionHeader, current_generation) == 128);
 static_assert(sizeof(PartitionHeader) <= kPartitionHeaderBytes);
@@ -476,11 +480,29 @@ class PartitionRing {
   // By the lease holder: the files now hold every offset below `written`,
   // synced below `durable`. Wakes producers waiting for either.
   void publish_flushed(std::int64_t written, std::int64_t durable) noexcept;
+  // True if `owner` holds the lease now.
+  bool holds_flush_lease(const ipc::ProcessId& owner) const noexcept;
   // By a producer: it waits until `offset` is written (and, with `sync`,
-  // durable); wakes the flusher.
+  // durable). Wakes no one: a producer that cannot write the files itself
+  // (another process holds the lease) then calls wake_flusher().
   void request_flush(std::int64_t offset, bool sync) noexcept;
+  // Wakes the lease holder's flusher thread if it sleeps in
+  // wait_flush_request(); costs a fence and a load when it does not.
+  void wake_flusher() noexcept;
   // What producers wait for: {written up to, durable up to}.
   std::pair<std::int64_t, std::int64_t> flush_requests() const noexcept;
+  // True if a producer waits for more than the files hold.
+  bool flush_pending() const noexcept {
+    const auto [write, sync] = flush_requests();
+    return write > written_offset() || sync > durable_offset();
+  }
+  // By the lease holder's flusher thread: sleeps until flush_pending(),
+  // stop(), or the deadline (monotonic ns); spins briefly first, as readers do.
+  template <typename Stop>
+  bool wait_flush_request(std::int64_t deadline_ns, Stop stop) const noexcept {
+    return wait_on(header_->flush_wanted, WaitStrategy::kBlock, deadline_ns,
+                   [&] { return stop() || flush_pending(); });
+  }
   // Sleeps on the flush doorbell until ready() or the deadline (monotonic ns).
   template <typename Ready>
   bool wait_flush(std::int64_t deadline_ns, Ready ready) const noexcept {

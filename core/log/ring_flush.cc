@@ -65,11 +65,16 @@ void PartitionRing::publish_flushed(std::int64_t written, std::int64_t durable) 
   ring_doorbell(header_->flush_bell);
 }
 
+bool PartitionRing::holds_flush_lease(const ipc::ProcessId& owner) const noexcept {
+  return header_->flusher.load(std::memory_order_acquire) == owner.packed();  // pairs with take_flush_lease()'s CAS
+}
+
 void PartitionRing::request_flush(std::int64_t offset, bool sync) noexcept {
   store_max(header_->write_requested, offset);
   if (sync) store_max(header_->sync_requested, offset);
-  ring_doorbell(header_->flush_bell);
 }
+
+void PartitionRing::wake_flusher() noexcept { ring_doorbell(header_->flush_wanted); }
 
 std::pair<std::int64_t, std::int64_t> PartitionRing::flush_requests() const noexcept {
   // Acquire: pairs with request_flush()'s CASes.
@@ -158,6 +163,7 @@ bool PartitionRing::await_flush(std::uint64_t generation, std::int64_t deadline_
     // This process writes the files if it may (it holds or takes the lease);
     // otherwise the holder's flusher does, woken by the request.
     const bool wrote = flush_hook_ != nullptr && flush_hook_->flush_now(*this);
+    if (!wrote) wake_flusher();
     if (written_offset() >= boundary) break;
     if (monotonic_ns() > deadline_ns) {
       *stalled_by = flush_lease_holder();
