@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "core/log/disk_log.h"
+#include "ipc/clock.h"
 #include "support/frames.h"
 #include "support/temp_dir.h"
 
@@ -191,6 +192,79 @@ TEST(Flusher, ADeadFlushersLeaseIsTakenOverWhereItsFilesEnd) {
   flusher.close();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(offsets_on_disk(dir / "t-0", 0), range(0, 250));
+}
+
+TEST(Flusher, AFlusherThreadTakesAFreeLeaseOnlyWithSomethingToDo) {
+  TempDir dir;
+  DurableRing r(0);
+  Flusher idle(r.ring, dir / "t-0", kFiles);
+  // Nothing claimed: the lease stays free for the first producer that waits.
+  EXPECT_FALSE(idle.flush_if_needed());
+  EXPECT_FALSE(idle.holds_lease());
+  EXPECT_EQ(r.ring.flush_lease_holder(), 0);
+  std::atomic<int> failures{0};
+  produce(r.ring, 40, &failures);
+  ASSERT_EQ(failures.load(), 0);
+  EXPECT_TRUE(idle.flush_if_needed());
+  EXPECT_TRUE(idle.holds_lease());
+  EXPECT_EQ(r.ring.written_offset(), 40);
+  idle.close();
+  EXPECT_FALSE(idle.holds_lease());
+  // Retention to apply: taken with nothing to write.
+  DiskLogConfig retained = kFiles;
+  retained.retention_ms = 3'600'000;
+  Flusher keeper(r.ring, dir / "t-0", retained);
+  EXPECT_TRUE(keeper.flush_if_needed());
+  EXPECT_TRUE(keeper.holds_lease());
+  keeper.close();
+  EXPECT_EQ(offsets_on_disk(dir / "t-0", 0), range(0, 40));
+}
+
+TEST(Flusher, AHolderAsleepForRequestsServesAProducerOfAnotherProcess) {
+  // The child holds the lease and sleeps on the partition's flush_wanted
+  // doorbell between flushes, as a namespace's flusher thread does; the
+  // parent, which may not write the files, requests and wakes it for each
+  // record and waits until the files hold it.
+  TempDir dir;
+  DurableRing r(0);
+  constexpr int kRecords = 200;
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    Flusher flusher(r.ring, dir / "t-0", kFiles);
+    bool took = flusher.flush(false);
+    (void)!::write(ready[1], &took, 1);
+    const std::int64_t give_up = ipc::monotonic_ns() + 60'000'000'000;
+    while (r.ring.written_offset() < kRecords && ipc::monotonic_ns() < give_up) {
+      if (!flusher.request_pending()) flusher.wait_for_request(give_up, [] { return false; });
+      (void)flusher.flush(false);
+    }
+    flusher.close();
+    ::_exit(r.ring.written_offset() == kRecords && flusher.status().is_ok() ? 0 : 1);
+  }
+  bool took = false;
+  ASSERT_EQ(::read(ready[0], &took, 1), 1);
+  ASSERT_TRUE(took);
+  std::int32_t holder = 0;
+  ASSERT_FALSE(r.ring.take_flush_lease(ipc::self(), &holder));
+  EXPECT_EQ(holder, child);
+  std::atomic<int> failures{0};
+  for (int i = 0; i < kRecords; ++i) {
+    produce(r.ring, 1, &failures);
+    const std::int64_t end = i + 1;
+    r.ring.request_flush(end, i % 2 == 1);
+    r.ring.wake_flusher();
+    const bool written = r.ring.wait_flush(ipc::monotonic_ns() + 60'000'000'000, [&] {
+      return r.ring.written_offset() >= end && (i % 2 == 0 || r.ring.durable_offset() >= end);
+    });
+    ASSERT_TRUE(written) << "record " << i << " never reached the files";
+  }
+  EXPECT_EQ(failures.load(), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(offsets_on_disk(dir / "t-0", 0), range(0, kRecords));
 }
 
 }  // namespace
