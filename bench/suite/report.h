@@ -68,8 +68,17 @@ struct DeadlineResult {
 // came from. With no samples the verdict is "not met" (nothing was shown).
 DeadlineResult judge_deadline(const DeadlineSpec& spec, const DeadlineCounts& counts, const Histogram& h);
 
-// True for rill's own transports ("rill-inproc", "rill-ipc"): the numerators of ratios.
+// True for rill's own transports ("rill-inproc", "rill-ipc", and their
+// in-memory references "rill-inproc@memory", "rill-ipc@memory").
 bool is_rill(std::string_view transport);
+// True for "rill-inproc@memory" and "rill-ipc@memory": rill's transport on a
+// topic kept in memory only, sends acknowledged in memory, whatever the
+// scenario's durability - the reference a durable run's figures are divided
+// by (persistence on / off). A denominator of ratios, not a numerator.
+bool is_memory_reference(std::string_view transport);
+// The rill transport a memory reference stands for ("rill-inproc" for
+// "rill-inproc@memory"); `transport` itself otherwise.
+std::string_view without_reference(std::string_view transport);
 // True for the disk baselines ("raw-write", "raw-fdatasync"): files written
 // through rill's io layer, against which durable rill runs are compared.
 bool is_disk_baseline(std::string_view transport);

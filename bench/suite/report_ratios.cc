@@ -19,6 +19,15 @@ bool is_rill(std::string_view transport) {
   return transport.starts_with("rill-");
 }
 
+bool is_memory_reference(std::string_view transport) {
+  return is_rill(transport) && transport.ends_with("@memory");
+}
+
+std::string_view without_reference(std::string_view transport) {
+  return is_memory_reference(transport) ? transport.substr(0, transport.size() - std::string_view("@memory").size())
+                                        : transport;
+}
+
 bool is_disk_baseline(std::string_view transport) {
   return transport == "raw-write" || transport == "raw-fdatasync";
 }
@@ -32,20 +41,27 @@ double median_of(std::vector<double> v) {
 
 namespace {
 
+// A numerator of ratios: rill's transports, not their memory references.
+bool numerator(std::string_view transport) { return is_rill(transport) && !is_memory_reference(transport); }
+
 // The rill transport a baseline stands in for: boost-spsc for threads of one
-// process (and zmq-inproc), uds, pipe, iceoryx and zmq-ipc for processes; the
-// floor, the disk baselines (and anything else) for both.
+// process (and zmq-inproc), uds, pipe, iceoryx and zmq-ipc for processes, a
+// memory reference for its own transport; the floor, the disk baselines (and
+// anything else) for both.
 std::string_view counterpart(std::string_view baseline) {
+  if (is_memory_reference(baseline)) return without_reference(baseline);
   if (baseline == "boost-spsc" || baseline == "zmq-inproc") return "rill-inproc";
   if (baseline == "uds" || baseline == "pipe" || baseline == "iceoryx" || baseline == "zmq-ipc") return "rill-ipc";
   return {};
 }
 
 // A baseline is compared with its counterpart when the run has it, else
-// with every rill transport of the run.
+// with every rill transport of the run; a memory reference only ever with
+// its own transport.
 bool compared(const std::vector<TransportResult>& run, std::string_view rill, std::string_view baseline) {
   const std::string_view mate = counterpart(baseline);
   if (mate.empty() || mate == rill) return true;
+  if (is_memory_reference(baseline)) return false;  // only its own transport
   return std::none_of(run.begin(), run.end(), [&](const TransportResult& r) { return r.transport == mate; });
 }
 
@@ -60,11 +76,11 @@ std::vector<Ratio> compute_ratios(const std::vector<std::vector<TransportResult>
     if (std::find(seen.begin(), seen.end(), name) == seen.end()) seen.push_back(name);
   };
   for (const auto& run : runs) {
-    for (const TransportResult& r : run) note(is_rill(r.transport) ? numerators : denominators, r.transport);
+    for (const TransportResult& r : run) note(numerator(r.transport) ? numerators : denominators, r.transport);
     for (const TransportResult& num : run) {
-      if (!is_rill(num.transport) || !num.error.empty()) continue;
+      if (!numerator(num.transport) || !num.error.empty()) continue;
       for (const TransportResult& den : run) {
-        if (is_rill(den.transport) || !den.error.empty() || !compared(run, num.transport, den.transport)) continue;
+        if (numerator(den.transport) || !den.error.empty() || !compared(run, num.transport, den.transport)) continue;
         auto add = [&](std::size_t metric, double n, double d) {
           const double ratio = n / d;
           if (d > 0 && std::isfinite(ratio)) per_run[{num.transport, den.transport, metric}].push_back(ratio);

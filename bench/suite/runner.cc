@@ -31,7 +31,7 @@ namespace {
 constexpr std::int64_t kStallNs = 15'000'000'000;  // no progress this long: the phase is abandoned
 
 Team::Mode mode_of(std::string_view t) {
-  return t == "rill-ipc" || t == "uds" || t == "pipe" || t == "iceoryx" || t == "zmq-ipc" ? Team::Mode::kProcesses
+  return t == "rill-ipc" || t == "rill-ipc@memory" || t == "uds" || t == "pipe" || t == "iceoryx" || t == "zmq-ipc" ? Team::Mode::kProcesses
                                                                                            : Team::Mode::kThreads;
 }
 
@@ -310,6 +310,7 @@ PhasePlan plan_of(const Scenario& s, std::string_view name, PhaseKind kind, cons
   plan.verify_checksums = s.verify_checksums;
   plan.exclusive = s.exclusive;
   (void)parse_durability(s.durability, &plan.durability);  // validated
+  if (is_memory_reference(name)) plan.durability = Durability::kMemory;
   plan.data_dir = folder;
   plan.ack_latency = is_rill(name) && plan.durability != Durability::kMemory;
   return plan;
@@ -338,6 +339,10 @@ PhaseOutcome run_phase(std::string_view name, const PhasePlan& plan, const Scena
   if (name == "rill-inproc")
     return go(RillTransport::create(plan, plan.durability != Durability::kMemory ? shared : "", false));
   if (name == "rill-ipc") return go(RillTransport::create(plan, shared, true));
+  // The references for persistence on / off: the same shared memory as a
+  // durable topic's, without a data folder.
+  if (name == "rill-inproc@memory") return go(RillTransport::create(plan, shared, false));
+  if (name == "rill-ipc@memory") return go(RillTransport::create(plan, shared, true));
   if (name == "uds") return go(FdTransport::create(plan, FdTransport::Kind::kUnixSocket));
   if (name == "pipe") return go(FdTransport::create(plan, FdTransport::Kind::kPipe));
   if (name == "iceoryx") return go(IceoryxTransport::create(plan));
@@ -505,7 +510,7 @@ TransportRun run_transport(std::string_view name, const Scenario& s, const Bench
   TransportRun tr;
   tr.result.transport = std::string(name);
   tr.result.topology = topology_of(s, name);
-  const bool durable = is_rill(name) && s.durability != "memory";
+  const bool durable = is_rill(name) && !is_memory_reference(name) && s.durability != "memory";
   if (durable) settle_file_system(folder);
   if (name != "pingpong-floor") {
     PhaseOutcome t = run_phase(name, plan_of(s, name, PhaseKind::kThroughput, clock, wait, folder), s, progress, run);

@@ -1,6 +1,7 @@
 // What a scenario means before anything runs (runner.h): the transports
 // `--transport` knows, which ones a scenario runs (its own, and with
-// --compare the matching baselines), whether it writes files, and the
+// --compare the matching baselines and, in durable runs, rill's own
+// transports in memory), whether it writes files, and the
 // checks that refuse what cannot be run, each naming the flag.
 #include <algorithm>
 #include <cmath>
@@ -17,7 +18,8 @@ namespace rill::bench {
 const std::vector<std::string>& known_transports() {
   static const std::vector<std::string> names = {"rill-inproc", "rill-ipc",       "boost-spsc", "uds",
                                                  "pipe",        "iceoryx",        "zmq-ipc",    "zmq-inproc",
-                                                 "pingpong-floor", "raw-write", "raw-fdatasync"};
+                                                 "pingpong-floor", "raw-write", "raw-fdatasync",
+                                                 "rill-inproc@memory", "rill-ipc@memory"};
   return names;
 }
 
@@ -28,7 +30,7 @@ Status validate_scenario(const Scenario& s) {
     if (std::find(known_transports().begin(), known_transports().end(), t) == known_transports().end())
       return bad("--transport: unknown transport '" + t +
                  "' (expected rill-inproc, rill-ipc, boost-spsc, uds, pipe, iceoryx, zmq-ipc, zmq-inproc, "
-                 "pingpong-floor, raw-write or raw-fdatasync)");
+                 "pingpong-floor, raw-write, raw-fdatasync, rill-inproc@memory or rill-ipc@memory)");
   if (s.producers < 1 || s.producers > kMaxProducers) return bad("--producers must be 1.." + std::to_string(kMaxProducers));
   if (s.consumers < 1 || s.consumers > kMaxConsumers) return bad("--consumers must be 1.." + std::to_string(kMaxConsumers));
   if (s.partitions < 1 || s.partitions > kMaxPartitions) return bad("--partitions must be 1.." + std::to_string(kMaxPartitions));
@@ -92,7 +94,12 @@ std::vector<std::string> transports_to_run(const Scenario& s) {
   };
   for (const std::string& t : s.transports) add(t);
   if (s.compare) {
-    for (const std::string& t : s.transports) {
+    // A durable run's own transports in memory first: persistence on / off.
+    if (s.durability != "memory")
+      for (const std::string& t : s.transports)
+        if (is_rill(t) && !is_memory_reference(t)) add(t + "@memory");
+    for (const std::string& named : s.transports) {
+      const std::string_view t = without_reference(named);
       if (t == "rill-inproc") {
         add("boost-spsc");
         add("zmq-inproc");

@@ -472,6 +472,27 @@ TEST(BenchReport, RatiosAgainstADiskBaselineCompareAcknowledgementsAndBytes) {
                                                "boost-spsc p99", "boost-spsc p99.9"}));
 }
 
+// A durable run against its own transport in memory: persistence on / off,
+// in throughput and in what the consumers see (p50, p99, p99.9); a memory
+// reference is never a numerator and never divides another transport.
+TEST(BenchReport, AMemoryReferenceDividesOnlyItsOwnTransport) {
+  const std::vector<Ratio> ratios = compute_ratios({{result("rill-inproc", 2'000, 600, 3'000),
+                                                     result("rill-ipc", 1'000, 900, 9'000),
+                                                     result("rill-inproc@memory", 8'000, 500, 2'000)}});
+  std::vector<std::string> got;
+  for (const Ratio& r : ratios) got.push_back(r.numerator + "/" + r.denominator + " " + r.metric);
+  EXPECT_EQ(got, (std::vector<std::string>{"rill-inproc/rill-inproc@memory throughput", "rill-inproc/rill-inproc@memory p50",
+                                           "rill-inproc/rill-inproc@memory p99", "rill-inproc/rill-inproc@memory p99.9"}));
+  ASSERT_EQ(ratios.size(), 4u);
+  EXPECT_DOUBLE_EQ(ratios[0].median, 0.25);
+  EXPECT_DOUBLE_EQ(ratios[1].median, 1.2);
+  EXPECT_TRUE(is_memory_reference("rill-ipc@memory"));
+  EXPECT_FALSE(is_memory_reference("rill-ipc"));
+  EXPECT_FALSE(is_memory_reference("uds@memory"));
+  EXPECT_EQ(without_reference("rill-ipc@memory"), "rill-ipc");
+  EXPECT_EQ(without_reference("uds"), "uds");
+}
+
 TEST(BenchReport, NoRatiosWithoutBothSides) {
   EXPECT_TRUE(compute_ratios({}).empty());
   EXPECT_TRUE(compute_ratios({{result("rill-ipc", 1, 1, 1), result("rill-inproc", 1, 1, 1)}}).empty());

@@ -290,9 +290,15 @@ TEST(TransportsToRun, CompareAddsTheMatchingBaselinesOnce) {
   s.transports = {"rill-inproc"};
   s.durability = "written";
   s.compare = true;
-  EXPECT_EQ(transports_to_run(s), (std::vector<std::string>{"rill-inproc", "boost-spsc", "zmq-inproc",
-                                                            "pingpong-floor", "raw-write", "raw-fdatasync"}));
+  EXPECT_EQ(transports_to_run(s),
+            (std::vector<std::string>{"rill-inproc", "rill-inproc@memory", "boost-spsc", "zmq-inproc",
+                                      "pingpong-floor", "raw-write", "raw-fdatasync"}));
   EXPECT_TRUE(writes_files(s));
+  // A memory reference named on its own brings its transport's baselines.
+  s.durability = "memory";
+  s.transports = {"rill-ipc@memory"};
+  EXPECT_EQ(transports_to_run(s), (std::vector<std::string>{"rill-ipc@memory", "iceoryx", "zmq-ipc", "uds", "pipe",
+                                                            "pingpong-floor"}));
   s.durability = "memory";
   s.compare = false;
   s.transports = {"raw-fdatasync"};

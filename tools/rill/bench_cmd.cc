@@ -261,18 +261,20 @@ void add_bench_command(CLI::App& root, const GlobalOptions& global, CommandTable
       "iceoryx, ZeroMQ ipc, a Unix socket and a pipe across processes; a cache line ping-pong, the floor). Each transport runs a throughput phase (as fast as\n"
       "it goes) and then a latency phase (at --rate, measured from each record's intended send time, so that a\n"
       "stall shows in the tail; raw figures too). With --durability written or fsync rill's topics are durable, in a\n"
-      "temporary data folder, and --compare adds the disk baselines raw-write and raw-fdatasync. Subcommands: diff, plot.");
+      "temporary data folder, and --compare adds rill's transports in memory (rill-inproc@memory: persistence off)\n"
+      "and the disk baselines raw-write and raw-fdatasync. Subcommands: diff, plot.");
   b->fallthrough();
   b->require_subcommand(0, 1);
   b->add_option("--transport", o->transports,
                 "Transports to run, comma-separated: rill-inproc, rill-ipc, boost-spsc, uds, pipe, iceoryx, zmq-ipc, "
-                "zmq-inproc, pingpong-floor, raw-write, raw-fdatasync")
+                "zmq-inproc, pingpong-floor, raw-write, raw-fdatasync, rill-inproc@memory, rill-ipc@memory (rill on a "
+                "topic kept in memory, sends acknowledged in memory, whatever --durability says)")
       ->delimiter(',')
       ->capture_default_str();
   b->add_flag("--compare", o->compare,
               "Also run the baselines that match the rill transports (boost-spsc and zmq-inproc; iceoryx, "
-              "zmq-ipc, uds and pipe) and pingpong-floor; with --durability written or fsync also raw-write and "
-              "raw-fdatasync");
+              "zmq-ipc, uds and pipe) and pingpong-floor; with --durability written or fsync also rill's transports "
+              "in memory (rill-inproc@memory, rill-ipc@memory), raw-write and raw-fdatasync");
   b->add_option("-P,--producers", o->producers, "Producers (threads or processes)")->capture_default_str();
   b->add_option("-C,--consumers", o->consumers, "Consumers; each reads every partition unless --split")->capture_default_str();
   b->add_option("--partitions", o->partitions, "Partitions of rill's topic; producers send to them in turn")->capture_default_str();
