@@ -11,6 +11,13 @@
 //                      offset, far below its ring: records and bytes per
 //                      second from the files (zero-copy views).
 //   BM_RawReadLogs     the baseline: reading that topic's segment files.
+//   BM_ProduceWritten  one producer, no consumer, sending batches of 1024
+//                      records (value size: the argument) to a durable
+//                      topic at durability written: what the write path
+//                      costs, with nothing else on the cores. Counter
+//                      file_bytes/s: the segment files' growth per second.
+//   BM_RawWrite        the baseline: the same bytes written to a file in
+//                      writes of one batch frame each (io::file_system()).
 //
 // The files are in $TMPDIR (or /tmp) and in the page cache (written just
 // before): these measure rill's CPU cost over the bytes, not the disk.
@@ -230,6 +237,72 @@ void BM_RawReadLogs(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(total));
 }
 BENCHMARK(BM_RawReadLogs)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+// The frame bytes of one batch of 1024 records of `value_bytes` (as
+// BM_ProduceWritten sends them), measured from a durable topic's files.
+constexpr int kBatchRecords = 1024;
+constexpr std::int64_t kWriteBatches = 2048;
+
+void BM_ProduceWritten(benchmark::State& state) {
+  const auto value_bytes = static_cast<std::size_t>(state.range(0));
+  double file_bytes = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto t = std::make_unique<CatchUpTopic>();
+    t->dir = temp_dir("written");
+    t->ns_name = "bench-disk-w-" + std::to_string(::getpid());
+    SharedOptions o;
+    o.data_dir = t->dir;
+    o.private_to_process = true;
+    auto ns = Namespace::open_shared(t->ns_name, o);
+    if (!ns) return state.SkipWithError("cannot make the namespace");
+    t->ns = *ns;
+    if (!t->ns->create_topic("t", {.partitions = 1})) return state.SkipWithError("cannot make the topic");
+    t->topic = t->ns->open_topic("t").value();
+    ProducerOptions po;
+    po.durability = Durability::kWritten;
+    auto producer = std::make_unique<Producer>(t->topic, po);
+    const std::string value(value_bytes, 'v');
+    std::vector<Message> batch(kBatchRecords, Message{.key = std::nullopt, .value = value, .timestamp_ns = -1, .headers = {}});
+    state.ResumeTiming();
+    for (std::int64_t b = 0; b < kWriteBatches; ++b)
+      if (!producer->send_batch(batch)) return state.SkipWithError("send_batch");
+    state.PauseTiming();
+    file_bytes += static_cast<double>(t->ns->describe_topic("t").value().partitions[0].disk_bytes);
+    producer.reset();
+    t.reset();  // syncs and removes the files, off the clock
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * kWriteBatches * kBatchRecords);
+  state.counters["file_bytes/s"] = benchmark::Counter(file_bytes, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_ProduceWritten)->Arg(64)->Arg(1024)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+
+void BM_RawWrite(benchmark::State& state) {
+  // A batch frame of 1024 records: its header, then per record a few bytes
+  // of varints and the value (doc/frame_format.md); near enough in size.
+  const auto value_bytes = static_cast<std::size_t>(state.range(0));
+  const std::size_t frame = 64 + kBatchRecords * (value_bytes + (value_bytes < 128 ? 4 : 6));
+  std::vector<std::byte> bytes(frame, std::byte{0x5a});
+  double written = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    const std::string dir = temp_dir("rawwrite");
+    RemoveOnExit cleanup{dir};
+    auto f = io::file_system().open(dir + "/raw.log", io::OpenMode::kCreate, 0600);
+    if (!f) return state.SkipWithError("cannot create the file");
+    state.ResumeTiming();
+    for (std::int64_t b = 0; b < kWriteBatches; ++b)
+      if (!(*f)->write(static_cast<std::uint64_t>(b) * frame, bytes, false)) return state.SkipWithError("write");
+    written += static_cast<double>(frame) * kWriteBatches;
+    state.PauseTiming();
+    f->reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * kWriteBatches * kBatchRecords);
+  state.counters["file_bytes/s"] = benchmark::Counter(written, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_RawWrite)->Arg(64)->Arg(1024)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
 
 }  // namespace
 }  // namespace rill

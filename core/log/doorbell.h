@@ -143,4 +143,39 @@ bool wait_on(Doorbell& bell, WaitStrategy strategy, std::int64_t deadline_ns, Re
   }
 }
 
+// A doorbell rung rarely, by a side that can afford a full fence, for a
+// sleeper that must cost little each time it sleeps: no spinning, and no
+// fence asked of every core (membarrier) - the flush lease holder's thread,
+// which sleeps on flush_wanted about every millisecond, is such a sleeper.
+// The Dekker pair is two full fences: the ringer's after its request and
+// the sleeper's after counting itself in.
+inline void ring_doorbell_fenced(Doorbell& bell) noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with sleep_on()'s fence
+  // Relaxed: ordered by the fence above.
+  if (bell.sleepers.load(std::memory_order_relaxed) != 0) {
+    bell.sequence.fetch_add(1, std::memory_order_release);  // pairs with sleep_on()'s acquire load
+    ipc::futex_wake_all(&bell.sequence);
+  }
+}
+
+// Sleeps until ready() or the deadline (CLOCK_MONOTONIC ns), woken by
+// ring_doorbell_fenced() only. Returns ready().
+template <typename Ready>
+bool sleep_on(Doorbell& bell, std::int64_t deadline_ns, Ready ready) noexcept {
+  for (;;) {
+    // Pairs with ring_doorbell_fenced()'s release increment.
+    const std::uint32_t seq = bell.sequence.load(std::memory_order_acquire);
+    // Relaxed increment, then a full fence before the re-check: either the
+    // ringer sees this sleeper, or this re-check sees its request.
+    bell.sleepers.fetch_add(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with ring_doorbell_fenced()'s fence
+    const bool stop = ready();
+    const std::int64_t left = deadline_ns - monotonic_ns();
+    if (!stop && left > 0) ipc::futex_wait(&bell.sequence, seq, left);
+    bell.sleepers.fetch_sub(1, std::memory_order_relaxed);  // relaxed: a ringer that still counts it rings once more
+    if (stop || ready()) return true;
+    if (monotonic_ns() >= deadline_ns) return false;
+  }
+}
+
 }  // namespace rill::log

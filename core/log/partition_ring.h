@@ -487,7 +487,7 @@ class PartitionRing {
   // (another process holds the lease) then calls wake_flusher().
   void request_flush(std::int64_t offset, bool sync) noexcept;
   // Wakes the lease holder's flusher thread if it sleeps in
-  // wait_flush_request(); costs a fence and a load when it does not.
+  // wait_flush_request(); costs a full fence and a load when it does not.
   void wake_flusher() noexcept;
   // What producers wait for: {written up to, durable up to}.
   std::pair<std::int64_t, std::int64_t> flush_requests() const noexcept;
@@ -497,11 +497,11 @@ class PartitionRing {
     return write > written_offset() || sync > durable_offset();
   }
   // By the lease holder's flusher thread: sleeps until flush_pending(),
-  // stop(), or the deadline (monotonic ns); spins briefly first, as readers do.
+  // stop(), or the deadline (monotonic ns), without spinning or a fence of
+  // every core (sleep_on(): it sleeps every millisecond).
   template <typename Stop>
   bool wait_flush_request(std::int64_t deadline_ns, Stop stop) const noexcept {
-    return wait_on(header_->flush_wanted, WaitStrategy::kBlock, deadline_ns,
-                   [&] { return stop() || flush_pending(); });
+    return sleep_on(header_->flush_wanted, deadline_ns, [&] { return stop() || flush_pending(); });
   }
   // Sleeps on the flush doorbell until ready() or the deadline (monotonic ns).
   template <typename Ready>

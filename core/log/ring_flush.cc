@@ -74,7 +74,7 @@ void PartitionRing::request_flush(std::int64_t offset, bool sync) noexcept {
   if (sync) store_max(header_->sync_requested, offset);
 }
 
-void PartitionRing::wake_flusher() noexcept { ring_doorbell(header_->flush_wanted); }
+void PartitionRing::wake_flusher() noexcept { ring_doorbell_fenced(header_->flush_wanted); }
 
 std::pair<std::int64_t, std::int64_t> PartitionRing::flush_requests() const noexcept {
   // Acquire: pairs with request_flush()'s CASes.
