@@ -66,7 +66,10 @@ Result<DiskCursor::Read> DiskCursor::read(RecordView* out, std::size_t max, std:
       if (r.views > 0 || r.abandoned > 0) return r;  // delivered first; the next read reports it
       return got.status();
     }
-    if (got->views > 0 || got->abandoned > 0) keep.push_back(chunk_->file);
+    // The views point into the file's mapping (a compressed batch's records
+    // too: their frame is the batch's, for verify_checksum()): it stays
+    // mapped until the next poll, whatever file the cursor moves on to.
+    if (got->views > 0 || got->abandoned > 0 || got->compressed) keep.push_back(chunk_->file);
     r.abandoned += got->abandoned;
     if (got->compressed) {
       // out[r.views + got->views] stands for a compressed batch at the
