@@ -377,13 +377,16 @@ Status Producer::await_durability(std::int32_t p, std::int64_t end) noexcept {
   while (!reached()) {
     // The leader: this process writes (and syncs, for every waiter) if it
     // holds or can take the partition's flush lease.
-    if (flusher->flush(false)) {
+    // (A thread of this process already flushing - kBusy - wakes this one
+    // when done; whoever comes next then writes and syncs for all.)
+    const log::Flusher::Outcome flushed = flusher->try_flush();
+    if (flushed == log::Flusher::Outcome::kDone) {
       if (reached()) break;
       if (Status s = flusher->status(); !s)
         return s.with_context("topic '" + topic_->name() + "' partition " + std::to_string(p) + ": offset " +
                               std::to_string(end - 1) + " is in memory but not " +
                               (sync ? "synced to" : "written to") + " its files");
-    } else {
+    } else if (flushed == log::Flusher::Outcome::kNotHolder) {
       ring.wake_flusher();  // another process holds the lease: its flusher thread writes
     }
     const std::int64_t now = log::monotonic_ns();

@@ -98,26 +98,49 @@ Status Flusher::write_committed() {
 bool Flusher::flush(bool sync) noexcept {
   std::int32_t holder = 0;
   if (!ring_.take_flush_lease(ipc::self(), &holder)) return false;
-  std::lock_guard lock(mu_);
+  {
+    std::lock_guard lock(mu_);
+    flush_locked(sync);
+  }
+  ring_.wake_flush_waiters();  // see try_flush()
+  return true;
+}
+
+Flusher::Outcome Flusher::try_flush() noexcept {
+  std::int32_t holder = 0;
+  if (!ring_.take_flush_lease(ipc::self(), &holder)) return Outcome::kNotHolder;
+  {
+    std::unique_lock lock(mu_, std::try_to_lock);
+    if (!lock.owns_lock()) return Outcome::kBusy;
+    flush_locked(false);
+  }
+  // Once the lock is free: a waiter that found it taken (kBusy) and whose
+  // record this flush did not cover tries again now, rather than at its
+  // next timeout (publish_flushed() rang while the lock was still held).
+  ring_.wake_flush_waiters();
+  return Outcome::kDone;
+}
+
+void Flusher::flush_locked(bool sync) noexcept {
   // A failure is reported (status()) and tried again by the next flush: a
   // full disk may have room again. The files refuse for good what must not
   // be retried (a failed sync, damage): DiskLog keeps those.
   if (!disk_) {
     if (Status s = open_files(); !s) {
       status_ = s;
-      return true;
+      return;
     }
   }
   if (Status s = write_committed(); !s) {
     status_ = s;
-    return true;
+    return;
   }
   const auto [write_wanted, sync_wanted] = ring_.flush_requests();
   (void)write_wanted;
   if (sync || sync_wanted > disk_->synced_offset()) {
     if (Status s = disk_->sync(); !s) {
       status_ = s;
-      return true;
+      return;
     }
     ring_.publish_flushed(disk_->end_offset(), disk_->synced_offset());
   }
@@ -128,11 +151,10 @@ bool Flusher::flush(bool sync) noexcept {
         config_.retention_ms > 0 ? ipc::realtime_ns() - config_.retention_ms * 1'000'000 : INT64_MIN;
     if (auto removed = disk_->apply_retention(config_.retention_bytes, min_timestamp); !removed) {
       status_ = removed.status();
-      return true;
+      return;
     }
   }
   status_ = Status::ok();
-  return true;
 }
 
 bool Flusher::flush_now(PartitionRing&) noexcept { return flush(false); }
@@ -141,7 +163,15 @@ bool Flusher::holds_lease() const noexcept { return ring_.holds_flush_lease(ipc:
 
 bool Flusher::flush_if_needed() noexcept {
   const bool retention = config_.retention_bytes > 0 || config_.retention_ms > 0;
-  if (!retention && !holds_lease() && ring_.latest_offset() <= ring_.written_offset()) return false;
+  if (!retention && !holds_lease()) {
+    // A free lease is taken for records that nobody wrote since the last
+    // look (a producer that waits for the files writes its own at once, and
+    // should keep the lease: its waits then need no other process).
+    const std::int64_t end = ring_.latest_offset();
+    const bool stale = unwritten_seen_ > ring_.written_offset();
+    unwritten_seen_ = end;
+    if (!stale) return false;
+  }
   return flush(false);
 }
 

@@ -43,11 +43,21 @@ class Flusher final : public PartitionRing::FlushHook {
   // (nothing done) if another live process holds the lease; true otherwise,
   // also after an error, which status() then names.
   bool flush(bool sync) noexcept;
+  // For a producer waiting for the files: flush(false), unless another
+  // thread of this process is flushing now (kBusy: its flush publishes
+  // progress and then wakes the waiters, who look again - so the sends that
+  // committed while one write and fdatasync ran share the next one, rather
+  // than queueing on the lock for one each); kNotHolder if another live
+  // process holds the lease.
+  enum class Outcome : std::uint8_t { kDone, kBusy, kNotHolder };
+  Outcome try_flush() noexcept;
   // FlushHook: flush(false), for a roll that waits for the files.
   bool flush_now(PartitionRing& ring) noexcept override;
-  // For the process's flusher thread: flush(false), but a free lease is
-  // taken only when there is something to write (offsets claimed past the
-  // files' end) or retention to apply; false when nothing was done.
+  // For the process's flusher thread (one thread): flush(false), but a free
+  // lease is taken only when there is retention to apply or something to
+  // write that was already there at the previous call (offsets claimed then
+  // that the files still lack: no producer is writing them); false when
+  // nothing was done.
   bool flush_if_needed() noexcept;
   // True while this process holds the partition's flush lease.
   bool holds_lease() const noexcept;
@@ -72,6 +82,7 @@ class Flusher final : public PartitionRing::FlushHook {
   const std::string& dir() const noexcept { return dir_; }
 
  private:
+  void flush_locked(bool sync) noexcept;  // under mu_, holding the lease
   Status open_files();
   Status write_committed();
 
@@ -85,6 +96,7 @@ class Flusher final : public PartitionRing::FlushHook {
   Status status_;
   std::int64_t blocked_since_ = 0;  // monotonic ns: when the flusher first waited at an uncommitted claim
   std::int64_t next_retention_ = 0;  // monotonic ns: when retention is next applied
+  std::int64_t unwritten_seen_ = 0;  // flush_if_needed(): the ring's end at its last look
 };
 
 }  // namespace rill::log

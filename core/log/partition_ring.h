@@ -489,6 +489,8 @@ class PartitionRing {
   // Wakes the lease holder's flusher thread if it sleeps in
   // wait_flush_request(); costs a full fence and a load when it does not.
   void wake_flusher() noexcept;
+  // Wakes producers waiting for progress (wait_flush()) to look again.
+  void wake_flush_waiters() noexcept { ring_doorbell(header_->flush_bell); }
   // What producers wait for: {written up to, durable up to}.
   std::pair<std::int64_t, std::int64_t> flush_requests() const noexcept;
   // True if a producer waits for more than the files hold.

@@ -194,7 +194,7 @@ TEST(Flusher, ADeadFlushersLeaseIsTakenOverWhereItsFilesEnd) {
   EXPECT_EQ(offsets_on_disk(dir / "t-0", 0), range(0, 250));
 }
 
-TEST(Flusher, AFlusherThreadTakesAFreeLeaseOnlyWithSomethingToDo) {
+TEST(Flusher, AFlusherThreadTakesAFreeLeaseOnlyForRecordsNobodyWrites) {
   TempDir dir;
   DurableRing r(0);
   Flusher idle(r.ring, dir / "t-0", kFiles);
@@ -205,6 +205,9 @@ TEST(Flusher, AFlusherThreadTakesAFreeLeaseOnlyWithSomethingToDo) {
   std::atomic<int> failures{0};
   produce(r.ring, 40, &failures);
   ASSERT_EQ(failures.load(), 0);
+  // Records nobody writes: taken at the next look, not the first.
+  EXPECT_FALSE(idle.flush_if_needed());
+  EXPECT_EQ(r.ring.flush_lease_holder(), 0);
   EXPECT_TRUE(idle.flush_if_needed());
   EXPECT_TRUE(idle.holds_lease());
   EXPECT_EQ(r.ring.written_offset(), 40);
