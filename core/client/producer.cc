@@ -379,6 +379,7 @@ Status Producer::await_durability(std::int32_t p, std::int64_t end) noexcept {
     // holds or can take the partition's flush lease.
     // (A thread of this process already flushing - kBusy - wakes this one
     // when done; whoever comes next then writes and syncs for all.)
+    const std::uint64_t flushes = flusher->flushes();
     const log::Flusher::Outcome flushed = flusher->try_flush();
     if (flushed == log::Flusher::Outcome::kDone) {
       if (reached()) break;
@@ -400,7 +401,11 @@ Status Producer::await_durability(std::int32_t p, std::int64_t end) noexcept {
                                                              : std::string()) +
                                          "; it is in memory");
     }
-    (void)ring.wait_flush(std::min(deadline, now + 1'000'000), reached);
+    // Until the records are there, or (kBusy) the flush that held the lock
+    // ended without them: then this send flushes, for every waiter.
+    (void)ring.wait_flush(std::min(deadline, now + 1'000'000), [&] {
+      return reached() || (flushed == log::Flusher::Outcome::kBusy && flusher->flushes() != flushes);
+    });
   }
   return Status::ok();
 }

@@ -102,6 +102,7 @@ bool Flusher::flush(bool sync) noexcept {
     std::lock_guard lock(mu_);
     flush_locked(sync);
   }
+  flushes_.fetch_add(1, std::memory_order_release);  // pairs with flushes()' acquire load
   ring_.wake_flush_waiters();  // see try_flush()
   return true;
 }
@@ -117,6 +118,7 @@ Flusher::Outcome Flusher::try_flush() noexcept {
   // Once the lock is free: a waiter that found it taken (kBusy) and whose
   // record this flush did not cover tries again now, rather than at its
   // next timeout (publish_flushed() rang while the lock was still held).
+  flushes_.fetch_add(1, std::memory_order_release);  // pairs with flushes()' acquire load
   ring_.wake_flush_waiters();
   return Outcome::kDone;
 }

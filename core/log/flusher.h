@@ -18,6 +18,7 @@
 // one flush runs at a time (a mutex, off the produce and consume paths).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -51,6 +52,12 @@ class Flusher final : public PartitionRing::FlushHook {
   // process holds the lease.
   enum class Outcome : std::uint8_t { kDone, kBusy, kNotHolder };
   Outcome try_flush() noexcept;
+  // How many flushes of this process have ended; read before try_flush(),
+  // a change after kBusy means the lock is free again (the flush that ended
+  // also rang the partition's flush doorbell).
+  std::uint64_t flushes() const noexcept {
+    return flushes_.load(std::memory_order_acquire);  // pairs with the increments after each flush
+  }
   // FlushHook: flush(false), for a roll that waits for the files.
   bool flush_now(PartitionRing& ring) noexcept override;
   // For the process's flusher thread (one thread): flush(false), but a free
@@ -92,6 +99,7 @@ class Flusher final : public PartitionRing::FlushHook {
   DiskLogConfig config_;
   mutable std::mutex mu_;
   std::unique_ptr<DiskLog> disk_;  // while this process holds the lease
+  std::atomic<std::uint64_t> flushes_{0};  // flushes ended, off mu_ (flushes())
   ReadCursor cursor_;              // the ring at the files' end
   Status status_;
   std::int64_t blocked_since_ = 0;  // monotonic ns: when the flusher first waited at an uncommitted claim
