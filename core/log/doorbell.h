@@ -19,6 +19,7 @@
 // kSwitchSleepNs at a time and re-checks.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <thread>
@@ -158,10 +159,11 @@ inline void ring_doorbell_fenced(Doorbell& bell) noexcept {
   }
 }
 
-// Sleeps until ready() or the deadline (CLOCK_MONOTONIC ns), woken by
-// ring_doorbell_fenced() only. Returns ready().
+// Sleeps until ready() or the deadline (CLOCK_MONOTONIC ns; < 0 none),
+// woken by ring_doorbell_fenced() only. Returns ready().
 template <typename Ready>
 bool sleep_on(Doorbell& bell, std::int64_t deadline_ns, Ready ready) noexcept {
+  constexpr std::int64_t kMaxSleepNs = 100'000'000;  // as wait_on(): bounds a lost ringer's cost
   for (;;) {
     // Pairs with ring_doorbell_fenced()'s release increment.
     const std::uint32_t seq = bell.sequence.load(std::memory_order_acquire);
@@ -170,11 +172,11 @@ bool sleep_on(Doorbell& bell, std::int64_t deadline_ns, Ready ready) noexcept {
     bell.sleepers.fetch_add(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with ring_doorbell_fenced()'s fence
     const bool stop = ready();
-    const std::int64_t left = deadline_ns - monotonic_ns();
+    const std::int64_t left = deadline_ns < 0 ? kMaxSleepNs : std::min(deadline_ns - monotonic_ns(), kMaxSleepNs);
     if (!stop && left > 0) ipc::futex_wait(&bell.sequence, seq, left);
     bell.sleepers.fetch_sub(1, std::memory_order_relaxed);  // relaxed: a ringer that still counts it rings once more
     if (stop || ready()) return true;
-    if (monotonic_ns() >= deadline_ns) return false;
+    if (deadline_ns >= 0 && monotonic_ns() >= deadline_ns) return false;
   }
 }
 

@@ -490,7 +490,7 @@ class PartitionRing {
   // wait_flush_request(); costs a full fence and a load when it does not.
   void wake_flusher() noexcept;
   // Wakes producers waiting for progress (wait_flush()) to look again.
-  void wake_flush_waiters() noexcept { ring_doorbell(header_->flush_bell); }
+  void wake_flush_waiters() noexcept { ring_doorbell_fenced(header_->flush_bell); }
   // What producers wait for: {written up to, durable up to}.
   std::pair<std::int64_t, std::int64_t> flush_requests() const noexcept;
   // True if a producer waits for more than the files hold.
@@ -508,7 +508,9 @@ class PartitionRing {
   // Sleeps on the flush doorbell until ready() or the deadline (monotonic ns).
   template <typename Ready>
   bool wait_flush(std::int64_t deadline_ns, Ready ready) const noexcept {
-    return wait_on(header_->flush_bell, WaitStrategy::kBlock, deadline_ns, ready);
+    // No spinning and no fence of every core: the flusher's progress comes
+    // a write or an fdatasync later, and many producers may wait at once.
+    return sleep_on(header_->flush_bell, deadline_ns, ready);
   }
 
   // A run of whole committed frames of one generation from `cursor`, for the

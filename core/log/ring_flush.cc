@@ -43,7 +43,7 @@ void PartitionRing::release_flush_lease(const ipc::ProcessId& owner) noexcept {
   std::uint64_t mine = owner.packed();
   // Release: the holder's progress stores come before the lease is free.
   (void)header_->flusher.compare_exchange_strong(mine, 0, std::memory_order_release, std::memory_order_relaxed);
-  ring_doorbell(header_->flush_bell);  // a waiting producer may take it over
+  ring_doorbell_fenced(header_->flush_bell);  // a waiting producer may take it over
 }
 
 std::int32_t PartitionRing::flush_lease_holder() noexcept {
@@ -62,7 +62,7 @@ void PartitionRing::publish_flushed(std::int64_t written, std::int64_t durable) 
   // may acknowledge its record.
   store_max(header_->written_offset, written);
   store_max(header_->durable_offset, durable);
-  ring_doorbell(header_->flush_bell);
+  ring_doorbell_fenced(header_->flush_bell);
 }
 
 bool PartitionRing::holds_flush_lease(const ipc::ProcessId& owner) const noexcept {
