@@ -172,18 +172,28 @@ struct CatchUpTopic {
   }
 };
 
-std::unique_ptr<CatchUpTopic> catch_up_topic(std::int64_t records) {
+// A durable topic "t" in a namespace of its own, in a temporary folder
+// named after `what`; null if it cannot be made.
+std::unique_ptr<CatchUpTopic> durable_topic(const char* what, const TopicConfig& config) {
   auto t = std::make_unique<CatchUpTopic>();
-  t->dir = temp_dir("catchup");
-  t->ns_name = "bench-disk-" + std::to_string(::getpid());
+  t->dir = temp_dir(what);
+  t->ns_name = std::string("bench-disk-") + what + "-" + std::to_string(::getpid());
   SharedOptions o;
   o.data_dir = t->dir;
   o.private_to_process = true;
   auto ns = Namespace::open_shared(t->ns_name, o);
   if (!ns) return nullptr;
   t->ns = *ns;
-  if (!t->ns->create_topic("t", {.partitions = 1, .segment_bytes = 1 << 20, .segment_count = 4})) return nullptr;
-  t->topic = t->ns->open_topic("t").value();
+  if (!t->ns->create_topic("t", config)) return nullptr;
+  auto topic = t->ns->open_topic("t");
+  if (!topic) return nullptr;
+  t->topic = *topic;
+  return t;
+}
+
+std::unique_ptr<CatchUpTopic> catch_up_topic(std::int64_t records) {
+  auto t = durable_topic("catchup", {.partitions = 1, .segment_bytes = 1 << 20, .segment_count = 4});
+  if (!t) return nullptr;
   ProducerOptions po;
   po.durability = Durability::kWritten;
   Producer producer(t->topic, po);
@@ -248,17 +258,8 @@ void BM_ProduceWritten(benchmark::State& state) {
   double file_bytes = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    auto t = std::make_unique<CatchUpTopic>();
-    t->dir = temp_dir("written");
-    t->ns_name = "bench-disk-w-" + std::to_string(::getpid());
-    SharedOptions o;
-    o.data_dir = t->dir;
-    o.private_to_process = true;
-    auto ns = Namespace::open_shared(t->ns_name, o);
-    if (!ns) return state.SkipWithError("cannot make the namespace");
-    t->ns = *ns;
-    if (!t->ns->create_topic("t", {.partitions = 1})) return state.SkipWithError("cannot make the topic");
-    t->topic = t->ns->open_topic("t").value();
+    auto t = durable_topic("written", {.partitions = 1});
+    if (!t) return state.SkipWithError("cannot make the topic");
     ProducerOptions po;
     po.durability = Durability::kWritten;
     auto producer = std::make_unique<Producer>(t->topic, po);

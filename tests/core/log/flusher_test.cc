@@ -135,30 +135,43 @@ TEST(Flusher, EveryCommittedRecordReachesTheFilesInOrderOnce) {
   EXPECT_EQ(offsets_on_disk(dir / "t-0", 500), range(500, end));
 }
 
+// Forks a child that takes the partition's flush lease with a Flusher of
+// its own, tells the parent, then exits with body(flusher). Returns the
+// child's pid once it holds the lease; -1 if it does not.
+template <typename Body>
+pid_t fork_lease_holder(DurableRing& r, const std::string& dir, Body body) {
+  int ready[2];
+  if (::pipe(ready) != 0) return -1;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    Flusher flusher(r.ring, dir, kFiles);
+    bool took = flusher.flush(false);
+    (void)!::write(ready[1], &took, 1);
+    ::_exit(body(flusher));
+  }
+  bool took = false;
+  const bool told = ::read(ready[0], &took, 1) == 1;
+  ::close(ready[0]);
+  ::close(ready[1]);
+  return told && took ? child : -1;
+}
+
 TEST(Flusher, ARollWaitsForTheFilesAndAFlusherOfAnotherProcess) {
   // No hook: this process may not write the files (another holds the lease),
   // so a producer that must roll waits until they hold the bytes it reuses.
   TempDir dir;
   DurableRing r(0);
   std::atomic<int> failures{0};
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  const pid_t child = ::fork();
-  if (child == 0) {
-    Flusher flusher(r.ring, dir / "t-0", kFiles);
-    bool took = flusher.flush(false);
-    (void)!::write(ready[1], &took, 1);
+  const pid_t child = fork_lease_holder(r, dir / "t-0", [&](Flusher& flusher) {
     // Flushes slowly: producers in the parent catch up and must wait.
     for (int i = 0; i < 4000 && r.ring.written_offset() < 2000; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       (void)flusher.flush(false);
     }
     flusher.close();
-    ::_exit(r.ring.written_offset() >= 2000 ? 0 : 1);
-  }
-  bool took = false;
-  ASSERT_EQ(::read(ready[0], &took, 1), 1);
-  ASSERT_TRUE(took);
+    return r.ring.written_offset() >= 2000 ? 0 : 1;
+  });
+  ASSERT_GT(child, 0);
   std::int32_t holder = 0;
   EXPECT_FALSE(r.ring.take_flush_lease(ipc::self(), &holder));
   EXPECT_EQ(holder, child);
@@ -231,24 +244,16 @@ TEST(Flusher, AHolderAsleepForRequestsServesAProducerOfAnotherProcess) {
   TempDir dir;
   DurableRing r(0);
   constexpr int kRecords = 200;
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  const pid_t child = ::fork();
-  if (child == 0) {
-    Flusher flusher(r.ring, dir / "t-0", kFiles);
-    bool took = flusher.flush(false);
-    (void)!::write(ready[1], &took, 1);
+  const pid_t child = fork_lease_holder(r, dir / "t-0", [&](Flusher& flusher) {
     const std::int64_t give_up = ipc::monotonic_ns() + 60'000'000'000;
     while (r.ring.written_offset() < kRecords && ipc::monotonic_ns() < give_up) {
       if (!flusher.request_pending()) flusher.wait_for_request(give_up, [] { return false; });
       (void)flusher.flush(false);
     }
     flusher.close();
-    ::_exit(r.ring.written_offset() == kRecords && flusher.status().is_ok() ? 0 : 1);
-  }
-  bool took = false;
-  ASSERT_EQ(::read(ready[0], &took, 1), 1);
-  ASSERT_TRUE(took);
+    return r.ring.written_offset() == kRecords && flusher.status().is_ok() ? 0 : 1;
+  });
+  ASSERT_GT(child, 0);
   std::int32_t holder = 0;
   ASSERT_FALSE(r.ring.take_flush_lease(ipc::self(), &holder));
   EXPECT_EQ(holder, child);
