@@ -60,7 +60,7 @@ struct RemoveOnExit {
   }
 };
 
-constexpr log::DiskLogConfig kOneFile{.partition = 0, .file_bytes = std::uint64_t{1} << 31, .index_interval = 4096,
+const log::DiskLogConfig kOneFile{.partition = 0, .file_bytes = std::uint64_t{1} << 31, .index_interval = 4096,
                                       .permissions = 0600};
 
 // A partition folder with one segment file of about `bytes` of 200-byte

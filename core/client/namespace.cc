@@ -320,6 +320,23 @@ class NamespaceImpl final : public Namespace {
   }
 
   // Removes every partition object of `e`; returns the first failure.
+  // A durable topic's partitions, marked deleted before the topic's files
+  // go: a flusher of another process that still maps one writes no more
+  // (PartitionRing::deleted()). Best effort: a partition that cannot be
+  // mapped (damaged) has no flusher to stop.
+  void mark_partitions_deleted(const registry::TopicEntry& e) {
+    const TopicConfig config{.partitions = e.partitions, .segment_bytes = e.segment_bytes,
+                             .segment_count = e.segment_count, .index_interval = e.index_interval};
+    if (!validate_topic_name(entry_name(e)).is_ok() || !config.validate().is_ok()) return;
+    for (std::int32_t p = 0; p < config.partitions; ++p) {
+      auto region = store_->open(partition_object_name(name_, entry_name(e), p), config.partition_bytes(),
+                                 "a partition of topic '" + std::string(entry_name(e)) + "'");
+      if (!region) continue;
+      auto ring = log::PartitionRing::attach((*region)->bytes(), p, nullptr);
+      if (ring) ring->mark_deleted();
+    }
+  }
+
   Status remove_partitions(const registry::TopicEntry& e) {
     // A damaged name could name other objects: "t.0" and NULs would unlink
     // topic t's partition 0 (object names end at the first NUL).
@@ -683,6 +700,7 @@ class NamespaceImpl final : public Namespace {
     // Release pairs with repair_locked()'s acquire: a deleter that dies from
     // here on leaves kDeleting, which the next locker finishes.
     e->state.store(registry::kDeleting, std::memory_order_release);
+    if ((e->flags & registry::kEntryDurable) != 0) mark_partitions_deleted(*e);
     Status removed = remove_partitions(*e);
     if ((e->flags & registry::kEntryDurable) != 0) {
       Status forgotten = forget_files(*e);

@@ -425,7 +425,23 @@ Status DiskLog::roll() {
   if (Status s = f.index->sync(); !s) return s;
   if (Status s = f.time_index->sync(); !s) return s;
   const std::int64_t base = end_offset_;
+  // A deleted partition's folder may already be a new topic's of the same
+  // name: no file is made there, and one made as the deletion came is
+  // removed again (the deleter marks the partition before removing files).
+  const auto gone = [&] {
+    return Status(Code::kNotFound, dir_ + ": the topic was deleted; nothing more is written to its files");
+  };
+  if (config_.deleted && config_.deleted()) return gone();
   if (Status s = create_file(base); !s) return s;
+  if (config_.deleted && config_.deleted()) {
+    File& made = *files_.back();
+    (void)fs_.remove(made.log_path());
+    (void)fs_.remove(made.index_path());
+    (void)fs_.remove(made.time_index_path());
+    std::lock_guard lock(files_mu_);
+    files_.pop_back();
+    return gone();
+  }
   f.log.reset();
   f.index.reset();
   f.time_index.reset();

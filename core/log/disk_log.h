@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <climits>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -46,6 +47,10 @@ struct DiskLogConfig {
   unsigned permissions = 0600;                         // of the files it creates
   std::uint64_t retention_bytes = 0;                   // Flusher: apply_retention()'s limits (0: none)
   std::int64_t retention_ms = 0;
+  // Asked before and after a new segment file is made (roll): true if the
+  // partition was deleted meanwhile - the roll then fails with kNotFound and
+  // removes what it made, since the folder may already be another topic's.
+  std::function<bool()> deleted = nullptr;
 };
 
 // What open() found and did.

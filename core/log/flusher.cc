@@ -31,7 +31,9 @@ Status Flusher::status() const {
 }
 
 Status Flusher::open_files() {
-  auto disk = DiskLog::open(io::file_system(), dir_, config_, ring_.start_offset());
+  DiskLogConfig config = config_;
+  config.deleted = [ring = ring_] { return ring.deleted(); };
+  auto disk = DiskLog::open(io::file_system(), dir_, config, ring_.start_offset());
   if (!disk) return disk.status().with_context("partition " + std::to_string(ring_.id()));
   if (!(*disk)->damage().is_ok()) return (*disk)->damage();
   // The files end where the last holder left them: at or past what it
@@ -124,6 +126,12 @@ Flusher::Outcome Flusher::try_flush() noexcept {
 }
 
 void Flusher::flush_locked(bool sync) noexcept {
+  // A deleted topic's files are gone (or going): nothing more is written,
+  // and the producers still waiting for them are told why.
+  if (ring_.deleted()) {
+    status_ = Status(Code::kNotFound, dir_ + ": the topic was deleted; nothing more is written to its files");
+    return;
+  }
   // A failure is reported (status()) and tried again by the next flush: a
   // full disk may have room again. The files refuse for good what must not
   // be retried (a failed sync, damage): DiskLog keeps those.

@@ -121,7 +121,9 @@ struct alignas(64) PartitionHeader {
   // Immutable after init, like the geometry above.
   alignas(64) std::int64_t start_offset;  // generation 0's base offset (a ring rebuilt from files starts at their end)
   std::uint32_t durable;                  // 1: the records go to files, and rolls wait for them to be written
-  std::uint32_t reserved0;
+  // 0; 1 once the topic is deleted (set before its files are removed): a
+  // flusher of a process that still maps the partition writes nothing more.
+  std::atomic<std::uint32_t> deleted;
   // The flush lease: 0, or ipc::ProcessId::packed() of the process that
   // writes this partition's files (one at a time; a dead holder's lease is
   // taken over).
@@ -459,6 +461,12 @@ class PartitionRing {
   // ---- durable partitions (ring_flush.cc; doc/log_format.md, "Durable partitions")
 
   bool durable() const noexcept { return header_->durable != 0; }
+  // The topic was deleted (mark_deleted()): its files are gone, or going.
+  bool deleted() const noexcept {
+    return header_->deleted.load(std::memory_order_acquire) != 0;  // pairs with mark_deleted()'s release
+  }
+  // By delete_topic(), before it removes the files (cold path).
+  void mark_deleted() noexcept { header_->deleted.store(1, std::memory_order_release); }
   std::int64_t start_offset() const noexcept { return header_->start_offset; }
 
   // The flush lease: the one process that writes this partition's files.

@@ -7,9 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <random>
@@ -295,6 +297,67 @@ TEST(Durable, CompressedBatchesAreReadBackFromTheFilesAndAfterAReboot) {
     const std::string name = std::string("z-") + std::string(compression_name(codecs[c]));
     EXPECT_EQ(read_back(ns->open_topic(name).value(), c), kBatches * kPerBatch) << name;
   }
+}
+
+// A process that still has a deleted topic open - holding its flush lease -
+// writes nothing more to its files: its sends at `written` fail saying the
+// topic was deleted, and a topic made again under the same name gets a
+// folder with its own records only.
+TEST(Durable, AFlusherOfAnotherProcessWritesNothingAfterItsTopicIsDeleted) {
+  ShmGuard guard;
+  TempDir dir;
+  constexpr TopicConfig kOne{.partitions = 1, .segment_bytes = 65536, .segment_count = 4};
+  auto ns = Namespace::open_shared(guard.ns(), durable(dir / "data")).value();
+  ASSERT_TRUE(ns->create_topic("t", kOne).is_ok());
+  int to_parent[2], to_child[2];
+  ASSERT_EQ(::pipe(to_parent), 0);
+  ASSERT_EQ(::pipe(to_child), 0);
+  // Forked before this process opens a durable topic (no flusher thread yet).
+  const pid_t child = ::fork();
+  if (child == 0) {
+    auto mine = Namespace::open_shared(guard.ns(), durable(dir / "data"));
+    if (!mine) ::_exit(10);
+    auto topic = (*mine)->open_topic("t");
+    if (!topic) ::_exit(11);
+    Producer producer(*topic, {.durability = Durability::kWritten});
+    for (int i = 0; i < 200; ++i)
+      if (!producer.send(std::nullopt, "old-" + std::to_string(i))) ::_exit(12);
+    char c = 'A';
+    (void)!::write(to_parent[1], &c, 1);
+    if (::read(to_child[0], &c, 1) != 1) ::_exit(13);
+    // The topic is gone and made again: every send that waits for the files fails.
+    for (int i = 0; i < 500; ++i) {
+      auto sent = producer.send(std::nullopt, "stale-" + std::to_string(i));
+      if (sent) ::_exit(14);
+      if (sent.status().code() != Code::kNotFound ||
+          sent.status().message().find("the topic was deleted") == std::string::npos)
+        ::_exit(15);
+    }
+    ::_exit(0);
+  }
+  char c = 0;
+  ASSERT_EQ(::read(to_parent[0], &c, 1), 1);
+  EXPECT_EQ(ns->describe_topic("t").value().partitions[0].written_offset, 200);
+  ASSERT_TRUE(ns->delete_topic("t").is_ok());
+  ASSERT_TRUE(ns->create_topic("t", kOne).is_ok());
+  auto topic = ns->open_topic("t").value();
+  std::vector<std::pair<std::int32_t, std::int64_t>> sent;
+  {
+    Producer producer(topic, {.durability = Durability::kWritten});
+    sent = send(producer, 0, 50);
+  }
+  ASSERT_EQ(::write(to_child[1], &c, 1), 1);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child exit " << WEXITSTATUS(status);
+  for (int fd : {to_parent[0], to_parent[1], to_child[0], to_child[1]}) ::close(fd);
+  expect_exactly(read_all(topic), sent, 0);
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir / "data/t-0"))
+    names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"00000000000000000000.index", "00000000000000000000.log",
+                                             "00000000000000000000.timeindex"}));
 }
 
 // Runs `body` in a child process with the fault-injecting file system in

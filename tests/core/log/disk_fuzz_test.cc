@@ -24,7 +24,7 @@ namespace {
 
 using testing::TempDir;
 
-constexpr DiskLogConfig kFiles{.partition = 0, .file_bytes = 8192, .index_interval = 128, .permissions = 0600};
+const DiskLogConfig kFiles{.partition = 0, .file_bytes = 8192, .index_interval = 128, .permissions = 0600};
 
 std::string value_of(std::int64_t i) { return "v" + std::to_string(i) + std::string(static_cast<std::size_t>(i % 23), 'z'); }
 

@@ -133,7 +133,7 @@ std::vector<std::int64_t> expected(const Frames& f, std::int64_t from, std::int6
   return v;
 }
 
-constexpr DiskLogConfig kSmallFiles{.partition = 0, .file_bytes = 16384, .index_interval = 256, .permissions = 0600};
+const DiskLogConfig kSmallFiles{.partition = 0, .file_bytes = 16384, .index_interval = 256, .permissions = 0600};
 
 TEST(DiskLog, AppendsAndReadsBackAcrossFilesAndReopenings) {
   TempDir dir;

@@ -27,7 +27,7 @@ using testing::TempDir;
 
 std::string value_of(std::int64_t offset) { return "rec-" + std::to_string(offset) + std::string(offset % 29, 'v'); }
 
-constexpr DiskLogConfig kFiles{.partition = 0, .file_bytes = 65536, .index_interval = 512, .permissions = 0600};
+const DiskLogConfig kFiles{.partition = 0, .file_bytes = 65536, .index_interval = 512, .permissions = 0600};
 
 // A durable ring in anonymous memory, shared with forked children.
 struct DurableRing {
