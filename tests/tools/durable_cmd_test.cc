@@ -3,6 +3,8 @@
 // shared memory removed) with the defaults a user gets; topic describe shows
 // the folder and the log's ends; wrong folders, bad flags and a damaged
 // catalog are one-line errors that change nothing stored.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -86,6 +88,40 @@ TEST_F(DurableCmd, ADamagedCatalogIsReportedAndTheFilesAreLeftAlone) {
   auto list = rill({"--data-dir", dir.path(), "topic", "list"});
   expect_one_error_line(list, dir / "catalog" + " line");
   EXPECT_TRUE(io::file_system().exists(dir / "t-0/00000000000000000000.log").value()) << "the records are left";
+}
+
+// `rill topic delete` while another `rill produce --durability written` still
+// writes the topic: that producer's next sends fail with one error line
+// saying the topic was deleted, and the topic made again under the same
+// name holds only its own records.
+TEST_F(DurableCmd, DeletingATopicWhileAProducerWritesItFailsThatProducerNotTheNewTopic) {
+  rill::testing::TempDir dir;
+  const std::string data = dir / "data";
+  ASSERT_EQ(rill({"--data-dir", data, "topic", "create", "t"}).exit_code, 0);
+  int feed[2];
+  ASSERT_EQ(::pipe(feed), 0);
+  RillProcess producer(with_ns({"produce", "t", "--durability", "written"}), {}, feed[0]);
+  ::close(feed[0]);
+  const std::string first = numbers(0, 10);
+  ASSERT_EQ(::write(feed[1], first.data(), first.size()), static_cast<ssize_t>(first.size()));
+  // Until its records are in the files (it holds the flush lease).
+  for (int tries = 0; tries < 500; ++tries) {
+    if (contains(rill({"topic", "describe", "t"}).out, "10               10")) break;
+    ::usleep(10'000);
+  }
+  ASSERT_TRUE(contains(rill({"topic", "describe", "t"}).out, "10               10"))
+      << rill({"topic", "describe", "t"}).out;
+  ASSERT_EQ(rill({"topic", "delete", "t"}).exit_code, 0);
+  ASSERT_EQ(rill({"topic", "create", "t"}).exit_code, 0);
+  ASSERT_EQ(rill({"produce", "t", "--durability", "written"}, "new-0\nnew-1\n").exit_code, 0);
+  const std::string more = numbers(10, 20);
+  (void)!::write(feed[1], more.data(), more.size());
+  ::close(feed[1]);
+  CliResult stale = producer.finish();
+  expect_one_error_line(stale, "the topic was deleted");
+  auto consumed = rill({"consume", "t", "-o", "beginning", "-e"});
+  ASSERT_EQ(consumed.exit_code, 0) << consumed.err;
+  EXPECT_EQ(consumed.out, "new-0\nnew-1\n");
 }
 
 }  // namespace
