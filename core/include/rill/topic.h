@@ -256,7 +256,11 @@ class Namespace {
   // each partition. kCorrupt if a partition is damaged past use.
   virtual Result<TopicInfo> describe_topic(std::string_view name) = 0;
   // Removes a topic. Processes that still have it open keep their mapping
-  // until they close it; new opens fail with kNotFound.
+  // until they close it; new opens fail with kNotFound. A durable topic's
+  // files go too: its partitions are marked deleted first, so that a
+  // process that still has it open writes nothing more to them - its sends
+  // that wait for the files (Durability::kWritten, kFsync) fail with
+  // kNotFound "the topic was deleted".
   virtual Status delete_topic(std::string_view name) = 0;
 };
 
