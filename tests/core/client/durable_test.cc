@@ -335,8 +335,11 @@ TEST(Durable, AFlusherOfAnotherProcessWritesNothingAfterItsTopicIsDeleted) {
     }
     ::_exit(0);
   }
+  // The child's ends closed here: a child that dies early is an end of file, not a hang.
+  ::close(to_parent[1]);
+  ::close(to_child[0]);
   char c = 0;
-  ASSERT_EQ(::read(to_parent[0], &c, 1), 1);
+  ASSERT_EQ(::read(to_parent[0], &c, 1), 1) << "the child failed before its first records were written";
   EXPECT_EQ(ns->describe_topic("t").value().partitions[0].written_offset, 200);
   ASSERT_TRUE(ns->delete_topic("t").is_ok());
   ASSERT_TRUE(ns->create_topic("t", kOne).is_ok());
@@ -350,7 +353,8 @@ TEST(Durable, AFlusherOfAnotherProcessWritesNothingAfterItsTopicIsDeleted) {
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child exit " << WEXITSTATUS(status);
-  for (int fd : {to_parent[0], to_parent[1], to_child[0], to_child[1]}) ::close(fd);
+  ::close(to_parent[0]);
+  ::close(to_child[1]);
   expect_exactly(read_all(topic), sent, 0);
   std::vector<std::string> names;
   for (const auto& entry : std::filesystem::directory_iterator(dir / "data/t-0"))
