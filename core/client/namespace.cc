@@ -319,7 +319,6 @@ class NamespaceImpl final : public Namespace {
     }
   }
 
-  // Removes every partition object of `e`; returns the first failure.
   // A durable topic's partitions, marked deleted before the topic's files
   // go: a flusher of another process that still maps one writes no more
   // (PartitionRing::deleted()). Best effort: a partition that cannot be
@@ -337,6 +336,7 @@ class NamespaceImpl final : public Namespace {
     }
   }
 
+  // Removes every partition object of `e`; returns the first failure.
   Status remove_partitions(const registry::TopicEntry& e) {
     // A damaged name could name other objects: "t.0" and NULs would unlink
     // topic t's partition 0 (object names end at the first NUL).

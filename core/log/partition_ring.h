@@ -59,7 +59,8 @@ namespace rill::log {
 inline constexpr std::uint64_t kPartitionMagic = 0x315452415050'4c52ull;  // "RLPPART1" in memory order
 // 2: SegmentHeader::written; 3: claim slots (abandoned claims), `written` retired;
 // 4: compact record and batch frames (record_format.h), index entries with offsets;
-// 5: durable partitions (start offset, the flush lease and progress words).
+// 5: durable partitions (start offset, the flush lease and progress words);
+// 6: the flush_wanted doorbell and the deleted word.
 inline constexpr std::uint32_t kPartitionVersion = 6;
 inline constexpr std::uint32_t kMinSegmentCount = 4;
 inline constexpr std::uint64_t kMaxSegmentDataBytes = 1ull << 30;
@@ -121,8 +122,9 @@ struct alignas(64) PartitionHeader {
   // Immutable after init, like the geometry above.
   alignas(64) std::int64_t start_offset;  // generation 0's base offset (a ring rebuilt from files starts at their end)
   std::uint32_t durable;                  // 1: the records go to files, and rolls wait for them to be written
-  // 0; 1 once the topic is deleted (set before its files are removed): a
-  // flusher of a process that still maps the partition writes nothing more.
+  // Not immutable: 0, then 1 once the topic is deleted (set before its files
+  // are removed): a flusher of a process that still maps the partition
+  // writes nothing more, and its rolls no longer wait for the files.
   std::atomic<std::uint32_t> deleted;
   // The flush lease: 0, or ipc::ProcessId::packed() of the process that
   // writes this partition's files (one at a time; a dead holder's lease is

@@ -158,7 +158,8 @@ bool PartitionRing::await_flush(std::uint64_t generation, std::int64_t deadline_
   // current_generation, which this producer acquired.
   const auto boundary =
       static_cast<std::int64_t>(segment_header(generation + 4 - n)->base_offset.load(std::memory_order_relaxed));
-  while (written_offset() < boundary) {
+  // A deleted topic's files take nothing more: its ring rolls on in memory.
+  while (written_offset() < boundary && !deleted()) {
     request_flush(boundary, false);
     // This process writes the files if it may (it holds or takes the lease);
     // otherwise the holder's flusher does, woken by the request.

@@ -301,8 +301,9 @@ TEST(Durable, CompressedBatchesAreReadBackFromTheFilesAndAfterAReboot) {
 
 // A process that still has a deleted topic open - holding its flush lease -
 // writes nothing more to its files: its sends at `written` fail saying the
-// topic was deleted, and a topic made again under the same name gets a
-// folder with its own records only.
+// topic was deleted, those at `memory` go on (its rolls no longer wait for
+// the files), and a topic made again under the same name gets a folder
+// with its own records only.
 TEST(Durable, AFlusherOfAnotherProcessWritesNothingAfterItsTopicIsDeleted) {
   ShmGuard guard;
   TempDir dir;
@@ -333,6 +334,11 @@ TEST(Durable, AFlusherOfAnotherProcessWritesNothingAfterItsTopicIsDeleted) {
           sent.status().message().find("the topic was deleted") == std::string::npos)
         ::_exit(15);
     }
+    // Sends acknowledged in memory go on, and its ring rolls on without
+    // waiting for files that take nothing more (500 KB: many rolls of 64 KiB).
+    Producer in_memory(*topic);
+    for (int i = 0; i < 5000; ++i)
+      if (!in_memory.send(std::nullopt, "memory-" + std::to_string(i) + std::string(90, 'm'))) ::_exit(16);
     ::_exit(0);
   }
   // The child's ends closed here: a child that dies early is an end of file, not a hang.
