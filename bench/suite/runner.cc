@@ -31,8 +31,9 @@ namespace {
 constexpr std::int64_t kStallNs = 15'000'000'000;  // no progress this long: the phase is abandoned
 
 Team::Mode mode_of(std::string_view t) {
-  return t == "rill-ipc" || t == "rill-ipc@memory" || t == "uds" || t == "pipe" || t == "iceoryx" || t == "zmq-ipc" ? Team::Mode::kProcesses
-                                                                                           : Team::Mode::kThreads;
+  const bool processes = t == "rill-ipc" || t == "rill-ipc@memory" || t == "uds" || t == "pipe" || t == "iceoryx" ||
+                         t == "zmq-ipc";
+  return processes ? Team::Mode::kProcesses : Team::Mode::kThreads;
 }
 
 std::string topology_of(const Scenario& s, std::string_view t) {

@@ -405,6 +405,10 @@ Status DiskLog::sync() {
   return Status::ok();
 }
 
+Status topic_deleted(const std::string& dir) {
+  return Status(Code::kNotFound, dir + ": the topic was deleted; nothing more is written to its files");
+}
+
 Status DiskLog::roll() {
   File& f = *files_.back();
   // The last frame gets an entry of its own, unless it has one: the closed
@@ -428,10 +432,7 @@ Status DiskLog::roll() {
   // A deleted partition's folder may already be a new topic's of the same
   // name: no file is made there, and one made as the deletion came is
   // removed again (the deleter marks the partition before removing files).
-  const auto gone = [&] {
-    return Status(Code::kNotFound, dir_ + ": the topic was deleted; nothing more is written to its files");
-  };
-  if (config_.deleted && config_.deleted()) return gone();
+  if (config_.deleted && config_.deleted()) return topic_deleted(dir_);
   if (Status s = create_file(base); !s) return s;
   if (config_.deleted && config_.deleted()) {
     File& made = *files_.back();
@@ -440,7 +441,7 @@ Status DiskLog::roll() {
     (void)fs_.remove(made.time_index_path());
     std::lock_guard lock(files_mu_);
     files_.pop_back();
-    return gone();
+    return topic_deleted(dir_);
   }
   f.log.reset();
   f.index.reset();

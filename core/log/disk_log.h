@@ -53,6 +53,10 @@ struct DiskLogConfig {
   std::function<bool()> deleted = nullptr;
 };
 
+// kNotFound naming `dir`: its topic was deleted, so nothing more is written
+// there (DiskLogConfig::deleted; the Flusher says the same to producers).
+Status topic_deleted(const std::string& dir);
+
 // What open() found and did.
 struct DiskRecovery {
   std::uint64_t files = 0;            // .log files found (or 1, created)

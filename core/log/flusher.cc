@@ -129,7 +129,7 @@ void Flusher::flush_locked(bool sync) noexcept {
   // A deleted topic's files are gone (or going): nothing more is written,
   // and the producers still waiting for them are told why.
   if (ring_.deleted()) {
-    status_ = Status(Code::kNotFound, dir_ + ": the topic was deleted; nothing more is written to its files");
+    status_ = topic_deleted(dir_);
     return;
   }
   // A failure is reported (status()) and tried again by the next flush: a
