@@ -29,7 +29,7 @@ std::string_view without_reference(std::string_view transport) {
 }
 
 bool is_disk_baseline(std::string_view transport) {
-  return transport == "raw-write" || transport == "raw-fdatasync";
+  return transport == "raw-write" || transport == "raw-fdatasync" || transport == "raw-group-commit";
 }
 
 double median_of(std::vector<double> v) {

@@ -179,6 +179,10 @@ std::string format_table(const Report& report) {
   if (ran("raw-fdatasync"))
     out += "raw-fdatasync: one record frame appended to a file and fdatasync'd at a time; records/s = syncs/s, "
            "latency = one write + fdatasync\n";
+  if (ran("raw-group-commit"))
+    out += "raw-group-commit: each of -P threads appends a record frame to one file and waits for its fdatasync, "
+           "syncs shared (a mutex and a condition variable: whoever finds none running syncs for all); latency = "
+           "append to acknowledgement\n";
   if (report.machine.data_fs == "tmpfs")
     out += "note: the data folder is on tmpfs (memory): a write there is a memcpy and an fdatasync costs "
            "nothing; use --data-dir on a disk\n";

@@ -39,6 +39,7 @@ Team::Mode mode_of(std::string_view t) {
 std::string topology_of(const Scenario& s, std::string_view t) {
   if (t == "raw-write") return "1x0, files";
   if (t == "raw-fdatasync") return "1x0, a file, fdatasync each";
+  if (t == "raw-group-commit") return std::to_string(s.producers) + "x0, a file, group commit";
   if (t == "pingpong-floor" || s.pingpong) {
     if (t == "pingpong-floor") return "1x1 ping-pong";
     // The throughput phase runs the scenario's topology; the latency phase echoes.
@@ -457,7 +458,7 @@ TransportRun run_disk(std::string_view name, const Scenario& s, const BenchClock
   TransportRun tr;
   tr.result.transport = std::string(name);
   tr.result.topology = topology_of(s, name);
-  const bool sync = name == "raw-fdatasync";
+  const bool sync = name != "raw-write";
   const PhasePlan plan = plan_of(s, name, sync ? PhaseKind::kLatency : PhaseKind::kThroughput, clock, wait, folder);
   const std::string_view phase = sync ? "latency" : "throughput";
   Histogram& latency = *tr.corrected;  // live-readable while the writer records
@@ -467,13 +468,20 @@ TransportRun run_disk(std::string_view name, const Scenario& s, const BenchClock
   std::atomic<std::uint64_t> done{0};
   std::atomic<bool> stop{false}, finished{false};
   std::thread writer([&, core = core_for(s, 0)] {
-    if (core >= 0) (void)pin_to_core(core);
-    d = run_disk_baseline(sync ? DiskBaseline::kFdatasync : DiskBaseline::kWrite, plan,
-                          folder + "/" + std::string(name) + "-" + std::to_string(run) + ".log", latency,
-                          [&](std::uint64_t records, double) {
-                            done.store(records, std::memory_order_relaxed);
-                            return !stop.load(std::memory_order_relaxed);
-                          });
+    const std::string path = folder + "/" + std::string(name) + "-" + std::to_string(run) + ".log";
+    const auto on_progress = [&](std::uint64_t records, double) {
+      done.store(records, std::memory_order_relaxed);
+      return !stop.load(std::memory_order_relaxed);
+    };
+    if (name == "raw-group-commit") {
+      std::vector<int> cores;
+      for (int p = 0; p < s.producers; ++p) cores.push_back(core_for(s, p));
+      d = run_group_commit_baseline(plan, s.producers, cores, path, latency, on_progress);
+    } else {
+      if (core >= 0) (void)pin_to_core(core);
+      d = run_disk_baseline(sync ? DiskBaseline::kFdatasync : DiskBaseline::kWrite, plan, path, latency,
+                            on_progress);
+    }
     finished.store(true, std::memory_order_release);  // pairs with the loop's acquire below
   });
   const std::int64_t start = monotonic_ns();

@@ -18,7 +18,7 @@ namespace rill::bench {
 const std::vector<std::string>& known_transports() {
   static const std::vector<std::string> names = {"rill-inproc", "rill-ipc",       "boost-spsc", "uds",
                                                  "pipe",        "iceoryx",        "zmq-ipc",    "zmq-inproc",
-                                                 "pingpong-floor", "raw-write", "raw-fdatasync",
+                                                 "pingpong-floor", "raw-write", "raw-fdatasync", "raw-group-commit",
                                                  "rill-inproc@memory", "rill-ipc@memory"};
   return names;
 }
@@ -30,7 +30,7 @@ Status validate_scenario(const Scenario& s) {
     if (std::find(known_transports().begin(), known_transports().end(), t) == known_transports().end())
       return bad("--transport: unknown transport '" + t +
                  "' (expected rill-inproc, rill-ipc, boost-spsc, uds, pipe, iceoryx, zmq-ipc, zmq-inproc, "
-                 "pingpong-floor, raw-write, raw-fdatasync, rill-inproc@memory or rill-ipc@memory)");
+                 "pingpong-floor, raw-write, raw-fdatasync, raw-group-commit, rill-inproc@memory or rill-ipc@memory)");
   if (s.producers < 1 || s.producers > kMaxProducers) return bad("--producers must be 1.." + std::to_string(kMaxProducers));
   if (s.consumers < 1 || s.consumers > kMaxConsumers) return bad("--consumers must be 1.." + std::to_string(kMaxConsumers));
   if (s.partitions < 1 || s.partitions > kMaxPartitions) return bad("--partitions must be 1.." + std::to_string(kMaxPartitions));
@@ -68,10 +68,10 @@ Status validate_scenario(const Scenario& s) {
       if (!is_rill(t) && !is_disk_baseline(t))
         return bad("--durability " + s.durability + ": " + t +
                    " keeps records in memory only and cannot honour it (durable runs take rill-inproc, rill-ipc, "
-                   "raw-write and raw-fdatasync; --compare adds the in-memory baselines beside them)");
+                   "raw-write, raw-fdatasync and raw-group-commit; --compare adds the in-memory baselines beside them)");
   if (!s.data_dir.empty() && !writes_files(s))
     return bad("--data-dir: this run writes no files (that takes --durability written or fsync, or the disk "
-               "baselines raw-write and raw-fdatasync)");
+               "baselines raw-write, raw-fdatasync and raw-group-commit)");
   if (s.acks != "none") return bad("--acks " + s.acks + ": rill has no replication yet; only none can be measured");
   if (s.deadline) {
     if (s.deadline->deadline_ns <= 0) return bad("--deadline must be positive");
@@ -115,6 +115,8 @@ std::vector<std::string> transports_to_run(const Scenario& s) {
     if (s.durability != "memory") {
       add("raw-write");
       add("raw-fdatasync");
+      // Many producers waiting for syncs: the same sharing done by hand.
+      if (s.durability == "fsync" && s.producers > 1) add("raw-group-commit");
     }
   }
   return out;

@@ -18,13 +18,21 @@
 //                   at a time (File::write, then File::sync): what one
 //                   durable append costs. One "record" is one write + sync,
 //                   timed into the latency histogram.
+//   raw-group-commit  -P writer threads, each appending one record frame to
+//                   one file and waiting until it is fdatasync'd, with the
+//                   textbook group commit (a mutex and a condition
+//                   variable: whoever finds no sync running syncs every
+//                   frame written so far, for all): what many producers at
+//                   durability fsync cost with the simplest sound sharing
+//                   of syncs, on this machine's cores. One "record" is one
+//                   frame acknowledged, its wait timed into the histogram.
 //
-// Each is one phase on the calling thread: warm-up (written, not counted),
-// then the plan's count or duration. There are no consumers: the bytes are
-// not read back (the files are rill's io layer's to get right; its tests
+// raw-write and raw-fdatasync are each one phase on the calling thread:
+// warm-up (written, not counted), then the plan's count or duration. There
+// are no consumers: the bytes are not read back (the files are rill's io layer's to get right; its tests
 // check them).
 //
-// Thread safety: call from one thread.
+// Thread safety: call from one thread (raw-group-commit makes its own).
 #pragma once
 
 #include <cstddef>
@@ -32,6 +40,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bench/suite/histogram.h"
 #include "bench/suite/phase.h"
@@ -61,5 +70,11 @@ using DiskProgressFn = std::function<bool(std::uint64_t records, double elapsed_
 // kFdatasync records each measured write + sync, in ns, in `latency`.
 DiskOutcome run_disk_baseline(DiskBaseline kind, const PhasePlan& plan, const std::string& path, Histogram& latency,
                               const DiskProgressFn& progress);
+
+// raw-group-commit: `writers` threads (writer i pinned to cores[i] when
+// that is >= 0) for `plan`, each frame's write-to-acknowledgement time in
+// `latency`; the plan's count is shared out among the writers.
+DiskOutcome run_group_commit_baseline(const PhasePlan& plan, int writers, const std::vector<int>& cores,
+                                      const std::string& path, Histogram& latency, const DiskProgressFn& progress);
 
 }  // namespace rill::bench

@@ -219,6 +219,31 @@ TEST_F(RunBench, DiskBaselinesReportBytesAndSyncLatency) {
   EXPECT_TRUE(parent.entries().empty()) << ::testing::PrintToString(parent.entries());
 }
 
+// raw-group-commit: every writer's every frame is acknowledged once, each
+// timed; the count is shared out among the writers.
+TEST_F(RunBench, GroupCommitBaselineTimesEveryWriteOfEveryWriter) {
+  const ParentFolder parent;
+  Scenario s = small({"raw-group-commit"});
+  s.producers = 3;
+  s.count = 300;
+  s.data_dir = parent.path();
+  auto report = run_bench(s, {});
+  ASSERT_TRUE(report.is_ok()) << report.status().to_string();
+  ASSERT_EQ(report.value().results.size(), 1u);
+  const TransportResult& r = report.value().results[0];
+  EXPECT_EQ(r.error, "");
+  EXPECT_EQ(r.topology, "3x0, a file, group commit");
+  EXPECT_EQ(r.records, 300u);
+  ASSERT_TRUE(r.latency.has_value());
+  EXPECT_EQ(r.latency->count, 300u);
+  EXPECT_EQ(r.latency_records, 300u);
+  EXPECT_GT(r.latency->min, 0);
+  ASSERT_TRUE(r.throughput_rps.has_value());
+  ASSERT_TRUE(r.file_bytes_per_s.has_value());
+  EXPECT_NEAR(*r.file_bytes_per_s / *r.throughput_rps, 80.0, 1e-6);  // one 80-byte frame a record
+  EXPECT_TRUE(parent.entries().empty()) << ::testing::PrintToString(parent.entries());
+}
+
 TEST_F(RunBench, ProgressIsReportedAndCanStopTheRun) {
   Scenario s = small({"rill-inproc"});
   s.count = 0;
@@ -299,6 +324,15 @@ TEST(TransportsToRun, CompareAddsTheMatchingBaselinesOnce) {
   s.transports = {"rill-ipc@memory"};
   EXPECT_EQ(transports_to_run(s), (std::vector<std::string>{"rill-ipc@memory", "iceoryx", "zmq-ipc", "uds", "pipe",
                                                             "pingpong-floor"}));
+  // Many producers at fsync: also the group commit done by hand.
+  s.durability = "fsync";
+  s.transports = {"rill-inproc"};
+  s.producers = 4;
+  EXPECT_EQ(transports_to_run(s),
+            (std::vector<std::string>{"rill-inproc", "rill-inproc@memory", "boost-spsc", "zmq-inproc",
+                                      "pingpong-floor", "raw-write", "raw-fdatasync", "raw-group-commit"}));
+  s.producers = 1;
+  EXPECT_EQ(transports_to_run(s).back(), "raw-fdatasync");
   s.durability = "memory";
   s.compare = false;
   s.transports = {"raw-fdatasync"};

@@ -186,16 +186,18 @@ TEST_F(CliBench, ADurabilityATransportCannotHonourIsAUsageError) {
 TEST_F(CliBench, DiskBaselinesRunAndReport) {
   const DataParent parent;
   const std::string json = temp("disk.json");
-  auto r = run_rill({"bench", "--transport", "raw-write,raw-fdatasync", "-n", "200", "--warmup", "0s", "-q",
-                     "--data-dir", parent.path(), "--json", json});
+  auto r = run_rill({"bench", "--transport", "raw-write,raw-fdatasync,raw-group-commit", "-P", "2", "-n", "200",
+                     "--warmup", "0s", "-q", "--data-dir", parent.path(), "--json", json});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   for (const char* text : {"raw-write (1x0, files)", "raw-fdatasync (1x0, a file, fdatasync each)", "  bytes: ",
-                           "files on ", "records/s = syncs/s"})
+                           "files on ", "records/s = syncs/s", "raw-group-commit (2x0, a file, group commit)",
+                           "raw-group-commit: each of -P threads"})
     EXPECT_NE(r.out.find(text), std::string::npos) << text << "\n" << r.out;
   EXPECT_NE(r.out.find(" 200\n"), std::string::npos) << r.out;  // raw-fdatasync: a latency sample per sync
   const std::string j = read_file(json);
   EXPECT_NE(j.find("\"transport\": \"raw-write\""), std::string::npos);
   EXPECT_NE(j.find("\"transport\": \"raw-fdatasync\""), std::string::npos);
+  EXPECT_NE(j.find("\"transport\": \"raw-group-commit\""), std::string::npos);
   EXPECT_EQ(j.find("\"error\""), std::string::npos) << j;
   EXPECT_TRUE(parent.entries().empty()) << ::testing::PrintToString(parent.entries());
 }

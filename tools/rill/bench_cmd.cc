@@ -262,19 +262,21 @@ void add_bench_command(CLI::App& root, const GlobalOptions& global, CommandTable
       "it goes) and then a latency phase (at --rate, measured from each record's intended send time, so that a\n"
       "stall shows in the tail; raw figures too). With --durability written or fsync rill's topics are durable, in a\n"
       "temporary data folder, and --compare adds rill's transports in memory (rill-inproc@memory: persistence off)\n"
-      "and the disk baselines raw-write and raw-fdatasync. Subcommands: diff, plot.");
+      "and the disk baselines raw-write and raw-fdatasync (and raw-group-commit with -P > 1 at fsync).\n"
+      "Subcommands: diff, plot.");
   b->fallthrough();
   b->require_subcommand(0, 1);
   b->add_option("--transport", o->transports,
                 "Transports to run, comma-separated: rill-inproc, rill-ipc, boost-spsc, uds, pipe, iceoryx, zmq-ipc, "
-                "zmq-inproc, pingpong-floor, raw-write, raw-fdatasync, rill-inproc@memory, rill-ipc@memory (rill on a "
+                "zmq-inproc, pingpong-floor, raw-write, raw-fdatasync, raw-group-commit, rill-inproc@memory, rill-ipc@memory (rill on a "
                 "topic kept in memory, sends acknowledged in memory, whatever --durability says)")
       ->delimiter(',')
       ->capture_default_str();
   b->add_flag("--compare", o->compare,
               "Also run the baselines that match the rill transports (boost-spsc and zmq-inproc; iceoryx, "
               "zmq-ipc, uds and pipe) and pingpong-floor; with --durability written or fsync also rill's transports "
-              "in memory (rill-inproc@memory, rill-ipc@memory), raw-write and raw-fdatasync");
+              "in memory (rill-inproc@memory, rill-ipc@memory), raw-write and raw-fdatasync, and with -P > 1 at "
+              "--durability fsync raw-group-commit (-P threads sharing fdatasyncs by hand)");
   b->add_option("-P,--producers", o->producers, "Producers (threads or processes)")->capture_default_str();
   b->add_option("-C,--consumers", o->consumers, "Consumers; each reads every partition unless --split")->capture_default_str();
   b->add_option("--partitions", o->partitions, "Partitions of rill's topic; producers send to them in turn")->capture_default_str();
@@ -315,7 +317,7 @@ void add_bench_command(CLI::App& root, const GlobalOptions& global, CommandTable
   // rill bench's own --data-dir: it shadows the global one (the folder of a
   // durable namespace of the user's), which a benchmark never writes in.
   b->add_option("--data-dir", o->data_dir,
-                "Where the run's temporary data folder goes (durable topics, raw-write, raw-fdatasync): a folder on "
+                "Where the run's temporary data folder goes (durable topics, raw-write, raw-fdatasync, raw-group-commit): a folder on "
                 "the disk to measure (default: $TMPDIR, else /tmp; the report names its file system - on tmpfs an "
                 "fdatasync costs nothing)")
       ->type_name("DIR");
