@@ -19,6 +19,7 @@ std::string_view code_name(Code code) noexcept {
     case Code::kIoError: return "I/O error";
     case Code::kInternal: return "internal error";
     case Code::kLeased: return "leased to another producer";
+    case Code::kFenced: return "fenced";
   }
   return "unknown error";
 }

@@ -32,6 +32,7 @@ enum class Code : std::uint8_t {
   kIoError,           // any other OS error
   kInternal,          // a broken invariant: a bug in rill
   kLeased,            // another producer holds the partition's exclusive lease (ProducerOptions::exclusive)
+  kFenced,            // a newer generation of a consumer group (or a newer producer) took over: refused
 };
 
 // Human-readable name of a code ("offset out of range").
