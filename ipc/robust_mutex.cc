@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+#include "ipc/clock.h"
 #include "ipc/faults.h"
 #include "ipc/futex.h"
 #include "ipc/shm_region.h"
@@ -156,6 +158,52 @@ Holder check_holder(pid_t tid, const void* lock_address) {
   auto announced = announces_mapping(*process, {mine.dev_major, mine.dev_minor, mine.inode});
   if (!announced) return Holder::kUnverifiable;
   return *announced ? Holder::kMapsLock : Holder::kCannotHold;
+}
+
+int lock_shared_raw(RobustMutex mutex, const void* lock_address, std::int64_t patience_ns, const std::string& what,
+                    const std::string& advice, Status* error) {
+  if (!mutex.kind_sound()) {
+    *error = Status(Code::kCorrupt, "the lock of " + what + " is damaged (its mutex type changed); " + advice);
+    return -1;
+  }
+  std::uint32_t last = mutex.word();
+  std::int64_t held_since = monotonic_ns();
+  for (;;) {
+    const int rc = mutex.lock_for_a_second();
+    if (rc == 0 || rc == EOWNERDEAD) return rc;
+    if (rc != ETIMEDOUT) {
+      *error = Status(Code::kCorrupt, "the lock of " + what + " is damaged (" + std::strerror(rc) + "); " + advice);
+      return -1;
+    }
+    const std::uint32_t seen = mutex.word();
+    const std::int64_t now = monotonic_ns();
+    if (seen != last) {  // it changed hands: a new holder, a new wait
+      last = seen;
+      held_since = now;
+      continue;
+    }
+    const pid_t holder = RobustMutex::holder(seen);
+    const Holder who = check_holder(holder, lock_address);
+    if (who == Holder::kCannotHold) {
+      // Unchanged for a round and held by no thread that could hold it: do
+      // what the kernel does when a robust futex's owner dies. The next
+      // locker then gets EOWNERDEAD and repairs.
+      mutex.mark_owner_dead(seen);
+      continue;
+    }
+    if (now - held_since >= patience_ns) {
+      const std::string held = "the lock of " + what + " has been held by thread " + std::to_string(holder) + " for " +
+                               std::to_string((now - held_since) / 1'000'000'000) + " s; ";
+      // Killing is advised only for a process known to map the lock.
+      if (who == Holder::kMapsLock)
+        *error = Status(Code::kTimedOut, held + "if that process is stuck, stop it (`kill " + std::to_string(holder) +
+                                             "`) and try again");
+      else
+        *error = Status(Code::kTimedOut, held + "this user cannot tell whether its process uses it (neither its "
+                                               "memory map nor /proc/locks can be read); try again later");
+      return -1;
+    }
+  }
 }
 
 }  // namespace rill::ipc

@@ -19,7 +19,11 @@
 #include <pthread.h>
 #include <sys/types.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <string>
+
+#include "rill/status.h"
 
 namespace rill::ipc {
 
@@ -79,5 +83,40 @@ enum class Holder {
 // this process's own mapping, not by path: a namespace's creator maps it
 // under a draft name since deleted, and the name may by now be another's.
 Holder check_holder(pid_t tid, const void* lock_address);
+
+// Locks a RobustMutex that lives in shared memory other processes can
+// write (so its bytes are not trusted to be sound), for the registry of a
+// namespace and a consumer group's state alike:
+//   - a mutex glibc refuses (EINVAL, ENOTRECOVERABLE, ...), or whose type
+//     changed, is kCorrupt ("the lock of <what> is damaged (...); <advice>");
+//   - a holder that is gone although the kernel never marked it dead (its
+//     thread id names no thread, or one of a process that does not map the
+//     lock: damage, or a forged word; check_holder()) is handled as the
+//     kernel handles a dead robust-futex owner;
+//   - a live holder that keeps the lock for `patience_ns` is kTimedOut, with
+//     advice to kill it only if it is known to map the lock.
+// OK: locked; `repair` ran first if the previous holder died holding it
+// (the mutex is made consistent after it). `what` names the thing locked
+// ("namespace 'x'").
+template <typename Repair>
+Status lock_shared(RobustMutex mutex, const void* lock_address, std::int64_t patience_ns, const std::string& what,
+                   const std::string& advice, Repair repair);
+// The loop of lock_shared(), repair aside: 0 (locked), EOWNERDEAD (locked,
+// repair then make consistent) or -1 with *error set.
+int lock_shared_raw(RobustMutex mutex, const void* lock_address, std::int64_t patience_ns, const std::string& what,
+                    const std::string& advice, Status* error);
+
+template <typename Repair>
+Status lock_shared(RobustMutex mutex, const void* lock_address, std::int64_t patience_ns, const std::string& what,
+                   const std::string& advice, Repair repair) {
+  Status error;
+  const int rc = lock_shared_raw(mutex, lock_address, patience_ns, what, advice, &error);
+  if (rc < 0) return error;
+  if (rc == EOWNERDEAD) {
+    repair();
+    mutex.make_consistent();
+  }
+  return Status::ok();
+}
 
 }  // namespace rill::ipc

@@ -236,62 +236,13 @@ class NamespaceImpl final : public Namespace {
     Status status_;
   };
 
-  // Takes the registry's lock; if the previous holder died, repairs what it
-  // left half done. The lock is a robust process-shared mutex in memory other
-  // processes can write, so its bytes are not trusted to be sound:
-  //   - a mutex glibc refuses (EINVAL, ENOTRECOVERABLE, ...) is kCorrupt;
-  //   - a holder that is gone although the kernel never marked it dead (its
-  //     thread id in the lock word names no thread, or one of a process that
-  //     does not map the registry: damage, or a forged word; check_holder())
-  //     is handled as the kernel handles a dead robust-futex owner;
-  //   - a live holder that keeps the lock for `patience_ns` is kTimedOut,
-  //     with advice to kill it only if it is known to map the registry.
+  // Takes the registry's lock (ipc::lock_shared(): its bytes are not
+  // trusted to be sound); if the previous holder died, repairs what it left
+  // half done.
   Status lock_registry(std::int64_t patience_ns) {
-    ipc::RobustMutex mutex(&header()->lock);
-    if (!mutex.kind_sound())
-      return Status(Code::kCorrupt, "the lock of namespace '" + name_ + "' is damaged (its mutex type changed); " +
-                                        damaged_registry_advice());
-    std::uint32_t last = mutex.word();
-    std::int64_t held_since = ipc::monotonic_ns();
-    for (;;) {
-      const int rc = mutex.lock_for_a_second();
-      if (rc == 0) return Status::ok();
-      if (rc == EOWNERDEAD) {
-        repair_locked();
-        mutex.make_consistent();
-        return Status::ok();
-      }
-      if (rc != ETIMEDOUT)
-        return Status(Code::kCorrupt, "the lock of namespace '" + name_ + "' is damaged (" + std::strerror(rc) +
-                                          "); " + damaged_registry_advice());
-      const std::uint32_t seen = mutex.word();
-      const std::int64_t now = ipc::monotonic_ns();
-      if (seen != last) {  // it changed hands: a new holder, a new wait
-        last = seen;
-        held_since = now;
-        continue;
-      }
-      const auto holder = ipc::RobustMutex::holder(seen);
-      const ipc::Holder who = ipc::check_holder(holder, header());
-      if (who == ipc::Holder::kCannotHold) {
-        // Unchanged for a round and held by no thread that could hold it: do
-        // what the kernel does when a robust futex's owner dies. The next
-        // locker then gets EOWNERDEAD and repairs.
-        mutex.mark_owner_dead(seen);
-        continue;
-      }
-      if (now - held_since >= patience_ns) {
-        const std::string held = "the registry of namespace '" + name_ + "' has been locked by thread " +
-                                 std::to_string(holder) + " for " +
-                                 std::to_string((now - held_since) / 1'000'000'000) + " s; ";
-        // Killing is advised only for a process known to map this registry.
-        if (who == ipc::Holder::kMapsLock)
-          return Status(Code::kTimedOut, held + "if that process is stuck, stop it (`kill " + std::to_string(holder) +
-                                             "`) and try again");
-        return Status(Code::kTimedOut, held + "this user cannot tell whether its process uses the namespace "
-                                               "(neither its memory map nor /proc/locks can be read); try again later");
-      }
-    }
+    return ipc::lock_shared(ipc::RobustMutex(&header()->lock), header(), patience_ns,
+                            "namespace '" + name_ + "'", damaged_registry_advice(),
+                            [this] { repair_locked(); });
   }
 
   std::string damaged_registry_advice() const {
