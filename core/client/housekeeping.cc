@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/client/group_store.h"
 #include "core/client/namespace_internal.h"
 #include "core/client/object_names.h"
 #include "core/client/registry_format.h"
@@ -149,6 +150,19 @@ Status gc_registered(const std::string& name, const std::vector<ipc::ShmListing>
     }
     for (std::int32_t p = 0; p < (*topic)->partition_count(); ++p) owned.insert(client::partition_object_name(name, t, p));
     gc_topic(name, t, **topic, report);
+  }
+  // Consumer groups' objects are the namespace's while it has a registry;
+  // opening one removes the members whose processes died.
+  const std::string groups = client::group_object_prefix(name);
+  for (const ipc::ShmListing& o : objects)
+    if (o.name.starts_with(groups)) owned.insert(o.name);
+  for (const std::string& g : client::GroupStore::list(**ns)) {
+    auto store = client::GroupStore::open(**ns, g, false);
+    std::size_t expired = 0;
+    const Status s = store ? (*store)->update([](auto&, auto&) { return Status::ok(); }, nullptr, &expired)
+                           : store.status();
+    if (!s) report.warnings.push_back("namespace '" + name + "': " + s.message());
+    report.slots_freed += static_cast<std::uint32_t>(expired);
   }
   for (const ipc::ShmListing& o : objects)
     if (!owned.count(o.name) && draft_maker(o.name, name) == 0 && now - o.modified_s >= kOrphanAgeSeconds)

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -54,6 +55,8 @@ class RegionStore {
   // How much a new region may use, when the store has a bound worth checking
   // before creating several regions; nullopt if it has none or cannot tell.
   virtual std::optional<ipc::ShmSpace> space() const = 0;
+  // The names of the regions that start with `prefix`.
+  virtual std::vector<std::string> names(const std::string& prefix) = 0;
 };
 
 class AnonymousStore final : public RegionStore {
@@ -84,6 +87,13 @@ class AnonymousStore final : public RegionStore {
   }
   // Ordinary process memory: the first write of create() finds out.
   std::optional<ipc::ShmSpace> space() const override { return std::nullopt; }
+  std::vector<std::string> names(const std::string& prefix) override {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> out;
+    for (auto it = regions_.lower_bound(prefix); it != regions_.end() && it->first.starts_with(prefix); ++it)
+      out.push_back(it->first);
+    return out;
+  }
 
  private:
   std::mutex mu_;
@@ -117,6 +127,11 @@ class SharedStore final : public RegionStore {
     auto space = ipc::shm_space();
     if (!space) return std::nullopt;  // posix_fallocate in create() still refuses what does not fit
     return *space;
+  }
+  std::vector<std::string> names(const std::string& prefix) override {
+    std::vector<std::string> out;
+    for (const ipc::ShmListing& o : ipc::list_shared_regions(prefix)) out.push_back(o.name);
+    return out;
   }
 
  private:
@@ -215,6 +230,28 @@ class NamespaceImpl final : public Namespace {
   void set_owner_uid(std::uint32_t uid) { owner_ = uid; }
 
   registry::Header* header() const { return reinterpret_cast<registry::Header*>(registry_->bytes().data()); }
+
+  // client::open_group_region() and its kin.
+  Result<std::shared_ptr<ipc::Region>> open_region_locked(const std::string& object, std::size_t size, bool create,
+                                                          const std::function<Status(ipc::Region&)>& init) {
+    Lock lock(this);
+    if (!lock.status()) return lock.status();
+    auto opened = store_->open(object, size, "a consumer group's object");
+    if (opened || opened.status().code() != Code::kNotFound || !create) return opened;
+    auto made = store_->create(object, size);
+    if (!made) return made.status();
+    if (Status s = init(**made); !s) {
+      (void)store_->remove(object);
+      return s;
+    }
+    return made;
+  }
+  std::vector<std::string> region_names(const std::string& prefix) { return store_->names(prefix); }
+  Status remove_region_locked(const std::string& object) {
+    Lock lock(this);
+    if (!lock.status()) return lock.status();
+    return store_->remove(object);
+  }
   registry::TopicEntry* entries() const {
     return reinterpret_cast<registry::TopicEntry*>(registry_->bytes().data() + registry::kEntriesOffset);
   }
@@ -865,6 +902,20 @@ std::string_view claim_state_name(ClaimState s) noexcept {
 }
 
 std::string Namespace::owner_name() const { return ipc::user_name(owner_uid()); }
+
+Result<std::shared_ptr<ipc::Region>> client::open_group_region(Namespace& ns, const std::string& object,
+                                                               std::size_t size, bool create,
+                                                               const std::function<Status(ipc::Region&)>& init) {
+  return static_cast<NamespaceImpl&>(ns).open_region_locked(object, size, create, init);
+}
+
+std::vector<std::string> client::region_names(Namespace& ns, const std::string& prefix) {
+  return static_cast<NamespaceImpl&>(ns).region_names(prefix);
+}
+
+Status client::remove_region(Namespace& ns, const std::string& object) {
+  return static_cast<NamespaceImpl&>(ns).remove_region_locked(object);
+}
 
 std::uint64_t client::owner_process(const Namespace& ns) {
   return static_cast<const NamespaceImpl&>(ns).header()->owner_process;

@@ -4,6 +4,8 @@
 //   rill.<ns>.<topic>.<p>        partition p of a topic (doc/log_format.md);
 //                                names over 250 bytes keep a 160-byte prefix
 //                                of the topic and add an XXH3 hash of it.
+//   rill.<ns>.~group.<G>         consumer group G (doc/group_format.md),
+//                                long names shortened likewise.
 // Internal to rill: the namespace uses them, and so does `rill ns gc`.
 #pragma once
 
@@ -32,6 +34,17 @@ inline std::string partition_object_name(std::string_view ns, std::string_view t
   char hash[17];
   std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(XXH3_64bits(topic.data(), topic.size())));
   return "rill." + std::string(ns) + "." + std::string(topic.substr(0, 160)) + "~" + hash + "." + std::to_string(p);
+}
+
+// Consumer group `group`'s object (group_store_format.h). '~' is in no topic
+// name, so no partition object can have this name.
+inline std::string group_object_prefix(std::string_view ns) { return "rill." + std::string(ns) + ".~group."; }
+inline std::string group_object_name(std::string_view ns, std::string_view group) {
+  std::string name = group_object_prefix(ns) + std::string(group);
+  if (name.size() <= 250) return name;
+  char hash[17];
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(XXH3_64bits(group.data(), group.size())));
+  return group_object_prefix(ns) + std::string(group.substr(0, 160)) + "~" + hash;
 }
 
 // True if `object` is partition_object_name(ns, topic, p) for some partition

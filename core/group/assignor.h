@@ -30,17 +30,15 @@
 #include <string_view>
 #include <vector>
 
+#include "rill/group.h"
+
 namespace rill::group {
 
-struct TopicPartition {
-  std::string topic;
-  std::int32_t partition = 0;
-  friend auto operator<=>(const TopicPartition&, const TopicPartition&) = default;
-  friend bool operator==(const TopicPartition&, const TopicPartition&) = default;
-};
+// The public API's types (rill/group.h, rill/consumer.h), with no conversion.
+using TopicPartition = rill::TopicPartition;
 std::string to_string(const TopicPartition& tp);  // "topic/3"
 
-enum class Strategy : std::uint8_t { kRange, kRoundRobin, kSticky };
+using Strategy = rill::AssignmentStrategy;
 std::string_view strategy_name(Strategy s) noexcept;  // "range", "round-robin", "sticky"
 bool parse_strategy(std::string_view text, Strategy* out) noexcept;
 // Eager strategies revoke every partition at every rebalance (Kafka's eager

@@ -72,7 +72,8 @@ Result<std::string> GroupCoordinator::join(const JoinRequest& r,
                                                 " partitions, more than the " + std::to_string(kMaxGroupPartitions) +
                                                 " a group can");
   MemberInfo m;
-  m.member_id = r.host + "-" + std::to_string(r.pid) + "-" + std::to_string(s_.next_member++);
+  m.seq = s_.next_member++;
+  m.member_id = r.host + "-" + std::to_string(r.pid) + "-" + std::to_string(m.seq);
   m.host = r.host;
   m.pid = r.pid;
   m.start_time = r.start_time;
@@ -148,6 +149,7 @@ Result<SyncResult> GroupCoordinator::sync(const std::string& member_id) {
     std::sort(m->owned.begin(), m->owned.end());
   }
   out.owned = m->owned;
+  out.complete = out.revoke.empty() && m->owned == target;
   return out;
 }
 

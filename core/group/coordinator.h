@@ -51,7 +51,8 @@ inline constexpr std::size_t kMaxMetadataBytes = 4096;     // a commit's metadat
 inline constexpr std::size_t kMaxTopicsPerMember = 64;
 
 struct MemberInfo {
-  std::string member_id;  // unique in the group
+  std::string member_id;  // unique in the group: "<host>-<pid>-<seq>"
+  std::uint64_t seq = 0;  // its last part: GroupState::next_member when it joined
   std::string host;       // the member's host name, for describe
   std::int32_t pid = 0;
   std::uint64_t start_time = 0;  // with pid: the process, for liveness
@@ -77,10 +78,10 @@ struct GroupState {
   Strategy strategy = Strategy::kRange;
   std::int32_t generation = 0;
   std::uint64_t next_member = 1;                  // a sequence for member ids
-  std::vector<MemberInfo> members;                // sorted by member_id
-  std::map<std::string, std::int32_t> partitions; // partition count per subscribed topic
-  Assignment target;                              // the strategy's choice for this generation
-  std::map<TopicPartition, CommittedOffset> offsets;
+  std::vector<MemberInfo> members = {};                 // sorted by member_id
+  std::map<std::string, std::int32_t> partitions = {};  // partition count per subscribed topic
+  Assignment target = {};                               // the strategy's choice for this generation
+  std::map<TopicPartition, CommittedOffset> offsets = {};
 };
 
 // What a group is doing, for describe: no members; members still moving
@@ -105,6 +106,7 @@ struct SyncResult {
   std::vector<TopicPartition> revoke;    // to release (after the revoked callback); still readable until then
   std::vector<TopicPartition> assigned;  // newly readable, now owned
   std::vector<TopicPartition> owned;     // everything it may read now, `assigned` included
+  bool complete = false;                 // owned is the member's whole target (nothing to wait for)
 };
 
 // Why expire() removes a member; kKeep keeps it.

@@ -138,6 +138,7 @@ std::vector<std::byte> encode_group(const GroupState& s) {
   w.u32(static_cast<std::uint32_t>(s.members.size()));
   for (const MemberInfo& m : s.members) {
     w.str(m.member_id);
+    w.u64(m.seq);
     w.str(m.host);
     w.i32(m.pid);
     w.u64(m.start_time);
@@ -237,7 +238,8 @@ Result<GroupState> decode_group(std::span<const std::byte> bytes) {
     MemberInfo m;
     std::uint32_t k = 0;
     std::uint8_t revoke_all = 0;
-    if (!r.str(&m.member_id, kMaxNameBytes * 2) || m.member_id.empty() || !r.str(&m.host, kMaxNameBytes) ||
+    if (!r.str(&m.member_id, kMaxNameBytes * 2) || m.member_id.empty() || !r.u64(&m.seq) ||
+        !r.str(&m.host, kMaxNameBytes) ||
         !r.i32(&m.pid) || !r.u64(&m.start_time) || !r.i32(&m.slot) || !r.count(&k, kMaxTopicsPerMember, 4))
       return corrupt("bad member", at());
     for (std::uint32_t j = 0; j < k; ++j) {

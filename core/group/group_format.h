@@ -18,7 +18,7 @@
 //           then u32 topic index + i32 partition
 //     u32   subscribed topics S, then S x (u32 topic index, i32 partitions)
 //     u32   members M, then M x member:
-//             str id, str host, i32 pid, u64 start time, i32 slot,
+//             str id, u64 seq, str host, i32 pid, u64 start time, i32 slot,
 //             u32 n + n x u32 topic index (subscriptions),
 //             i32 generation, u8 revoke_all, i64 session timeout ms,
 //             i64 max poll interval ms,

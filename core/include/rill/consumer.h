@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "rill/record.h"
@@ -46,6 +47,15 @@ class BatchInflater;
 class DiskReads;
 }
 
+class RebalanceListener;  // rill/group.h
+
+// How a consumer group divides partitions among its members (Kafka's
+// partition.assignment.strategy): range and round-robin revoke every
+// partition at every rebalance (eager); sticky keeps each member's
+// partitions where balance allows and revokes only those that move
+// (cooperative, as Kafka's cooperative-sticky).
+enum class AssignmentStrategy : std::uint8_t { kRange, kRoundRobin, kSticky };
+
 // What a consumer does when the ring has overwritten its position.
 enum class OffsetReset : std::uint8_t {
   kEarliest,  // jump to the earliest retained record and report how many were skipped
@@ -56,7 +66,9 @@ struct ConsumerOptions {
   WaitStrategy wait = WaitStrategy::kBlock;
   OffsetReset on_overrun = OffsetReset::kEarliest;
   std::size_t max_poll_records = 512;
-  // Where newly assigned partitions start: true = earliest, false = latest (Kafka's default).
+  // Where newly assigned partitions start - for a group, those without a
+  // committed offset: true = earliest, false = latest (Kafka's
+  // auto.offset.reset, default latest).
   bool start_at_earliest = false;
   // Recompute each record's checksum in poll(); a mismatch is kCorrupt.
   // (Each frame's, once: a batch's records share one, over its bytes as
@@ -77,6 +89,20 @@ struct ConsumerOptions {
   // almost every empty poll. Only a consumer waiting on a claim wakes to look;
   // an idle one sleeps until records come (their producer rings for them).
   std::chrono::milliseconds abandoned_claim_timeout{10};
+
+  // ---- consumer groups (GroupConsumer, rill/group.h); a Consumer ignores these.
+  // Kafka's group.id: 1-249 of [A-Za-z0-9._-].
+  std::string group_id{};
+  AssignmentStrategy assignment_strategy = AssignmentStrategy::kRange;
+  std::chrono::milliseconds session_timeout{10'000};
+  std::chrono::milliseconds heartbeat_interval{3'000};
+  std::chrono::milliseconds max_poll_interval{300'000};
+  // Commits the positions of the records returned by earlier polls, in
+  // poll() every auto_commit_interval, before a revocation and at close():
+  // at least once.
+  bool enable_auto_commit = true;
+  std::chrono::milliseconds auto_commit_interval{5'000};
+  RebalanceListener* rebalance_listener = nullptr;  // not owned; outlives the consumer
 };
 
 // The result of one poll(): views valid until the next poll() or seek.

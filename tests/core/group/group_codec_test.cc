@@ -42,6 +42,7 @@ void expect_same(const GroupState& a, const GroupState& b) {
   for (std::size_t i = 0; i < a.members.size(); ++i) {
     const MemberInfo &x = a.members[i], &y = b.members[i];
     EXPECT_EQ(x.member_id, y.member_id);
+    EXPECT_EQ(x.seq, y.seq);
     EXPECT_EQ(x.host, y.host);
     EXPECT_EQ(x.pid, y.pid);
     EXPECT_EQ(x.start_time, y.start_time);
