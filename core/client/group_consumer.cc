@@ -76,6 +76,7 @@ struct GroupConsumer::Impl {
   bool closed = false;
   std::int64_t next_auto_commit_ns = 0;
   std::size_t next_topic = 0;
+  std::size_t last_reader = 0;  // the reader of the last poll's records
   std::vector<std::pair<std::function<void(const Status&)>, Status>> async_done;
 
   // The heartbeat thread.
@@ -377,6 +378,7 @@ GroupPollResult GroupConsumer::poll(std::chrono::nanoseconds timeout) {
       PollResult r = m.readers[t]->poll(std::chrono::nanoseconds(0));
       if (!r.records.empty() || r.skipped > 0 || r.abandoned > 0 || !r.status) {
         m.next_topic = t + 1;
+        m.last_reader = t;
         out.topic = m.topics[t];
         out.records = r.records;
         out.skipped = r.skipped;
@@ -392,6 +394,7 @@ GroupPollResult GroupConsumer::poll(std::chrono::nanoseconds timeout) {
       // One topic: sleep on its partitions, looking at the group between slices.
       PollResult r = m.readers[only]->poll(std::chrono::nanoseconds(slice));
       if (!r.records.empty() || r.skipped > 0 || r.abandoned > 0 || !r.status) {
+        m.last_reader = only;
         out.topic = m.topics[only];
         out.records = r.records;
         out.skipped = r.skipped;
@@ -403,6 +406,7 @@ GroupPollResult GroupConsumer::poll(std::chrono::nanoseconds timeout) {
       PollResult r = m.readers[only]->poll(std::chrono::nanoseconds(std::min<std::int64_t>(slice, 1'000'000)));
       if (!r.records.empty() || r.skipped > 0 || r.abandoned > 0 || !r.status) {
         m.next_topic = only + 1;
+        m.last_reader = only;
         out.topic = m.topics[only];
         out.records = r.records;
         out.skipped = r.skipped;
@@ -452,6 +456,18 @@ std::int64_t GroupConsumer::position(const TopicPartition& tp) const {
   if (!std::binary_search(m.owned.begin(), m.owned.end(), tp)) return -1;
   const auto t = std::lower_bound(m.topics.begin(), m.topics.end(), tp.topic) - m.topics.begin();
   return m.readers[static_cast<std::size_t>(t)]->position(tp.partition);
+}
+
+bool GroupConsumer::still_valid() const noexcept {
+  return impl_->readers.empty() || impl_->readers[impl_->last_reader]->still_valid();
+}
+
+Result<std::int64_t> GroupConsumer::latest_offset(const TopicPartition& tp) const {
+  const Impl& m = *impl_;
+  const auto t = std::lower_bound(m.topics.begin(), m.topics.end(), tp.topic);
+  if (t == m.topics.end() || *t != tp.topic)
+    return Status(Code::kInvalidArgument, "topic '" + tp.topic + "' is not one this member subscribes to");
+  return m.readers[static_cast<std::size_t>(t - m.topics.begin())]->latest_offset(tp.partition);
 }
 
 std::vector<TopicPartition> GroupConsumer::assignment() const { return impl_->owned; }

@@ -49,6 +49,7 @@ void add_consume_command(CLI::App& root, const GlobalOptions& global, CommandTab
 void add_demo_command(CLI::App& root, const GlobalOptions& global, CommandTable& table);
 void add_bench_command(CLI::App& root, const GlobalOptions& global, CommandTable& table);
 void add_ns_command(CLI::App& root, const GlobalOptions& global, CommandTable& table);
+void add_group_command(CLI::App& root, const GlobalOptions& global, CommandTable& table);
 
 // Namespace::open_shared(global.ns, {.group = global.group}); every error names the namespace.
 // Only `topic create` passes create = true: a command that fails or only

@@ -1,5 +1,6 @@
 // rill consume TOPIC [-o beginning|end|OFFSET|-N|s@MS] [-c COUNT] [-e] [-p PARTITION]
 //                    [-f FORMAT | -K DELIM] [--strict] [--wait spin|yield|block]
+// rill consume -G GROUP TOPIC... [-o beginning|end] [--strategy S] [--session-timeout T] ...
 //
 // kcat-style consumer. Records are formatted into an OutputBuffer and written
 // out whenever the consumer has drained what the log held (so output appears
@@ -11,10 +12,12 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "rill/consumer.h"
+#include "rill/group.h"
 #include "rill/producer.h"
 #include "rill/wait.h"
 #include "tools/rill/bench_args.h"
@@ -34,7 +37,11 @@ constexpr std::chrono::milliseconds kPollTimeout{100};
 constexpr std::size_t kMaxPollRecords = 1024;
 
 struct ConsumeOptions {
-  std::string topic;
+  std::vector<std::string> topics;
+  std::string topic;  // topics[0] without -G
+  std::string group;  // -G
+  std::string strategy = "range";
+  std::string session_timeout = "10s";
   std::string offset = "end";
   std::int64_t count = -1;  // -1: no limit
   bool exit_at_end = false;
@@ -113,15 +120,84 @@ Status position_consumer(Consumer& consumer, const StartOffset& start, bool stri
   return Status::ok();
 }
 
+// What the loop reads from: one topic's Consumer, or a group member.
+class RecordSource {
+ public:
+  virtual ~RecordSource() = default;
+  virtual GroupPollResult poll(std::chrono::nanoseconds timeout) = 0;
+  virtual bool still_valid() const = 0;
+  // -e: every partition read has reached its end (the latest offset seen
+  // when it got there; records produced later do not hold the exit back).
+  virtual bool all_at_end() = 0;
+  // What to name in messages ("topic 't'", "group 'g'").
+  virtual std::string what() const = 0;
+  // Called once the loop ends without an error: a group member commits and leaves.
+  virtual Status finish() { return Status::ok(); }
+};
+
+class TopicSource final : public RecordSource {
+ public:
+  TopicSource(Consumer& consumer, std::string topic)
+      : consumer_(consumer), topic_(std::move(topic)), at_end_(consumer.assignment().size()) {}
+  GroupPollResult poll(std::chrono::nanoseconds timeout) override {
+    PollResult r = consumer_.poll(timeout);
+    return GroupPollResult{topic_, r.records, r.skipped, r.abandoned, r.status};
+  }
+  bool still_valid() const override { return consumer_.still_valid(); }
+  bool all_at_end() override {
+    auto assigned = consumer_.assignment();
+    for (std::size_t i = 0; i < assigned.size(); ++i) {
+      if (at_end_[i]) continue;
+      const Result<std::int64_t> latest = consumer_.latest_offset(assigned[i]);
+      if (latest && consumer_.position(assigned[i]) >= *latest) at_end_[i] = true;
+    }
+    return std::all_of(at_end_.begin(), at_end_.end(), [](bool b) { return b; });
+  }
+  std::string what() const override { return "topic '" + topic_ + "'"; }
+
+ private:
+  Consumer& consumer_;
+  std::string topic_;
+  std::vector<bool> at_end_;
+};
+
+class GroupSource final : public RecordSource {
+ public:
+  GroupSource(GroupConsumer& member, std::string group) : member_(member), group_(std::move(group)) {}
+  GroupPollResult poll(std::chrono::nanoseconds timeout) override { return member_.poll(timeout); }
+  bool still_valid() const override { return member_.still_valid(); }
+  // A member's partitions change with the group: at its end once it reads
+  // some and each has reached the latest offset seen when it got there.
+  bool all_at_end() override {
+    const std::vector<TopicPartition> assigned = member_.assignment();
+    if (assigned.empty()) return false;
+    bool all = true;
+    for (const TopicPartition& tp : assigned) {
+      if (at_end_.contains(tp)) continue;
+      const Result<std::int64_t> latest = member_.latest_offset(tp);
+      if (latest && member_.position(tp) >= *latest) at_end_.insert(tp);
+      else all = false;
+    }
+    return all;
+  }
+  std::string what() const override { return "group '" + group_ + "'"; }
+  Status finish() override { return member_.close(); }
+
+ private:
+  GroupConsumer& member_;
+  std::string group_;
+  std::set<TopicPartition> at_end_;
+};
+
 class ConsumeLoop {
  public:
-  ConsumeLoop(Consumer& consumer, const RecordFormat& format, const ConsumeOptions& o)
-      : consumer_(consumer), format_(format), o_(o), out_(STDOUT_FILENO), at_end_(consumer.assignment().size()) {}
+  ConsumeLoop(RecordSource& source, const RecordFormat& format, const ConsumeOptions& o)
+      : source_(source), format_(format), o_(o), out_(STDOUT_FILENO) {}
 
   int run(const GlobalOptions& global) {
     while (!stop_requested()) {
-      if (o_.exit_at_end && all_at_end()) break;
-      PollResult r = consumer_.poll(kPollTimeout);
+      if (o_.exit_at_end && source_.all_at_end()) break;
+      GroupPollResult r = source_.poll(kPollTimeout);
       if (r.skipped > 0) {
         if (int rc = overrun(r.skipped, "the ring overwrote them before they were read"); rc != kExitOk) return rc;
       }
@@ -130,7 +206,7 @@ class ConsumeLoop {
                        " skipped: claimed by a producer that died before committing them or that aborted them "
                        "(no record was lost)");
       const std::size_t n = limit(r.records.size());
-      const std::size_t printed = print(r.records.first(n));
+      const std::size_t printed = print(r.records.first(n), r.topic);
       consumed_ += static_cast<std::int64_t>(printed);
       if (printed < n) {
         if (int rc = overrun(static_cast<std::int64_t>(n - printed), "the ring reused them while they were printed");
@@ -139,7 +215,7 @@ class ConsumeLoop {
       }
       if (!r.status) {
         (void)flush();
-        Status s = r.status.with_context("topic '" + o_.topic + "'");
+        Status s = r.status.with_context(source_.what());
         return report_error(s.code() == Code::kOffsetOutOfRange ? s.message() + " (--strict)" : s.message());
       }
       const bool done = o_.count >= 0 && consumed_ >= o_.count;
@@ -147,12 +223,13 @@ class ConsumeLoop {
         if (int rc = flush(); rc != kExitOk || out_.closed()) return rc;
       }
       if (done) break;
-      if (o_.exit_at_end) note_ends();
+      if (o_.exit_at_end) (void)source_.all_at_end();
     }
     if (int rc = flush(); rc != kExitOk) return rc;
+    if (Status s = source_.finish(); !s) return report_error(s.with_context(source_.what()));
     if (global.verbose)
-      std::fprintf(stderr, "rill: consumed %lld records from topic '%s', %lld skipped\n",
-                   static_cast<long long>(consumed_), o_.topic.c_str(), static_cast<long long>(skipped_));
+      std::fprintf(stderr, "rill: consumed %lld records from %s, %lld skipped\n", static_cast<long long>(consumed_),
+                   source_.what().c_str(), static_cast<long long>(skipped_));
     return kExitOk;
   }
 
@@ -162,19 +239,19 @@ class ConsumeLoop {
   // the bytes while we print them: validity is checked every kCheckEvery
   // records (a check vouches for everything printed before it) and after the
   // last, and what no check vouched for is taken back.
-  std::size_t print(std::span<const RecordView> records) {
+  std::size_t print(std::span<const RecordView> records, std::string_view topic) {
     constexpr std::size_t kCheckEvery = 64;
     std::size_t intact = 0;
     std::size_t intact_mark = out_.mark();
     for (std::size_t i = 0; i < records.size(); ++i) {
       if (i % kCheckEvery == 0 && i > 0) {
-        if (!consumer_.still_valid()) break;
+        if (!source_.still_valid()) break;
         intact = i;
         intact_mark = out_.mark();
       }
-      format_.append(records[i], o_.topic, out_);
+      format_.append(records[i], topic, out_);
     }
-    if (consumer_.still_valid()) return records.size();
+    if (source_.still_valid()) return records.size();
     out_.rollback(intact_mark);
     return intact;
   }
@@ -188,7 +265,7 @@ class ConsumeLoop {
   int overrun(std::int64_t lost, const char* why) {
     skipped_ += lost;
     if (int rc = flush(); rc != kExitOk) return rc;
-    const std::string what = "topic '" + o_.topic + "': consumer overtaken by the ring, " + std::to_string(lost) +
+    const std::string what = source_.what() + ": consumer overtaken by the ring, " + std::to_string(lost) +
                              " records skipped (" + why + ")";
     if (o_.strict) return report_error(what + " (--strict)");
     report_warning(what + "; continuing from the earliest retained offset");
@@ -202,26 +279,10 @@ class ConsumeLoop {
     return report_error(s);
   }
 
-  // -e: a partition is at its end once the consumer reached the latest offset
-  // seen at that moment; records produced after that do not hold the exit back.
-  void note_ends() {
-    auto assigned = consumer_.assignment();
-    for (std::size_t i = 0; i < assigned.size(); ++i) {
-      if (at_end_[i]) continue;
-      const Result<std::int64_t> latest = consumer_.latest_offset(assigned[i]);
-      if (latest && consumer_.position(assigned[i]) >= *latest) at_end_[i] = true;
-    }
-  }
-  bool all_at_end() {
-    note_ends();
-    return std::all_of(at_end_.begin(), at_end_.end(), [](bool b) { return b; });
-  }
-
-  Consumer& consumer_;
+  RecordSource& source_;
   const RecordFormat& format_;
   const ConsumeOptions& o_;
   OutputBuffer out_;
-  std::vector<bool> at_end_;
   std::int64_t consumed_ = 0;
   std::int64_t skipped_ = 0;
 };
@@ -239,6 +300,38 @@ void warn_unregistered(const Consumer& consumer, const std::string& topic) {
                  "topic no producer waits for readers, so it reads all the same)");
 }
 
+// rill consume -G: a member of a consumer group (kcat's balanced consumer).
+int run_group_consume(const GlobalOptions& global, const ConsumeOptions& o, const StartOffset& start,
+                      const RecordFormat& format, WaitStrategy wait, std::int64_t abandon_after_ns) {
+  if (start.kind != StartOffset::Kind::kBeginning && start.kind != StartOffset::Kind::kEnd)
+    return report_error("-o with -G: where partitions without a committed offset start, beginning or end (to move "
+                        "a group's offsets: rill group reset " + o.group + " --topic T --to ...)");
+  if (o.partition >= 0) return report_error("-p with -G: the group decides who reads which partition");
+  ConsumerOptions options;
+  if (!parse_assignment_strategy(o.strategy, &options.assignment_strategy))
+    return report_error("--strategy: '" + o.strategy + "' is not range, round-robin or sticky");
+  const auto session = parse_duration(o.session_timeout);
+  if (!session || *session < 1'000'000 || *session > 3'600'000'000'000)
+    return report_error("--session-timeout: '" + o.session_timeout + "' is not a duration from 1ms to 1h");
+  options.group_id = o.group;
+  options.session_timeout = std::chrono::milliseconds(*session / 1'000'000);
+  options.heartbeat_interval = std::max(std::chrono::milliseconds(1), options.session_timeout / 3);
+  options.wait = wait;
+  options.on_overrun = o.strict ? OffsetReset::kError : OffsetReset::kEarliest;
+  options.max_poll_records = kMaxPollRecords;
+  options.start_at_earliest = start.kind == StartOffset::Kind::kBeginning;
+  options.verify_checksums = true;
+  options.abandoned_claim_timeout = std::chrono::milliseconds((abandon_after_ns + 999'999) / 1'000'000);
+  auto ns = open_namespace(global);
+  if (!ns) return report_error(ns.status());
+  auto member = GroupConsumer::join(*ns, o.topics, options);
+  if (!member) return report_error(member.status().with_context("-G " + o.group));
+  install_stop_handlers();
+  GroupSource source(**member, o.group);
+  ConsumeLoop loop(source, format, o);
+  return loop.run(global);
+}
+
 int run_consume(const GlobalOptions& global, const ConsumeOptions& o) {
   auto start = parse_start_offset(o.offset);
   if (!start) return report_error(start.status());
@@ -252,6 +345,9 @@ int run_consume(const GlobalOptions& global, const ConsumeOptions& o) {
   if (!abandon_after || *abandon_after > 3'600'000'000'000)
     return report_error("--abandon-after: '" + o.abandon_after + "' is not a duration from 0ms (look at once) to 1h");
   if (o.count == 0) return kExitOk;
+  if (!o.group.empty()) return run_group_consume(global, o, *start, *format, wait, *abandon_after);
+  if (o.topics.size() > 1)
+    return report_error("several topics are read by a consumer group: add -G GROUP (or read one topic at a time)");
 
   auto topic = open_topic(global, o.topic);
   if (!topic) return report_error(topic.status());
@@ -273,7 +369,8 @@ int run_consume(const GlobalOptions& global, const ConsumeOptions& o) {
     return report_error(s.with_context("topic '" + o.topic + "'"));
 
   install_stop_handlers();
-  ConsumeLoop loop(consumer, *format, o);
+  TopicSource source(consumer, o.topic);
+  ConsumeLoop loop(source, *format, o);
   return loop.run(global);
 }
 
@@ -286,9 +383,21 @@ void add_consume_command(CLI::App& root, const GlobalOptions& global, CommandTab
       "Print records of a topic (kcat-style). Waits for new records unless -e or -c stops it; SIGINT/SIGTERM\n"
       "stop it cleanly. Checksums are verified. A consumer overtaken by the ring (its records were overwritten)\n"
       "warns with the number of records skipped and continues from the earliest retained offset, like Kafka's\n"
-      "auto.offset.reset=earliest; --strict makes that an error.");
+      "auto.offset.reset=earliest; --strict makes that an error. With -G GROUP it is a member of a consumer\n"
+      "group: the group's members divide the topics' partitions and it resumes from the group's commits.");
   c->fallthrough();
-  c->add_option("TOPIC", o->topic, "Topic to read")->required();
+  c->add_option("TOPIC", o->topics, "Topic to read (with -G, one or more)")->required();
+  c->add_option("-G,--consumer-group", o->group,
+                "Join this consumer group (Kafka's group.id; kcat's balanced consumer): the group's live members "
+                "divide the topics' partitions, each starts at the group's committed offsets, and the positions of "
+                "the records printed are committed every 5 s and at exit (at least once)");
+  c->add_option("--strategy", o->strategy, "With -G: how the group divides partitions: range, round-robin or sticky")
+      ->check(CLI::IsMember({"range", "round-robin", "sticky"}))
+      ->capture_default_str();
+  c->add_option("--session-timeout", o->session_timeout,
+                "With -G: a member that stops heartbeating (hung, stopped) is removed after this long; one whose "
+                "process dies, at once")
+      ->capture_default_str();
   c->add_option("-o,--offset", o->offset,
                 "Where to start in each partition: beginning, end (only new records), an offset N, -N (N records "
                 "before the end), or s@MS (first record with timestamp >= MS ms since the epoch)")
@@ -315,7 +424,10 @@ void add_consume_command(CLI::App& root, const GlobalOptions& global, CommandTab
                 "offsets as abandoned: 0ms (look at once) to 1h, in whole milliseconds (a stopped producer is "
                 "always waited for)")
       ->capture_default_str();
-  table.add(c, [&global, o] { return run_consume(global, *o); });
+  table.add(c, [&global, o] {
+    o->topic = o->topics.front();
+    return run_consume(global, *o);
+  });
 }
 
 }  // namespace rill::cli

@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   add_demo_command(app, global, table);
   add_bench_command(app, global, table);
   add_ns_command(app, global, table);
+  add_group_command(app, global, table);
 
   try {
     app.parse(argc, argv);

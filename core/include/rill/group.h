@@ -116,6 +116,10 @@ class GroupConsumer {
 
   // The committed offset of a partition of the group (kNotFound if none).
   Result<OffsetAndMetadata> committed(const TopicPartition& tp);
+  // As Consumer::still_valid(), for the records of the last poll().
+  bool still_valid() const noexcept;
+  // The next offset of partition p of `topic` to be produced (as Consumer::latest_offset).
+  Result<std::int64_t> latest_offset(const TopicPartition& tp) const;
   // Next offset to read of a partition this member reads (-1 otherwise).
   std::int64_t position(const TopicPartition& tp) const;
   std::vector<TopicPartition> assignment() const;
