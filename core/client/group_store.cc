@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/client/commit_log.h"
 #include "core/client/namespace_internal.h"
 #include "core/client/object_names.h"
 #include "core/group/group_codec.h"
@@ -10,6 +11,7 @@
 #include "ipc/liveness.h"
 #include "ipc/region.h"
 #include "ipc/robust_mutex.h"
+#include "io/file_system.h"
 #include "ipc/shm_region.h"
 
 namespace rill::client {
@@ -23,7 +25,7 @@ using group_object::Slot;
 // every operation holds it for microseconds.
 constexpr std::int64_t kGroupLockPatienceNs = 10'000'000'000;
 
-Status init_object(ipc::Region& region, std::string_view group) {
+Status init_object(ipc::Region& region, std::string_view group, const std::string& data_dir) {
   auto* h = new (region.bytes().data()) Header{};
   h->magic = group_object::kMagic;
   h->version = group_object::kVersion;
@@ -36,6 +38,20 @@ Status init_object(ipc::Region& region, std::string_view group) {
                                       std::strerror(rc));
   for (std::uint32_t i = 0; i < group_object::kSlots; ++i)
     new (region.bytes().data() + group_object::kSlotsOffset + i * sizeof(Slot)) Slot{};
+  if (data_dir.empty()) return Status::ok();
+  // A durable namespace's group starts from its commit log (after a reboot,
+  // or once every process that had it in memory is gone).
+  auto offsets = read_commit_log(data_dir, std::string(group), &h->log_end);
+  if (!offsets) return offsets.status();
+  if (offsets->empty()) return Status::ok();
+  group::GroupState state{.name = std::string(group), .offsets = std::move(*offsets)};
+  const std::vector<std::byte> bytes = group::encode_group(state);
+  if (bytes.size() > group_object::kStateBytes)
+    return Status(Code::kResourceExhausted, "consumer group '" + std::string(group) + "': its committed offsets take " +
+                                                std::to_string(bytes.size()) + " bytes, more than the " +
+                                                std::to_string(group_object::kStateBytes) + " its memory has");
+  std::memcpy(region.bytes().data() + group_object::kStateOffset, bytes.data(), bytes.size());
+  h->used[0].store(static_cast<std::uint32_t>(bytes.size()), std::memory_order_relaxed);  // published with the object
   return Status::ok();
 }
 
@@ -57,19 +73,31 @@ Status GroupStore::validate_name(std::string_view group) {
   return Status::ok();
 }
 
-GroupStore::GroupStore(std::string name, std::string object, std::shared_ptr<ipc::Region> region)
-    : name_(std::move(name)), object_(std::move(object)), region_(std::move(region)) {}
+GroupStore::GroupStore(std::string name, std::string object, std::shared_ptr<ipc::Region> region,
+                       std::string data_dir, unsigned permissions)
+    : name_(std::move(name)),
+      object_(std::move(object)),
+      region_(std::move(region)),
+      data_dir_(std::move(data_dir)),
+      permissions_(permissions) {}
 
 Result<std::shared_ptr<GroupStore>> GroupStore::open(Namespace& ns, std::string_view group, bool create) {
   if (Status s = validate_name(group); !s) return s;
   const std::string object = group_object_name(ns.name(), group);
+  const std::string& data_dir = ns.data_dir();
+  // A durable group exists as long as its commit log does.
+  if (!create && !data_dir.empty()) {
+    auto logged = io::file_system().exists(commit_log_path(data_dir, std::string(group)));
+    create = logged && *logged;
+  }
   auto region = open_group_region(ns, object, group_object::kObjectBytes, create,
-                                  [&](ipc::Region& r) { return init_object(r, group); });
+                                  [&](ipc::Region& r) { return init_object(r, group, data_dir); });
   if (!region && region.status().code() == Code::kNotFound)
     return Status(Code::kNotFound, "consumer group '" + std::string(group) + "' does not exist in namespace '" +
                                        ns.name() + "'");
   if (!region) return region.status().with_context("consumer group '" + std::string(group) + "'");
-  std::shared_ptr<GroupStore> store(new GroupStore(std::string(group), object, std::move(*region)));
+  std::shared_ptr<GroupStore> store(
+      new GroupStore(std::string(group), object, std::move(*region), data_dir, file_permissions(ns)));
   const Header* h = store->header();
   if (h->magic != group_object::kMagic || h->version != group_object::kVersion ||
       h->slot_count != group_object::kSlots || h->state_bytes != group_object::kStateBytes ||
@@ -92,6 +120,9 @@ std::vector<std::string> GroupStore::list(Namespace& ns) {
     const std::string shown = object.substr(prefix.size());
     if (shown.find('~') == std::string::npos) out.push_back(shown);
   }
+  if (!ns.data_dir().empty())
+    for (const std::string& g : commit_log_groups(ns.data_dir()))
+      if (validate_name(g).is_ok()) out.push_back(g);
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
@@ -110,6 +141,8 @@ Status GroupStore::remove(Namespace& ns, std::string_view group) {
                                               "): stop them before deleting it");
   });
   if (!refused) return refused;
+  if (!ns.data_dir().empty())
+    if (Status s = remove_commit_log(ns.data_dir(), std::string(group)); !s) return s;
   return remove_region(ns, group_object_name(ns.name(), group));
 }
 
@@ -223,6 +256,7 @@ Status GroupStore::update(const std::function<Status(group::GroupCoordinator&, g
   const std::int64_t now = ipc::monotonic_ns();
   const auto removed = coordinator.expire([&](const group::MemberInfo& m) { return judge(m, now); });
   if (expired != nullptr) *expired = removed.size();
+  const CommittedOffsets offsets_before = data_dir_.empty() ? CommittedOffsets{} : state->offsets;
   const Status result = fn(coordinator, *state);
   std::vector<std::byte> after = group::encode_group(*state);
   if (after != before) {
@@ -230,6 +264,15 @@ Status GroupStore::update(const std::function<Status(group::GroupCoordinator&, g
       return Status(Code::kResourceExhausted, "consumer group '" + name_ + "': its state would take " +
                                                   std::to_string(after.size()) + " bytes, more than the " +
                                                   std::to_string(group_object::kStateBytes) + " it has");
+    if (!data_dir_.empty()) {
+      // On disk before in memory: a commit acknowledged is on disk, and one
+      // that fails to get there is stored nowhere.
+      CommittedOffsets changed;
+      for (const auto& [tp, c] : state->offsets)
+        if (const auto it = offsets_before.find(tp); it == offsets_before.end() || !(it->second == c)) changed[tp] = c;
+      if (Status s = append_commit_log(data_dir_, name_, changed, state->offsets, permissions_, &h->log_end); !s)
+        return s;
+    }
     store(*state, std::move(after));
   }
   if (version != nullptr) *version = h->changes.load(std::memory_order_relaxed);  // under the lock

@@ -10,6 +10,10 @@
 // one with no heartbeat for its session.timeout, or no poll for its
 // max.poll.interval, likewise.
 //
+// Durable namespaces: every change of committed offsets is appended to the
+// group's commit log (commit_log.h) and synced before it is stored in
+// memory; a group's object made after a reboot starts from that log.
+//
 // Hostile memory: the state is decoded with every length checked
 // (group_codec.h); a state that does not decode is kCorrupt, naming the
 // object and what to do, and nothing is stored over it.
@@ -74,7 +78,8 @@ class GroupStore {
   log::Doorbell& changed() noexcept;
 
  private:
-  GroupStore(std::string name, std::string object, std::shared_ptr<ipc::Region> region);
+  GroupStore(std::string name, std::string object, std::shared_ptr<ipc::Region> region, std::string data_dir,
+             unsigned permissions);
   group_object::Header* header() const noexcept;
   Result<group::GroupState> load() const;  // under the lock
   void store(const group::GroupState& state, std::vector<std::byte> bytes) noexcept;  // under the lock
@@ -84,6 +89,8 @@ class GroupStore {
   std::string name_;
   std::string object_;
   std::shared_ptr<ipc::Region> region_;
+  std::string data_dir_;  // a durable namespace's: commits go to its commit log too (commit_log.h)
+  unsigned permissions_;
 };
 
 }  // namespace rill::client

@@ -45,7 +45,9 @@ struct alignas(64) Header {
   std::atomic<std::uint32_t> used[2];        // 388: bytes of each buffer's encoding
   std::atomic<std::int32_t> generation;      // 396: the state's generation, after each store
   std::atomic<std::uint32_t> changes;        // 400: bumped by each store of the state
-  std::uint8_t pad2[448 - 404];
+  std::uint32_t reserved2;                   // 404
+  std::uint64_t log_end;                     // 408: a durable group's commit log: where its intact records end (under the lock)
+  std::uint8_t pad2[448 - 416];
   log::Doorbell changed;                     // 448: rung after each store of the state
   std::uint8_t pad3[4096 - 512];
 };
@@ -54,6 +56,7 @@ static_assert(offsetof(Header, lock) == 320);
 static_assert(offsetof(Header, active) == 384);
 static_assert(offsetof(Header, generation) == 396);
 static_assert(offsetof(Header, changes) == 400);
+static_assert(offsetof(Header, log_end) == 408);
 static_assert(offsetof(Header, changed) == 448);
 
 // A member's liveness, written by the member's process without the lock.

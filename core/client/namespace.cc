@@ -909,6 +909,10 @@ Result<std::shared_ptr<ipc::Region>> client::open_group_region(Namespace& ns, co
   return static_cast<NamespaceImpl&>(ns).open_region_locked(object, size, create, init);
 }
 
+unsigned client::file_permissions(const Namespace& ns) {
+  return ns.shared() ? static_cast<const NamespaceImpl&>(ns).file_permissions() : 0600;
+}
+
 std::vector<std::string> client::region_names(Namespace& ns, const std::string& prefix) {
   return static_cast<NamespaceImpl&>(ns).region_names(prefix);
 }

@@ -27,6 +27,9 @@ std::uint64_t owner_process(const Namespace& ns);
 Result<std::shared_ptr<ipc::Region>> open_group_region(Namespace& ns, const std::string& object, std::size_t size,
                                                        bool create,
                                                        const std::function<Status(ipc::Region&)>& init);
+// Mode of the files of a durable namespace: 0660 if it is open to a Unix
+// group, else 0600.
+unsigned file_permissions(const Namespace& ns);
 // The names of the namespace's objects that start with `prefix`.
 std::vector<std::string> region_names(Namespace& ns, const std::string& prefix);
 // Removes an object (under the registry's lock).

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <thread>
@@ -17,7 +18,9 @@
 #include "rill/group.h"
 #include "rill/producer.h"
 #include "support/child_process.h"
+#include "support/faulty_file_system.h"
 #include "support/shm_guard.h"
+#include "support/temp_dir.h"
 
 namespace rill {
 namespace {
@@ -454,6 +457,124 @@ TEST_F(SharedGroup, ADamagedGroupStateIsRefused) {
   std::fwrite("XXXX", 1, 4, f);
   std::fclose(f);
   EXPECT_EQ(GroupConsumer::join(ns_, {"t"}, options("g")).status().code(), Code::kCorrupt);
+}
+
+// ---- durable namespaces: commits on disk
+
+class DurableGroup : public ::testing::Test {
+ protected:
+  std::shared_ptr<Namespace> open() {
+    auto ns = Namespace::open_shared(guard_.ns(), {.data_dir = dir_ / "data"});
+    EXPECT_TRUE(ns.is_ok()) << ns.status().to_string();
+    return *ns;
+  }
+  // Shared memory gone, files kept.
+  void reboot() { ASSERT_TRUE(Namespace::remove_shared(guard_.ns()).is_ok()); }
+  std::string log_path() const { return dir_ / "data/groups/g.commits"; }
+
+  testing::ShmGuard guard_;
+  testing::TempDir dir_;
+};
+
+TEST_F(DurableGroup, CommittedOffsetsSurviveAReboot) {
+  {
+    auto ns = open();
+    ASSERT_TRUE(ns->create_topic("t", {.partitions = 4}).is_ok());
+    produce(ns, "t", 30);
+    auto a = GroupConsumer::join(ns, {"t"}, options("g"));
+    ASSERT_TRUE(a.is_ok());
+    for (int round = 1; round <= 20; ++round)  // many commits: the last of each partition counts
+      ASSERT_TRUE((*a)->commit_sync({{{"t", 0}, {round, "r" + std::to_string(round)}}, {{"t", 2}, {round / 2, ""}}}).is_ok());
+  }
+  reboot();
+  auto ns = open();
+  EXPECT_EQ(*list_groups(*ns), std::vector<std::string>{"g"});
+  auto d = describe_group(*ns, "g");
+  ASSERT_TRUE(d.is_ok()) << d.status().to_string();
+  EXPECT_EQ(d->state, "empty");
+  // No member subscribes now: the partitions shown are those with commits.
+  ASSERT_EQ(d->partitions.size(), 2u);
+  EXPECT_EQ(d->partitions[0].partition, (TopicPartition{"t", 0}));
+  EXPECT_EQ(d->partitions[0].committed, 20);
+  EXPECT_EQ(d->partitions[0].metadata, "r20");
+  EXPECT_EQ(d->partitions[0].log_end, 30);
+  EXPECT_EQ(d->partitions[1].partition, (TopicPartition{"t", 2}));
+  EXPECT_EQ(d->partitions[1].committed, 10);
+  // A member after the reboot starts at the commits: 10 + 30 + 20 + 30 records.
+  auto b = GroupConsumer::join(ns, {"t"}, options("g"));
+  ASSERT_TRUE(b.is_ok());
+  std::vector<Read> reads;
+  drain(**b, &reads);
+  EXPECT_EQ(reads.size(), 90u);
+  ASSERT_TRUE((*b)->close().is_ok());
+  ASSERT_TRUE(delete_group(*ns, "g").is_ok());
+  reboot();
+  EXPECT_TRUE(list_groups(*open())->empty());
+  EXPECT_FALSE(std::filesystem::exists(log_path()));
+}
+
+// A commit the disk refuses (full, then an I/O error at the sync) is an
+// error of that commit and stored nowhere; the log stays whole, and commits
+// go on once the disk takes them.
+TEST_F(DurableGroup, ACommitTheDiskRefusesIsStoredNowhere) {
+  testing::FaultyFileSystem faulty;
+  io::ScopedFileSystem installed(faulty);
+  auto ns = open();
+  ASSERT_TRUE(ns->create_topic("t", {.partitions = 1}).is_ok());
+  {
+    auto a = GroupConsumer::join(ns, {"t"}, options("g"));
+    ASSERT_TRUE(a.is_ok());
+    ASSERT_TRUE((*a)->commit_sync({{{"t", 0}, {3, ""}}}).is_ok());
+    faulty.fail_next_write("g.commits", ENOSPC, 7);  // 7 bytes of the record reach the file
+    const Status full = (*a)->commit_sync({{{"t", 0}, {4, ""}}});
+    EXPECT_FALSE(full.is_ok());
+    EXPECT_NE(full.message().find("nothing was committed"), std::string::npos) << full.to_string();
+    EXPECT_EQ((*a)->committed({"t", 0})->offset, 3);
+    faulty.fail_next_sync("g.commits", EIO);
+    EXPECT_FALSE((*a)->commit_sync({{{"t", 0}, {5, ""}}}).is_ok());
+    EXPECT_EQ((*a)->committed({"t", 0})->offset, 3);
+    ASSERT_TRUE((*a)->commit_sync({{{"t", 0}, {6, "after"}}}).is_ok());
+  }
+  ns.reset();
+  reboot();
+  auto d = describe_group(*open(), "g");
+  ASSERT_TRUE(d.is_ok()) << d.status().to_string();
+  EXPECT_EQ(d->partitions[0].committed, 6);
+  EXPECT_EQ(d->partitions[0].metadata, "after");
+}
+
+TEST_F(DurableGroup, ATornLastCommitIsDroppedAndADamagedOneRefused) {
+  {
+    auto ns = open();
+    ASSERT_TRUE(ns->create_topic("t", {.partitions = 1}).is_ok());
+    auto a = GroupConsumer::join(ns, {"t"}, options("g"));
+    ASSERT_TRUE(a.is_ok());
+    ASSERT_TRUE((*a)->commit_sync({{{"t", 0}, {5, ""}}}).is_ok());
+    ASSERT_TRUE((*a)->commit_sync({{{"t", 0}, {9, ""}}}).is_ok());
+  }
+  reboot();
+  // A crash mid-append: the last record cut short.
+  const auto size = std::filesystem::file_size(log_path());
+  std::filesystem::resize_file(log_path(), size - 3);
+  {
+    auto ns = open();
+    auto d = describe_group(*ns, "g");
+    ASSERT_TRUE(d.is_ok()) << d.status().to_string();
+    EXPECT_EQ(d->partitions[0].committed, 5);
+  }
+  reboot();
+  // A whole record with a flipped byte: damage, refused, naming file and byte.
+  FILE* f = std::fopen(log_path().c_str(), "r+b");
+  ASSERT_NE(f, nullptr);
+  std::fseek(f, 16 + 12 + 3, SEEK_SET);  // inside the first record's body
+  std::fputc('X', f);
+  std::fclose(f);
+  auto ns = open();
+  auto d = describe_group(*ns, "g");
+  ASSERT_FALSE(d.is_ok());
+  EXPECT_EQ(d.status().code(), Code::kCorrupt);
+  EXPECT_NE(d.status().message().find(log_path() + " byte 16"), std::string::npos) << d.status().message();
+  EXPECT_EQ(GroupConsumer::join(ns, {"t"}, options("g")).status().code(), Code::kCorrupt);
 }
 
 }  // namespace
