@@ -209,6 +209,7 @@ struct GroupConsumer::Impl {
         continue;
       }
       if (!s) return s;
+      if (r.generation != generation) poke_heartbeat();
       generation = r.generation;
       seen_version = version;
       if (!r.revoke.empty()) {
@@ -241,6 +242,13 @@ struct GroupConsumer::Impl {
 
   bool group_changed() const { return store->version() != seen_version; }
 
+  // The members changed: the heartbeat thread watches the new ones' processes.
+  void poke_heartbeat() {
+    if (wake_fd < 0) return;
+    const std::uint64_t one = 1;
+    (void)!::write(wake_fd, &one, sizeof one);
+  }
+
   void deliver_async() {
     auto done = std::move(async_done);
     async_done.clear();
@@ -267,6 +275,10 @@ struct GroupConsumer::Impl {
     wake_fd = -1;
   }
 
+  // Heartbeats; removes dead and hung members (any member's operation
+  // does); and sleeps on pidfds of the other members' processes, so that a
+  // death is acted on at once. The consumer's thread pokes it when the
+  // members change (poke_heartbeat()), so that it watches the new ones.
   void heartbeat_loop() {
     std::map<pid_t, int> pidfds;  // other members' processes
     const pid_t self = ipc::current_pid();
@@ -300,7 +312,10 @@ struct GroupConsumer::Impl {
       // Without pidfds a death is seen at the next look: look often.
       const std::int64_t wait_ms = pidfd_works ? options.heartbeat_interval.count()
                                                : std::min<std::int64_t>(options.heartbeat_interval.count(), 100);
-      (void)::poll(fds.data(), fds.size(), static_cast<int>(wait_ms));
+      if (::poll(fds.data(), fds.size(), static_cast<int>(wait_ms)) > 0 && (fds[0].revents & POLLIN) != 0) {
+        std::uint64_t pokes = 0;
+        (void)!::read(wake_fd, &pokes, sizeof pokes);  // stop, or the members changed: look again
+      }
     }
     for (const auto& [pid, fd] : pidfds) ::close(fd);
   }

@@ -35,7 +35,7 @@ enum class ClaimMode : std::uint8_t;
 struct SendOptions {
   std::int32_t partition = -1;      // -1: choose by key (xxHash % partitions), or round-robin
   std::int64_t timestamp_ns = -1;   // -1: now (CLOCK_REALTIME)
-  std::span<const Header> headers;  // copied into the record
+  std::span<const Header> headers{};  // copied into the record
 };
 
 // A record for send_batch().
