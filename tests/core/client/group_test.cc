@@ -282,6 +282,44 @@ TEST(Group, AdministrationListsDescribesResetsAndDeletes) {
   EXPECT_EQ(describe_group(*ns, "billing").status().code(), Code::kNotFound);
 }
 
+// A live member that stops polling for max.poll.interval is removed (its
+// heartbeats go on): the others take its partitions; when it polls again
+// it has lost them (on_partitions_lost), rejoins and gets a share back.
+TEST(Group, AMemberThatStopsPollingIsRemovedAndRejoinsHavingLostItsPartitions) {
+  auto ns = memory_namespace();
+  Recorder ra;
+  ConsumerOptions oa = options("g", AssignmentStrategy::kSticky);
+  oa.rebalance_listener = &ra;
+  oa.max_poll_interval = 200ms;
+  oa.heartbeat_interval = 20ms;
+  auto a = GroupConsumer::join(ns, {"t"}, oa);
+  ASSERT_TRUE(a.is_ok());
+  ConsumerOptions ob = options("g", AssignmentStrategy::kSticky);
+  ob.heartbeat_interval = 20ms;
+  auto b = GroupConsumer::join(ns, {"t"}, ob);
+  ASSERT_TRUE(b.is_ok());
+  (void)(*a)->poll(0ns);
+  (void)(*b)->poll(0ns);
+  const std::vector<TopicPartition> before = (*a)->assignment();
+  ASSERT_EQ(before.size(), 2u);
+  // a stops polling; b goes on, and takes everything once a is removed.
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while ((*b)->assignment().size() != 4 && std::chrono::steady_clock::now() < until) (void)(*b)->poll(10ms);
+  ASSERT_EQ((*b)->assignment().size(), 4u);
+  EXPECT_EQ(describe_group(*ns, "g")->members.size(), 1u);
+  // a comes back: lost, rejoined under a new member id.
+  const std::string old_id = (*a)->member_id();
+  (void)(*a)->poll(0ns);
+  EXPECT_EQ(ra.lost, before);
+  EXPECT_NE((*a)->member_id(), old_id);
+  for (int i = 0; i < 20 && ((*a)->assignment().size() != 2 || (*b)->assignment().size() != 2); ++i) {
+    (void)(*b)->poll(0ns);
+    (void)(*a)->poll(0ns);
+  }
+  EXPECT_EQ((*a)->assignment().size(), 2u);
+  EXPECT_EQ((*b)->assignment().size(), 2u);
+}
+
 TEST(Group, BadOptionsAreRefusedAndJoinNothing) {
   auto ns = memory_namespace();
   EXPECT_EQ(GroupConsumer::join(ns, {"t"}, options("")).status().code(), Code::kInvalidArgument);
