@@ -2,7 +2,9 @@
 // processes, committed positions across runs, a SIGKILLed member's
 // partitions taken over, describe/reset/delete, and usage errors.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -132,6 +134,31 @@ TEST_F(GroupCmd, ASigkilledMembersPartitionsGoToTheOtherMember) {
   EXPECT_NE(d.out.find("members          0"), std::string::npos) << d.out;
   for (int p = 0; p < 4; ++p)
     EXPECT_EQ(row(d.out, p), (std::vector<std::string>{"t", std::to_string(p), "20", "20", "0", "-"})) << d.out;
+}
+
+// `rill ns gc` keeps a group's object however old (the namespace still has
+// it), and removes a SIGKILLed member from it.
+TEST_F(GroupCmd, NsGcKeepsGroupsAndRemovesDeadMembers) {
+  produce(0, 1);
+  ASSERT_EQ(rill({"consume", "-G", "g", "t", "-o", "beginning", "-e"}).exit_code, 0);
+  const std::string object = "/dev/shm/rill." + ns() + ".~group.g";
+  const timespec old[2] = {{0, UTIME_OMIT}, {::time(nullptr) - 3600, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, object.c_str(), old, 0), 0);
+  RillProcess member(with_ns({"consume", "-G", "g", "t"}));
+  bool joined = false;
+  for (int i = 0; i < 300 && !joined; ++i) {
+    joined = rill({"group", "describe", "g"}).out.find("members          1") != std::string::npos;
+    if (!joined) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(joined);
+  member.signal(SIGKILL);
+  (void)member.finish();
+  auto gc = rill({"-v", "ns", "gc"});
+  EXPECT_EQ(gc.exit_code, 0) << gc.err;
+  EXPECT_EQ(rill({"group", "list"}).out, "g\n");
+  auto d = rill({"group", "describe", "g"});
+  EXPECT_NE(d.out.find("members          0"), std::string::npos) << d.out;
+  EXPECT_EQ(row(d.out, 0), (std::vector<std::string>{"t", "0", "1", "1", "0", "-"})) << d.out;
 }
 
 TEST_F(GroupCmd, UsageErrorsAreOneLineAndChangeNothing) {
