@@ -384,51 +384,33 @@ GroupPollResult GroupConsumer::poll(std::chrono::nanoseconds timeout) {
         return out;
       }
     }
+    // Reads topic t's Consumer for up to `wait_ns`; true (and `out` filled)
+    // if it had something to say.
+    const auto read = [&](std::size_t t, std::int64_t wait_ns) {
+      PollResult r = m.readers[t]->poll(std::chrono::nanoseconds(wait_ns));
+      if (r.records.empty() && r.skipped == 0 && r.abandoned == 0 && r.status) return false;
+      m.next_topic = t + 1;  // the next poll starts after it: fair between topics
+      m.last_reader = t;
+      out = GroupPollResult{m.topics[t], r.records, r.skipped, r.abandoned, r.status};
+      return true;
+    };
     std::size_t reading = 0, only = 0;
     for (std::size_t k = 0; k < m.topics.size(); ++k) {
       const std::size_t t = (m.next_topic + k) % m.topics.size();
       if (m.readers[t]->assignment().empty()) continue;
       ++reading;
       only = t;
-      PollResult r = m.readers[t]->poll(std::chrono::nanoseconds(0));
-      if (!r.records.empty() || r.skipped > 0 || r.abandoned > 0 || !r.status) {
-        m.next_topic = t + 1;
-        m.last_reader = t;
-        out.topic = m.topics[t];
-        out.records = r.records;
-        out.skipped = r.skipped;
-        out.abandoned = r.abandoned;
-        out.status = r.status;
-        return out;
-      }
+      if (read(t, 0)) return out;
     }
     const std::int64_t now = ipc::monotonic_ns();
     if (now >= deadline) return out;
     const std::int64_t slice = std::min(deadline - now, kGroupLookNs);
     if (reading == 1) {
       // One topic: sleep on its partitions, looking at the group between slices.
-      PollResult r = m.readers[only]->poll(std::chrono::nanoseconds(slice));
-      if (!r.records.empty() || r.skipped > 0 || r.abandoned > 0 || !r.status) {
-        m.last_reader = only;
-        out.topic = m.topics[only];
-        out.records = r.records;
-        out.skipped = r.skipped;
-        out.abandoned = r.abandoned;
-        out.status = r.status;
-        return out;
-      }
+      if (read(only, slice)) return out;
     } else if (reading > 1) {
-      PollResult r = m.readers[only]->poll(std::chrono::nanoseconds(std::min<std::int64_t>(slice, 1'000'000)));
-      if (!r.records.empty() || r.skipped > 0 || r.abandoned > 0 || !r.status) {
-        m.next_topic = only + 1;
-        m.last_reader = only;
-        out.topic = m.topics[only];
-        out.records = r.records;
-        out.skipped = r.skipped;
-        out.abandoned = r.abandoned;
-        out.status = r.status;
-        return out;
-      }
+      // Several: a short sleep on one, then a look at all again.
+      if (read(only, std::min<std::int64_t>(slice, 1'000'000))) return out;
     } else {
       // Nothing to read (yet): sleep until the group changes.
       (void)log::sleep_on(m.store->changed(), now + slice, [&] { return m.group_changed(); });
