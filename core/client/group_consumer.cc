@@ -74,6 +74,10 @@ struct GroupConsumer::Impl {
   std::uint32_t seen_version = 0;
   bool complete = false;
   bool closed = false;
+  bool closing = false;
+  // Inside sync() (its callbacks included): a commit_sync() from a callback
+  // commits with the generation sync() just learnt, and does not sync again.
+  bool syncing = false;
   std::int64_t next_auto_commit_ns = 0;
   std::size_t next_topic = 0;
   std::size_t last_reader = 0;  // the reader of the last poll's records
@@ -190,6 +194,12 @@ struct GroupConsumer::Impl {
   // Takes part in the group's changes until this member reads all it should
   // now (or waits for partitions others still hold).
   Status sync() {
+    if (syncing) return Status::ok();
+    syncing = true;
+    struct Done {
+      bool& flag;
+      ~Done() { flag = false; }
+    } const done{syncing};
     for (int round = 0; round < 16; ++round) {
       group::SyncResult r;
       std::map<TopicPartition, std::int64_t> starts;
@@ -372,8 +382,10 @@ GroupPollResult GroupConsumer::poll(std::chrono::nanoseconds timeout) {
   }
   const std::int64_t deadline = ipc::monotonic_ns() + std::max<std::int64_t>(0, timeout.count());
   if (m.options.enable_auto_commit && ipc::monotonic_ns() >= m.next_auto_commit_ns) {
-    // The records returned so far were handled: at least once.
-    if (!m.group_changed()) (void)m.commit(m.positions_of(m.owned));
+    // The records returned so far were handled: at least once. In the
+    // group's current generation (a revocation commits its own).
+    if (m.group_changed()) (void)m.sync();
+    (void)m.commit(m.positions_of(m.owned));
     m.next_auto_commit_ns = ipc::monotonic_ns() + m.options.auto_commit_interval.count() * 1'000'000;
   }
   for (;;) {
@@ -421,7 +433,7 @@ GroupPollResult GroupConsumer::poll(std::chrono::nanoseconds timeout) {
 Status GroupConsumer::commit_sync() {
   Impl& m = *impl_;
   if (m.closed) return Status(Code::kInvalidArgument, "the consumer left group '" + m.options.group_id + "'");
-  if (m.group_changed())
+  if (m.group_changed() && !m.syncing && !m.closing)
     if (Status s = m.sync(); !s) return s;
   return m.commit(m.positions_of(m.owned));
 }
@@ -473,16 +485,21 @@ const std::string& GroupConsumer::member_id() const noexcept { return impl_->mem
 
 Status GroupConsumer::close() {
   Impl& m = *impl_;
-  if (m.closed) return Status::ok();
-  m.closed = true;
+  if (m.closed || m.closing) return Status::ok();
+  m.closing = true;
   m.stop_heartbeat();
   Status result;
+  // The group's current generation first (its revocations, with their
+  // callbacks): the last commits are then accepted for what it still reads.
+  if (m.group_changed()) (void)m.sync();
   if (m.options.enable_auto_commit) {
     Status s = m.commit(m.positions_of(m.owned));
     if (s.code() != Code::kFenced) result = s;  // a zombie's positions are another's business now
   }
+  // Its commit_sync() calls are accepted: still this member's partitions.
   if (!m.owned.empty() && m.options.rebalance_listener != nullptr)
     m.options.rebalance_listener->on_partitions_revoked(m.owned);
+  m.closed = true;
   m.owned.clear();
   (void)m.reassign({});
   Status left = m.store->update([&](group::GroupCoordinator& c, group::GroupState&) { return c.leave(m.member_id); });

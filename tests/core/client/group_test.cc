@@ -197,6 +197,50 @@ TEST(Group, StickyMovesOnlyWhatBalanceNeedsAndTheCallbacksSayWhat) {
   EXPECT_EQ(ra.assigned.size(), 6u);
 }
 
+// An application that commits in its revoked callback, as Kafka's do: each
+// callback runs once, its commits are accepted (at a rebalance and at close).
+class CommitOnRevoke : public RebalanceListener {
+ public:
+  GroupConsumer* consumer = nullptr;
+  int revoked_calls = 0;
+  std::vector<Status> commits;
+  void on_partitions_revoked(std::span<const TopicPartition> p) override {
+    ++revoked_calls;
+    std::map<TopicPartition, OffsetAndMetadata> offsets;
+    for (const TopicPartition& tp : p) offsets[tp] = {consumer->position(tp), "on-revoke"};
+    commits.push_back(consumer->commit_sync());
+    commits.push_back(consumer->commit_sync(offsets));
+  }
+};
+
+TEST(Group, CommitsInTheRevokedCallbackAreAcceptedAndTheCallbackRunsOnce) {
+  auto ns = memory_namespace();
+  produce(ns, "t", 10);
+  CommitOnRevoke listener;
+  ConsumerOptions oa = options("g", AssignmentStrategy::kSticky);
+  oa.enable_auto_commit = true;
+  oa.rebalance_listener = &listener;
+  auto a = GroupConsumer::join(ns, {"t"}, oa);
+  ASSERT_TRUE(a.is_ok());
+  listener.consumer = a->get();
+  std::vector<Read> reads;
+  drain(**a, &reads);
+  ASSERT_EQ(reads.size(), 40u);
+  auto b = GroupConsumer::join(ns, {"t"}, options("g", AssignmentStrategy::kSticky));
+  ASSERT_TRUE(b.is_ok());
+  (void)(*a)->poll(0ns);
+  EXPECT_EQ(listener.revoked_calls, 1);
+  ASSERT_EQ((*a)->assignment().size(), 2u);
+  ASSERT_TRUE((*a)->close().is_ok());
+  EXPECT_EQ(listener.revoked_calls, 2);
+  for (const Status& s : listener.commits) EXPECT_TRUE(s.is_ok()) << s.to_string();
+  auto d = describe_group(*ns, "g");
+  for (const GroupPartitionDescription& p : d->partitions) {
+    EXPECT_EQ(p.committed, 10) << p.partition.partition;
+    EXPECT_EQ(p.metadata, "on-revoke");
+  }
+}
+
 TEST(Group, EagerStrategiesRevokeEverythingAtARebalance) {
   auto ns = memory_namespace();
   Recorder ra;
