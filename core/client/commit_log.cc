@@ -2,6 +2,8 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
+
 #include "core/group/byte_codec.h"
 #include "io/file_system.h"
 
@@ -12,7 +14,6 @@ namespace {
 constexpr std::string_view kSuffix = ".commits";
 constexpr std::size_t kRecordHeaderBytes = 12;  // u32 body length, u64 XXH3 of the body
 constexpr std::size_t kMaxCommitLogBytes = std::size_t{256} << 20;
-constexpr std::size_t kMaxRecordBytes = 2 + group::kMaxNameBytes + 4 + 8 + 2 + group::kMaxMetadataBytes + 4 + 8;
 
 void put_record(group::Writer& w, const group::TopicPartition& tp, const group::CommittedOffset& c) {
   group::Writer body;
@@ -84,12 +85,20 @@ Result<CommittedOffsets> read_commit_log(const std::string& data_dir, const std:
     group::Reader r(std::span<const std::byte>(bytes).subspan(at));
     std::uint32_t length = 0;
     std::uint64_t sum = 0;
-    if (!r.u32(&length) || !r.u64(&sum) || length > bytes.size() - at - kRecordHeaderBytes) {
-      if (length > kMaxRecordBytes) return corrupt("a record claims " + std::to_string(length) + " bytes", at);
-      break;  // torn: cut below
-    }
+    // A bad record is a torn write if it is the last (it runs to or past
+    // the end) or only zeros follow it (blocks a crash left unwritten);
+    // anything else is damage.
+    const auto torn = [&](std::size_t next) {
+      return next >= bytes.size() ||
+             std::all_of(bytes.begin() + static_cast<std::ptrdiff_t>(at), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
+    };
+    // A record that runs past the end of the file is the last: torn.
+    if (!r.u32(&length) || !r.u64(&sum) || length > bytes.size() - at - kRecordHeaderBytes) break;
     const std::span<const std::byte> body = std::span(bytes).subspan(at + kRecordHeaderBytes, length);
-    if (XXH3_64bits(body.data(), body.size()) != sum) return corrupt("a record fails its checksum", at);
+    if (XXH3_64bits(body.data(), body.size()) != sum) {
+      if (torn(at + kRecordHeaderBytes + length)) break;
+      return corrupt("a record fails its checksum", at);
+    }
     group::Reader b(body);
     group::TopicPartition tp;
     group::CommittedOffset c;
@@ -115,6 +124,17 @@ Status append_commit_log(const std::string& data_dir, const std::string& group, 
   auto file = fs.open(path, io::OpenMode::kCreateOrWrite, permissions);
   if (!file) return file.status();
   std::uint64_t at = *end;
+  auto size = (*file)->size();
+  if (!size) return size.status();
+  if (at > *size)
+    return Status(Code::kCorrupt, path + " holds " + std::to_string(*size) + " bytes, fewer than the " +
+                                      std::to_string(at) + " its group recorded as committed: removed or damaged "
+                                      "from outside; nothing was committed");
+  // Bytes past the intact records are what reached the file of an append
+  // that failed (or whose process died before it returned): cut, so the
+  // log never holds a damaged record between good ones.
+  if (*size > at)
+    if (Status s = (*file)->truncate(at); !s) return s.with_context("committing offsets of group '" + group + "'");
   group::Writer w;
   if (at < kCommitLogHeaderBytes) {
     // New (or never written whole): the header first, and the directory entry synced.

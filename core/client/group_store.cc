@@ -129,21 +129,32 @@ std::vector<std::string> GroupStore::list(Namespace& ns) {
 }
 
 Status GroupStore::remove(Namespace& ns, std::string_view group) {
+  const std::string object = group_object_name(ns.name(), group);
+  const auto remove_all = [&]() -> Status {
+    if (!ns.data_dir().empty())
+      if (Status s = remove_commit_log(ns.data_dir(), std::string(group)); !s) return s;
+    return remove_region(ns, object);
+  };
   auto store = open(ns, group, false);
+  // A group whose object or commit log is damaged is removed as it is: what
+  // its damage message advises once its members are stopped.
+  if (!store && store.status().code() == Code::kCorrupt) return remove_all();
   if (!store) return store.status();
-  Status refused = (*store)->update([&](group::GroupCoordinator& c, group::GroupState& s) {
-    if (s.members.empty()) return Status::ok();
-    std::string who;
-    for (const group::MemberInfo& m : s.members)
-      who += (who.empty() ? "" : ", ") + m.member_id + " (pid " + std::to_string(m.pid) + ")";
-    (void)c;
-    return Status(Code::kInvalidArgument, "consumer group '" + std::string(group) + "' has members (" + who +
-                                              "): stop them before deleting it");
+  // Under the group's lock, so that no member joins between the check and
+  // the removal; one that opened the object before sees it deleted.
+  Status s = (*store)->update([&](group::GroupCoordinator&, group::GroupState& st) {
+    if (!st.members.empty()) {
+      std::string who;
+      for (const group::MemberInfo& m : st.members)
+        who += (who.empty() ? "" : ", ") + m.member_id + " (pid " + std::to_string(m.pid) + ")";
+      return Status(Code::kInvalidArgument, "consumer group '" + std::string(group) + "' has members (" + who +
+                                                "): stop them before deleting it");
+    }
+    (*store)->header()->deleted.store(1, std::memory_order_relaxed);  // under the lock, read under it
+    return remove_all();
   });
-  if (!refused) return refused;
-  if (!ns.data_dir().empty())
-    if (Status s = remove_commit_log(ns.data_dir(), std::string(group)); !s) return s;
-  return remove_region(ns, group_object_name(ns.name(), group));
+  if (s.code() == Code::kCorrupt) return remove_all();
+  return s;
 }
 
 Header* GroupStore::header() const noexcept { return reinterpret_cast<Header*>(region_->bytes().data()); }
@@ -207,10 +218,16 @@ group::Verdict GroupStore::judge(const group::MemberInfo& m, std::int64_t now_ns
   const ipc::ProcessId id{m.pid, 0, m.start_time};
   if (process != id.packed() || s.member_seq.load(std::memory_order_relaxed) != m.seq) return group::Verdict::kDead;
   if (ipc::liveness_packed(process) == ipc::Liveness::kDead) return group::Verdict::kDead;
-  // Relaxed: timestamps, each read on its own.
-  if (now_ns - s.heartbeat_ns.load(std::memory_order_relaxed) > m.session_timeout_ms * 1'000'000)
+  // Relaxed: timestamps, each read on its own. A time from the future (or
+  // a damaged one) counts as now; an age that does not fit, as expired.
+  const auto older_than = [&](std::int64_t then, std::int64_t limit_ms) {
+    std::int64_t age = 0;
+    if (then >= now_ns) return false;
+    return __builtin_sub_overflow(now_ns, then, &age) || age > limit_ms * 1'000'000;
+  };
+  if (older_than(s.heartbeat_ns.load(std::memory_order_relaxed), m.session_timeout_ms))
     return group::Verdict::kSessionTimedOut;
-  if (now_ns - s.polled_ns.load(std::memory_order_relaxed) > m.max_poll_interval_ms * 1'000'000)
+  if (older_than(s.polled_ns.load(std::memory_order_relaxed), m.max_poll_interval_ms))
     return group::Verdict::kPollTimedOut;
   return group::Verdict::kKeep;
 }
@@ -249,6 +266,9 @@ Status GroupStore::update(const std::function<Status(group::GroupCoordinator&, g
     Header* h;
     ~Unlock() { ipc::RobustMutex(&h->lock).unlock(); }
   } const unlock{h};
+  // Relaxed: written and read under the lock.
+  if (h->deleted.load(std::memory_order_relaxed) != 0)
+    return Status(Code::kNotFound, "consumer group '" + name_ + "' was deleted; join it again to make it anew");
   auto state = load();
   if (!state) return state.status();
   const std::vector<std::byte> before = group::encode_group(*state);

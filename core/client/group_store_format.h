@@ -45,7 +45,7 @@ struct alignas(64) Header {
   std::atomic<std::uint32_t> used[2];        // 388: bytes of each buffer's encoding
   std::atomic<std::int32_t> generation;      // 396: the state's generation, after each store
   std::atomic<std::uint32_t> changes;        // 400: bumped by each store of the state
-  std::uint32_t reserved2;                   // 404
+  std::atomic<std::uint32_t> deleted;        // 404: 1 once `rill group delete` removed it (under the lock)
   std::uint64_t log_end;                     // 408: a durable group's commit log: where its intact records end (under the lock)
   std::uint8_t pad2[448 - 416];
   log::Doorbell changed;                     // 448: rung after each store of the state

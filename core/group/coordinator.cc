@@ -50,8 +50,9 @@ Result<std::string> GroupCoordinator::join(const JoinRequest& r,
   if (r.topics.size() > kMaxTopicsPerMember)
     return bad("a member subscribes to at most " + std::to_string(kMaxTopicsPerMember) + " topics");
   if (r.host.size() > kMaxNameBytes) return bad("host name longer than " + std::to_string(kMaxNameBytes) + " bytes");
-  if (r.session_timeout_ms <= 0 || r.max_poll_interval_ms <= 0)
-    return bad("session.timeout and max.poll.interval must be positive");
+  if (r.session_timeout_ms <= 0 || r.max_poll_interval_ms <= 0 || r.session_timeout_ms > kMaxTimeoutMs ||
+      r.max_poll_interval_ms > kMaxTimeoutMs)
+    return bad("session.timeout and max.poll.interval must be 1 ms to " + std::to_string(kMaxTimeoutMs) + " ms");
   if (s_.members.size() >= kMaxMembers)
     return Status(Code::kResourceExhausted,
                   "group '" + s_.name + "' has " + std::to_string(kMaxMembers) + " members, the most it can have");

@@ -49,6 +49,7 @@ inline constexpr std::size_t kMaxGroupPartitions = 16384;  // subscribed topic-p
 inline constexpr std::size_t kMaxNameBytes = 249;          // group, topic, member id and host names (Kafka's 249)
 inline constexpr std::size_t kMaxMetadataBytes = 4096;     // a commit's metadata (Kafka's offset.metadata.max.bytes)
 inline constexpr std::size_t kMaxTopicsPerMember = 64;
+inline constexpr std::int64_t kMaxTimeoutMs = 0x7fffffff;  // session.timeout, max.poll.interval: Kafka's int ms
 
 struct MemberInfo {
   std::string member_id;  // unique in the group: "<host>-<pid>-<seq>"

@@ -144,12 +144,24 @@ Result<GroupState> decode_group(std::span<const std::byte> bytes) {
     return true;
   };
   if (!r.count(&n, kMaxTopics, 8)) return corrupt("bad subscribed topic count", at());
+  std::size_t subscribed = 0;  // partitions of the subscribed topics, together
   for (std::uint32_t i = 0; i < n; ++i) {
     std::string t;
     std::int32_t count = 0;
     if (!topic(&t) || !r.i32(&count) || count <= 0) return corrupt("bad subscribed topic", at());
+    subscribed += static_cast<std::size_t>(count);
+    if (subscribed > kMaxGroupPartitions) return corrupt("more subscribed partitions than a group has", at());
     if (!s.partitions.emplace(std::move(t), count).second) return corrupt("subscribed topic twice", at());
   }
+  // A partition a member reads or is to read: of a subscribed topic's count
+  // when that topic is subscribed (a member may still read one of a topic
+  // nobody subscribes to any more, until it releases it).
+  const auto in_range = [&](const std::vector<TopicPartition>& list) {
+    return std::all_of(list.begin(), list.end(), [&](const TopicPartition& tp) {
+      const auto it = s.partitions.find(tp.topic);
+      return it == s.partitions.end() || tp.partition < it->second;
+    });
+  };
   if (!r.count(&n, kMaxMembers, 32)) return corrupt("bad member count", at());
   for (std::uint32_t i = 0; i < n; ++i) {
     MemberInfo m;
@@ -165,11 +177,13 @@ Result<GroupState> decode_group(std::span<const std::byte> bytes) {
       m.topics.push_back(std::move(t));
     }
     if (!r.i32(&m.generation) || !r.u8(&revoke_all) || revoke_all > 1 || !r.i64(&m.session_timeout_ms) ||
-        !r.i64(&m.max_poll_interval_ms))
+        !r.i64(&m.max_poll_interval_ms) || m.session_timeout_ms <= 0 || m.session_timeout_ms > kMaxTimeoutMs ||
+        m.max_poll_interval_ms <= 0 || m.max_poll_interval_ms > kMaxTimeoutMs)
       return corrupt("bad member", at());
     m.revoke_all = revoke_all == 1;
     std::vector<TopicPartition> target;
-    if (!tp_list(&m.owned) || !tp_list(&target)) return corrupt("bad member partitions", at());
+    if (!tp_list(&m.owned) || !tp_list(&target) || !in_range(m.owned) || !in_range(target))
+      return corrupt("bad member partitions", at());
     if (!s.members.empty() && m.member_id <= s.members.back().member_id) return corrupt("members out of order", at());
     s.target[m.member_id] = std::move(target);
     s.members.push_back(std::move(m));

@@ -539,6 +539,11 @@ TEST_F(SharedGroup, ADamagedGroupStateIsRefused) {
   std::fwrite("XXXX", 1, 4, f);
   std::fclose(f);
   EXPECT_EQ(GroupConsumer::join(ns_, {"t"}, options("g")).status().code(), Code::kCorrupt);
+  // What the message advises works: delete it, and the group starts anew.
+  ASSERT_TRUE(delete_group(*ns_, "g").is_ok());
+  auto fresh = GroupConsumer::join(ns_, {"t"}, options("g"));
+  ASSERT_TRUE(fresh.is_ok()) << fresh.status().to_string();
+  EXPECT_EQ((*fresh)->assignment().size(), 4u);
 }
 
 // ---- durable namespaces: commits on disk
@@ -643,9 +648,19 @@ TEST_F(DurableGroup, ATornLastCommitIsDroppedAndADamagedOneRefused) {
     auto d = describe_group(*ns, "g");
     ASSERT_TRUE(d.is_ok()) << d.status().to_string();
     EXPECT_EQ(d->partitions[0].committed, 5);
+    auto a = GroupConsumer::join(ns, {"t"}, options("g"));
+    ASSERT_TRUE(a.is_ok());
+    ASSERT_TRUE((*a)->commit_sync({{{"t", 0}, {7, ""}}}).is_ok());  // appended where the intact records end
   }
   reboot();
-  // A whole record with a flipped byte: damage, refused, naming file and byte.
+  {
+    auto d = describe_group(*open(), "g");
+    ASSERT_TRUE(d.is_ok()) << d.status().to_string();
+    EXPECT_EQ(d->partitions[0].committed, 7);
+  }
+  reboot();
+  // A whole record with a flipped byte, and one after it: damage, refused,
+  // naming file and byte.
   FILE* f = std::fopen(log_path().c_str(), "r+b");
   ASSERT_NE(f, nullptr);
   std::fseek(f, 16 + 12 + 3, SEEK_SET);  // inside the first record's body
