@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -133,6 +134,13 @@ class RecordSource {
   virtual std::string what() const = 0;
   // Called once the loop ends without an error: a group member commits and leaves.
   virtual Status finish() { return Status::ok(); }
+  // `records` of `topic` were formatted into the output; then the output
+  // written out: what a group member may commit (at least once).
+  virtual void printed(std::string_view topic, std::span<const RecordView> records) {
+    (void)topic;
+    (void)records;
+  }
+  virtual void flushed() {}
 };
 
 class TopicSource final : public RecordSource {
@@ -161,32 +169,75 @@ class TopicSource final : public RecordSource {
   std::vector<bool> at_end_;
 };
 
-class GroupSource final : public RecordSource {
+// A group member that commits what it has written to standard output - not
+// what it polled: a record cut by -c, or still in the output buffer when an
+// error ends the command, is read again by the group. Every 5 s, before a
+// revocation (RebalanceListener) and at the end.
+class GroupSource final : public RecordSource, public RebalanceListener {
  public:
-  GroupSource(GroupConsumer& member, std::string group) : member_(member), group_(std::move(group)) {}
-  GroupPollResult poll(std::chrono::nanoseconds timeout) override { return member_.poll(timeout); }
-  bool still_valid() const override { return member_.still_valid(); }
+  explicit GroupSource(std::string group) : group_(std::move(group)) {}
+  void attach(GroupConsumer& member) { member_ = &member; }
+  GroupPollResult poll(std::chrono::nanoseconds timeout) override {
+    if (std::chrono::steady_clock::now() >= next_commit_) {
+      (void)commit(written_);
+      next_commit_ = std::chrono::steady_clock::now() + kCommitInterval;
+    }
+    return member_->poll(timeout);
+  }
+  void printed(std::string_view topic, std::span<const RecordView> records) override {
+    for (const RecordView& r : records) pending_[{std::string(topic), r.partition()}] = {r.offset() + 1, ""};
+  }
+  void flushed() override {
+    for (auto& [tp, next] : pending_) written_[tp] = next;
+    pending_.clear();
+  }
+  void on_partitions_revoked(std::span<const TopicPartition> partitions) override {
+    std::map<TopicPartition, OffsetAndMetadata> theirs;
+    for (const TopicPartition& tp : partitions) {
+      if (const auto it = written_.find(tp); it != written_.end()) theirs[tp] = it->second;
+      written_.erase(tp);
+      pending_.erase(tp);
+    }
+    (void)commit(theirs);
+  }
   // A member's partitions change with the group: at its end once it reads
   // some and each has reached the latest offset seen when it got there.
   bool all_at_end() override {
-    const std::vector<TopicPartition> assigned = member_.assignment();
+    const std::vector<TopicPartition> assigned = member_->assignment();
     if (assigned.empty()) return false;
     bool all = true;
     for (const TopicPartition& tp : assigned) {
       if (at_end_.contains(tp)) continue;
-      const Result<std::int64_t> latest = member_.latest_offset(tp);
-      if (latest && member_.position(tp) >= *latest) at_end_.insert(tp);
+      const Result<std::int64_t> latest = member_->latest_offset(tp);
+      if (latest && member_->position(tp) >= *latest) at_end_.insert(tp);
       else all = false;
     }
     return all;
   }
   std::string what() const override { return "group '" + group_ + "'"; }
-  Status finish() override { return member_.close(); }
+  Status finish() override {
+    Status committed = commit(written_);
+    Status closed = member_->close();
+    return committed ? closed : committed;
+  }
+  bool still_valid() const override { return member_->still_valid(); }
 
  private:
-  GroupConsumer& member_;
+  static constexpr std::chrono::seconds kCommitInterval{5};
+  Status commit(const std::map<TopicPartition, OffsetAndMetadata>& offsets) {
+    if (offsets.empty() || member_ == nullptr) return Status::ok();
+    Status s = member_->commit_sync(offsets);
+    // Fenced: the partitions moved (this member was removed); their new
+    // reader starts from the last commit, which is at least once.
+    return s.code() == Code::kFenced ? Status::ok() : s;
+  }
+
+  GroupConsumer* member_ = nullptr;
   std::string group_;
   std::set<TopicPartition> at_end_;
+  std::map<TopicPartition, OffsetAndMetadata> pending_;  // formatted, not yet written out
+  std::map<TopicPartition, OffsetAndMetadata> written_;  // written out, not yet committed
+  std::chrono::steady_clock::time_point next_commit_ = std::chrono::steady_clock::now() + kCommitInterval;
 };
 
 class ConsumeLoop {
@@ -207,6 +258,7 @@ class ConsumeLoop {
                        "(no record was lost)");
       const std::size_t n = limit(r.records.size());
       const std::size_t printed = print(r.records.first(n), r.topic);
+      source_.printed(r.topic, r.records.first(printed));
       consumed_ += static_cast<std::int64_t>(printed);
       if (printed < n) {
         if (int rc = overrun(static_cast<std::int64_t>(n - printed), "the ring reused them while they were printed");
@@ -275,6 +327,7 @@ class ConsumeLoop {
   // A reader that closed our stdout is a quiet, successful end (like SIGPIPE).
   int flush() {
     Status s = out_.flush();
+    if (s && !out_.closed()) source_.flushed();
     if (s || out_.closed()) return kExitOk;
     return report_error(s);
   }
@@ -311,9 +364,10 @@ int run_group_consume(const GlobalOptions& global, const ConsumeOptions& o, cons
   if (!parse_assignment_strategy(o.strategy, &options.assignment_strategy))
     return report_error("--strategy: '" + o.strategy + "' is not range, round-robin or sticky");
   const auto session = parse_duration(o.session_timeout);
-  if (!session || *session < 1'000'000 || *session > 3'600'000'000'000)
-    return report_error("--session-timeout: '" + o.session_timeout + "' is not a duration from 1ms to 1h");
+  if (!session || *session < 10'000'000 || *session > 3'600'000'000'000)
+    return report_error("--session-timeout: '" + o.session_timeout + "' is not a duration from 10ms to 1h");
   options.group_id = o.group;
+  options.enable_auto_commit = false;  // GroupSource commits what it wrote out
   options.session_timeout = std::chrono::milliseconds(*session / 1'000'000);
   options.heartbeat_interval = std::max(std::chrono::milliseconds(1), options.session_timeout / 3);
   options.wait = wait;
@@ -324,10 +378,12 @@ int run_group_consume(const GlobalOptions& global, const ConsumeOptions& o, cons
   options.abandoned_claim_timeout = std::chrono::milliseconds((abandon_after_ns + 999'999) / 1'000'000);
   auto ns = open_namespace(global);
   if (!ns) return report_error(ns.status());
+  GroupSource source(o.group);
+  options.rebalance_listener = &source;
   auto member = GroupConsumer::join(*ns, o.topics, options);
   if (!member) return report_error(member.status().with_context("-G " + o.group));
+  source.attach(**member);
   install_stop_handlers();
-  GroupSource source(**member, o.group);
   ConsumeLoop loop(source, format, o);
   return loop.run(global);
 }
