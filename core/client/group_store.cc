@@ -111,14 +111,19 @@ std::vector<std::string> GroupStore::list(Namespace& ns) {
   std::vector<std::string> out;
   const std::string prefix = group_object_prefix(ns.name());
   for (const std::string& object : region_names(ns, prefix)) {
-    // A long name is shortened in the object's name: the header has it whole.
-    auto store = open(ns, object.substr(prefix.size()), false);
-    if (store) {
-      out.push_back((*store)->name());
+    const std::string shown = object.substr(prefix.size());
+    if (shown.find('~') == std::string::npos) {
+      out.push_back(shown);
       continue;
     }
-    const std::string shown = object.substr(prefix.size());
-    if (shown.find('~') == std::string::npos) out.push_back(shown);
+    // A long name is shortened in the object's name: the header has it whole.
+    auto region = open_group_region(ns, object, group_object::kObjectBytes, false,
+                                    [](ipc::Region&) { return Status::ok(); });
+    if (!region) continue;
+    const auto* h = reinterpret_cast<const Header*>((*region)->bytes().data());
+    if (h->magic != group_object::kMagic || h->name_length > group_object::kMaxGroupNameBytes) continue;
+    std::string name(h->name, h->name_length);
+    if (validate_name(name).is_ok() && group_object_name(ns.name(), name) == object) out.push_back(std::move(name));
   }
   if (!ns.data_dir().empty())
     for (const std::string& g : commit_log_groups(ns.data_dir()))

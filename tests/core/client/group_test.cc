@@ -364,6 +364,19 @@ TEST(Group, AMemberThatStopsPollingIsRemovedAndRejoinsHavingLostItsPartitions) {
   EXPECT_EQ((*b)->assignment().size(), 2u);
 }
 
+TEST(Group, AGroupWithALongNameIsListedWhole) {
+  auto ns = memory_namespace();
+  const std::string name(240, 'n');
+  {
+    auto a = GroupConsumer::join(ns, {"t"}, options(name));
+    ASSERT_TRUE(a.is_ok()) << a.status().to_string();
+  }
+  EXPECT_EQ(*list_groups(*ns), std::vector<std::string>{name});
+  EXPECT_EQ(describe_group(*ns, name)->group, name);
+  ASSERT_TRUE(delete_group(*ns, name).is_ok());
+  EXPECT_TRUE(list_groups(*ns)->empty());
+}
+
 TEST(Group, BadOptionsAreRefusedAndJoinNothing) {
   auto ns = memory_namespace();
   EXPECT_EQ(GroupConsumer::join(ns, {"t"}, options("")).status().code(), Code::kInvalidArgument);
