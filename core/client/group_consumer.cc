@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "core/client/group_store.h"
@@ -78,6 +79,10 @@ struct GroupConsumer::Impl {
   // Inside sync() (its callbacks included): a commit_sync() from a callback
   // commits with the generation sync() just learnt, and does not sync again.
   bool syncing = false;
+  // Partitions revoked (or lost) since poll() last returned records: offsets
+  // the application gives for them belong to an earlier ownership, even if
+  // the partition is this member's again (repositioned at its commit).
+  std::set<TopicPartition> revoked_since_poll;
   std::int64_t next_auto_commit_ns = 0;
   std::size_t next_topic = 0;
   std::size_t last_reader = 0;  // the reader of the last poll's records
@@ -136,6 +141,7 @@ struct GroupConsumer::Impl {
   // This member was removed (a zombie): its partitions are lost, it joins anew.
   Status rejoin() {
     std::vector<TopicPartition> lost = owned;
+    revoked_since_poll.insert(lost.begin(), lost.end());
     owned.clear();
     (void)reassign({});
     if (!lost.empty() && options.rebalance_listener != nullptr) options.rebalance_listener->on_partitions_lost(lost);
@@ -226,6 +232,7 @@ struct GroupConsumer::Impl {
         // Still this member's until released: commit and tell the application first.
         if (options.enable_auto_commit) (void)commit(positions_of(r.revoke));
         if (options.rebalance_listener != nullptr) options.rebalance_listener->on_partitions_revoked(r.revoke);
+        revoked_since_poll.insert(r.revoke.begin(), r.revoke.end());
         std::erase_if(owned, [&](const TopicPartition& tp) {
           return std::find(r.revoke.begin(), r.revoke.end(), tp) != r.revoke.end();
         });
@@ -396,6 +403,7 @@ GroupPollResult GroupConsumer::poll(std::chrono::nanoseconds timeout) {
         return out;
       }
     }
+    m.revoked_since_poll.clear();  // what is read now is read under the ownership the member has now
     // Reads topic t's Consumer for up to `wait_ns`; true (and `out` filled)
     // if it had something to say.
     const auto read = [&](std::size_t t, std::int64_t wait_ns) {
@@ -441,6 +449,16 @@ Status GroupConsumer::commit_sync() {
 Status GroupConsumer::commit_sync(const std::map<TopicPartition, OffsetAndMetadata>& offsets) {
   Impl& m = *impl_;
   if (m.closed) return Status(Code::kInvalidArgument, "the consumer left group '" + m.options.group_id + "'");
+  // In the group's current generation: accepted for the partitions this
+  // member still reads once it has synced (a revocation it learns of runs
+  // its callback first; the partitions it loses are refused).
+  if (m.group_changed() && !m.syncing && !m.closing)
+    if (Status s = m.sync(); !s) return s;
+  for (const auto& [tp, o] : offsets)
+    if (m.revoked_since_poll.contains(tp))
+      return Status(Code::kFenced, "commit refused: " + group::to_string(tp) + " of group '" + m.options.group_id +
+                                       "' was revoked after the records were polled (another member may have read "
+                                       "them since its last commit)");
   std::map<TopicPartition, group::CommittedOffset> out;
   for (const auto& [tp, o] : offsets) out[tp] = group::CommittedOffset{o.offset, o.metadata, 0, wall_ms()};
   return m.commit(out);

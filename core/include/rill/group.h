@@ -105,9 +105,13 @@ class GroupConsumer {
   GroupPollResult poll(std::chrono::nanoseconds timeout);
 
   // Commits the positions of every partition this member reads (the offsets
-  // after the records returned so far); or the offsets given. Returns once
-  // stored (and, in a durable namespace, on disk). kFenced: this member no
-  // longer reads one of them in the group's current generation.
+  // after the records returned so far); or the offsets given. Syncs with the
+  // group first if it changed (callbacks may run). Returns once stored (and,
+  // in a durable namespace, on disk). kFenced: this member no longer reads
+  // one of them in the group's current generation, or (offsets given) one
+  // was revoked since the last poll() returned records - even if it is
+  // this member's again: those offsets were read under an earlier
+  // ownership (nothing is stored).
   Status commit_sync();
   Status commit_sync(const std::map<TopicPartition, OffsetAndMetadata>& offsets);
   // The same, with the outcome given to `done` on this thread in a later
