@@ -63,8 +63,9 @@ bool name_char(char c) {
 }  // namespace
 
 Status GroupStore::validate_name(std::string_view group) {
-  if (group.empty() || group.size() > group_object::kMaxGroupNameBytes)
-    return Status(Code::kInvalidArgument, "consumer group name must be 1 to 249 characters, got " +
+  if (group.empty() || group.size() > group_object::kMaxGroupIdBytes)
+    return Status(Code::kInvalidArgument, "consumer group name must be 1 to " +
+                                              std::to_string(group_object::kMaxGroupIdBytes) + " characters, got " +
                                               std::to_string(group.size()));
   if (group == "." || group == "..") return Status(Code::kInvalidArgument, "consumer group name cannot be '.' or '..'");
   if (!std::all_of(group.begin(), group.end(), name_char))

@@ -28,7 +28,10 @@ inline constexpr std::uint32_t kMagic = 0x4f474c52;  // "RLGO"
 inline constexpr std::uint16_t kVersion = 1;
 inline constexpr std::uint32_t kSlots = 256;  // group::kMaxMembers
 inline constexpr std::uint64_t kStateBytes = 2u << 20;
-inline constexpr std::size_t kMaxGroupNameBytes = 249;
+inline constexpr std::size_t kMaxGroupNameBytes = 249;  // the header's room; names are at most kMaxGroupIdBytes
+// A group's name: its commit log, "<name>.commits", must fit a file name
+// (255 bytes), as Kafka's 249-byte topic names fit "<topic>-<partition>".
+inline constexpr std::size_t kMaxGroupIdBytes = 247;
 
 struct alignas(64) Header {
   std::uint32_t magic;

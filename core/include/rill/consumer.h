@@ -91,7 +91,7 @@ struct ConsumerOptions {
   std::chrono::milliseconds abandoned_claim_timeout{10};
 
   // ---- consumer groups (GroupConsumer, rill/group.h); a Consumer ignores these.
-  // Kafka's group.id: 1-249 of [A-Za-z0-9._-].
+  // Kafka's group.id: 1-247 of [A-Za-z0-9._-] (its commit log's file name fits 255 bytes).
   std::string group_id{};
   AssignmentStrategy assignment_strategy = AssignmentStrategy::kRange;
   std::chrono::milliseconds session_timeout{10'000};

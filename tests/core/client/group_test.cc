@@ -381,6 +381,7 @@ TEST(Group, BadOptionsAreRefusedAndJoinNothing) {
   auto ns = memory_namespace();
   EXPECT_EQ(GroupConsumer::join(ns, {"t"}, options("")).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(GroupConsumer::join(ns, {"t"}, options("a/b")).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(GroupConsumer::join(ns, {"t"}, options(std::string(248, 'g'))).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(GroupConsumer::join(ns, {}, options("g")).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(GroupConsumer::join(ns, {"nope"}, options("g")).status().code(), Code::kNotFound);
   ConsumerOptions o = options("g");
