@@ -243,6 +243,7 @@ std::int32_t GroupStore::take_slot(const group::GroupState& state, std::uint64_t
   const std::int64_t now = ipc::monotonic_ns();
   for (std::uint32_t i = 0; i < group_object::kSlots; ++i) {
     Slot& s = slot(static_cast<std::int32_t>(i));
+    // Acquire: pairs with the release store that took it (below, in another process).
     const std::uint64_t process = s.process.load(std::memory_order_acquire);
     const bool held = std::any_of(state.members.begin(), state.members.end(),
                                   [&](const group::MemberInfo& m) { return m.slot == static_cast<std::int32_t>(i); });
